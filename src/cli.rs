@@ -1,0 +1,276 @@
+//! Command-line interface: hey's flags, parsed by clap, mapped to a [`Config`].
+//!
+//! This layer only names flags and hands their text to the config rules;
+//! validation and messages live in [`crate::config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError, RequestInput, Stop, Url};
+use crate::server::ServerOptions;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "vastar",
+    version,
+    about = "HTTP/1.1 load generator: fast, exact, hey-compatible flags",
+    after_help = "Examples:\n  vastar -n 10000 -c 100 http://127.0.0.1:8080/\n  vastar -z 30s -c 500 http://127.0.0.1:8080/api\n  vastar --demo -z 5s   (benchmarks a built-in server; no setup needed)",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub bench: BenchArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the built-in HTTP server (a benchmark target) until interrupted.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Size of every response body in bytes.
+    #[arg(long = "body-bytes", default_value_t = 5)]
+    pub body_bytes: usize,
+    /// Frame response bodies with Transfer-Encoding: chunked.
+    #[arg(long)]
+    pub chunked: bool,
+    /// Server threads (each an event loop accepting on the same socket).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+impl ServeArgs {
+    pub fn options(&self) -> ServerOptions {
+        ServerOptions { body_bytes: self.body_bytes, chunked: self.chunked, threads: self.threads.max(1) }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Number of requests to send in total.
+    #[arg(short = 'n', value_name = "REQUESTS", default_value_t = 200)]
+    pub requests: u64,
+    /// Concurrent connections (hey's workers).
+    #[arg(short = 'c', value_name = "CONCURRENCY", default_value_t = 50)]
+    pub concurrency: u64,
+    /// Run for this long instead of a request count (e.g. 500ms, 10s, 1m, 1h). Overrides -n.
+    #[arg(short = 'z', value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Rate limit per connection in requests/second (total = QPS x CONCURRENCY); 0 = none.
+    #[arg(short = 'q', value_name = "QPS", default_value_t = 0.0, allow_negative_numbers = true)]
+    pub qps: f64,
+    /// HTTP method.
+    #[arg(short = 'm', value_name = "METHOD", default_value = "GET")]
+    pub method: String,
+    /// Request body.
+    #[arg(short = 'd', value_name = "BODY", conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Request body from a file.
+    #[arg(short = 'D', value_name = "BODY_FILE")]
+    pub body_file: Option<PathBuf>,
+    /// Content-Type of the body [default: text/html].
+    #[arg(short = 'T', value_name = "CONTENT_TYPE")]
+    pub content_type: Option<String>,
+    /// Custom header "Name: value" (repeatable; replaces a default of the same name).
+    #[arg(short = 'H', value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Timeout for each request in seconds (or with a unit, e.g. 500ms); 0 = none.
+    #[arg(short = 't', value_name = "TIMEOUT", default_value = "20")]
+    pub timeout: String,
+    /// Accept header.
+    #[arg(short = 'A', value_name = "ACCEPT")]
+    pub accept: Option<String>,
+    /// Basic auth (user:pass).
+    #[arg(short = 'a', value_name = "AUTH")]
+    pub auth: Option<String>,
+    /// Open a new connection for every request.
+    #[arg(long)]
+    pub disable_keepalive: bool,
+    /// Do not send Accept-Encoding: gzip.
+    #[arg(long)]
+    pub disable_compression: bool,
+    /// Count 3xx responses as they are instead of following them.
+    #[arg(long)]
+    pub disable_redirects: bool,
+    /// Benchmark the built-in server on a free loopback port (no URL needed).
+    #[arg(long, conflicts_with = "url")]
+    pub demo: bool,
+    /// Target URL (http://host[:port][/path][?query]).
+    #[arg(value_name = "URL", required_unless_present = "demo")]
+    pub url: Option<String>,
+}
+
+impl BenchArgs {
+    /// Validates every flag and builds the run's config for `url`.
+    pub fn to_config(&self, url: &str) -> Result<Config, ConfigError> {
+        let url = Url::parse(url)?;
+        let invalid = |flag, why: String| ConfigError::Invalid { flag, why };
+        if self.concurrency == 0 {
+            return Err(invalid("-c", "must be at least 1".into()));
+        }
+        let connections = usize::try_from(self.concurrency).unwrap_or(usize::MAX);
+        let stop = match &self.duration {
+            Some(text) => match config::parse_duration("-z", text, None)? {
+                d if d.is_zero() => return Err(invalid("-z", "must be longer than zero".into())),
+                d => Stop::Duration(d),
+            },
+            None if self.requests == 0 => return Err(invalid("-n", "must be at least 1".into())),
+            None if self.requests < self.concurrency => {
+                return Err(invalid(
+                    "-n",
+                    format!(
+                        "{} requests cannot be spread over {} connections: each connection needs at least one \
+                         request; lower -c or raise -n",
+                        self.requests, self.concurrency
+                    ),
+                ));
+            }
+            None => Stop::Requests(self.requests),
+        };
+        if !self.qps.is_finite() || self.qps < 0.0 {
+            return Err(invalid(
+                "-q",
+                format!("{} is not a rate; use a number of requests per second, 0 for none", self.qps),
+            ));
+        }
+        let timeout = config::parse_duration("-t", &self.timeout, Some(Duration::from_secs(1)))?;
+        let body = match (&self.body, &self.body_file) {
+            (Some(text), _) => Bytes::from(text.clone().into_bytes()),
+            (None, Some(path)) => config::read_body_file(path)?,
+            (None, None) => Bytes::new(),
+        };
+        let input = RequestInput {
+            method: config::parse_method(&self.method)?,
+            body,
+            content_type: self.content_type.clone(),
+            accept: self.accept.clone(),
+            auth: self.auth.as_deref().map(config::parse_auth).transpose()?,
+            headers: self.headers.iter().map(|h| config::parse_header(h)).collect::<Result<_, _>>()?,
+            compression: !self.disable_compression,
+            keepalive: !self.disable_keepalive,
+        };
+        Ok(Config {
+            request: config::request_spec(&url, input)?,
+            url,
+            connections,
+            stop,
+            qps_per_connection: (self.qps > 0.0).then_some(self.qps),
+            timeout: (!timeout.is_zero()).then_some(timeout),
+            keepalive: !self.disable_keepalive,
+            follow_redirects: !self.disable_redirects,
+        })
+    }
+}
+
+/// Handles a clap failure: help and version print as usual (exit 0);
+/// usage errors become one line on stderr and exit status 2.
+pub fn exit_on_parse_error(e: clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return std::process::ExitCode::SUCCESS;
+    }
+    eprintln!("vastar: {}", one_line(&e.to_string()));
+    std::process::ExitCode::from(2)
+}
+
+/// The first line of clap's message without its `error: ` prefix, plus a pointer to --help.
+fn one_line(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    format!("{}; see 'vastar --help'", first.strip_prefix("error: ").unwrap_or(first))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("vastar").chain(args.iter().copied())).map_err(|e| e.to_string())?;
+        let url = cli.bench.url.clone().unwrap_or_default();
+        cli.bench.to_config(&url).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_match_hey() {
+        let c = parse(&["http://h/"]).unwrap();
+        assert_eq!((c.connections, c.stop, c.qps_per_connection), (50, Stop::Requests(200), None));
+        assert_eq!((c.timeout, c.keepalive, c.follow_redirects), (Some(Duration::from_secs(20)), true, true));
+        assert_eq!(c.request.method, "GET");
+    }
+
+    #[test]
+    fn flags_map_to_the_config() {
+        let c = parse(&[
+            "-z",
+            "1m30s",
+            "-c",
+            "7",
+            "-q",
+            "2.5",
+            "-t",
+            "0",
+            "--disable-keepalive",
+            "--disable-redirects",
+            "http://h/",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.connections, c.stop, c.qps_per_connection),
+            (7, Stop::Duration(Duration::from_secs(90)), Some(2.5))
+        );
+        assert_eq!((c.timeout, c.keepalive, c.follow_redirects), (None, false, false));
+        let c = parse(&["-n", "5", "-c", "1", "-t", "250ms", "http://h/"]).unwrap();
+        assert_eq!((c.stop, c.timeout), (Stop::Requests(5), Some(Duration::from_millis(250))));
+    }
+
+    #[test]
+    fn invalid_flags_are_refused_with_a_reason() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["-c", "0", "http://h/"], "-c: must be at least 1"),
+            (&["-n", "10", "-c", "50", "http://h/"], "each connection needs at least one request"),
+            (&["-n", "0", "http://h/"], "-n: must be at least 1"),
+            (&["-z", "10x", "http://h/"], "unknown unit"),
+            (&["-z", "0s", "http://h/"], "longer than zero"),
+            (&["-q", "-1", "http://h/"], "-q"),
+            (&["-H", "nocolon", "http://h/"], "no colon"),
+            (&["-a", "nocolon", "http://h/"], "colon"),
+            (&["-d", "x", "-D", "f", "http://h/"], "cannot be used with"),
+            (&["-m", "G T", "http://h/"], "not an HTTP method"),
+            (&["-t", "soon", "http://h/"], "-t"),
+            (&["https://h/"], "TLS"),
+            (&["h:80"], "scheme"),
+            (&["http://h:70000/"], "out of range"),
+            (&[], "required"),
+        ];
+        for &(args, needle) in cases {
+            let err = parse(args).expect_err(needle);
+            assert!(err.contains(needle), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn demo_needs_no_url_and_serve_is_a_subcommand() {
+        let cli = Cli::try_parse_from(["vastar", "--demo", "-z", "1s"]).unwrap();
+        assert!(cli.bench.demo && cli.bench.url.is_none());
+        let cli = Cli::try_parse_from(["vastar", "serve", "--listen", "127.0.0.1:0", "--body-bytes", "10"]).unwrap();
+        match cli.command {
+            Some(Command::Serve(args)) => assert_eq!(args.options().body_bytes, 10),
+            None => panic!("serve should parse as a subcommand"),
+        }
+        assert!(Cli::try_parse_from(["vastar", "--demo", "http://h/"]).is_err());
+    }
+}

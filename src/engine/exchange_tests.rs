@@ -1,0 +1,210 @@
+//! Unit tests of the connection state machine, driven by hand with fake time.
+
+use super::*;
+
+fn template(method: &str, follow: bool) -> Template {
+    let spec = RequestSpec {
+        method: method.into(),
+        target: "/start".into(),
+        defaults: vec![("Host".into(), "h:8080".into())],
+        user: vec![],
+        body: Bytes::new(),
+    };
+    Template::new(spec, true, follow, "h".into(), 8080)
+}
+
+fn ms(t0: Instant, n: u64) -> Instant {
+    t0 + Duration::from_millis(n)
+}
+
+fn finished(action: Action) -> Finished {
+    match action {
+        Action::Finish(f) => f,
+        other => panic!("expected Finish, got {other:?}"),
+    }
+}
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+#[test]
+fn a_fresh_slot_connects_sends_and_records_phases() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(false, t0);
+    assert_eq!(ex.begin(t0), Action::Connect);
+    assert_eq!(ex.on_connect(Ok(()), ms(t0, 1)), Action::Send);
+    assert_eq!(ex.request(&t), &t.request[..]);
+    assert_eq!(ex.on_sent(Ok(()), ms(t0, 2), &t), Action::Recv);
+    assert_eq!(ex.on_data(&OK[..10], ms(t0, 5), &t), Action::Recv);
+    let f = finished(ex.on_data(&OK[10..], ms(t0, 9), &t));
+    assert!(f.keep_conn);
+    let r = f.record;
+    assert_eq!(r.result, Ok(200));
+    assert_eq!(
+        (r.latency, r.write, r.wait, r.read),
+        (Duration::from_millis(9), Duration::from_millis(1), Duration::from_millis(3), Duration::from_millis(4))
+    );
+    assert_eq!((r.wire_bytes, r.body_bytes, r.connect.count, r.connect.max_ns), (OK.len() as u64, 2, 1, 1_000_000));
+    // The next request reuses the connection.
+    assert_eq!(ex.begin(ms(t0, 10)), Action::Send);
+}
+
+#[test]
+fn a_stale_keep_alive_connection_is_retried_once_for_get() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    assert!(finished(ex.on_data(OK, t0, &t)).keep_conn);
+    // The server closed the idle connection: EOF before any byte.
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    assert_eq!(ex.on_eof(t0, &t), Action::Connect);
+    ex.on_connect(Ok(()), t0);
+    ex.on_sent(Ok(()), t0, &t);
+    // A fresh connection that closes at once is a real error.
+    assert_eq!(finished(ex.on_eof(t0, &t)).record.result, Err(ErrorKind::ClosedBeforeResponse));
+}
+
+#[test]
+fn a_reset_on_reuse_is_retried_but_not_for_post() {
+    for (method, retried) in [("GET", true), ("POST", false)] {
+        let t = template(method, true);
+        let t0 = Instant::now();
+        let mut ex = Exchange::new(true, t0);
+        ex.begin(t0);
+        ex.on_sent(Ok(()), t0, &t);
+        ex.on_data(OK, t0, &t);
+        ex.begin(t0);
+        let action = ex.on_sent(Err(ErrorKind::Reset), t0, &t);
+        assert_eq!(action == Action::Connect, retried, "{method}");
+    }
+}
+
+#[test]
+fn no_retry_after_part_of_the_response_arrived() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    ex.on_data(OK, t0, &t);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    ex.on_data(b"HTTP/1.1 2", t0, &t);
+    let f = finished(ex.on_recv_error(ErrorKind::Reset, t0, &t));
+    assert_eq!((f.record.result, f.keep_conn, f.record.wire_bytes), (Err(ErrorKind::Reset), false, 10));
+}
+
+#[test]
+fn redirects_on_the_same_origin_are_followed_and_counted_once() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    let redirect = b"HTTP/1.1 302 Found\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(ex.on_data(redirect, t0, &t), Action::Send);
+    assert!(ex.request(&t).starts_with(b"GET /moved HTTP/1.1\r\n"));
+    ex.on_sent(Ok(()), t0, &t);
+    let f = finished(ex.on_data(OK, t0, &t));
+    assert_eq!(f.record.result, Ok(200));
+    assert_eq!(f.record.wire_bytes, (redirect.len() + OK.len()) as u64);
+    // The next request starts from the original target again.
+    ex.begin(t0);
+    assert!(ex.request(&t).starts_with(b"GET /start HTTP/1.1\r\n"));
+}
+
+#[test]
+fn redirect_loops_stop_after_ten_hops() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    let redirect = b"HTTP/1.1 301 Moved\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n";
+    for _ in 0..MAX_REDIRECTS {
+        ex.on_sent(Ok(()), t0, &t);
+        assert_eq!(ex.on_data(redirect, t0, &t), Action::Send);
+    }
+    ex.on_sent(Ok(()), t0, &t);
+    assert_eq!(finished(ex.on_data(redirect, t0, &t)).record.result, Err(ErrorKind::TooManyRedirects));
+}
+
+#[test]
+fn redirects_are_counted_as_is_when_disabled_or_off_origin() {
+    let t0 = Instant::now();
+    let cases: &[(bool, &[u8])] = &[
+        (false, b"HTTP/1.1 302 Found\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n"),
+        (true, b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere/\r\nContent-Length: 0\r\n\r\n"),
+        (true, b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    for &(follow, response) in cases {
+        let t = template("GET", follow);
+        let mut ex = Exchange::new(true, t0);
+        ex.begin(t0);
+        ex.on_sent(Ok(()), t0, &t);
+        assert_eq!(finished(ex.on_data(response, t0, &t)).record.result, Ok(302));
+    }
+}
+
+#[test]
+fn a_closing_response_reconnects_for_the_next_request() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    let f = finished(ex.on_data(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", t0, &t));
+    assert_eq!((f.record.result, f.keep_conn), (Ok(200), false));
+    assert_eq!(ex.begin(t0), Action::Connect);
+}
+
+#[test]
+fn parse_errors_and_timeouts_close_the_connection() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    let f = finished(ex.on_data(b"garbage", t0, &t));
+    assert_eq!((f.record.result, f.keep_conn), (Err(ErrorKind::InvalidResponse), false));
+    assert_eq!(ex.begin(t0), Action::Connect);
+    assert_eq!(ex.on_timeout(ms(t0, 20)).record.result, Err(ErrorKind::ConnectTimeout));
+    assert_eq!(ex.begin(t0), Action::Connect);
+    ex.on_connect(Ok(()), t0);
+    ex.on_sent(Ok(()), t0, &t);
+    let f = ex.on_timeout(ms(t0, 20));
+    assert_eq!(
+        (f.record.result, f.record.latency, f.keep_conn),
+        (Err(ErrorKind::Timeout), Duration::from_millis(20), false)
+    );
+}
+
+#[test]
+fn connect_failures_back_off_up_to_a_cap() {
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(false, t0);
+    assert_eq!(ex.backoff(), None);
+    let mut waits = vec![];
+    for _ in 0..12 {
+        ex.begin(t0);
+        ex.on_connect(Err(ErrorKind::ConnectRefused), t0);
+        waits.push(ex.backoff().unwrap().as_millis());
+    }
+    assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 500, 500, 500]);
+    ex.begin(t0);
+    ex.on_connect(Ok(()), t0);
+    assert_eq!(ex.backoff(), None);
+}
+
+#[test]
+fn head_requests_expect_no_body() {
+    let t = template("HEAD", true);
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, &t);
+    let f = finished(ex.on_data(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", t0, &t));
+    assert_eq!((f.record.result, f.record.body_bytes, f.keep_conn), (Ok(200), 0, true));
+}

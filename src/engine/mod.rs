@@ -1,0 +1,329 @@
+//! Runs a benchmark: splits the connections over worker threads, opens them
+//! before the clock starts, releases every worker at the same instant, and
+//! merges what the workers measured.
+//!
+//! Backends (how bytes move) sit behind [`Backend`]; everything else — the
+//! request budget, the start line, the stop signal, the per-connection state
+//! machine in [`exchange`] — is shared, so both backends obey the same rules.
+
+pub mod exchange;
+pub mod portable;
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::stats::{ErrorKind, Live, WorkerStats};
+pub use exchange::Template;
+
+/// Most connection attempts in flight at once while pre-connecting, so that
+/// a large -c does not overflow the server's accept backlog.
+pub const MAX_PARALLEL_CONNECTS: usize = 256;
+
+/// When workers stop taking new requests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Until {
+    /// This many requests in total, across all connections.
+    Count(u64),
+    /// Until this much time after the start; requests still in flight then are aborted.
+    Elapsed(Duration),
+}
+
+/// Everything the engine needs to run.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Addresses of the target, tried in order when a connect fails.
+    pub addrs: Vec<SocketAddr>,
+    pub template: Template,
+    pub connections: usize,
+    pub until: Until,
+    /// Most requests per second on each connection; `None` = as fast as possible.
+    pub qps_per_connection: Option<f64>,
+    /// Deadline on each whole request; `None` = wait forever.
+    pub timeout: Option<Duration>,
+    /// Limit on opening each connection before the start.
+    pub preconnect_timeout: Duration,
+}
+
+/// A backend failed to run at all (not a request failure: those are counted).
+#[derive(Debug)]
+pub enum EngineError {
+    Runtime(std::io::Error),
+    Thread(std::io::Error),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Runtime(e) => write!(f, "cannot start a worker's event loop: {e}"),
+            EngineError::Thread(e) => {
+                write!(f, "cannot start a worker thread: {e} (is the process or thread limit too low?)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// The request budget: a shared atomic ticket counter (never split per
+/// worker, so no remainder is lost as in hey), plus the stop flag.
+#[derive(Debug)]
+pub struct Tickets {
+    remaining: AtomicI64,
+    counted: bool,
+    stopped: AtomicBool,
+}
+
+impl Tickets {
+    fn new(until: Until) -> Self {
+        let remaining = match until {
+            Until::Count(n) => i64::try_from(n).unwrap_or(i64::MAX),
+            Until::Elapsed(_) => i64::MAX,
+        };
+        Tickets {
+            remaining: AtomicI64::new(remaining),
+            counted: matches!(until, Until::Count(_)),
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes the right to send one request.
+    #[inline]
+    pub fn take(&self) -> bool {
+        if self.stopped.load(Ordering::Relaxed) {
+            return false;
+        }
+        !self.counted || self.remaining.fetch_sub(1, Ordering::Relaxed) > 0
+    }
+
+    /// Whether a ticket may still be had (without taking it).
+    pub fn left(&self) -> bool {
+        !self.stopped.load(Ordering::Relaxed) && self.remaining.load(Ordering::Relaxed) > 0
+    }
+
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Where workers wait, connected, until all are ready; then all start at one instant.
+#[derive(Debug, Default)]
+struct StartLine {
+    state: Mutex<(usize, Option<Instant>)>,
+    changed: Condvar,
+}
+
+impl StartLine {
+    /// Reports this worker ready and blocks until the start; returns the start instant.
+    fn ready_and_wait(&self) -> Instant {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 += 1;
+        self.changed.notify_all();
+        loop {
+            if let Some(start) = state.1 {
+                return start;
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Waits for `workers` ready reports, then starts everyone now.
+    fn start_when_ready(&self, workers: usize) -> Instant {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while state.0 < workers {
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        let start = Instant::now();
+        state.1 = Some(start);
+        self.changed.notify_all();
+        start
+    }
+}
+
+/// State shared by all workers of one run.
+#[derive(Debug)]
+pub struct Shared {
+    pub plan: Plan,
+    pub tickets: Tickets,
+    pub live: Live,
+    /// Fired by [`Engine::stop`]: workers stop issuing and abandon in-flight requests.
+    pub stop: tokio::sync::Notify,
+    pub connect_permits: tokio::sync::Semaphore,
+    start: StartLine,
+}
+
+impl Shared {
+    /// Blocks until every worker is connected; returns the common start instant.
+    pub fn ready_and_wait(&self) -> Instant {
+        self.start.ready_and_wait()
+    }
+
+    /// Resolves when [`Engine::stop`] has been called.
+    pub async fn stopped(&self) {
+        let notified = self.stop.notified();
+        if self.tickets.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// One worker's share of a run.
+pub struct Job<'a> {
+    pub index: usize,
+    pub connections: usize,
+    pub shared: &'a Shared,
+}
+
+/// What a worker hands back.
+#[derive(Debug)]
+pub struct WorkerResult {
+    pub stats: WorkerStats,
+    /// When its last request ended (or was abandoned).
+    pub finished: Instant,
+}
+
+/// A way of moving bytes. Implementations run one worker on the calling
+/// thread: open `job.connections` connections, call `shared.ready_and_wait()`
+/// exactly once (even on failure), then work until the plan or a stop ends.
+pub trait Backend: Sync {
+    fn name(&self) -> &'static str;
+    /// Worker threads for `connections` on `cpus` CPUs.
+    fn workers(&self, connections: usize, cpus: usize) -> usize;
+    fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError>;
+}
+
+/// What a whole run measured.
+#[derive(Debug)]
+pub struct Outcome {
+    pub stats: WorkerStats,
+    /// From the common start to the end of the last request.
+    pub elapsed: Duration,
+    pub workers: usize,
+    pub connections: usize,
+    pub backend: &'static str,
+}
+
+/// One prepared run.
+pub struct Engine<'b> {
+    shared: Shared,
+    backend: &'b dyn Backend,
+    workers: usize,
+}
+
+/// CPUs this process may use (affinity mask and cgroup quota).
+pub fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl<'b> Engine<'b> {
+    pub fn new(plan: Plan, backend: &'b dyn Backend) -> Self {
+        let workers = backend.workers(plan.connections, available_cpus()).clamp(1, plan.connections.max(1));
+        let shared = Shared {
+            tickets: Tickets::new(plan.until),
+            live: Live::new(workers),
+            stop: tokio::sync::Notify::new(),
+            connect_permits: tokio::sync::Semaphore::new(MAX_PARALLEL_CONNECTS),
+            start: StartLine::default(),
+            plan,
+        };
+        Engine { shared, backend, workers }
+    }
+
+    /// Live counters, for progress display while [`Engine::run`] runs.
+    pub fn live(&self) -> &Live {
+        &self.shared.live
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Stops issuing requests; requests in flight are abandoned and counted as aborted.
+    pub fn stop(&self) {
+        self.shared.tickets.stopped.store(true, Ordering::Release);
+        self.shared.stop.notify_waiters();
+    }
+
+    /// Runs to the end of the plan (or [`Engine::stop`]) and merges the results.
+    pub fn run(&self) -> Result<Outcome, EngineError> {
+        let (workers, connections) = (self.workers, self.shared.plan.connections);
+        std::thread::scope(|scope| {
+            let mut handles = Vec::with_capacity(workers);
+            for index in 0..workers {
+                let share = connections / workers + usize::from(index < connections % workers);
+                let job = Job { index, connections: share, shared: &self.shared };
+                let backend = self.backend;
+                let spawned = std::thread::Builder::new()
+                    .name(format!("vastar-worker-{index}"))
+                    .spawn_scoped(scope, move || backend.run_worker(job));
+                match spawned {
+                    Ok(handle) => handles.push(handle),
+                    Err(e) => {
+                        // Release the workers already started, then report.
+                        self.stop();
+                        self.shared.start.start_when_ready(handles.len());
+                        for h in handles {
+                            let _ = h.join();
+                        }
+                        return Err(EngineError::Thread(e));
+                    }
+                }
+            }
+            let start = self.shared.start.start_when_ready(workers);
+            let mut stats = WorkerStats::new();
+            let mut last = start;
+            let mut failure = None;
+            for handle in handles {
+                match handle.join() {
+                    Ok(Ok(result)) => {
+                        stats.merge(&result.stats);
+                        last = last.max(result.finished);
+                    }
+                    Ok(Err(e)) => failure = Some(e),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            match failure {
+                Some(e) => Err(e),
+                None => {
+                    Ok(Outcome { stats, elapsed: last - start, workers, connections, backend: self.backend.name() })
+                }
+            }
+        })
+    }
+}
+
+/// Error category of a failed read or write.
+pub fn classify(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+            ErrorKind::Reset
+        }
+        io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        _ => classify_os(e).unwrap_or(ErrorKind::Io),
+    }
+}
+
+/// Error category of a failed connect.
+pub fn classify_connect(e: &io::Error) -> ErrorKind {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => ErrorKind::ConnectRefused,
+        io::ErrorKind::TimedOut => ErrorKind::ConnectTimeout,
+        _ => classify_os(e).unwrap_or(ErrorKind::Io),
+    }
+}
+
+fn classify_os(e: &io::Error) -> Option<ErrorKind> {
+    match e.raw_os_error()? {
+        libc::EMFILE | libc::ENFILE => Some(ErrorKind::TooManyOpenFiles),
+        libc::EADDRNOTAVAIL => Some(ErrorKind::AddrNotAvailable),
+        libc::ENETUNREACH | libc::EHOSTUNREACH => Some(ErrorKind::Unreachable),
+        libc::ECONNREFUSED => Some(ErrorKind::ConnectRefused),
+        libc::ECONNRESET | libc::EPIPE => Some(ErrorKind::Reset),
+        _ => None,
+    }
+}

@@ -1,0 +1,394 @@
+//! Response head parser: status line and the header fields that decide
+//! framing and connection reuse.
+//!
+//! Shaped like httparse: it borrows the received bytes, allocates nothing,
+//! and answers `Partial` until the blank line that ends the head has arrived.
+//! Only the fields a load generator acts on are kept (Content-Length,
+//! Transfer-Encoding, Connection, Location); every line is still validated so
+//! that garbage is reported as garbage. Lines may end in CRLF or a bare LF
+//! (RFC 9112 §2.2 allows accepting LF); a bare CR anywhere is an error.
+
+use super::{HttpError, MAX_HEAD_BYTES, is_field_byte, is_tchar};
+
+/// Result of parsing something that may not have fully arrived yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    Complete(T),
+    Partial,
+}
+
+/// Byte range of a value inside the parsed buffer (kept as offsets so the
+/// head stays `Copy` and borrows nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn slice<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        &buf[self.start..self.end]
+    }
+}
+
+/// What Transfer-Encoding says about framing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferCoding {
+    /// No Transfer-Encoding field.
+    Absent,
+    /// The final coding is `chunked`.
+    Chunked,
+    /// Some other final coding: the body runs until the connection closes.
+    Other,
+}
+
+/// The parts of a response head that matter to a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Length of the head in bytes, including the terminating blank line.
+    pub len: usize,
+    /// `0` for HTTP/1.0, `1` for HTTP/1.1.
+    pub minor_version: u8,
+    pub status: u16,
+    pub content_length: Option<u64>,
+    pub transfer_coding: TransferCoding,
+    /// `Connection: close` was present (alone or in a list).
+    pub close: bool,
+    /// `Connection: keep-alive` was present (matters for HTTP/1.0).
+    pub keep_alive: bool,
+    /// Value of the Location field, trimmed.
+    pub location: Option<Span>,
+}
+
+/// Offset just past the blank line that ends a head, scanning from `from`
+/// (a resumption point: callers pass how far they scanned before, minus 3,
+/// so that a split terminator is still found and the scan stays linear).
+pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < buf.len() {
+        let lf = i + buf[i..].iter().position(|&b| b == b'\n')?;
+        match buf.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') if buf.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
+            _ => i = lf + 1,
+        }
+    }
+    None
+}
+
+/// Can `buf` still become a valid status line? Lets garbage be rejected as
+/// soon as its first bytes arrive instead of after 64 KiB or a timeout.
+pub fn plausible_prefix(buf: &[u8]) -> bool {
+    const PREFIX: &[u8] = b"HTTP/1.";
+    let n = buf.len().min(PREFIX.len());
+    buf[..n] == PREFIX[..n]
+}
+
+/// Parses a response head at the start of `buf`.
+pub fn parse_head(buf: &[u8]) -> Result<Status<Head>, HttpError> {
+    parse_head_from(buf, 0)
+}
+
+/// As [`parse_head`], resuming the search for the end of the head at `from`.
+pub fn parse_head_from(buf: &[u8], from: usize) -> Result<Status<Head>, HttpError> {
+    if !plausible_prefix(buf) {
+        return Err(HttpError::Version);
+    }
+    match find_head_end(buf, from) {
+        Some(end) if end > MAX_HEAD_BYTES => Err(HttpError::HeadTooLarge),
+        Some(end) => parse_complete(&buf[..end]).map(Status::Complete),
+        None if buf.len() > MAX_HEAD_BYTES => Err(HttpError::HeadTooLarge),
+        None => Ok(Status::Partial),
+    }
+}
+
+/// Splits `head` into lines without their line endings, with each line's offset.
+fn lines(head: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= head.len() {
+            return None;
+        }
+        let start = pos;
+        let lf = head[start..].iter().position(|&b| b == b'\n')? + start;
+        pos = lf + 1;
+        let end = if lf > start && head[lf - 1] == b'\r' { lf - 1 } else { lf };
+        Some((start, &head[start..end]))
+    })
+}
+
+fn parse_complete(head: &[u8]) -> Result<Head, HttpError> {
+    let mut it = lines(head);
+    let (_, status_line) = it.next().ok_or(HttpError::Version)?;
+    let (minor_version, status) = parse_status_line(status_line)?;
+    let mut parsed = Head {
+        len: head.len(),
+        minor_version,
+        status,
+        content_length: None,
+        transfer_coding: TransferCoding::Absent,
+        close: false,
+        keep_alive: false,
+        location: None,
+    };
+    for (offset, line) in it {
+        if line.is_empty() {
+            break;
+        }
+        parse_field(line, offset, &mut parsed)?;
+    }
+    Ok(parsed)
+}
+
+fn parse_status_line(line: &[u8]) -> Result<(u8, u16), HttpError> {
+    if line.contains(&b'\r') {
+        return Err(HttpError::BareCr);
+    }
+    let minor = match line.get(..8) {
+        Some(b"HTTP/1.1") => 1,
+        Some(b"HTTP/1.0") => 0,
+        _ => return Err(HttpError::Version),
+    };
+    if line.get(8) != Some(&b' ') {
+        return Err(HttpError::Version);
+    }
+    let code = line.get(9..12).ok_or(HttpError::StatusCode)?;
+    if !code.iter().all(u8::is_ascii_digit) {
+        return Err(HttpError::StatusCode);
+    }
+    let status = code.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+    if !(100..=999).contains(&status) {
+        return Err(HttpError::StatusCode);
+    }
+    match line.get(12) {
+        None => {}
+        Some(b' ') if line[13..].iter().all(|&b| is_field_byte(b)) => {}
+        Some(b' ') => return Err(HttpError::HeaderValue),
+        Some(_) => return Err(HttpError::StatusCode),
+    }
+    Ok((minor, status))
+}
+
+fn parse_field(line: &[u8], offset: usize, head: &mut Head) -> Result<(), HttpError> {
+    if line[0] == b' ' || line[0] == b'\t' {
+        return Err(HttpError::ObsFold);
+    }
+    let colon = line.iter().position(|&b| b == b':').ok_or(HttpError::HeaderName)?;
+    let name = &line[..colon];
+    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        return Err(HttpError::HeaderName);
+    }
+    let raw = &line[colon + 1..];
+    if let Some(&bad) = raw.iter().find(|&&b| !is_field_byte(b)) {
+        return Err(if bad == b'\r' { HttpError::BareCr } else { HttpError::HeaderValue });
+    }
+    let (value, value_start) = trim_ows(raw, offset + colon + 1);
+    if name.eq_ignore_ascii_case(b"content-length") {
+        merge_content_length(head, value)?;
+    } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+        if let Some(last) = list_items(value).last() {
+            head.transfer_coding =
+                if last.eq_ignore_ascii_case(b"chunked") { TransferCoding::Chunked } else { TransferCoding::Other };
+        }
+    } else if name.eq_ignore_ascii_case(b"connection") {
+        for token in list_items(value) {
+            head.close |= token.eq_ignore_ascii_case(b"close");
+            head.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    } else if name.eq_ignore_ascii_case(b"location") && head.location.is_none() {
+        head.location = Some(Span { start: value_start, end: value_start + value.len() });
+    }
+    Ok(())
+}
+
+/// Trims optional whitespace; returns the value and its offset in the head.
+fn trim_ows(raw: &[u8], raw_offset: usize) -> (&[u8], usize) {
+    let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
+    let lead = raw.iter().take_while(|b| is_ows(b)).count();
+    let trail = raw[lead..].iter().rev().take_while(|b| is_ows(b)).count();
+    (&raw[lead..raw.len() - trail], raw_offset + lead)
+}
+
+/// Non-empty, trimmed elements of a comma-separated list.
+fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(|item| trim_ows(item, 0).0).filter(|item| !item.is_empty())
+}
+
+/// Content-Length may repeat (in one list or several fields) only with one value.
+fn merge_content_length(head: &mut Head, value: &[u8]) -> Result<(), HttpError> {
+    let mut any = false;
+    for item in value.split(|&b| b == b',') {
+        let item = trim_ows(item, 0).0;
+        if item.is_empty() || !item.iter().all(u8::is_ascii_digit) {
+            return Err(HttpError::ContentLength);
+        }
+        let mut n: u64 = 0;
+        for d in item {
+            n = n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))).ok_or(HttpError::ContentLength)?;
+        }
+        match head.content_length {
+            Some(prev) if prev != n => return Err(HttpError::ContentLength),
+            _ => head.content_length = Some(n),
+        }
+        any = true;
+    }
+    if any { Ok(()) } else { Err(HttpError::ContentLength) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(input: &[u8]) -> Head {
+        match parse_head(input) {
+            Ok(Status::Complete(h)) => h,
+            other => panic!("expected a complete head for {:?}, got {other:?}", String::from_utf8_lossy(input)),
+        }
+    }
+
+    /// (input, expected status, content-length, coding, close, keep-alive)
+    type Case = (&'static [u8], u16, Option<u64>, TransferCoding, bool, bool);
+
+    const GOOD: &[Case] = &[
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 200, Some(5), TransferCoding::Absent, false, false),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", 204, None, TransferCoding::Absent, false, false),
+        (b"HTTP/1.1 200\r\n\r\n", 200, None, TransferCoding::Absent, false, false),
+        (b"HTTP/1.1 200 \r\n\r\n", 200, None, TransferCoding::Absent, false, false),
+        (b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n", 200, None, TransferCoding::Absent, false, true),
+        (b"HTTP/1.1 200 OK\r\nConnection: foo, close\r\n\r\n", 200, None, TransferCoding::Absent, true, false),
+        (b"HTTP/1.1 200 OK\r\nCONNECTION:CLOSE\r\n\r\n", 200, None, TransferCoding::Absent, true, false),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200, None, TransferCoding::Chunked, false, false),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            200,
+            None,
+            TransferCoding::Chunked,
+            false,
+            false,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            200,
+            None,
+            TransferCoding::Other,
+            false,
+            false,
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\nContent-Length: 7\r\n\r\n",
+            200,
+            Some(7),
+            TransferCoding::Absent,
+            false,
+            false,
+        ),
+        (b"HTTP/1.1 200 OK\nContent-Length: 3\n\n", 200, Some(3), TransferCoding::Absent, false, false),
+        (
+            b"HTTP/1.1 200 OK\r\nX-Empty:\r\nContent-Length:\t 0 \t\r\n\r\n",
+            200,
+            Some(0),
+            TransferCoding::Absent,
+            false,
+            false,
+        ),
+        (b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n", 103, None, TransferCoding::Absent, false, false),
+        (b"HTTP/1.1 999 Whatever\r\n\r\n", 999, None, TransferCoding::Absent, false, false),
+        (b"HTTP/1.1 200 caf\xc3\xa9\r\n\r\n", 200, None, TransferCoding::Absent, false, false),
+    ];
+
+    const BAD: &[(&[u8], HttpError)] = &[
+        (b"HTTP/2.0 200 OK\r\n\r\n", HttpError::Version),
+        (b"HTTP/1.2 200 OK\r\n\r\n", HttpError::Version),
+        (b"HEAT/1.1 200 OK\r\n\r\n", HttpError::Version),
+        (b"hello world\r\n\r\n", HttpError::Version),
+        (b"HTTP/1.1 001 Odd\r\n\r\n", HttpError::StatusCode),
+        (b"HTTP/1.1 99 Odd\r\n\r\n", HttpError::StatusCode),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", HttpError::StatusCode),
+        (b"HTTP/1.1 2x0 OK\r\n\r\n", HttpError::StatusCode),
+        (b"HTTP/1.1  200 OK\r\n\r\n", HttpError::StatusCode),
+        (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", HttpError::HeaderName),
+        (b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", HttpError::HeaderName),
+        (b"HTTP/1.1 200 OK\r\nName : x\r\n\r\n", HttpError::HeaderName),
+        (b"HTTP/1.1 200 OK\r\n: x\r\n\r\n", HttpError::HeaderName),
+        (b"HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", HttpError::HeaderValue),
+        (b"HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", HttpError::BareCr),
+        (b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n", HttpError::ObsFold),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Length: 9\r\n\r\n", HttpError::ContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 8, 9\r\n\r\n", HttpError::ContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: +8\r\n\r\n", HttpError::ContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n", HttpError::ContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", HttpError::ContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", HttpError::ContentLength),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", HttpError::ContentLength),
+    ];
+
+    #[test]
+    fn good_heads_parse_to_the_expected_fields() {
+        for &(input, status, cl, coding, close, keep_alive) in GOOD {
+            let head = complete(input);
+            assert_eq!(head.len, input.len());
+            assert_eq!(
+                (head.status, head.content_length, head.transfer_coding, head.close, head.keep_alive),
+                (status, cl, coding, close, keep_alive),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    #[test]
+    fn bad_heads_give_their_error() {
+        for &(input, err) in BAD {
+            assert_eq!(parse_head(input), Err(err), "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn every_prefix_of_a_good_head_is_partial() {
+        for &(input, ..) in GOOD {
+            for cut in 0..input.len() {
+                assert_eq!(parse_head(&input[..cut]), Ok(Status::Partial), "cut at {cut} of {input:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn resumed_scans_find_the_same_end_at_every_split() {
+        for &(input, ..) in GOOD {
+            for cut in 0..=input.len() {
+                let from = cut.saturating_sub(3);
+                assert_eq!(find_head_end(input, from), Some(input.len()), "resume at {from}");
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_after_the_head_are_not_part_of_it() {
+        let head = complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1");
+        assert_eq!(head.len, 38);
+    }
+
+    #[test]
+    fn location_span_points_at_the_trimmed_value() {
+        let input = b"HTTP/1.1 302 Found\r\nLocation:  /next?a=1 \r\n\r\n";
+        let head = complete(input);
+        assert_eq!(head.location.unwrap().slice(input), b"/next?a=1");
+    }
+
+    #[test]
+    fn garbage_is_rejected_before_the_head_ends() {
+        assert_eq!(parse_head(b"<html>"), Err(HttpError::Version));
+        assert_eq!(parse_head(b"HTTP/1.1 200"), Ok(Status::Partial));
+    }
+
+    #[test]
+    fn oversized_heads_are_refused() {
+        let mut big = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while big.len() <= MAX_HEAD_BYTES {
+            big.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+        }
+        assert_eq!(parse_head(&big), Err(HttpError::HeadTooLarge));
+        big.extend_from_slice(b"\r\n");
+        assert_eq!(parse_head(&big), Err(HttpError::HeadTooLarge));
+    }
+}

@@ -1,0 +1,409 @@
+//! Turns the bytes received on a connection into one finished response.
+//!
+//! The reader owns the framing decision of RFC 9112 §6.3 (HEAD, 1xx, 204/304,
+//! chunked, Content-Length, read-until-close) and whether the connection may
+//! be reused. It keeps a carry buffer only while a head is split across reads
+//! (bounded by [`MAX_HEAD_BYTES`]); bodies are counted, never stored, so
+//! memory stays constant whatever the response size.
+
+use super::head::{Head, Status, TransferCoding, parse_head_from, plausible_prefix};
+use super::{ChunkedDecoder, HttpError, MAX_HEAD_BYTES};
+
+/// A response that has been read completely.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// Final status (interim 1xx responses are skipped).
+    pub status: u16,
+    /// The connection may carry another request.
+    pub reusable: bool,
+    /// Bytes of this response as on the wire: interim heads, head, framing, body.
+    pub wire_bytes: u64,
+    /// Payload bytes (decoded from chunked framing).
+    pub body_bytes: u64,
+}
+
+/// Result of feeding bytes to the reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Feed {
+    /// The response is not complete yet.
+    NeedMore,
+    /// The response is complete. Bytes beyond it (never expected, since
+    /// requests are not pipelined) made `reusable` false.
+    Done(Response),
+}
+
+/// How the end of an unfinished response should be reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Truncated {
+    /// The peer closed before sending a single byte of the response.
+    BeforeResponse,
+    /// The peer closed in the middle of the response head or body.
+    MidResponse,
+    /// What arrived before the close was not HTTP.
+    Invalid(HttpError),
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    Length { left: u64 },
+    Chunked(ChunkedDecoder),
+    UntilClose,
+}
+
+#[derive(Clone, Debug)]
+enum State {
+    Head,
+    Body(Body),
+    Done,
+}
+
+/// Reads one response at a time; [`ResponseReader::start`] resets it for the next.
+#[derive(Debug)]
+pub struct ResponseReader {
+    state: State,
+    head_request: bool,
+    carry: Vec<u8>,
+    scanned: usize,
+    status: u16,
+    reusable: bool,
+    wire_bytes: u64,
+    body_bytes: u64,
+    location: Vec<u8>,
+}
+
+impl Default for ResponseReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResponseReader {
+    pub fn new() -> Self {
+        ResponseReader {
+            state: State::Done,
+            head_request: false,
+            carry: Vec::new(),
+            scanned: 0,
+            status: 0,
+            reusable: false,
+            wire_bytes: 0,
+            body_bytes: 0,
+            location: Vec::new(),
+        }
+    }
+
+    /// Prepares for the response to a request; `head_request` when the
+    /// method was HEAD (its response never has a body).
+    pub fn start(&mut self, head_request: bool) {
+        self.state = State::Head;
+        self.head_request = head_request;
+        self.carry.clear();
+        self.scanned = 0;
+        self.status = 0;
+        self.reusable = false;
+        self.wire_bytes = 0;
+        self.body_bytes = 0;
+        self.location.clear();
+    }
+
+    /// Bytes of the current response received so far.
+    pub fn bytes_received(&self) -> u64 {
+        self.wire_bytes + self.carry.len() as u64
+    }
+
+    /// The Location of the final response, if it had one (for redirects).
+    pub fn location(&self) -> Option<&[u8]> {
+        (!self.location.is_empty()).then_some(&self.location[..])
+    }
+
+    /// Consumes received bytes.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<Feed, HttpError> {
+        loop {
+            match &mut self.state {
+                State::Head => {
+                    let Some(used) = self.feed_head(data)? else { return Ok(Feed::NeedMore) };
+                    data = &data[used..];
+                }
+                State::Body(body) => {
+                    let (used, done) = match body {
+                        Body::Length { left } => {
+                            let take = (*left).min(data.len() as u64);
+                            *left -= take;
+                            self.body_bytes += take;
+                            (take as usize, *left == 0)
+                        }
+                        Body::Chunked(dec) => {
+                            let d = dec.decode(data)?;
+                            self.body_bytes += d.data;
+                            (d.consumed, d.done)
+                        }
+                        Body::UntilClose => {
+                            self.body_bytes += data.len() as u64;
+                            (data.len(), false)
+                        }
+                    };
+                    self.wire_bytes += used as u64;
+                    data = &data[used..];
+                    if !done {
+                        return Ok(Feed::NeedMore);
+                    }
+                    self.state = State::Done;
+                }
+                State::Done => {
+                    if !data.is_empty() {
+                        self.reusable = false;
+                    }
+                    return Ok(Feed::Done(self.response()));
+                }
+            }
+        }
+    }
+
+    /// The peer closed the connection (FIN) while a response was expected.
+    pub fn eof(&mut self) -> Result<Response, Truncated> {
+        match &self.state {
+            State::Body(Body::UntilClose) => {
+                self.state = State::Done;
+                Ok(self.response())
+            }
+            State::Done => Ok(self.response()),
+            State::Head if self.bytes_received() == 0 => Err(Truncated::BeforeResponse),
+            State::Head if !plausible_prefix(&self.carry) => Err(Truncated::Invalid(HttpError::Version)),
+            _ => Err(Truncated::MidResponse),
+        }
+    }
+
+    fn response(&self) -> Response {
+        Response {
+            status: self.status,
+            reusable: self.reusable,
+            wire_bytes: self.wire_bytes,
+            body_bytes: self.body_bytes,
+        }
+    }
+
+    /// Parses a head from the carry buffer or directly from `data`.
+    /// Returns how many bytes of `data` the head used, or `None` if it needs more.
+    fn feed_head(&mut self, data: &[u8]) -> Result<Option<usize>, HttpError> {
+        if self.carry.is_empty() {
+            return match parse_head_from(data, 0)? {
+                Status::Complete(head) => {
+                    self.accept_head(&head, data);
+                    Ok(Some(head.len))
+                }
+                Status::Partial => {
+                    self.carry.extend_from_slice(data);
+                    self.scanned = data.len();
+                    Ok(None)
+                }
+            };
+        }
+        let before = self.carry.len();
+        let room = (MAX_HEAD_BYTES + 1).saturating_sub(before);
+        self.carry.extend_from_slice(&data[..data.len().min(room)]);
+        match parse_head_from(&self.carry, self.scanned.saturating_sub(3))? {
+            Status::Complete(head) => {
+                let carry = std::mem::take(&mut self.carry);
+                self.accept_head(&head, &carry);
+                self.carry = carry;
+                self.carry.clear();
+                Ok(Some(head.len - before))
+            }
+            Status::Partial => {
+                self.scanned = self.carry.len();
+                Ok(None)
+            }
+        }
+    }
+
+    /// Decides framing and reuse for a parsed head.
+    fn accept_head(&mut self, head: &Head, buf: &[u8]) {
+        self.wire_bytes += head.len as u64;
+        self.scanned = 0;
+        if (100..200).contains(&head.status) && head.status != 101 {
+            return; // interim response: the final one follows
+        }
+        self.status = head.status;
+        self.reusable = if head.minor_version == 1 { !head.close } else { head.keep_alive && !head.close };
+        if let Some(span) = head.location {
+            self.location.extend_from_slice(span.slice(buf));
+        }
+        let no_body = self.head_request || head.status == 101 || head.status == 204 || head.status == 304;
+        let body = if no_body {
+            None
+        } else if head.transfer_coding != TransferCoding::Absent && head.minor_version == 0 {
+            // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+            Some(Body::UntilClose)
+        } else if head.transfer_coding == TransferCoding::Chunked {
+            if head.content_length.is_some() {
+                self.reusable = false; // §6.3: possible smuggling; frame by TE, then close
+            }
+            Some(Body::Chunked(ChunkedDecoder::new()))
+        } else if head.transfer_coding == TransferCoding::Other {
+            Some(Body::UntilClose)
+        } else if let Some(len) = head.content_length {
+            Some(Body::Length { left: len })
+        } else {
+            Some(Body::UntilClose)
+        };
+        if head.status == 101 || matches!(body, Some(Body::UntilClose)) {
+            self.reusable = false;
+        }
+        self.state = match body {
+            None | Some(Body::Length { left: 0 }) => State::Done,
+            Some(body) => State::Body(body),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (response bytes, HEAD request?, expected status, reusable, body bytes)
+    type Case = (&'static [u8], bool, u16, bool, u64);
+
+    const COMPLETE: &[Case] = &[
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, 200, true, 5),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, 200, true, 0),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, 200, true, 0),
+        (b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", false, 204, true, 0),
+        (b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", false, 304, true, 0),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, 200, true, 2),
+        (
+            b"HTTP/1.1 103 Early Hints\r\nLink: <a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx",
+            false, 201, true, 1,
+        ),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n0\r\nT: v\r\n\r\n", false, 200, true, 3),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n", false, 200, false, 3),
+        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 1\r\n\r\nx", false, 200, false, 1),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nx", false, 200, false, 1),
+        (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\nx", false, 200, true, 1),
+        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", false, 101, false, 0),
+        (b"HTTP/1.1 500 Oops\r\nContent-Length: 3\r\n\r\nbad", false, 500, true, 3),
+    ];
+
+    /// Responses framed by the connection closing: (bytes, status, body bytes).
+    const UNTIL_CLOSE: &[(&[u8], u16, u64)] = &[
+        (b"HTTP/1.1 200 OK\r\n\r\nuntil close", 200, 11),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz", 200, 3),
+        (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 200, 13),
+    ];
+
+    /// Feeds `input` split at each offset in `cuts`.
+    fn feed_split(reader: &mut ResponseReader, input: &[u8], cuts: &[usize]) -> Result<Feed, HttpError> {
+        let mut start = 0;
+        for &end in cuts.iter().chain(std::iter::once(&input.len())) {
+            if let Feed::Done(r) = reader.feed(&input[start..end])? {
+                return Ok(Feed::Done(r));
+            }
+            start = end;
+        }
+        Ok(Feed::NeedMore)
+    }
+
+    fn run(input: &[u8], head_request: bool, cuts: &[usize]) -> Result<Feed, HttpError> {
+        let mut reader = ResponseReader::new();
+        reader.start(head_request);
+        feed_split(&mut reader, input, cuts)
+    }
+
+    #[test]
+    fn complete_responses_at_every_split() {
+        for &(input, head_req, status, reusable, body) in COMPLETE {
+            let expected = Feed::Done(Response { status, reusable, wire_bytes: input.len() as u64, body_bytes: body });
+            assert_eq!(run(input, head_req, &[]), Ok(expected), "{:?}", String::from_utf8_lossy(input));
+            for cut in 0..input.len() {
+                assert_eq!(run(input, head_req, &[cut]), Ok(expected), "cut at {cut}");
+            }
+            let every: Vec<usize> = (1..input.len()).collect();
+            assert_eq!(run(input, head_req, &every), Ok(expected), "one byte at a time");
+        }
+    }
+
+    #[test]
+    fn responses_framed_by_close_end_at_eof() {
+        for &(input, status, body) in UNTIL_CLOSE {
+            for cut in 0..input.len() {
+                let mut reader = ResponseReader::new();
+                reader.start(false);
+                assert_eq!(feed_split(&mut reader, input, &[cut]), Ok(Feed::NeedMore));
+                let expected = Response { status, reusable: false, wire_bytes: input.len() as u64, body_bytes: body };
+                assert_eq!(reader.eof(), Ok(expected));
+            }
+        }
+    }
+
+    #[test]
+    fn stray_bytes_after_a_response_forbid_reuse() {
+        let out = run(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA", true, &[]);
+        assert!(matches!(out, Ok(Feed::Done(Response { reusable: false, .. }))));
+        let out = run(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n", false, &[]);
+        assert!(matches!(out, Ok(Feed::Done(Response { reusable: false, .. }))));
+    }
+
+    #[test]
+    fn truncated_responses_are_told_apart() {
+        let cases: &[(&[u8], Truncated)] = &[
+            (b"", Truncated::BeforeResponse),
+            (b"HTTP/1.1 200 O", Truncated::MidResponse),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", Truncated::MidResponse),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", Truncated::MidResponse),
+            (b"HTTP/1.1 100 Continue\r\n\r\n", Truncated::MidResponse),
+        ];
+        for &(input, expected) in cases {
+            let mut reader = ResponseReader::new();
+            reader.start(false);
+            assert_eq!(reader.feed(input), Ok(Feed::NeedMore));
+            assert_eq!(reader.eof(), Err(expected), "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn garbage_and_http09_are_invalid_at_once() {
+        assert_eq!(run(b"<html>hello</html>", false, &[]), Err(HttpError::Version));
+        assert_eq!(run(b"HTTP/1.1 2000 OK\r\n\r\n", false, &[3]), Err(HttpError::StatusCode));
+        let mut reader = ResponseReader::new();
+        reader.start(false);
+        assert_eq!(reader.feed(b"HT"), Ok(Feed::NeedMore));
+        assert_eq!(reader.feed(b"ML"), Err(HttpError::Version));
+    }
+
+    #[test]
+    fn a_huge_head_in_small_pieces_is_refused_without_growing() {
+        let mut reader = ResponseReader::new();
+        reader.start(false);
+        assert_eq!(reader.feed(b"HTTP/1.1 200 OK\r\n"), Ok(Feed::NeedMore));
+        let line = [b"X-Big: ".as_slice(), &[b'a'; 1000], b"\r\n"].concat();
+        let mut result = Ok(Feed::NeedMore);
+        for _ in 0..1000 {
+            result = reader.feed(&line);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert_eq!(result, Err(HttpError::HeadTooLarge));
+        assert!(reader.carry.len() <= MAX_HEAD_BYTES + 1);
+    }
+
+    #[test]
+    fn the_location_of_a_redirect_is_kept() {
+        let mut reader = ResponseReader::new();
+        reader.start(false);
+        let input = b"HTTP/1.1 302 Found\r\nLocation: /there\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(feed_split(&mut reader, input, &[30]), Ok(Feed::Done(_))));
+        assert_eq!(reader.location(), Some(&b"/there"[..]));
+        reader.start(false);
+        assert_eq!(reader.location(), None);
+    }
+
+    #[test]
+    fn the_reader_is_reused_across_responses() {
+        let mut reader = ResponseReader::new();
+        for _ in 0..3 {
+            reader.start(false);
+            let out = reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").unwrap();
+            assert_eq!(out, Feed::Done(Response { status: 200, reusable: true, wire_bytes: 40, body_bytes: 2 }));
+        }
+    }
+}

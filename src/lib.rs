@@ -1,0 +1,17 @@
+//! vastar: an HTTP/1.1 load generator.
+//!
+//! The binary is a thin shell over [`run`]; everything else lives here so it
+//! can be tested. Layers, with dependencies pointing one way:
+//! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`]};
+//! [`report`] reads [`stats`]. [`server`] is the built-in benchmark target.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod http;
+pub mod report;
+pub mod run;
+pub mod server;
+pub mod stats;
+
+pub use run::{Error, benchmark, run};

@@ -1,0 +1,19 @@
+//! The `vastar` command: parse the arguments, run, report errors.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match vastar::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return vastar::cli::exit_on_parse_error(e),
+    };
+    match vastar::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vastar: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! A small, fast HTTP/1.1 server built into the binary.
+//!
+//! It gives a newcomer something real to benchmark (`vastar --demo`), and is
+//! the target of the integration tests and benches (`vastar serve`). It
+//! answers every request with the same pre-built response (a body of a chosen
+//! size, framed by Content-Length or chunked), honours keep-alive, pipelining,
+//! `Connection: close` and request bodies, and counts the requests it
+//! answered so tests can compare both sides' totals.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::http::head::find_head_end;
+use crate::http::{ChunkedDecoder, MAX_HEAD_BYTES};
+
+/// How the server answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Size of every response body.
+    pub body_bytes: usize,
+    /// Frame the body with `Transfer-Encoding: chunked` instead of Content-Length.
+    pub chunked: bool,
+    /// Threads, each with its own event loop accepting on the same socket.
+    pub threads: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { body_bytes: 5, chunked: false, threads: 1 }
+    }
+}
+
+/// A running server; stops when dropped.
+pub struct Server {
+    addr: SocketAddr,
+    requests: Arc<AtomicU64>,
+    stop: Arc<Notify>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// The two pre-built answers.
+struct Answers {
+    full: Vec<u8>,
+    head_only: Vec<u8>,
+}
+
+impl Answers {
+    fn new(options: &ServerOptions) -> Self {
+        let body = vec![b'x'; options.body_bytes];
+        let mut head = b"HTTP/1.1 200 OK\r\nServer: vastar\r\nContent-Type: text/plain\r\n".to_vec();
+        let mut full;
+        if options.chunked {
+            head.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            full = head.clone();
+            for chunk in body.chunks(16 * 1024) {
+                full.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                full.extend_from_slice(chunk);
+                full.extend_from_slice(b"\r\n");
+            }
+            full.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            head.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            full = head.clone();
+            full.extend_from_slice(&body);
+        }
+        Answers { full, head_only: head }
+    }
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port) and starts serving.
+    pub fn start(addr: SocketAddr, options: ServerOptions) -> io::Result<Server> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let requests = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(Notify::new());
+        let answers = Arc::new(Answers::new(&options));
+        let mut threads = Vec::new();
+        for i in 0..options.threads.max(1) {
+            let listener = listener.try_clone()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (requests, stop, answers) = (requests.clone(), stop.clone(), answers.clone());
+            let thread = std::thread::Builder::new().name(format!("vastar-server-{i}")).spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = TcpListener::from_std(listener) else { return };
+                    tokio::select! {
+                        _ = accept_loop(listener, answers, requests) => {}
+                        _ = stop.notified() => {}
+                    }
+                });
+            })?;
+            threads.push(thread);
+        }
+        Ok(Server { addr, requests, stop, threads })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests answered so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Blocks until the server is stopped from elsewhere (for `vastar serve`).
+    pub fn wait(mut self) {
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // notify_one stores a permit, so a thread not yet waiting still stops.
+        for _ in 0..self.threads.len() {
+            self.stop.notify_one();
+        }
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, answers: Arc<Answers>, requests: Arc<AtomicU64>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_connection(stream, answers.clone(), requests.clone()));
+            }
+            // Out of descriptors or similar: let connections finish, then retry.
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+        }
+    }
+}
+
+/// A request head's facts that matter to this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RequestHead {
+    len: usize,
+    head_method: bool,
+    close: bool,
+    body: RequestBody,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestBody {
+    Length(u64),
+    Chunked,
+}
+
+/// Parses a request head; `Ok(None)` while incomplete, `Err` for a bad request.
+fn parse_request(buf: &[u8]) -> Result<Option<RequestHead>, ()> {
+    let Some(len) = find_head_end(buf, 0) else {
+        return if buf.len() > MAX_HEAD_BYTES { Err(()) } else { Ok(None) };
+    };
+    let text = std::str::from_utf8(&buf[..len]).map_err(|_| ())?;
+    let mut lines = text.lines();
+    let mut parts = lines.next().ok_or(())?.split(' ');
+    let (method, _target, version) = (parts.next().ok_or(())?, parts.next().ok_or(())?, parts.next().ok_or(())?);
+    let http10 = match version {
+        "HTTP/1.1" => false,
+        "HTTP/1.0" => true,
+        _ => return Err(()),
+    };
+    let (mut close, mut keep_alive, mut body) = (false, false, RequestBody::Length(0));
+    for line in lines.take_while(|l| !l.is_empty()) {
+        let (name, value) = line.split_once(':').ok_or(())?;
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            body = RequestBody::Length(value.parse().map_err(|_| ())?);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            body = RequestBody::Chunked;
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                close |= token.eq_ignore_ascii_case("close");
+                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        }
+    }
+    close |= http10 && !keep_alive;
+    Ok(Some(RequestHead { len, head_method: method == "HEAD", close, body }))
+}
+
+/// Where a connection is between requests.
+enum Pending {
+    Head,
+    Length { left: u64, head: RequestHead },
+    Chunked { decoder: ChunkedDecoder, head: RequestHead },
+}
+
+async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests: Arc<AtomicU64>) {
+    let _ = stream.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut out: Vec<u8> = Vec::new();
+    let mut pending = Pending::Head;
+    loop {
+        match stream.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let mut pos = 0;
+        let mut close = false;
+        while !close {
+            let answered = match &mut pending {
+                Pending::Head => match parse_request(&buf[pos..]) {
+                    Ok(None) => break,
+                    Err(()) => {
+                        out.extend_from_slice(
+                            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                        close = true;
+                        None
+                    }
+                    Ok(Some(head)) => {
+                        pos += head.len;
+                        pending = match head.body {
+                            RequestBody::Length(left) => Pending::Length { left, head },
+                            RequestBody::Chunked => Pending::Chunked { decoder: ChunkedDecoder::new(), head },
+                        };
+                        None
+                    }
+                },
+                Pending::Length { left, head } => {
+                    let take = (*left).min((buf.len() - pos) as u64);
+                    *left -= take;
+                    pos += take as usize;
+                    if *left > 0 {
+                        break;
+                    }
+                    Some(*head)
+                }
+                Pending::Chunked { decoder, head } => match decoder.decode(&buf[pos..]) {
+                    Ok(d) => {
+                        pos += d.consumed;
+                        if !d.done {
+                            break;
+                        }
+                        Some(*head)
+                    }
+                    Err(_) => {
+                        out.extend_from_slice(
+                            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                        close = true;
+                        None
+                    }
+                },
+            };
+            if let Some(head) = answered {
+                requests.fetch_add(1, Ordering::Relaxed);
+                out.extend_from_slice(if head.head_method { &answers.head_only } else { &answers.full });
+                close = head.close;
+                pending = Pending::Head;
+            }
+        }
+        buf.drain(..pos);
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            out.clear();
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_heads_are_understood() {
+        let cases: &[(&[u8], Option<RequestHead>)] = &[
+            (
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                Some(RequestHead { len: 27, head_method: false, close: false, body: RequestBody::Length(0) }),
+            ),
+            (
+                b"HEAD / HTTP/1.1\r\n\r\n",
+                Some(RequestHead { len: 19, head_method: true, close: false, body: RequestBody::Length(0) }),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n",
+                Some(RequestHead { len: 38, head_method: false, close: false, body: RequestBody::Length(3) }),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Some(RequestHead { len: 47, head_method: false, close: false, body: RequestBody::Chunked }),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+                Some(RequestHead { len: 37, head_method: false, close: true, body: RequestBody::Length(0) }),
+            ),
+            (
+                b"GET / HTTP/1.0\r\n\r\n",
+                Some(RequestHead { len: 18, head_method: false, close: true, body: RequestBody::Length(0) }),
+            ),
+            (
+                b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                Some(RequestHead { len: 42, head_method: false, close: false, body: RequestBody::Length(0) }),
+            ),
+            (b"GET / HTTP/1.1\r\nHost", None),
+        ];
+        for &(input, want) in cases {
+            assert_eq!(parse_request(input), Ok(want), "{:?}", String::from_utf8_lossy(input));
+        }
+        assert_eq!(parse_request(b"GET / SPDY/3\r\n\r\n"), Err(()));
+    }
+
+    #[test]
+    fn answers_are_framed_as_asked() {
+        let plain = Answers::new(&ServerOptions { body_bytes: 3, chunked: false, threads: 1 });
+        assert!(plain.full.ends_with(b"Content-Length: 3\r\n\r\nxxx"));
+        let chunked = Answers::new(&ServerOptions { body_bytes: 20_000, chunked: true, threads: 1 });
+        assert!(chunked.full.ends_with(b"\r\n0\r\n\r\n"));
+        let mut reader = crate::http::ResponseReader::new();
+        reader.start(false);
+        match reader.feed(&chunked.full) {
+            Ok(crate::http::Feed::Done(r)) => assert_eq!((r.status, r.body_bytes, r.reusable), (200, 20_000, true)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

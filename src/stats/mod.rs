@@ -1,0 +1,373 @@
+//! What a run measured, in memory that does not grow with the request count.
+//!
+//! Two layers: [`Live`] is a block of per-worker atomic counters that the
+//! progress display reads while the run goes on (each worker writes only its
+//! own cache line, so there is no contention); [`WorkerStats`] is owned by one
+//! worker with no synchronisation at all and merged once at the end. Errors
+//! are counted in a fixed set of categories, never by free text.
+
+pub mod histogram;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use histogram::Histogram;
+
+/// Why a request failed. A fixed set so that counting never allocates and a
+/// flood of distinct messages cannot grow memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    ConnectRefused,
+    ConnectTimeout,
+    Unreachable,
+    AddrNotAvailable,
+    TooManyOpenFiles,
+    Timeout,
+    Reset,
+    ClosedBeforeResponse,
+    Incomplete,
+    InvalidResponse,
+    HeadTooLarge,
+    TooManyRedirects,
+    Io,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 13] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::Unreachable,
+        ErrorKind::AddrNotAvailable,
+        ErrorKind::TooManyOpenFiles,
+        ErrorKind::Timeout,
+        ErrorKind::Reset,
+        ErrorKind::ClosedBeforeResponse,
+        ErrorKind::Incomplete,
+        ErrorKind::InvalidResponse,
+        ErrorKind::HeadTooLarge,
+        ErrorKind::TooManyRedirects,
+        ErrorKind::Io,
+    ];
+
+    /// Short label for the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connection refused",
+            ErrorKind::ConnectTimeout => "connect timeout",
+            ErrorKind::Unreachable => "host or network unreachable",
+            ErrorKind::AddrNotAvailable => "address not available (ephemeral ports exhausted?)",
+            ErrorKind::TooManyOpenFiles => "too many open files (raise ulimit -n)",
+            ErrorKind::Timeout => "request timeout",
+            ErrorKind::Reset => "connection reset",
+            ErrorKind::ClosedBeforeResponse => "connection closed before response",
+            ErrorKind::Incomplete => "connection closed mid-response",
+            ErrorKind::InvalidResponse => "invalid HTTP response",
+            ErrorKind::HeadTooLarge => "response head too large",
+            ErrorKind::TooManyRedirects => "too many redirects",
+            ErrorKind::Io => "other I/O error",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Sum, minimum and maximum of one phase of a request (as hey's Details).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phase {
+    pub count: u64,
+    pub sum_ns: u128,
+    pub min_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Phase { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 }
+    }
+}
+
+impl Phase {
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        self.count += 1;
+        self.sum_ns += u128::from(ns);
+        self.min_ns = self.min_ns.min(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    pub fn merge(&mut self, other: &Phase) {
+        self.count += other.count;
+        self.sum_ns += other.sum_ns;
+        self.min_ns = self.min_ns.min(other.min_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
+    pub fn mean_ns(&self) -> u64 {
+        if self.count == 0 { 0 } else { (self.sum_ns / u128::from(self.count)) as u64 }
+    }
+
+    pub fn min_ns(&self) -> u64 {
+        if self.count == 0 { 0 } else { self.min_ns }
+    }
+}
+
+/// How one request ended, as recorded by a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub result: Result<u16, ErrorKind>,
+    pub latency: Duration,
+    /// Request write, wait for the first response byte, read of the rest.
+    pub write: Duration,
+    pub wait: Duration,
+    pub read: Duration,
+    pub wire_bytes: u64,
+    pub body_bytes: u64,
+    /// Connections opened for this request (none on a reused connection).
+    pub connect: Phase,
+}
+
+/// Lowest and highest status codes that are counted individually.
+const STATUS_MIN: u16 = 100;
+const STATUS_MAX: u16 = 999;
+
+/// One worker's measurements. Owned by the worker; merged at the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub latency: Histogram,
+    pub write: Phase,
+    pub wait: Phase,
+    pub read: Phase,
+    /// Every new connection, including those opened before the clock starts.
+    pub connect: Phase,
+    statuses: Box<[u64]>,
+    errors: [u64; ErrorKind::ALL.len()],
+    pub responses: u64,
+    pub aborted: u64,
+    pub wire_bytes: u64,
+    pub body_bytes: u64,
+    /// Connections that could not be opened before the run started; the
+    /// requests they would have carried are still sent (and counted).
+    pub preconnect_failures: u64,
+}
+
+impl Default for WorkerStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WorkerStats {
+    pub fn new() -> Self {
+        WorkerStats {
+            latency: Histogram::new(),
+            write: Phase::default(),
+            wait: Phase::default(),
+            read: Phase::default(),
+            connect: Phase::default(),
+            statuses: vec![0; usize::from(STATUS_MAX - STATUS_MIN) + 1].into_boxed_slice(),
+            errors: [0; ErrorKind::ALL.len()],
+            responses: 0,
+            aborted: 0,
+            wire_bytes: 0,
+            body_bytes: 0,
+            preconnect_failures: 0,
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, r: &Record) {
+        self.wire_bytes += r.wire_bytes;
+        self.body_bytes += r.body_bytes;
+        self.connect.merge(&r.connect);
+        match r.result {
+            Ok(status) => {
+                self.responses += 1;
+                let slot = usize::from(status.clamp(STATUS_MIN, STATUS_MAX) - STATUS_MIN);
+                self.statuses[slot] += 1;
+                self.latency.record(nanos(r.latency));
+                self.write.record(nanos(r.write));
+                self.wait.record(nanos(r.wait));
+                self.read.record(nanos(r.read));
+            }
+            Err(kind) => self.errors[kind.index()] += 1,
+        }
+    }
+
+    pub fn merge(&mut self, other: &WorkerStats) {
+        self.latency.merge(&other.latency);
+        self.write.merge(&other.write);
+        self.wait.merge(&other.wait);
+        self.read.merge(&other.read);
+        self.connect.merge(&other.connect);
+        for (a, b) in self.statuses.iter_mut().zip(other.statuses.iter()) {
+            *a += b;
+        }
+        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
+            *a += b;
+        }
+        self.responses += other.responses;
+        self.aborted += other.aborted;
+        self.wire_bytes += other.wire_bytes;
+        self.body_bytes += other.body_bytes;
+        self.preconnect_failures += other.preconnect_failures;
+    }
+
+    /// Status codes that occurred, ascending, with their counts.
+    pub fn statuses(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        let codes = STATUS_MIN..=STATUS_MAX;
+        codes.zip(self.statuses.iter().copied()).filter(|&(_, n)| n > 0)
+    }
+
+    /// Error categories that occurred, in the order of [`ErrorKind::ALL`].
+    pub fn errors(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
+        ErrorKind::ALL.into_iter().map(|k| (k, self.errors[k.index()])).filter(|&(_, n)| n > 0)
+    }
+
+    pub fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors[kind.index()]
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Requests that were started: responses + errors + aborted.
+    pub fn issued(&self) -> u64 {
+        self.responses + self.total_errors() + self.aborted
+    }
+}
+
+/// Nanoseconds in `d`, saturating (a u64 holds 584 years).
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// One worker's live counters, alone on its cache line(s).
+#[repr(align(128))]
+#[derive(Default, Debug)]
+struct Slot {
+    responses: AtomicU64,
+    errors: AtomicU64,
+    body_bytes: AtomicU64,
+}
+
+/// Live progress counters, one slot per worker. A worker is the only writer
+/// of its slot, so it updates with plain load/store (no locked instruction);
+/// readers sum the slots.
+#[derive(Debug)]
+pub struct Live {
+    slots: Box<[Slot]>,
+}
+
+/// A reading of [`Live`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LiveTotals {
+    pub responses: u64,
+    pub errors: u64,
+    pub body_bytes: u64,
+}
+
+impl Live {
+    pub fn new(workers: usize) -> Self {
+        Live { slots: (0..workers).map(|_| Slot::default()).collect() }
+    }
+
+    /// Adds one finished request to worker `w`'s slot. Only worker `w` may call this.
+    #[inline]
+    pub fn add(&self, w: usize, record: &Record) {
+        let slot = &self.slots[w];
+        let bump = |a: &AtomicU64, by: u64| a.store(a.load(Ordering::Relaxed) + by, Ordering::Relaxed);
+        match record.result {
+            Ok(_) => bump(&slot.responses, 1),
+            Err(_) => bump(&slot.errors, 1),
+        }
+        bump(&slot.body_bytes, record.body_bytes);
+    }
+
+    pub fn totals(&self) -> LiveTotals {
+        self.slots.iter().fold(LiveTotals::default(), |t, s| LiveTotals {
+            responses: t.responses + s.responses.load(Ordering::Relaxed),
+            errors: t.errors + s.errors.load(Ordering::Relaxed),
+            body_bytes: t.body_bytes + s.body_bytes.load(Ordering::Relaxed),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(status: u16, ms: u64) -> Record {
+        let d = Duration::from_millis(ms);
+        Record {
+            result: Ok(status),
+            latency: d,
+            write: d / 4,
+            wait: d / 2,
+            read: d / 4,
+            wire_bytes: 100,
+            body_bytes: 5,
+            connect: Phase::default(),
+        }
+    }
+
+    fn err(kind: ErrorKind) -> Record {
+        Record {
+            result: Err(kind),
+            latency: Duration::ZERO,
+            write: Duration::ZERO,
+            wait: Duration::ZERO,
+            read: Duration::ZERO,
+            wire_bytes: 3,
+            body_bytes: 0,
+            connect: Phase::default(),
+        }
+    }
+
+    #[test]
+    fn records_split_into_statuses_errors_and_phases() {
+        let mut s = WorkerStats::new();
+        for r in [
+            ok(200, 10),
+            ok(200, 20),
+            ok(503, 30),
+            err(ErrorKind::Timeout),
+            err(ErrorKind::Reset),
+            err(ErrorKind::Timeout),
+        ] {
+            s.record(&r);
+        }
+        s.aborted = 2;
+        assert_eq!(s.statuses().collect::<Vec<_>>(), vec![(200, 2), (503, 1)]);
+        assert_eq!(s.errors().collect::<Vec<_>>(), vec![(ErrorKind::Timeout, 2), (ErrorKind::Reset, 1)]);
+        assert_eq!((s.responses, s.total_errors(), s.issued()), (3, 3, 8));
+        assert_eq!((s.wire_bytes, s.body_bytes), (309, 15));
+        assert_eq!((s.wait.min_ns(), s.wait.max_ns, s.wait.mean_ns()), (5_000_000, 15_000_000, 10_000_000));
+        assert_eq!(s.latency.count(), 3);
+    }
+
+    #[test]
+    fn merge_adds_everything() {
+        let (mut a, mut b) = (WorkerStats::new(), WorkerStats::new());
+        a.record(&ok(200, 1));
+        b.record(&ok(404, 2));
+        b.record(&err(ErrorKind::ConnectRefused));
+        b.aborted = 1;
+        b.connect.record(7);
+        a.merge(&b);
+        assert_eq!(a.statuses().collect::<Vec<_>>(), vec![(200, 1), (404, 1)]);
+        assert_eq!((a.issued(), a.aborted, a.connect.count), (4, 1, 1));
+        assert_eq!((a.write.count, a.read.max_ns), (2, 500_000));
+    }
+
+    #[test]
+    fn live_counters_sum_over_workers() {
+        let live = Live::new(3);
+        live.add(0, &ok(200, 1));
+        live.add(2, &ok(200, 1));
+        live.add(2, &err(ErrorKind::Timeout));
+        assert_eq!(live.totals(), LiveTotals { responses: 2, errors: 1, body_bytes: 10 });
+    }
+}
