@@ -183,14 +183,22 @@ pub fn exit_on_parse_error(e: clap::Error) -> std::process::ExitCode {
         let _ = e.print();
         return std::process::ExitCode::SUCCESS;
     }
-    eprintln!("vastar: {}", one_line(&e.to_string()));
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        eprintln!(
+            "vastar: no target URL; for example vastar http://127.0.0.1:8080/, or vastar --demo to try the built-in server"
+        );
+    } else {
+        eprintln!("vastar: {}", one_line(&e.to_string()));
+    }
     std::process::ExitCode::from(2)
 }
 
-/// The first line of clap's message without its `error: ` prefix, plus a pointer to --help.
+/// Clap's message up to its first blank line, joined into one line without
+/// the `error: ` prefix, plus a pointer to --help.
 fn one_line(message: &str) -> String {
-    let first = message.lines().next().unwrap_or_default();
-    format!("{}; see 'vastar --help'", first.strip_prefix("error: ").unwrap_or(first))
+    let text: Vec<&str> = message.lines().take_while(|l| !l.trim().is_empty()).map(str::trim).collect();
+    let text = text.join(" ");
+    format!("{}; see 'vastar --help'", text.strip_prefix("error: ").unwrap_or(&text))
 }
 
 #[cfg(test)]

@@ -14,4 +14,4 @@ pub mod run;
 pub mod server;
 pub mod stats;
 
-pub use run::{Error, benchmark, run};
+pub use run::{Error, benchmark, benchmark_on, run};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::cli::{BenchArgs, Cli, Command, ServeArgs};
 use crate::config::{Config, ConfigError, Stop};
 use crate::engine::portable::Portable;
-use crate::engine::{Engine, EngineError, Outcome, Plan, Template, Until};
+use crate::engine::{Backend, Engine, EngineError, Outcome, Plan, Template, Until};
 use crate::report::{self, RunInfo};
 use crate::server::{Server, ServerOptions};
 
@@ -160,8 +160,11 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Plan {
 
 /// Runs a benchmark for `config` and returns what it measured.
 pub fn benchmark(config: &Config) -> Result<Outcome, Error> {
+    benchmark_on(config, &Portable)
+}
+
+/// As [`benchmark`], on a chosen backend.
+pub fn benchmark_on(config: &Config, backend: &dyn Backend) -> Result<Outcome, Error> {
     let plan = plan(config, resolve(config)?);
-    let backend = Portable;
-    let engine = Engine::new(plan, &backend);
-    Ok(engine.run()?)
+    Ok(Engine::new(plan, backend).run()?)
 }

@@ -196,6 +196,11 @@ pub trait Backend: Sync {
     fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError>;
 }
 
+/// Every backend compiled into this binary, fastest first.
+pub fn backends() -> Vec<&'static dyn Backend> {
+    vec![&portable::Portable]
+}
+
 /// What a whole run measured.
 #[derive(Debug)]
 pub struct Outcome {

@@ -1,0 +1,215 @@
+//! Test servers on 127.0.0.1:0 and helpers that run vastar against them.
+//!
+//! `Scripted` is a raw TCP server: it reads each request (head and
+//! Content-Length body), records its bytes, and lets the test decide what to
+//! write back, byte for byte, so every framing and fault case can be staged.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use clap::Parser;
+use vastar::cli::Cli;
+use vastar::config::Config;
+use vastar::engine::{Backend, Outcome};
+
+/// What the scripted server does with one request.
+pub enum Reply {
+    /// Write these bytes and keep the connection open.
+    Send(Vec<u8>),
+    /// Write these bytes, then close (FIN).
+    SendClose(Vec<u8>),
+    /// Write these bytes, then reset the connection (RST).
+    SendReset(Vec<u8>),
+    /// Write nothing and keep the connection open.
+    Silent,
+    /// Write these bytes one per write (then close if the flag is set).
+    Drip(Vec<u8>, bool),
+}
+
+/// `Reply::Send` of a string.
+pub fn send(text: &str) -> Reply {
+    Reply::Send(text.as_bytes().to_vec())
+}
+
+/// The request as the server saw it: full bytes, and its target.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub bytes: Vec<u8>,
+    pub target: String,
+    /// Index of this request on its connection (0 for the first).
+    pub on_connection: usize,
+}
+
+type Script = dyn Fn(&Seen) -> Reply + Send + Sync;
+
+pub struct Scripted {
+    pub addr: SocketAddr,
+    pub connections: Arc<AtomicUsize>,
+    pub requests: Arc<AtomicUsize>,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Scripted {
+    pub fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Scripted {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Scripted { addr, connections: Arc::default(), requests: Arc::default(), seen: Arc::default() };
+        let script: Arc<Script> = Arc::new(script);
+        let (connections, requests, seen) = (server.connections.clone(), server.requests.clone(), server.seen.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                connections.fetch_add(1, Ordering::SeqCst);
+                let (script, requests, seen) = (script.clone(), requests.clone(), seen.clone());
+                std::thread::spawn(move || serve(stream, &*script, &requests, &seen));
+            }
+        });
+        server
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+fn serve(mut stream: TcpStream, script: &Script, requests: &AtomicUsize, seen: &Mutex<Vec<Seen>>) {
+    let _ = stream.set_nodelay(true);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    for on_connection in 0.. {
+        let request = loop {
+            if let Some(len) = request_len(&buf) {
+                break buf.drain(..len).collect::<Vec<u8>>();
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let target = String::from_utf8_lossy(&request).split(' ').nth(1).unwrap_or("").to_string();
+        let request = Seen { bytes: request, target, on_connection };
+        requests.fetch_add(1, Ordering::SeqCst);
+        seen.lock().unwrap().push(request.clone());
+        match script(&request) {
+            Reply::Send(bytes) => {
+                if stream.write_all(&bytes).is_err() {
+                    return;
+                }
+            }
+            Reply::SendClose(bytes) => {
+                let _ = stream.write_all(&bytes);
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                // Drain until the client closes, so the FIN is not turned into a RST.
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                while matches!(stream.read(&mut chunk), Ok(n) if n > 0) {}
+                return;
+            }
+            Reply::SendReset(bytes) => {
+                let _ = stream.write_all(&bytes);
+                reset(stream);
+                return;
+            }
+            Reply::Silent => {}
+            Reply::Drip(bytes, close) => {
+                for b in bytes {
+                    if stream.write_all(&[b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_micros(30));
+                }
+                if close {
+                    let _ = stream.shutdown(std::net::Shutdown::Write);
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    while matches!(stream.read(&mut chunk), Ok(n) if n > 0) {}
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Closes with RST (SO_LINGER 0).
+pub fn reset(stream: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: the fd is open for the duration of the call and `linger` is a
+    // valid, correctly sized value for SO_LINGER.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(stream);
+}
+
+/// Length of the first complete request in `buf` (head + Content-Length body).
+fn request_len(buf: &[u8]) -> Option<usize> {
+    let head = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
+    let body = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse::<usize>().unwrap_or(0));
+    (buf.len() >= head + body).then_some(head + body)
+}
+
+/// Parses vastar's command line (without the URL) into a config for `url`.
+pub fn config(args: &[&str], url: &str) -> Config {
+    let argv = std::iter::once("vastar").chain(args.iter().copied()).chain(std::iter::once(url));
+    let cli = Cli::try_parse_from(argv).expect("test arguments parse");
+    cli.bench.to_config(url).expect("test arguments are valid")
+}
+
+/// Runs a benchmark on `backend`, failing the test if it takes longer than `limit`.
+pub fn run_within(limit: Duration, config: Config, backend: &'static dyn Backend) -> Outcome {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(vastar::benchmark_on(&config, backend));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(result) => result.expect("the benchmark runs"),
+        Err(_) => panic!("the benchmark did not finish within {limit:?}"),
+    }
+}
+
+/// Runs with a 20-second limit.
+pub fn run(config: Config, backend: &'static dyn Backend) -> Outcome {
+    run_within(Duration::from_secs(20), config, backend)
+}
+
+/// Asserts the accounting identity and returns (responses, errors, aborted).
+pub fn accounted(outcome: &Outcome) -> (u64, u64, u64) {
+    let s = &outcome.stats;
+    assert_eq!(s.issued(), s.responses + s.total_errors() + s.aborted);
+    (s.responses, s.total_errors(), s.aborted)
+}
+
+/// Status codes and counts of a run.
+pub fn statuses(outcome: &Outcome) -> Vec<(u16, u64)> {
+    outcome.stats.statuses().collect()
+}
+
+/// Runs `case` once per compiled backend, naming the backend on failure.
+pub fn each_backend(case: impl Fn(&'static dyn Backend)) {
+    for backend in vastar::engine::backends() {
+        eprintln!("backend: {}", backend.name());
+        case(backend);
+    }
+}
