@@ -121,6 +121,12 @@ impl BenchArgs {
         if self.concurrency == 0 {
             return Err(invalid("-c", "must be at least 1".into()));
         }
+        if self.concurrency > config::MAX_CONNECTIONS {
+            return Err(invalid(
+                "-c",
+                format!("{} connections is more than the {} supported", self.concurrency, config::MAX_CONNECTIONS),
+            ));
+        }
         let connections = usize::try_from(self.concurrency).unwrap_or(usize::MAX);
         let stop = match &self.duration {
             Some(text) => match config::parse_duration("-z", text, None)? {
@@ -140,10 +146,13 @@ impl BenchArgs {
             }
             None => Stop::Requests(self.requests),
         };
-        if !self.qps.is_finite() || self.qps < 0.0 {
+        if !self.qps.is_finite() || self.qps < 0.0 || self.qps > config::MAX_QPS {
             return Err(invalid(
                 "-q",
-                format!("{} is not a rate; use a number of requests per second, 0 for none", self.qps),
+                format!(
+                    "{} is not a usable rate; give requests per second per connection, 0 to 1000000 (0 = no limit)",
+                    self.qps
+                ),
             ));
         }
         let timeout = config::parse_duration("-t", &self.timeout, Some(Duration::from_secs(1)))?;
@@ -254,6 +263,9 @@ mod tests {
             (&["-z", "10x", "http://h/"], "unknown unit"),
             (&["-z", "0s", "http://h/"], "longer than zero"),
             (&["-q", "-1", "http://h/"], "-q"),
+            (&["-q", "1e300", "http://h/"], "-q"),
+            (&["-c", "2000000", "-z", "1s", "http://h/"], "more than the 1000000 supported"),
+            (&["-t", "1e30", "http://h/"], "too long"),
             (&["-H", "nocolon", "http://h/"], "no colon"),
             (&["-a", "nocolon", "http://h/"], "colon"),
             (&["-d", "x", "-D", "f", "http://h/"], "cannot be used with"),

@@ -305,3 +305,16 @@ fn mixed_statuses_and_errors_are_counted_apart() {
         assert_eq!(reset_like, 10);
     });
 }
+
+#[test]
+fn ipv6_literals_are_reached() {
+    let Ok(server) = Server::start("[::1]:0".parse().unwrap(), ServerOptions::default()) else {
+        eprintln!("no IPv6 loopback on this machine; skipping");
+        return;
+    };
+    each_backend(|backend| {
+        let url = format!("http://[::1]:{}/x?y=1", server.addr().port());
+        let outcome = run(config(&["-n", "10", "-c", "2"], &url), backend);
+        assert_eq!(accounted(&outcome), (10, 0, 0));
+    });
+}

@@ -68,14 +68,37 @@ fn invalid(flag: &'static str, why: impl Into<String>) -> ConfigError {
 /// request bytes once and shared, so it must fit comfortably in memory.
 pub const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Longest duration accepted for -z and -t: long enough for any soak test,
+/// short enough that deadline arithmetic can never overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// Most connections accepted for -c (each needs a socket and a local port).
+pub const MAX_CONNECTIONS: u64 = 1_000_000;
+
+/// Most requests per second per connection accepted for -q.
+pub const MAX_QPS: f64 = 1_000_000.0;
+
 /// Parses a duration such as `500ms`, `10s`, `1m30s`, `1.5h`. A bare number
 /// is taken in `bare_unit` when given, and refused otherwise.
 pub fn parse_duration(flag: &'static str, text: &str, bare_unit: Option<Duration>) -> Result<Duration, ConfigError> {
     let text = text.trim();
+    let total = parse_duration_unchecked(flag, text, bare_unit)?;
+    if total > MAX_DURATION {
+        return Err(invalid(flag, format!("{text:?} is too long; the most is 366 days (8784h)")));
+    }
+    Ok(total)
+}
+
+fn parse_duration_unchecked(
+    flag: &'static str,
+    text: &str,
+    bare_unit: Option<Duration>,
+) -> Result<Duration, ConfigError> {
     let units = "use a number with a unit: ns, us, ms, s, m or h (for example 500ms, 10s, 1m, 1h)";
     if let (Some(unit), Ok(n)) = (bare_unit, text.parse::<f64>()) {
         if n.is_finite() && n >= 0.0 {
-            return Ok(unit.mul_f64(n));
+            return Duration::try_from_secs_f64(unit.as_secs_f64() * n)
+                .map_err(|_| invalid(flag, format!("{text:?} is too long")));
         }
     }
     let mut total = Duration::ZERO;
@@ -243,6 +266,11 @@ mod tests {
         }
         assert_eq!(parse_duration("-t", "2.5", Some(Duration::from_secs(1))), Ok(Duration::from_millis(2500)));
         assert_eq!(parse_duration("-t", "0", Some(Duration::from_secs(1))), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("-z", "8784h", None), Ok(MAX_DURATION));
+        for (text, bare) in [("8785h", None), ("1e30", Some(Duration::from_secs(1))), ("99999999999999999999h", None)] {
+            let err = parse_duration("-t", text, bare).expect_err(text).to_string();
+            assert!(err.contains("too long"), "{text}: {err}");
+        }
     }
 
     #[test]

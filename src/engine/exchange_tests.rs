@@ -26,6 +26,14 @@ fn finished(action: Action) -> Finished {
 
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+/// A machine on an open connection that has sent its request.
+fn awaiting_response(t: &Template, t0: Instant) -> Exchange {
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0);
+    ex.on_sent(Ok(()), t0, t);
+    ex
+}
+
 #[test]
 fn a_fresh_slot_connects_sends_and_records_phases() {
     let t = template("GET", true);
@@ -53,9 +61,7 @@ fn a_fresh_slot_connects_sends_and_records_phases() {
 fn a_stale_keep_alive_connection_is_retried_once_for_get() {
     let t = template("GET", true);
     let t0 = Instant::now();
-    let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
-    ex.on_sent(Ok(()), t0, &t);
+    let mut ex = awaiting_response(&t, t0);
     assert!(finished(ex.on_data(OK, t0, &t)).keep_conn);
     // The server closed the idle connection: EOF before any byte.
     ex.begin(t0);
@@ -72,9 +78,7 @@ fn a_reset_on_reuse_is_retried_but_not_for_post() {
     for (method, retried) in [("GET", true), ("POST", false)] {
         let t = template(method, true);
         let t0 = Instant::now();
-        let mut ex = Exchange::new(true, t0);
-        ex.begin(t0);
-        ex.on_sent(Ok(()), t0, &t);
+        let mut ex = awaiting_response(&t, t0);
         ex.on_data(OK, t0, &t);
         ex.begin(t0);
         let action = ex.on_sent(Err(ErrorKind::Reset), t0, &t);
@@ -86,9 +90,7 @@ fn a_reset_on_reuse_is_retried_but_not_for_post() {
 fn no_retry_after_part_of_the_response_arrived() {
     let t = template("GET", true);
     let t0 = Instant::now();
-    let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
-    ex.on_sent(Ok(()), t0, &t);
+    let mut ex = awaiting_response(&t, t0);
     ex.on_data(OK, t0, &t);
     ex.begin(t0);
     ex.on_sent(Ok(()), t0, &t);
@@ -101,9 +103,7 @@ fn no_retry_after_part_of_the_response_arrived() {
 fn redirects_on_the_same_origin_are_followed_and_counted_once() {
     let t = template("GET", true);
     let t0 = Instant::now();
-    let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
-    ex.on_sent(Ok(()), t0, &t);
+    let mut ex = awaiting_response(&t, t0);
     let redirect = b"HTTP/1.1 302 Found\r\nLocation: /moved\r\nContent-Length: 0\r\n\r\n";
     assert_eq!(ex.on_data(redirect, t0, &t), Action::Send);
     assert!(ex.request(&t).starts_with(b"GET /moved HTTP/1.1\r\n"));
@@ -141,9 +141,7 @@ fn redirects_are_counted_as_is_when_disabled_or_off_origin() {
     ];
     for &(follow, response) in cases {
         let t = template("GET", follow);
-        let mut ex = Exchange::new(true, t0);
-        ex.begin(t0);
-        ex.on_sent(Ok(()), t0, &t);
+        let mut ex = awaiting_response(&t, t0);
         assert_eq!(finished(ex.on_data(response, t0, &t)).record.result, Ok(302));
     }
 }
@@ -152,9 +150,7 @@ fn redirects_are_counted_as_is_when_disabled_or_off_origin() {
 fn a_closing_response_reconnects_for_the_next_request() {
     let t = template("GET", true);
     let t0 = Instant::now();
-    let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
-    ex.on_sent(Ok(()), t0, &t);
+    let mut ex = awaiting_response(&t, t0);
     let f = finished(ex.on_data(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", t0, &t));
     assert_eq!((f.record.result, f.keep_conn), (Ok(200), false));
     assert_eq!(ex.begin(t0), Action::Connect);
@@ -164,9 +160,7 @@ fn a_closing_response_reconnects_for_the_next_request() {
 fn parse_errors_and_timeouts_close_the_connection() {
     let t = template("GET", true);
     let t0 = Instant::now();
-    let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
-    ex.on_sent(Ok(()), t0, &t);
+    let mut ex = awaiting_response(&t, t0);
     let f = finished(ex.on_data(b"garbage", t0, &t));
     assert_eq!((f.record.result, f.keep_conn), (Err(ErrorKind::InvalidResponse), false));
     assert_eq!(ex.begin(t0), Action::Connect);
@@ -202,9 +196,7 @@ fn connect_failures_back_off_up_to_a_cap() {
 fn head_requests_expect_no_body() {
     let t = template("HEAD", true);
     let t0 = Instant::now();
-    let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
-    ex.on_sent(Ok(()), t0, &t);
+    let mut ex = awaiting_response(&t, t0);
     let f = finished(ex.on_data(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", t0, &t));
     assert_eq!((f.record.result, f.record.body_bytes, f.keep_conn), (Ok(200), 0, true));
 }
