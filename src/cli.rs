@@ -105,6 +105,9 @@ pub struct BenchArgs {
     /// Count 3xx responses as they are instead of following them.
     #[arg(long)]
     pub disable_redirects: bool,
+    /// No colors in the report (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
     /// Benchmark the built-in server on a free loopback port (no URL needed).
     #[arg(long, conflicts_with = "url")]
     pub demo: bool,

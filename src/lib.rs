@@ -9,9 +9,12 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod http;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod server;
+pub mod signals;
 pub mod stats;
+pub mod term;
 
 pub use run::{Error, benchmark, benchmark_on, run};

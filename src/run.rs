@@ -5,14 +5,27 @@ use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::cli::{BenchArgs, Cli, Command, ServeArgs};
 use crate::config::{Config, ConfigError, Stop};
 use crate::engine::portable::Portable;
 use crate::engine::{Backend, Engine, EngineError, Outcome, Plan, Template, Until};
+use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::report::{self, RunInfo};
 use crate::server::{Server, ServerOptions};
+use crate::signals;
+use crate::term::{self, Style};
+
+/// Time in-flight requests get to finish after Ctrl-C before they are abandoned.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
+
+/// How often the monitor checks for signals and the end of the run.
+const MONITOR_TICK: Duration = Duration::from_millis(20);
+
+/// Progress redraw interval: 10 frames per second.
+const FRAME_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Time allowed to open each connection before the run starts, when -t
 /// does not set a shorter one.
@@ -108,21 +121,99 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         (None, None) => unreachable!("clap requires a URL without --demo"),
     };
     let config = args.to_config(&url)?;
-    let outcome = benchmark(&config)?;
+    let backend = Portable;
+    let engine = Engine::new(plan(&config, resolve(&config)?), &backend);
+    // Without handlers Ctrl-C still ends the process, only without a report.
+    let _ = signals::install();
+    let goal = match config.stop {
+        Stop::Requests(n) => Goal::Requests(n),
+        Stop::Duration(d) => Goal::Duration(d),
+    };
+    let (outcome, signal) = run_monitored(&engine, goal, term::stderr_is_terminal())?;
     drop(demo);
     let info = RunInfo {
         elapsed: outcome.elapsed,
         backend: outcome.backend,
         workers: outcome.workers,
         connections: outcome.connections,
+        interrupted: signal.is_some(),
     };
     let mut stdout = io::stdout().lock();
-    match report::render(&mut stdout, &outcome.stats, &info).and_then(|()| stdout.flush()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+    let style = Style::for_stdout(args.no_color);
+    match report::render(&mut stdout, &outcome.stats, &info, &style).and_then(|()| stdout.flush()) {
+        Ok(()) => {}
         // `vastar ... | head`: the reader left; that is not a failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(Error::Output(e)),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(Error::Output(e)),
     }
+    Ok(match signal {
+        Some(signal) => ExitCode::from(128 + signal as u8),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// Runs the engine while a monitor thread draws progress and handles signals.
+/// Returns the outcome and the signal that interrupted the run, if any.
+fn run_monitored(engine: &Engine, goal: Goal, draw: bool) -> Result<(Outcome, Option<i32>), Error> {
+    let finished = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let monitor = std::thread::Builder::new()
+            .name("vastar-monitor".into())
+            .spawn_scoped(scope, || monitor(engine, goal, draw, &finished))
+            .map_err(|e| Error::Engine(EngineError::Thread(e)))?;
+        let outcome = engine.run();
+        finished.store(true, Ordering::Release);
+        let signal = monitor.join().unwrap_or(None);
+        Ok((outcome?, signal))
+    })
+}
+
+/// Until `finished`: redraws the progress line ten times a second (when
+/// `draw`), and on the first SIGINT/SIGTERM drains the engine, then aborts
+/// what is still in flight after [`INTERRUPT_GRACE`].
+fn monitor(engine: &Engine, goal: Goal, draw: bool, finished: &AtomicBool) -> Option<i32> {
+    let mut signal = None;
+    let mut abort_at = None;
+    let mut meter = RateMeter::new(Duration::from_secs(1));
+    let mut next_frame = Instant::now();
+    let mut stderr = io::stderr();
+    signals::set_progress_shown(draw);
+    while !finished.load(Ordering::Acquire) {
+        std::thread::sleep(MONITOR_TICK);
+        let now = Instant::now();
+        if signal.is_none() {
+            if let Some(received) = signals::received() {
+                signal = Some(received);
+                engine.drain();
+                abort_at = Some(now + INTERRUPT_GRACE);
+            }
+        }
+        if abort_at.is_some_and(|at| now >= at) {
+            engine.abort();
+            abort_at = None;
+        }
+        if draw && now >= next_frame {
+            next_frame = now + FRAME_INTERVAL;
+            let totals = engine.live().totals();
+            let done = totals.responses + totals.errors;
+            let frame = Frame {
+                goal,
+                done,
+                errors: totals.errors,
+                elapsed: engine.started().map(|start| now.saturating_duration_since(start)),
+                rate: meter.sample(now, done),
+            };
+            let width = term::width(libc::STDERR_FILENO).unwrap_or(term::DEFAULT_WIDTH);
+            let _ = write!(stderr, "{}{}", progress::ERASE, progress::render(&frame, width));
+            let _ = stderr.flush();
+        }
+    }
+    if draw {
+        let _ = write!(stderr, "{}", progress::ERASE);
+        let _ = stderr.flush();
+    }
+    signals::set_progress_shown(false);
+    signal
 }
 
 /// Resolves the target once (all addresses, in the resolver's order).

@@ -149,8 +149,9 @@ pub struct Shared {
     pub plan: Plan,
     pub tickets: Tickets,
     pub live: Live,
-    /// Fired by [`Engine::stop`]: workers stop issuing and abandon in-flight requests.
-    pub stop: tokio::sync::Notify,
+    /// Set and fired by [`Engine::abort`]: workers abandon in-flight requests.
+    aborted: AtomicBool,
+    abort: tokio::sync::Notify,
     pub connect_permits: tokio::sync::Semaphore,
     start: StartLine,
 }
@@ -161,10 +162,10 @@ impl Shared {
         self.start.ready_and_wait()
     }
 
-    /// Resolves when [`Engine::stop`] has been called.
-    pub async fn stopped(&self) {
-        let notified = self.stop.notified();
-        if self.tickets.stopped.load(Ordering::Acquire) {
+    /// Resolves when [`Engine::abort`] has been called.
+    pub async fn aborted(&self) {
+        let notified = self.abort.notified();
+        if self.aborted.load(Ordering::Acquire) {
             return;
         }
         notified.await;
@@ -230,7 +231,8 @@ impl<'b> Engine<'b> {
         let shared = Shared {
             tickets: Tickets::new(plan.until),
             live: Live::new(workers),
-            stop: tokio::sync::Notify::new(),
+            aborted: AtomicBool::new(false),
+            abort: tokio::sync::Notify::new(),
             connect_permits: tokio::sync::Semaphore::new(MAX_PARALLEL_CONNECTS),
             start: StartLine::default(),
             plan,
@@ -247,10 +249,21 @@ impl<'b> Engine<'b> {
         self.workers
     }
 
-    /// Stops issuing requests; requests in flight are abandoned and counted as aborted.
-    pub fn stop(&self) {
-        self.shared.tickets.stopped.store(true, Ordering::Release);
-        self.shared.stop.notify_waiters();
+    /// When the clock started (all connections open), once it has.
+    pub fn started(&self) -> Option<Instant> {
+        self.shared.start.state.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Stops issuing requests; those in flight may still finish.
+    pub fn drain(&self) {
+        self.shared.tickets.stop();
+    }
+
+    /// Stops issuing and abandons requests in flight (counted as aborted).
+    pub fn abort(&self) {
+        self.shared.tickets.stop();
+        self.shared.aborted.store(true, Ordering::Release);
+        self.shared.abort.notify_waiters();
     }
 
     /// Runs to the end of the plan (or [`Engine::stop`]) and merges the results.
@@ -269,7 +282,7 @@ impl<'b> Engine<'b> {
                     Ok(handle) => handles.push(handle),
                     Err(e) => {
                         // Release the workers already started, then report.
-                        self.stop();
+                        self.abort();
                         self.shared.start.start_when_ready(handles.len());
                         for h in handles {
                             let _ = h.join();

@@ -114,7 +114,7 @@ impl Worker<'_> {
         tokio::select! {
             _ = all_done => {}
             _ = deadline => {}
-            _ = self.shared.stopped() => {}
+            _ = self.shared.aborted() => {}
         }
     }
 

@@ -124,6 +124,15 @@ impl Histogram {
         self.max_ns
     }
 
+    /// Non-empty buckets in ascending order, each as (value, count): the
+    /// bucket's midpoint clamped to the exact min and max.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.counts.iter().enumerate().filter(|&(_, &c)| c > 0).map(|(i, &c)| {
+            let (low, width) = bucket_range(i);
+            ((low + width / 2).clamp(self.min_ns, self.max_ns), c)
+        })
+    }
+
     /// How many recorded values are ≤ `ns` (to bucket precision).
     pub fn count_at_or_below(&self, ns: u64) -> u64 {
         let last = bucket_of(ns);

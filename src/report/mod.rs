@@ -1,0 +1,222 @@
+//! The report printed after a run, section by section in the reference's
+//! order: summary, response time distribution, insight, histogram, status
+//! codes, errors, phase details.
+//!
+//! A pure function of a stats snapshot, the run's facts and a [`Style`],
+//! written to any `impl Write`: with the style switched off the text carries
+//! the same information without escape codes, and tests compare it byte for
+//! byte.
+
+pub mod insight;
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crate::stats::{ErrorKind, Phase, WorkerStats};
+use crate::term::Style;
+use insight::{Counts, Grade};
+
+/// Facts about the run that are not measurements.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub elapsed: Duration,
+    pub backend: &'static str,
+    pub workers: usize,
+    pub connections: usize,
+    /// The run was cut short by a signal (Ctrl-C).
+    pub interrupted: bool,
+}
+
+/// Percentiles shown in the distribution: hey's plus the far tail.
+pub const PERCENTILES: [f64; 9] = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99];
+
+/// Percentiles repeated in milliseconds and highlighted, with their colors.
+const HIGHLIGHTS: [(f64, u8); 4] = [(50.0, 34), (95.0, 226), (99.0, 208), (99.9, 196)];
+
+/// The 11-step gradient of the histogram: 256-color cube indexes along
+/// (0,1,0) → (0,4,0) → (1,5,0) → (5,5,0) → (5,1,0) → (4,0,0) → (2,0,0),
+/// dark green through yellow to dark red (index = 16 + 36r + 6g + b).
+pub const GRADIENT: [u8; 11] = [22, 28, 34, 40, 82, 154, 226, 214, 202, 160, 88];
+
+/// Rows of the histogram.
+pub const HISTOGRAM_ROWS: usize = 11;
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+/// Writes the whole report.
+pub fn render(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
+    summary(out, stats, info, style)?;
+    distribution(out, stats, style)?;
+    insight(out, stats, style)?;
+    histogram(out, stats, style)?;
+    statuses(out, stats)?;
+    errors(out, stats, info)?;
+    details(out, stats)
+}
+
+fn summary(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
+    let lat = &stats.latency;
+    let elapsed = info.elapsed.as_secs_f64();
+    let rps = if elapsed > 0.0 { stats.responses as f64 / elapsed } else { 0.0 };
+    let per_request = stats.body_bytes.checked_div(stats.responses).unwrap_or(0);
+    writeln!(out, "{}", style.bold("Summary:"))?;
+    writeln!(out, "  Total:        {elapsed:.4} secs{}", if info.interrupted { " (interrupted)" } else { "" })?;
+    writeln!(out, "  Slowest:      {:.4} secs", secs(lat.max_ns()))?;
+    writeln!(out, "  Fastest:      {:.4} secs", secs(lat.min_ns()))?;
+    writeln!(out, "  Average:      {:.4} secs", lat.mean_ns() / 1e9)?;
+    writeln!(out, "  Requests/sec: {}", style.bold(&format!("{rps:.2}")))?;
+    writeln!(out, "  Total data:   {} bytes", stats.body_bytes)?;
+    writeln!(out, "  Size/request: {per_request} bytes")?;
+    if stats.aborted > 0 {
+        let when = if info.interrupted { "when interrupted" } else { "at the deadline" };
+        writeln!(out, "  Aborted:      {} in flight {when} (not counted as errors)", stats.aborted)?;
+    }
+    let plural = if info.workers == 1 { "" } else { "s" };
+    writeln!(
+        out,
+        "  Backend:      {}, {} worker{plural} x {} connections",
+        info.backend, info.workers, info.connections
+    )?;
+    writeln!(out)
+}
+
+fn distribution(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Result<()> {
+    if stats.latency.count() == 0 {
+        return Ok(());
+    }
+    writeln!(out, "{}", style.bold("Response time distribution:"))?;
+    for p in PERCENTILES {
+        let ns = stats.latency.percentile_ns(p);
+        write!(out, "  {p:>6.2}% in {:.4} secs", secs(ns))?;
+        match HIGHLIGHTS.iter().find(|(h, _)| *h == p) {
+            Some(&(_, color)) => writeln!(out, " {}", style.paint(color, &format!("({:.2}ms)", ns as f64 / 1e6)))?,
+            None => writeln!(out)?,
+        }
+    }
+    writeln!(out)
+}
+
+fn insight(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Result<()> {
+    let lat = &stats.latency;
+    let non_2xx = stats.statuses().filter(|(code, _)| !(200..300).contains(code)).map(|(_, n)| n).sum();
+    let counts = Counts {
+        issued: stats.issued(),
+        errors: stats.total_errors(),
+        timeouts: stats.error_count(ErrorKind::Timeout),
+        responses: stats.responses,
+        non_2xx,
+    };
+    let warnings = insight::warnings(counts);
+    if lat.count() == 0 && warnings.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "{}", style.bold("Insight:"))?;
+    if lat.count() > 0 {
+        let p = |q| lat.percentile_ns(q);
+        for ratio in insight::ratios(p(50.0), p(95.0), p(99.0), p(99.9)) {
+            let color = match ratio.grade {
+                Grade::Good => 34,
+                Grade::Fair => 214,
+                Grade::Poor => 196,
+            };
+            let label = format!("{} {}", ratio.name, ratio.formula);
+            writeln!(out, "  {label:<24} = {:.1}x -- {}", ratio.value, style.paint(color, ratio.verdict))?;
+        }
+        if lat.count() < 1000 {
+            writeln!(out, "  (fewer than 1000 responses: p99.9 rests on very few samples)")?;
+        }
+    }
+    for line in warnings {
+        writeln!(out, "  {}", style.paint(196, &line))?;
+    }
+    writeln!(out)
+}
+
+/// Counts per row: 11 equal-width rows from fastest to slowest, each
+/// counting latencies in [lower edge, next edge) and the last one up to the
+/// slowest. Returns (lower edges, counts).
+pub fn histogram_rows(stats: &WorkerStats) -> (Vec<u64>, Vec<u64>) {
+    let (min, max) = (stats.latency.min_ns(), stats.latency.max_ns());
+    let span = u128::from(max - min);
+    let rows = HISTOGRAM_ROWS as u128;
+    let edges = (0..rows).map(|i| min + (span * i / rows) as u64).collect();
+    let mut counts = vec![0; HISTOGRAM_ROWS];
+    for (value, count) in stats.latency.buckets() {
+        let row = (u128::from(value - min) * rows).checked_div(span).map_or(0, |r| r.min(rows - 1) as usize);
+        counts[row] += count;
+    }
+    (edges, counts)
+}
+
+fn histogram(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Result<()> {
+    if stats.latency.count() == 0 {
+        return Ok(());
+    }
+    let (edges, counts) = histogram_rows(stats);
+    let count_width = counts.iter().max().map_or(1, |m| m.to_string().len());
+    let prefix = 2 + 6 + 2 + count_width + 3;
+    let bar_room = style.width.saturating_sub(prefix + 1).clamp(10, 100);
+    let most = counts.iter().copied().max().unwrap_or(0).max(1);
+    let block = if style.unicode { "\u{2588}" } else { "#" };
+    writeln!(out, "{}", style.bold("Response time histogram:"))?;
+    for (row, (&edge, &count)) in edges.iter().zip(&counts).enumerate() {
+        let len = if count == 0 { 0 } else { ((count as u128 * bar_room as u128 / most as u128) as usize).max(1) };
+        let bar = style.paint(GRADIENT[row], &block.repeat(len));
+        writeln!(out, "  {:.4} [{count:>count_width$}] |{bar}", secs(edge))?;
+    }
+    writeln!(out)
+}
+
+fn statuses(out: &mut impl Write, stats: &WorkerStats) -> io::Result<()> {
+    writeln!(out, "Status code distribution:")?;
+    for (code, count) in stats.statuses() {
+        writeln!(out, "  [{code}] {count} responses")?;
+    }
+    if stats.responses == 0 {
+        writeln!(out, "  (no responses)")?;
+    }
+    writeln!(out)
+}
+
+fn errors(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo) -> io::Result<()> {
+    if stats.total_errors() == 0 {
+        return Ok(());
+    }
+    writeln!(out, "Error distribution:")?;
+    for (kind, count) in stats.errors() {
+        writeln!(out, "  [{count}] {}", kind.label())?;
+    }
+    if stats.aborted > 0 {
+        let when = if info.interrupted { "when interrupted" } else { "at the deadline" };
+        writeln!(out, "  [{}] aborted in flight {when} (not errors)", stats.aborted)?;
+    }
+    writeln!(out)
+}
+
+fn details(out: &mut impl Write, stats: &WorkerStats) -> io::Result<()> {
+    let line = |out: &mut dyn Write, name: &str, p: &Phase| {
+        write!(
+            out,
+            "  {name:<11}{:.4} secs, {:.4} secs, {:.4} secs",
+            secs(p.mean_ns()),
+            secs(p.min_ns()),
+            secs(p.max_ns)
+        )
+    };
+    writeln!(out, "Details (average, fastest, slowest):")?;
+    for (name, phase) in [("req write:", &stats.write), ("resp wait:", &stats.wait), ("resp read:", &stats.read)] {
+        line(out, name, phase)?;
+        writeln!(out)?;
+    }
+    if stats.connect.count > 0 {
+        line(out, "connect:", &stats.connect)?;
+        writeln!(out, " ({} new connections)", stats.connect.count)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

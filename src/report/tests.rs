@@ -1,0 +1,195 @@
+//! Report tests: whole-report snapshots from hand-made stats (no timing in
+//! them), with and without colors, and the histogram and percentile math.
+//! `UPDATE_SNAPSHOTS=1 cargo test` rewrites the snapshot files after a
+//! deliberate change; review the diff before committing it.
+
+use super::*;
+use crate::stats::Record;
+
+fn record(result: Result<u16, ErrorKind>, latency_us: u64) -> Record {
+    let d = Duration::from_micros(latency_us);
+    let mut connect = Phase::default();
+    if latency_us % 97 == 0 {
+        connect.record(150_000);
+    }
+    Record {
+        result,
+        latency: d,
+        write: d / 20,
+        wait: d * 3 / 4,
+        read: d / 5,
+        wire_bytes: 120,
+        body_bytes: if result.is_ok() { 58 } else { 0 },
+        connect,
+    }
+}
+
+/// A fixed, made-up run: 2000 responses between 1 and 60 ms with a slow tail,
+/// a few non-2xx, some errors and aborted requests.
+fn sample() -> (WorkerStats, RunInfo) {
+    let mut stats = WorkerStats::new();
+    for i in 0..2000u64 {
+        let base = 1_000 + (i * 7919) % 40_000;
+        let latency = if i % 100 == 0 { base + 20_000 } else { base };
+        let status = match i % 250 {
+            0 => 503,
+            1 => 404,
+            _ => 200,
+        };
+        stats.record(&record(Ok(status), latency));
+    }
+    for kind in [ErrorKind::Timeout, ErrorKind::Timeout, ErrorKind::Reset] {
+        stats.record(&record(Err(kind), 0));
+    }
+    stats.aborted = 7;
+    let info = RunInfo {
+        elapsed: Duration::from_millis(3250),
+        backend: "portable (tokio)",
+        workers: 2,
+        connections: 300,
+        interrupted: false,
+    };
+    (stats, info)
+}
+
+fn rendered(stats: &WorkerStats, info: &RunInfo, style: &Style) -> String {
+    let mut out = Vec::new();
+    render(&mut out, stats, info, style).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn check_snapshot(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if expected != actual {
+        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b);
+        panic!("{name} differs (first differing line {first:?}); actual report:\n{actual}");
+    }
+}
+
+#[test]
+fn plain_report_snapshot() {
+    let (stats, info) = sample();
+    let text = rendered(&stats, &info, &Style::plain());
+    assert!(!text.contains('\x1b') && text.is_ascii(), "plain text has no escapes and no non-ASCII");
+    check_snapshot("plain.txt", &text);
+}
+
+#[test]
+fn colored_report_snapshot() {
+    let (stats, info) = sample();
+    let style = Style { color: true, unicode: true, width: 100 };
+    let text = rendered(&stats, &info, &style);
+    for color in GRADIENT {
+        assert!(text.contains(&format!("\x1b[38;5;{color}m")), "gradient color {color} is used");
+    }
+    check_snapshot("color.txt", &text);
+}
+
+#[test]
+fn colors_carry_no_information_the_plain_text_lacks() {
+    let (stats, info) = sample();
+    let colored = rendered(&stats, &info, &Style { color: true, unicode: false, width: 80 });
+    let mut stripped = String::new();
+    let mut in_escape = false;
+    for ch in colored.chars() {
+        match (in_escape, ch) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, c) => stripped.push(c),
+        }
+    }
+    assert_eq!(stripped, rendered(&stats, &info, &Style::plain()));
+}
+
+#[test]
+fn sections_come_in_the_reference_order() {
+    let (stats, info) = sample();
+    let text = rendered(&stats, &info, &Style::plain());
+    let order = [
+        "Summary:",
+        "Response time distribution:",
+        "Insight:",
+        "Response time histogram:",
+        "Status code distribution:",
+        "Error distribution:",
+        "Details (average, fastest, slowest):",
+    ];
+    let positions: Vec<usize> = order.iter().map(|s| text.find(s).unwrap_or_else(|| panic!("no {s}"))).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+}
+
+#[test]
+fn histogram_rows_split_the_range_evenly() {
+    let mut stats = WorkerStats::new();
+    // Values below 256 ns are recorded exactly.
+    for ns in 100..=210u64 {
+        stats.latency.record(ns);
+    }
+    let (edges, counts) = histogram_rows(&stats);
+    assert_eq!(edges, (0..11).map(|i| 100 + 10 * i).collect::<Vec<u64>>());
+    assert_eq!(counts, [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11]);
+    assert_eq!(counts.iter().sum::<u64>(), stats.latency.count());
+}
+
+#[test]
+fn a_single_latency_fills_the_first_row() {
+    let mut stats = WorkerStats::new();
+    for _ in 0..5 {
+        stats.latency.record(1_000_000);
+    }
+    let (edges, counts) = histogram_rows(&stats);
+    assert_eq!(edges, vec![1_000_000; 11]);
+    assert_eq!(counts[0], 5);
+}
+
+#[test]
+fn percentiles_of_an_exact_set() {
+    let mut stats = WorkerStats::new();
+    for ns in 1..=200u64 {
+        stats.latency.record(ns);
+    }
+    let want = [(10.0, 20), (25.0, 50), (50.0, 100), (75.0, 150), (90.0, 180), (95.0, 190), (99.0, 198), (99.9, 200)];
+    for (p, ns) in want {
+        assert_eq!(stats.latency.percentile_ns(p), ns, "p{p}");
+    }
+}
+
+#[test]
+fn bars_fit_the_width_and_fall_back_to_ascii() {
+    let (stats, info) = sample();
+    for width in [40, 80, 200] {
+        let style = Style { color: false, unicode: true, width };
+        let text = rendered(&stats, &info, &style);
+        let hist = text.split("Response time histogram:\n").nth(1).unwrap();
+        for line in hist.lines().take(HISTOGRAM_ROWS) {
+            assert!(line.chars().count() <= width.max(30), "{width}: {line}");
+        }
+    }
+    let text = rendered(&stats, &info, &Style::plain());
+    assert!(text.contains("|#"));
+}
+
+#[test]
+fn an_interrupted_run_says_so() {
+    let (stats, mut info) = sample();
+    info.interrupted = true;
+    let text = rendered(&stats, &info, &Style::plain());
+    assert!(text.contains("(interrupted)") && text.contains("7 in flight when interrupted"));
+}
+
+#[test]
+fn a_run_without_responses_still_reports() {
+    let mut stats = WorkerStats::new();
+    stats.record(&record(Err(ErrorKind::ConnectRefused), 0));
+    let (_, info) = sample();
+    let text = rendered(&stats, &info, &Style::plain());
+    assert!(text.contains("(no responses)") && text.contains("[1] connection refused"));
+    assert!(text.contains("Errors: 100.0% of requests failed"));
+    assert!(!text.contains("Response time histogram"));
+}
