@@ -105,6 +105,9 @@ pub struct BenchArgs {
     /// Count 3xx responses as they are instead of following them.
     #[arg(long)]
     pub disable_redirects: bool,
+    /// I/O backend: auto (io_uring where it works), io-uring, or portable (tokio).
+    #[arg(long, value_name = "BACKEND", default_value = "auto")]
+    pub backend: String,
     /// No colors in the report (also when NO_COLOR is set or stdout is not a terminal).
     #[arg(long)]
     pub no_color: bool,
@@ -183,6 +186,7 @@ impl BenchArgs {
             timeout: (!timeout.is_zero()).then_some(timeout),
             keepalive: !self.disable_keepalive,
             follow_redirects: !self.disable_redirects,
+            backend: config::BackendChoice::parse(&self.backend)?,
         })
     }
 }
@@ -269,6 +273,7 @@ mod tests {
             (&["-q", "1e300", "http://h/"], "-q"),
             (&["-c", "2000000", "-z", "1s", "http://h/"], "more than the 1000000 supported"),
             (&["-t", "1e30", "http://h/"], "too long"),
+            (&["--backend", "epoll", "http://h/"], "not a backend"),
             (&["-H", "nocolon", "http://h/"], "no colon"),
             (&["-a", "nocolon", "http://h/"], "colon"),
             (&["-d", "x", "-D", "f", "http://h/"], "cannot be used with"),

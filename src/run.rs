@@ -9,9 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{BenchArgs, Cli, Command, ServeArgs};
-use crate::config::{Config, ConfigError, Stop};
-use crate::engine::portable::Portable;
-use crate::engine::{Backend, Engine, EngineError, Outcome, Plan, Template, Until};
+use crate::config::{BackendChoice, Config, ConfigError, Stop};
+use crate::engine::{self, Backend, Engine, EngineError, Outcome, Plan, Template, Until};
 use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::report::{self, RunInfo};
 use crate::server::{Server, ServerOptions};
@@ -42,6 +41,8 @@ pub enum Error {
         why: String,
     },
     Engine(EngineError),
+    /// The backend asked for cannot run here.
+    Backend(String),
     /// The built-in server could not start.
     Server(io::Error),
     /// Writing the report failed (other than a closed pipe).
@@ -52,7 +53,7 @@ impl Error {
     /// Exit status: 2 for input the user must fix, 1 for failures at run time.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Config(_) => ExitCode::from(2),
+            Error::Config(_) | Error::Backend(_) => ExitCode::from(2),
             _ => ExitCode::from(1),
         }
     }
@@ -66,6 +67,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot resolve host {host:?}: {why} (check the URL, or use an IP address)")
             }
             Error::Engine(e) => e.fmt(f),
+            Error::Backend(why) => f.write_str(why),
             Error::Server(e) => write!(f, "cannot start the built-in server: {e}"),
             Error::Output(e) => write!(f, "cannot write the report: {e}"),
         }
@@ -107,6 +109,8 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
 }
 
 fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
+    // Chosen first, so that a refused --backend fails before anything starts.
+    let backend = select_backend(BackendChoice::parse(&args.backend)?)?;
     let demo = if args.demo {
         let server =
             Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), ServerOptions::default()).map_err(Error::Server)?;
@@ -121,8 +125,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         (None, None) => unreachable!("clap requires a URL without --demo"),
     };
     let config = args.to_config(&url)?;
-    let backend = Portable;
-    let engine = Engine::new(plan(&config, resolve(&config)?), &backend);
+    let engine = Engine::new(plan(&config, resolve(&config)?), backend);
     // Without handlers Ctrl-C still ends the process, only without a report.
     let _ = signals::install();
     let goal = match config.stop {
@@ -249,9 +252,33 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Plan {
     }
 }
 
-/// Runs a benchmark for `config` and returns what it measured.
+/// How to let io_uring through a container's seccomp filter.
+const ALLOW_IO_URING: &str = "in a container, allow it with a seccomp profile that permits io_uring_setup, \
+     io_uring_enter and io_uring_register, or with --security-opt seccomp=unconfined";
+
+/// The backend for `choice`: with `auto`, io_uring where it works, else the
+/// portable backend with a one-line notice saying why.
+pub fn select_backend(choice: BackendChoice) -> Result<&'static dyn Backend, Error> {
+    match (choice, engine::io_uring()) {
+        (BackendChoice::Portable, _) => Ok(engine::portable()),
+        (_, Ok(uring)) => Ok(uring),
+        (BackendChoice::IoUring, Err(why)) => {
+            Err(Error::Backend(format!("--backend io-uring: io_uring is not usable here: {why}; {ALLOW_IO_URING}")))
+        }
+        (BackendChoice::Auto, Err(why)) => {
+            if cfg!(target_os = "linux") {
+                eprintln!(
+                    "vastar: io_uring is not usable here ({why}); running on the portable backend; {ALLOW_IO_URING}"
+                );
+            }
+            Ok(engine::portable())
+        }
+    }
+}
+
+/// Runs a benchmark for `config` on the backend it chose, and returns what it measured.
 pub fn benchmark(config: &Config) -> Result<Outcome, Error> {
-    benchmark_on(config, &Portable)
+    benchmark_on(config, select_backend(config.backend)?)
 }
 
 /// As [`benchmark`], on a chosen backend.

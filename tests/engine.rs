@@ -72,11 +72,12 @@ fn rate_limit_is_per_connection_as_in_hey() {
     each_backend(|backend| {
         let server = builtin(ServerOptions::default());
         let url = format!("http://{}/", server.addr());
-        // 4 connections x 25 req/s for 1 s = about 100 requests.
-        let outcome = run(config(&["-z", "1s", "-c", "4", "-q", "25"], &url), backend);
+        // 4 connections x 10 req/s for 2 s = about 80 requests (ticks every
+        // 100 ms, so a busy test machine has to be very late to skip one).
+        let outcome = run(config(&["-z", "2s", "-c", "4", "-q", "10"], &url), backend);
         let (ok, errors, _) = accounted(&outcome);
         assert_eq!(errors, 0);
-        assert!((90..=110).contains(&ok), "expected about 100 requests, got {ok}");
+        assert!((72..=88).contains(&ok), "expected about 80 requests, got {ok}");
         // With -n the run lasts as long as the rate requires: 40 requests at 4 x 20/s = 0.5 s.
         let outcome = run(config(&["-n", "40", "-c", "4", "-q", "20"], &url), backend);
         assert_eq!(accounted(&outcome), (40, 0, 0));
@@ -93,7 +94,9 @@ fn a_server_that_never_answers_times_out_at_t() {
         assert_eq!(accounted(&outcome), (0, 4, 0));
         assert_eq!(outcome.stats.error_count(ErrorKind::Timeout), 4);
         assert!(begun.elapsed() < Duration::from_secs(2), "two rounds of 300 ms, took {:?}", begun.elapsed());
-        assert_eq!(server.connections(), 4, "a timed-out connection is closed and replaced");
+        // A timed-out connection is closed and replaced: 2 pre-opened + 2 new
+        // (one more if a late worker left its pre-opened one unused).
+        assert!((4..=5).contains(&server.connections()), "{} connections", server.connections());
     });
 }
 
@@ -216,7 +219,8 @@ fn connection_close_responses_reconnect_without_errors() {
         });
         let outcome = run(config(&["-n", "40", "-c", "4"], &server.url("/")), backend);
         assert_eq!(accounted(&outcome), (40, 0, 0));
-        assert_eq!(server.connections(), 40);
+        // One per request, plus pre-opened ones a faster worker left unused.
+        assert!((40..=44).contains(&server.connections()), "{} connections", server.connections());
     });
 }
 

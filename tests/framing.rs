@@ -186,8 +186,14 @@ fn check(case: &Case, drip: bool, backend: &'static dyn vastar::engine::Backend)
             assert_eq!(accounted(&outcome), (N, 0, 0), "{label}");
             assert_eq!(outcome.stats.statuses().collect::<Vec<_>>(), vec![(status, N)], "{label}");
             assert_eq!(outcome.stats.body_bytes, body * N, "{label}");
-            let expected_connections = if reuse { C } else { N };
-            assert_eq!(server.connections() as u64, expected_connections, "{label}: connections");
+            // Without reuse every request needs a connection of its own; a
+            // pre-opened one stays unused when another worker took its tickets.
+            let connections = server.connections() as u64;
+            if reuse {
+                assert_eq!(connections, C, "{label}: connections");
+            } else {
+                assert!((N..=N + C).contains(&connections), "{label}: {connections} connections");
+            }
         }
         Expect::Err(kind) => {
             assert_eq!(accounted(&outcome), (0, N, 0), "{label}");

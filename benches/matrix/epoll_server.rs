@@ -122,7 +122,14 @@ unsafe fn modify(epoll: RawFd, fd: RawFd, events: u32) {
 unsafe fn accept_all(epoll: RawFd, listen_fd: RawFd, conns: &mut Vec<Option<Conn>>) {
     loop {
         // SAFETY: accept4 with null address pointers is allowed.
-        let fd = unsafe { libc::accept4(listen_fd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) };
+        let fd = unsafe {
+            libc::accept4(
+                listen_fd,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
         if fd < 0 {
             return; // EAGAIN, or out of descriptors: try again on the next event
         }
@@ -146,7 +153,14 @@ unsafe fn accept_all(epoll: RawFd, listen_fd: RawFd, conns: &mut Vec<Option<Conn
 }
 
 /// Handles readiness on a connection; false when it must be closed.
-unsafe fn on_event(epoll: RawFd, fd: RawFd, events: u32, conns: &mut [Option<Conn>], buf: &mut [u8], response: &[u8]) -> bool {
+unsafe fn on_event(
+    epoll: RawFd,
+    fd: RawFd,
+    events: u32,
+    conns: &mut [Option<Conn>],
+    buf: &mut [u8],
+    response: &[u8],
+) -> bool {
     let Some(conn) = conns.get_mut(fd as usize).and_then(Option::as_mut) else { return false };
     if events & (libc::EPOLLIN as u32 | libc::EPOLLHUP as u32 | libc::EPOLLERR as u32) != 0 {
         // SAFETY: `buf` is valid for writes of its length for the call.

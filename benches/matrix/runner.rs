@@ -33,7 +33,8 @@ fn list(text: &str) -> Result<Vec<usize>, String> {
 impl Options {
     /// `Ok(None)` when neither --quick nor --full was given (plain `cargo bench`).
     pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
-        let mut o = Options { full: false, seconds: 0.0, rounds: 3, chunked: false, concurrency: vec![], bodies: vec![] };
+        let mut o =
+            Options { full: false, seconds: 0.0, rounds: 3, chunked: false, concurrency: vec![], bodies: vec![] };
         let mut mode = None;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -210,7 +211,8 @@ type Results = BTreeMap<(usize, usize, String), Cell>;
 
 pub fn run(o: &Options) -> Result<(), String> {
     let cpus = affinity_cpus();
-    let (server_cpus, gen_cpus) = if cpus.len() >= 2 { (vec![cpus[0]], cpus[1..].to_vec()) } else { (cpus.clone(), cpus.clone()) };
+    let (server_cpus, gen_cpus) =
+        if cpus.len() >= 2 { (vec![cpus[0]], cpus[1..].to_vec()) } else { (cpus.clone(), cpus.clone()) };
     let split = if cpus.len() >= 2 {
         format!("server pinned to CPU {:?}, generators to CPUs {:?}", server_cpus, gen_cpus)
     } else {
@@ -274,7 +276,11 @@ pub fn run(o: &Options) -> Result<(), String> {
 
 /// Best requests/sec among the peers (not vastar) at a cell.
 fn best_peer(results: &Results, body: usize, c: usize, vastars: &[String]) -> Option<f64> {
-    results.iter().filter(|((b, cc, name), _)| *b == body && *cc == c && !vastars.contains(name)).map(|(_, cell)| cell.rps).reduce(f64::max)
+    results
+        .iter()
+        .filter(|((b, cc, name), _)| *b == body && *cc == c && !vastars.contains(name))
+        .map(|(_, cell)| cell.rps)
+        .reduce(f64::max)
 }
 
 fn ratio(results: &Results, key: (usize, usize, &str), other: &str, f: fn(&Cell) -> f64) -> Option<f64> {
@@ -286,33 +292,69 @@ fn ratio(results: &Results, key: (usize, usize, &str), other: &str, f: fn(&Cell)
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let date = Command::new("date").args(["-u", "+%Y-%m-%d"]).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{date}, {cpu}, {cores} CPUs, Linux {}", kernel.trim())
 }
 
-fn markdown(o: &Options, results: &Results, names: &[String], vastars: &[String], split: &str, missing: &[&str]) -> String {
+fn markdown(
+    o: &Options,
+    results: &Results,
+    names: &[String],
+    vastars: &[String],
+    split: &str,
+    missing: &[&str],
+) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# vastar benchmarks\n");
-    let _ = writeln!(md, "Measured {}. The target is a single-threaded epoll server (`benches/matrix/epoll_server.rs`); {split}.", machine());
-    let _ = writeln!(md, "Each run lasts {} s; each cell is the median of {} rounds, with the tools alternating within each round. CPU is the generator's user + system time per completed request and RSS its peak resident memory, both from `wait4`.", o.seconds, o.rounds);
+    let _ = writeln!(
+        md,
+        "Measured {}. The target is a single-threaded epoll server (`benches/matrix/epoll_server.rs`); {split}.",
+        machine()
+    );
+    let _ = writeln!(
+        md,
+        "Each run lasts {} s; each cell is the median of {} rounds, with the tools alternating within each round. CPU is the generator's user + system time per completed request and RSS its peak resident memory, both from `wait4`.",
+        o.seconds, o.rounds
+    );
     if !missing.is_empty() {
         let _ = writeln!(md, "\nNot installed, so not measured: {}.", missing.join(", "));
     }
-    let _ = writeln!(md, "\nReproduce with `cargo bench --bench matrix -- {}`.\n", if o.full { "--full" } else { "--quick" });
+    let _ = writeln!(
+        md,
+        "\nReproduce with `cargo bench --bench matrix -- {}`.\n",
+        if o.full { "--full" } else { "--quick" }
+    );
     headline(&mut md, results, vastars, o);
     for &body in &o.bodies {
         let large = body >= 58 * 1024;
         let _ = writeln!(md, "## {} bodies{}\n", size_name(body), if o.chunked { " (chunked)" } else { "" });
         let unit = if large { "MiB/s" } else { "requests/sec" };
         table(&mut md, &format!("Throughput ({unit})"), results, body, o, names, vastars, |cell| {
-            if large { format!("{:.0}", cell.rps * body as f64 / (1024.0 * 1024.0)) } else { format!("{:.0}", cell.rps) }
+            if large {
+                format!("{:.0}", cell.rps * body as f64 / (1024.0 * 1024.0))
+            } else {
+                format!("{:.0}", cell.rps)
+            }
         });
-        table(&mut md, "CPU per request (us)", results, body, o, names, &[], |cell| format!("{:.2}", cell.cpu_us_per_request));
-        table(&mut md, "Peak RSS (MB)", results, body, o, names, &[], |cell| format!("{:.1}", cell.rss_kb as f64 / 1024.0));
+        table(&mut md, "CPU per request (us)", results, body, o, names, &[], |cell| {
+            format!("{:.2}", cell.cpu_us_per_request)
+        });
+        table(&mut md, "Peak RSS (MB)", results, body, o, names, &[], |cell| {
+            format!("{:.1}", cell.rss_kb as f64 / 1024.0)
+        });
         let errors: Vec<String> = results
             .iter()
             .filter(|((b, _, _), cell)| *b == body && cell.errors > 0)
@@ -334,7 +376,16 @@ fn size_name(body: usize) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn table(md: &mut String, title: &str, results: &Results, body: usize, o: &Options, names: &[String], ratio_for: &[String], f: impl Fn(&Cell) -> String) {
+fn table(
+    md: &mut String,
+    title: &str,
+    results: &Results,
+    body: usize,
+    o: &Options,
+    names: &[String],
+    ratio_for: &[String],
+    f: impl Fn(&Cell) -> String,
+) {
     let _ = writeln!(md, "### {title}\n");
     let mut header = format!("| c | {} |", names.join(" | "));
     let mut rule = format!("|---:|{}", "---:|".repeat(names.len()));
@@ -362,7 +413,10 @@ fn table(md: &mut String, title: &str, results: &Results, body: usize, o: &Optio
 fn headline(md: &mut String, results: &Results, vastars: &[String], o: &Options) {
     let body = o.bodies[0];
     let _ = writeln!(md, "## Headline ({} bodies)\n", size_name(body));
-    let _ = writeln!(md, "| vastar | c | req/s vs wrk | CPU/req vs wrk | RSS vs wrk | req/s vs hey | req/s vs oha |\n|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "| vastar | c | req/s vs wrk | CPU/req vs wrk | RSS vs wrk | req/s vs hey | req/s vs oha |\n|---|---:|---:|---:|---:|---:|---:|"
+    );
     for v in vastars {
         for &c in &o.concurrency {
             let key = (body, c, v.as_str());
@@ -382,9 +436,15 @@ fn headline(md: &mut String, results: &Results, vastars: &[String], o: &Options)
 }
 
 fn csv(results: &Results, vastars: &[String], _names: &[String]) -> String {
-    let mut out = String::from("body_bytes,concurrency,tool,requests_per_sec,mib_per_sec,cpu_us_per_request,peak_rss_kb,errors,vs_best_peer\n");
+    let mut out = String::from(
+        "body_bytes,concurrency,tool,requests_per_sec,mib_per_sec,cpu_us_per_request,peak_rss_kb,errors,vs_best_peer\n",
+    );
     for ((body, c, name), cell) in results {
-        let vs = if vastars.contains(name) { best_peer(results, *body, *c, vastars).map_or(String::new(), |b| format!("{:.3}", cell.rps / b)) } else { String::new() };
+        let vs = if vastars.contains(name) {
+            best_peer(results, *body, *c, vastars).map_or(String::new(), |b| format!("{:.3}", cell.rps / b))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
             "{body},{c},{name},{:.1},{:.2},{:.3},{},{},{vs}",

@@ -50,7 +50,12 @@ pub fn discover(vastar: PathBuf) -> (Vec<Tool>, Vec<&'static str>) {
                 .is_ok_and(|o| o.status.success());
             if ok {
                 let name = format!("vastar ({backend})");
-                tools.push(Tool { name, program: vastar.clone(), kind: Kind::Vastar, extra: vec!["--backend".into(), backend.into()] });
+                tools.push(Tool {
+                    name,
+                    program: vastar.clone(),
+                    kind: Kind::Vastar,
+                    extra: vec!["--backend".into(), backend.into()],
+                });
             }
         }
     } else {
@@ -84,7 +89,9 @@ impl Tool {
             Kind::Wrk => vec![format!("-t{threads}"), format!("-c{c}"), format!("-d{seconds}s"), "--latency".into()],
             Kind::Hey => vec!["-z".into(), format!("{seconds}s"), "-c".into(), c],
             Kind::Oha => vec!["-z".into(), format!("{seconds}s"), "-c".into(), c, "--no-tui".into()],
-            Kind::H2load => vec!["--h1".into(), "-c".into(), c, "-t".into(), threads, "-D".into(), format!("{seconds}")],
+            Kind::H2load => {
+                vec!["--h1".into(), "-c".into(), c, "-t".into(), threads, "-D".into(), format!("{seconds}")]
+            }
         };
         args.extend(self.extra.iter().cloned());
         args.push(url.to_string());

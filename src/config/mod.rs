@@ -25,6 +25,26 @@ pub enum Stop {
     Duration(Duration),
 }
 
+/// Which I/O backend to run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// io_uring where it works, else the portable backend (with a notice).
+    Auto,
+    IoUring,
+    Portable,
+}
+
+impl BackendChoice {
+    pub fn parse(text: &str) -> Result<BackendChoice, ConfigError> {
+        match text {
+            "auto" => Ok(BackendChoice::Auto),
+            "io-uring" | "io_uring" | "uring" => Ok(BackendChoice::IoUring),
+            "portable" | "tokio" => Ok(BackendChoice::Portable),
+            other => Err(invalid("--backend", format!("{other:?} is not a backend; use auto, io-uring or portable"))),
+        }
+    }
+}
+
 /// Everything a run needs, already validated.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -38,6 +58,7 @@ pub struct Config {
     pub timeout: Option<Duration>,
     pub keepalive: bool,
     pub follow_redirects: bool,
+    pub backend: BackendChoice,
 }
 
 /// Input that cannot be used, with a message that says how to fix it.

@@ -147,6 +147,19 @@ impl Exchange {
         self.hop.as_ref().map_or(&template.request[..], |(_, bytes)| &bytes[..])
     }
 
+    /// The bytes of the current redirect hop, when it is not the template's
+    /// request (a backend that hands buffers to the kernel keeps them alive).
+    pub fn hop_request(&self) -> Option<&Bytes> {
+        self.hop.as_ref().map(|(_, bytes)| bytes)
+    }
+
+    /// The server closed the idle connection (or sent bytes nobody asked
+    /// for): the next request must open a new one.
+    pub fn connection_lost(&mut self) {
+        self.connected = false;
+        self.reused = false;
+    }
+
     fn method<'a>(&'a self, template: &'a Template) -> &'a str {
         self.hop.as_ref().map_or(&template.spec.method, |(spec, _)| &spec.method)
     }

@@ -8,6 +8,8 @@
 
 pub mod exchange;
 pub mod portable;
+#[cfg(target_os = "linux")]
+pub mod uring;
 
 use std::fmt;
 use std::io;
@@ -191,15 +193,35 @@ pub struct WorkerResult {
 /// thread: open `job.connections` connections, call `shared.ready_and_wait()`
 /// exactly once (even on failure), then work until the plan or a stop ends.
 pub trait Backend: Sync {
-    fn name(&self) -> &'static str;
+    /// What the report names: the backend and the features it uses.
+    fn name(&self) -> String;
     /// Worker threads for `connections` on `cpus` CPUs.
     fn workers(&self, connections: usize, cpus: usize) -> usize;
     fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError>;
 }
 
-/// Every backend compiled into this binary, fastest first.
+/// The io_uring backend if this machine allows it, probed once.
+#[cfg(target_os = "linux")]
+pub fn io_uring() -> Result<&'static dyn Backend, String> {
+    static URING: std::sync::OnceLock<Result<uring::Uring, String>> = std::sync::OnceLock::new();
+    let probed = URING.get_or_init(|| uring::probe().map(|features| uring::Uring { features }).map_err(|e| e.reason));
+    probed.as_ref().map(|b| b as &'static dyn Backend).map_err(Clone::clone)
+}
+
+/// The io_uring backend: not on this platform.
+#[cfg(not(target_os = "linux"))]
+pub fn io_uring() -> Result<&'static dyn Backend, String> {
+    Err("io_uring exists only on Linux".to_string())
+}
+
+/// The portable backend.
+pub fn portable() -> &'static dyn Backend {
+    &portable::Portable
+}
+
+/// Every backend that can run here, fastest first.
 pub fn backends() -> Vec<&'static dyn Backend> {
-    vec![&portable::Portable]
+    io_uring().into_iter().chain(std::iter::once(portable())).collect()
 }
 
 /// What a whole run measured.
@@ -210,7 +232,7 @@ pub struct Outcome {
     pub elapsed: Duration,
     pub workers: usize,
     pub connections: usize,
-    pub backend: &'static str,
+    pub backend: String,
 }
 
 /// One prepared run.

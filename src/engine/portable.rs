@@ -31,8 +31,8 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 pub struct Portable;
 
 impl Backend for Portable {
-    fn name(&self) -> &'static str {
-        "portable (tokio)"
+    fn name(&self) -> String {
+        "portable (tokio)".to_string()
     }
 
     fn workers(&self, connections: usize, cpus: usize) -> usize {

@@ -20,7 +20,7 @@ use insight::{Counts, Grade};
 #[derive(Clone, Debug)]
 pub struct RunInfo {
     pub elapsed: Duration,
-    pub backend: &'static str,
+    pub backend: String,
     pub workers: usize,
     pub connections: usize,
     /// The run was cut short by a signal (Ctrl-C).

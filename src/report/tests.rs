@@ -44,7 +44,7 @@ fn sample() -> (WorkerStats, RunInfo) {
     stats.aborted = 7;
     let info = RunInfo {
         elapsed: Duration::from_millis(3250),
-        backend: "portable (tokio)",
+        backend: "portable (tokio)".into(),
         workers: 2,
         connections: 300,
         interrupted: false,

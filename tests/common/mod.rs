@@ -50,6 +50,8 @@ type Script = dyn Fn(&Seen) -> Reply + Send + Sync;
 pub struct Scripted {
     pub addr: SocketAddr,
     pub connections: Arc<AtomicUsize>,
+    /// Connections the client has not closed yet.
+    pub open: Arc<AtomicUsize>,
     pub requests: Arc<AtomicUsize>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
 }
@@ -58,15 +60,26 @@ impl Scripted {
     pub fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Scripted {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = Scripted { addr, connections: Arc::default(), requests: Arc::default(), seen: Arc::default() };
+        let server = Scripted {
+            addr,
+            connections: Arc::default(),
+            open: Arc::default(),
+            requests: Arc::default(),
+            seen: Arc::default(),
+        };
         let script: Arc<Script> = Arc::new(script);
         let (connections, requests, seen) = (server.connections.clone(), server.requests.clone(), server.seen.clone());
+        let open = server.open.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 connections.fetch_add(1, Ordering::SeqCst);
-                let (script, requests, seen) = (script.clone(), requests.clone(), seen.clone());
-                std::thread::spawn(move || serve(stream, &*script, &requests, &seen));
+                open.fetch_add(1, Ordering::SeqCst);
+                let (script, requests, seen, open) = (script.clone(), requests.clone(), seen.clone(), open.clone());
+                std::thread::spawn(move || {
+                    serve(stream, &*script, &requests, &seen);
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
             }
         });
         server
@@ -78,6 +91,16 @@ impl Scripted {
 
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Waits up to `limit` for the client to have closed every connection;
+    /// returns how many are still open.
+    pub fn open_after(&self, limit: Duration) -> usize {
+        let begun = std::time::Instant::now();
+        while self.open.load(Ordering::SeqCst) > 0 && begun.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.open.load(Ordering::SeqCst)
     }
 
     pub fn connections(&self) -> usize {

@@ -1,0 +1,170 @@
+//! The io_uring backend (Linux): one thread per CPU of the process's
+//! affinity mask, each pinned to its CPU and driving its share of the
+//! connections from one ring with a small event loop of its own, written
+//! directly on the `io-uring` crate (see README: tokio-uring measured slower
+//! than plain tokio here).
+//!
+//! What the kernel offers is probed once at startup; missing optional
+//! features degrade inside this backend (plain setup flags, single-shot
+//! receives into per-connection buffers, whole-buffer consumption) before
+//! io_uring is given up on altogether.
+
+mod bufring;
+mod worker;
+
+use std::fmt;
+use std::io;
+
+use io_uring::{IoUring, opcode};
+
+use super::{Backend, EngineError, Job, WorkerResult};
+
+/// What this kernel lets the backend use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// SINGLE_ISSUER + DEFER_TASKRUN + COOP_TASKRUN setup flags.
+    pub defer_taskrun: bool,
+    /// Multishot receives over a provided buffer ring (kernel 6.0+).
+    pub multishot: bool,
+    /// Incremental buffer consumption (kernel 6.12+).
+    pub incremental: bool,
+}
+
+/// Why io_uring cannot be used here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unavailable {
+    pub reason: String,
+}
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+/// Ring sizes for `connections` connections on one ring.
+fn ring_entries(connections: usize) -> (u32, u32) {
+    let sq = (connections * 4).next_power_of_two().clamp(64, 32_768) as u32;
+    (sq, (sq * 2).min(65_536))
+}
+
+/// Creates a ring, with the fast setup flags when `defer_taskrun`.
+fn build_ring(connections: usize, defer_taskrun: bool) -> io::Result<IoUring> {
+    let (sq, cq) = ring_entries(connections);
+    let mut builder = IoUring::builder();
+    builder.setup_cqsize(cq).setup_submit_all();
+    if defer_taskrun {
+        builder.setup_single_issuer().setup_defer_taskrun().setup_coop_taskrun();
+    }
+    builder.build(sq)
+}
+
+/// Explains a failed io_uring_setup in one sentence.
+fn explain(e: &io::Error) -> String {
+    let disabled = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").ok().map(|s| s.trim().to_string());
+    match e.raw_os_error() {
+        Some(libc::EPERM) if disabled.as_deref().is_some_and(|d| d != "0") => {
+            format!("io_uring_setup: {e} (kernel.io_uring_disabled = {})", disabled.unwrap_or_default())
+        }
+        Some(libc::EPERM) | Some(libc::ENOSYS) => {
+            format!(
+                "io_uring_setup: {e} (blocked by a seccomp profile, as in containers, or not built into this kernel)"
+            )
+        }
+        _ => format!("io_uring_setup: {e}"),
+    }
+}
+
+/// Kernel version (major, minor) from uname.
+fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(['.', '-']).map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+/// Probes what io_uring offers; `Err` when it cannot be used at all.
+pub fn probe() -> Result<Features, Unavailable> {
+    let (ring, defer_taskrun) = match build_ring(8, true) {
+        Ok(ring) => (ring, true),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            (build_ring(8, false).map_err(|e| Unavailable { reason: explain(&e) })?, false)
+        }
+        Err(e) => return Err(Unavailable { reason: explain(&e) }),
+    };
+    if !ring.params().is_feature_ext_arg() {
+        return Err(Unavailable {
+            reason: "the kernel's io_uring is too old (timed waits need Linux 5.11 or newer)".into(),
+        });
+    }
+    let mut probe = io_uring::Probe::new();
+    if ring.submitter().register_probe(&mut probe).is_err() {
+        return Err(Unavailable {
+            reason: "the kernel cannot list its io_uring operations (IORING_REGISTER_PROBE)".into(),
+        });
+    }
+    for (code, name) in [(opcode::Connect::CODE, "connect"), (opcode::Send::CODE, "send"), (opcode::Recv::CODE, "recv")]
+    {
+        if !probe.is_supported(code) {
+            return Err(Unavailable { reason: format!("the kernel's io_uring lacks the {name} operation") });
+        }
+    }
+    let plain = bufring::BufRing::register(&ring, 2, 4096, 0, false);
+    let multishot = kernel_version() >= (6, 0) && plain.is_ok();
+    let inc = if multishot { bufring::BufRing::register(&ring, 2, 4096, 1, true).ok() } else { None };
+    let incremental = inc.as_ref().is_some_and(|b| b.incremental);
+    // The ring goes first: the buffer memory must outlive its registration.
+    drop(ring);
+    drop((plain, inc));
+    Ok(Features { defer_taskrun, multishot, incremental })
+}
+
+/// The io_uring backend, for the features [`probe`] found.
+pub struct Uring {
+    pub features: Features,
+}
+
+impl Backend for Uring {
+    fn name(&self) -> String {
+        let f = self.features;
+        let mut used = vec![];
+        if f.defer_taskrun {
+            used.push("defer-taskrun");
+        }
+        used.push(if f.multishot { "multishot recv" } else { "single-shot recv" });
+        if f.multishot {
+            used.push(if f.incremental { "incremental buffer ring" } else { "buffer ring" });
+        }
+        format!("io_uring ({})", used.join(", "))
+    }
+
+    fn workers(&self, connections: usize, cpus: usize) -> usize {
+        cpus.clamp(1, connections.max(1))
+    }
+
+    fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError> {
+        worker::run(job, self.features)
+    }
+}
+
+/// CPUs in this thread's affinity mask, in order.
+pub fn affinity() -> Vec<usize> {
+    // SAFETY: the zeroed set is a valid cpu_set_t; sched_getaffinity writes at
+    // most size_of::<cpu_set_t>() bytes into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+    }
+}
+
+/// Pins the calling thread to `cpu`.
+fn pin_to(cpu: usize) {
+    // SAFETY: the set is built on the stack and only read by the syscall.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}

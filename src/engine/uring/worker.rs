@@ -1,0 +1,673 @@
+//! One io_uring worker: a ring, a slab of connection slots indexed by the
+//! completion's `user_data`, and one loop that pushes every ready submission,
+//! waits once in the ring (bounded by the next deadline or wake-up), and
+//! handles every completion. Protocol decisions come from the shared
+//! [`Exchange`] machine; this file only moves bytes.
+//!
+//! `user_data` = generation (32 bits) | slot (24 bits) | operation (8 bits).
+//! Closing a slot's socket bumps its generation, so completions of
+//! operations on an old socket are recognised as stale and only accounted.
+//! Every operation whose completion is expected is counted in `pending`;
+//! teardown waits for that count to reach zero before the buffers go away.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
+
+use super::bufring::BufRing;
+use super::{Features, affinity, build_ring, pin_to};
+use crate::engine::exchange::{Action, Exchange, Finished};
+use crate::engine::{EngineError, Job, Shared, Until, WorkerResult, classify, classify_connect};
+use crate::stats::{WorkerStats, nanos};
+
+const OP_CONNECT: u64 = 1;
+/// A send of the shared request, with CQE_SKIP_SUCCESS: only failures complete.
+const OP_SEND: u64 = 2;
+/// A send of a redirect hop's own bytes, tracked until it completes.
+const OP_SEND_TRACKED: u64 = 3;
+const OP_RECV: u64 = 4;
+const OP_CANCEL: u64 = 5;
+
+/// Longest wait in the ring, so that an abort (Ctrl-C) is seen promptly.
+const MAX_WAIT: Duration = Duration::from_millis(50);
+/// Longest wait for outstanding operations at teardown.
+const TEARDOWN_LIMIT: Duration = Duration::from_secs(2);
+/// Receive buffer of a slot when multishot receives are not available.
+const SINGLE_SHOT_BUFFER: usize = 16 * 1024;
+
+fn user_data(generation: u32, slot: usize, op: u64) -> u64 {
+    (u64::from(generation) << 32) | ((slot as u64) << 8) | op
+}
+
+fn decode(user_data: u64) -> (u32, usize, u64) {
+    ((user_data >> 32) as u32, ((user_data >> 8) & 0xff_ffff) as usize, user_data & 0xff)
+}
+
+/// A socket address in the form connect(2) takes.
+struct RawAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+    family: libc::c_int,
+}
+
+fn raw_addr(addr: &SocketAddr) -> RawAddr {
+    // SAFETY: sockaddr_storage is plain data for which all zeroes is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let (len, family) = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            (size_of::<libc::sockaddr_in>(), libc::AF_INET)
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            (size_of::<libc::sockaddr_in6>(), libc::AF_INET6)
+        }
+    };
+    RawAddr { storage, len: len as libc::socklen_t, family }
+}
+
+/// One connection slot.
+struct Slot {
+    fd: RawFd,
+    generation: u32,
+    ex: Exchange,
+    /// A request is in progress.
+    busy: bool,
+    /// Number of the current request, to match deadlines.
+    seq: u64,
+    recv_armed: bool,
+    connecting: bool,
+    connect_started: Instant,
+    /// Address being tried, and how many of the addresses were tried.
+    addr: usize,
+    addr_tries: usize,
+    /// No ticket was left: the slot is done.
+    retired: bool,
+    /// Next pacing tick (-q).
+    pace_next: Option<Instant>,
+    /// Receive buffer in single-shot mode (empty with a buffer ring).
+    buf: Box<[u8]>,
+}
+
+struct Worker<'a> {
+    // Field order matters: the ring is dropped before the buffers it uses.
+    ring: IoUring,
+    bufs: Option<BufRing>,
+    shared: &'a Shared,
+    index: usize,
+    addrs: Vec<RawAddr>,
+    preferred_addr: usize,
+    slots: Vec<Slot>,
+    stats: WorkerStats,
+    deadlines: VecDeque<(Instant, usize, u64)>,
+    wakeups: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Completions still expected (sends of the shared request excepted).
+    pending: usize,
+    in_flight: u64,
+    rearm: Vec<usize>,
+    cqes: Vec<(u64, i32, u32)>,
+    /// Redirect-hop bytes handed to the kernel, by user_data, until their send completes.
+    kept: Vec<(u64, Bytes)>,
+    pace: Option<Duration>,
+    preconnecting: usize,
+}
+
+/// Runs one worker on the calling thread.
+pub fn run(job: Job<'_>, features: Features) -> Result<WorkerResult, EngineError> {
+    let cpus = affinity();
+    if !cpus.is_empty() {
+        pin_to(cpus[job.index % cpus.len()]);
+    }
+    let mut worker = match Worker::new(&job, features) {
+        Ok(worker) => worker,
+        Err(e) => {
+            job.shared.ready_and_wait();
+            return Err(EngineError::Runtime(e));
+        }
+    };
+    if job.shared.plan.template.keepalive {
+        worker.preconnect();
+    }
+    let start = job.shared.ready_and_wait();
+    worker.work(start);
+    let finished = Instant::now();
+    worker.stats.aborted += worker.in_flight;
+    worker.teardown();
+    Ok(WorkerResult { stats: std::mem::take(&mut worker.stats), finished })
+}
+
+impl<'a> Worker<'a> {
+    fn new(job: &Job<'a>, features: Features) -> io::Result<Worker<'a>> {
+        let ring = build_ring(job.connections, features.defer_taskrun)?;
+        let bufs = if features.multishot {
+            // Incremental buffers are shared by many receives: few and large.
+            let (count, size) = if features.incremental { (32, 32 * 1024) } else { (512, 4 * 1024) };
+            Some(BufRing::register(&ring, count, size, 1, features.incremental)?)
+        } else {
+            None
+        };
+        let now = Instant::now();
+        let buf_len = if bufs.is_some() { 0 } else { SINGLE_SHOT_BUFFER };
+        let slots = (0..job.connections)
+            .map(|_| Slot {
+                fd: -1,
+                generation: 0,
+                ex: Exchange::new(false, now),
+                busy: false,
+                seq: 0,
+                recv_armed: false,
+                connecting: false,
+                connect_started: now,
+                addr: 0,
+                addr_tries: 0,
+                retired: false,
+                pace_next: None,
+                buf: vec![0; buf_len].into_boxed_slice(),
+            })
+            .collect();
+        let plan = &job.shared.plan;
+        Ok(Worker {
+            ring,
+            bufs,
+            shared: job.shared,
+            index: job.index,
+            addrs: plan.addrs.iter().map(raw_addr).collect(),
+            preferred_addr: 0,
+            slots,
+            stats: WorkerStats::new(),
+            deadlines: VecDeque::new(),
+            wakeups: BinaryHeap::new(),
+            pending: 0,
+            in_flight: 0,
+            rearm: Vec::new(),
+            cqes: Vec::new(),
+            kept: Vec::new(),
+            pace: plan.qps_per_connection.map(|q| Duration::from_secs_f64(1.0 / q)),
+            preconnecting: 0,
+        })
+    }
+
+    /// Queues a submission, flushing the queue to the kernel when it is full.
+    fn push(&mut self, entry: squeue::Entry) {
+        loop {
+            // SAFETY: every buffer and address an entry points to outlives its
+            // operation: the shared request lives in the plan for the whole
+            // run, hop bytes are kept in `kept` until their completion, slot
+            // buffers, addresses and the buffer ring live until teardown has
+            // seen every pending completion.
+            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
+                return;
+            }
+            let _ = self.ring.submit();
+        }
+    }
+
+    /// Submits what is queued and waits for at least one completion or `wait`.
+    fn submit_and_wait(&mut self, wait: Duration) {
+        let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
+        let args = types::SubmitArgs::new().timespec(&ts);
+        // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
+        // are part of normal operation; the loop reaps and comes back.
+        let _ = self.ring.submitter().submit_with_args(1, &args);
+    }
+
+    /// Handles every completion that has arrived.
+    fn reap(&mut self, now: Instant) {
+        self.cqes.clear();
+        self.cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+        for i in 0..self.cqes.len() {
+            let (ud, res, flags) = self.cqes[i];
+            self.complete(ud, res, flags, now);
+        }
+        for idx in std::mem::take(&mut self.rearm) {
+            if self.slots[idx].busy {
+                self.ensure_recv(idx);
+            }
+        }
+    }
+
+    /// Opens every connection before the start, a bounded number at a time.
+    fn preconnect(&mut self) {
+        let deadline = Instant::now() + self.shared.plan.preconnect_timeout;
+        let mut next = 0;
+        loop {
+            while next < self.slots.len() {
+                let Ok(permit) = self.shared.connect_permits.try_acquire() else { break };
+                permit.forget();
+                self.preconnecting += 1;
+                let addr = self.preferred_addr;
+                self.slots[next].addr_tries = 1;
+                if self.open(next, addr).is_err() {
+                    self.stats.preconnect_failures += 1;
+                    self.preconnecting -= 1;
+                    self.shared.connect_permits.add_permits(1);
+                }
+                next += 1;
+            }
+            let now = Instant::now();
+            if next == self.slots.len() && self.preconnecting == 0 {
+                return;
+            }
+            if now >= deadline {
+                for idx in 0..self.slots.len() {
+                    if self.slots[idx].connecting {
+                        self.close(idx);
+                        self.stats.preconnect_failures += 1;
+                    }
+                }
+                next = self.slots.len();
+            }
+            self.submit_and_wait(MAX_WAIT.min(deadline.saturating_duration_since(now)));
+            self.reap(Instant::now());
+        }
+    }
+
+    /// The run: start every slot, then turn the loop until nothing is left.
+    fn work(&mut self, start: Instant) {
+        let end = match self.shared.plan.until {
+            Until::Elapsed(d) => Some(start + d),
+            Until::Count(_) => None,
+        };
+        let now = Instant::now();
+        for idx in 0..self.slots.len() {
+            self.start_next(idx, now);
+        }
+        loop {
+            let now = Instant::now();
+            if self.shared.aborted.load(Ordering::Acquire) || end.is_some_and(|e| now >= e) {
+                return;
+            }
+            self.expire(now);
+            self.wake(now);
+            if self.in_flight == 0 && self.wakeups.is_empty() {
+                return;
+            }
+            let mut until = now + MAX_WAIT;
+            until = until.min(self.deadlines.front().map_or(until, |d| d.0));
+            until = until.min(self.wakeups.peek().map_or(until, |w| w.0.0));
+            until = until.min(end.unwrap_or(until));
+            self.submit_and_wait(until.saturating_duration_since(now));
+            self.reap(Instant::now());
+        }
+    }
+
+    /// Closes every socket and waits until the kernel has returned every
+    /// operation, so no buffer or descriptor outlives its use.
+    fn teardown(&mut self) {
+        for idx in 0..self.slots.len() {
+            self.close(idx);
+        }
+        let limit = Instant::now() + TEARDOWN_LIMIT;
+        while self.pending > 0 && Instant::now() < limit {
+            self.submit_and_wait(MAX_WAIT);
+            self.reap(Instant::now());
+        }
+        let _ = self.ring.submit();
+    }
+
+    /// Times out requests whose deadline passed.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(deadline, idx, seq)) = self.deadlines.front() {
+            if deadline > now {
+                return;
+            }
+            self.deadlines.pop_front();
+            let slot = &self.slots[idx];
+            if slot.busy && slot.seq == seq {
+                self.close(idx);
+                let finished = self.slots[idx].ex.on_timeout(now);
+                self.finish(idx, finished, now);
+            }
+        }
+    }
+
+    /// Starts the slots whose pause (pacing or backoff) is over.
+    fn wake(&mut self, now: Instant) {
+        while let Some(&Reverse((at, idx))) = self.wakeups.peek() {
+            if at > now {
+                return;
+            }
+            self.wakeups.pop();
+            self.start_next(idx, now);
+        }
+    }
+
+    /// Begins the slot's next request, if it has a ticket and its pace allows.
+    fn start_next(&mut self, idx: usize, now: Instant) {
+        if let Some(interval) = self.pace {
+            if !self.shared.tickets.left() {
+                self.slots[idx].retired = true;
+                return;
+            }
+            let due = self.slots[idx].pace_next.unwrap_or(now);
+            if due > now {
+                self.wakeups.push(Reverse((due, idx)));
+                return;
+            }
+            // The next tick on the fixed grid; missed ticks are skipped.
+            let missed = (now - due).as_nanos() / interval.as_nanos().max(1);
+            self.slots[idx].pace_next = Some(due + interval * (missed as u32 + 1));
+        }
+        if !self.shared.tickets.take() {
+            self.slots[idx].retired = true;
+            return;
+        }
+        self.in_flight += 1;
+        let slot = &mut self.slots[idx];
+        slot.busy = true;
+        slot.seq += 1;
+        if let Some(timeout) = self.shared.plan.timeout {
+            self.deadlines.push_back((now + timeout, idx, slot.seq));
+        }
+        let action = slot.ex.begin(now);
+        self.apply(idx, action, now);
+    }
+
+    /// Carries out the machine's actions until it waits for the kernel.
+    fn apply(&mut self, idx: usize, mut action: Action, now: Instant) {
+        let shared = self.shared;
+        let template = &shared.plan.template;
+        loop {
+            action = match action {
+                Action::Connect => {
+                    self.close(idx);
+                    self.slots[idx].addr_tries = 1;
+                    match self.open(idx, self.preferred_addr) {
+                        Ok(()) => return,
+                        Err(e) => self.slots[idx].ex.on_connect(Err(classify_connect(&e)), now),
+                    }
+                }
+                Action::Send => {
+                    self.send(idx);
+                    self.ensure_recv(idx);
+                    self.slots[idx].ex.on_sent(Ok(()), now, template)
+                }
+                Action::Recv => {
+                    self.ensure_recv(idx);
+                    return;
+                }
+                Action::Finish(finished) => {
+                    self.finish(idx, finished, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Records a finished request and moves the slot on.
+    fn finish(&mut self, idx: usize, finished: Finished, now: Instant) {
+        self.stats.record(&finished.record);
+        self.shared.live.add(self.index, &finished.record);
+        self.in_flight -= 1;
+        self.slots[idx].busy = false;
+        if !finished.keep_conn {
+            self.close(idx);
+        }
+        match self.slots[idx].ex.backoff() {
+            Some(pause) => self.wakeups.push(Reverse((now + pause, idx))),
+            None => self.start_next(idx, now),
+        }
+    }
+
+    /// Opens a socket and queues its connect to address `addr`.
+    fn open(&mut self, idx: usize, addr: usize) -> io::Result<()> {
+        let target = &self.addrs[addr];
+        let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: socket(2) with constant arguments.
+        let fd = unsafe { libc::socket(target.family, flags, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let one: libc::c_int = 1;
+        // SAFETY: `one` is a valid c_int that lives for the call.
+        unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, (&one as *const libc::c_int).cast(), 4) };
+        let slot = &mut self.slots[idx];
+        slot.fd = fd;
+        slot.connecting = true;
+        slot.addr = addr;
+        slot.connect_started = Instant::now();
+        let ud = user_data(slot.generation, idx, OP_CONNECT);
+        let storage = (&target.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+        let entry = opcode::Connect::new(types::Fd(fd), storage, target.len).build().user_data(ud);
+        self.pending += 1;
+        self.push(entry);
+        Ok(())
+    }
+
+    /// Closes the slot's socket (if any), cancelling its operations.
+    fn close(&mut self, idx: usize) {
+        let slot = &mut self.slots[idx];
+        if slot.fd < 0 {
+            return;
+        }
+        let (fd, generation) = (slot.fd, slot.generation);
+        let mut cancels = Vec::with_capacity(2);
+        if slot.recv_armed {
+            cancels.push(user_data(generation, idx, OP_RECV));
+        }
+        if slot.connecting {
+            cancels.push(user_data(generation, idx, OP_CONNECT));
+        }
+        slot.fd = -1;
+        slot.generation = generation.wrapping_add(1);
+        slot.recv_armed = false;
+        slot.connecting = false;
+        for target in cancels {
+            self.pending += 1;
+            self.push(opcode::AsyncCancel::new(target).build().user_data(user_data(generation, idx, OP_CANCEL)));
+        }
+        // SAFETY: the slot owned `fd`; in-flight operations hold their own
+        // reference to the socket, and shutdown makes a pending receive end.
+        unsafe {
+            libc::shutdown(fd, libc::SHUT_RDWR);
+            libc::close(fd);
+        }
+    }
+
+    /// Queues the request's bytes, with MSG_WAITALL so a short send is
+    /// continued by the kernel.
+    fn send(&mut self, idx: usize) {
+        let shared = self.shared;
+        let template = &shared.plan.template;
+        let slot = &self.slots[idx];
+        let flags = libc::MSG_WAITALL | libc::MSG_NOSIGNAL;
+        let entry = match slot.ex.hop_request() {
+            None => {
+                let bytes = &template.request;
+                let ud = user_data(slot.generation, idx, OP_SEND);
+                opcode::Send::new(types::Fd(slot.fd), bytes.as_ptr(), bytes.len() as u32)
+                    .flags(flags)
+                    .build()
+                    .flags(squeue::Flags::SKIP_SUCCESS)
+                    .user_data(ud)
+            }
+            Some(bytes) => {
+                let ud = user_data(slot.generation, idx, OP_SEND_TRACKED);
+                let entry = opcode::Send::new(types::Fd(slot.fd), bytes.as_ptr(), bytes.len() as u32)
+                    .flags(flags)
+                    .build()
+                    .user_data(ud);
+                self.kept.push((ud, bytes.clone()));
+                self.pending += 1;
+                entry
+            }
+        };
+        self.push(entry);
+    }
+
+    /// Arms a receive on the slot's socket unless one is armed.
+    fn ensure_recv(&mut self, idx: usize) {
+        let slot = &mut self.slots[idx];
+        if slot.fd < 0 || slot.recv_armed || slot.connecting {
+            return;
+        }
+        let ud = user_data(slot.generation, idx, OP_RECV);
+        let entry = match &self.bufs {
+            Some(bufs) => opcode::RecvMulti::new(types::Fd(slot.fd), bufs.group).build().user_data(ud),
+            None => opcode::Recv::new(types::Fd(slot.fd), slot.buf.as_mut_ptr(), slot.buf.len() as u32)
+                .build()
+                .user_data(ud),
+        };
+        slot.recv_armed = true;
+        self.pending += 1;
+        self.push(entry);
+    }
+
+    fn complete(&mut self, ud: u64, res: i32, flags: u32, now: Instant) {
+        let (generation, idx, op) = decode(ud);
+        if idx >= self.slots.len() {
+            return;
+        }
+        let stale = self.slots[idx].generation != generation;
+        match op {
+            OP_CANCEL => self.pending -= 1,
+            OP_CONNECT => {
+                self.pending -= 1;
+                if self.preconnecting > 0 && !self.slots[idx].busy {
+                    self.preconnecting -= 1;
+                    self.shared.connect_permits.add_permits(1);
+                }
+                if !stale {
+                    self.on_connect(idx, res, now);
+                }
+            }
+            OP_SEND | OP_SEND_TRACKED => {
+                if op == OP_SEND_TRACKED {
+                    self.pending -= 1;
+                    if let Some(pos) = self.kept.iter().position(|(k, _)| *k == ud) {
+                        self.kept.swap_remove(pos);
+                    }
+                }
+                if res < 0 && !stale && self.slots[idx].busy {
+                    let kind = classify(&io::Error::from_raw_os_error(-res));
+                    let shared = self.shared;
+                    let action = self.slots[idx].ex.on_recv_error(kind, now, &shared.plan.template);
+                    self.apply(idx, action, now);
+                }
+            }
+            OP_RECV => self.on_recv(idx, stale, res, flags, now),
+            _ => {}
+        }
+    }
+
+    fn on_connect(&mut self, idx: usize, res: i32, now: Instant) {
+        self.slots[idx].connecting = false;
+        let busy = self.slots[idx].busy;
+        if res == 0 {
+            self.preferred_addr = self.slots[idx].addr;
+            if busy {
+                let action = self.slots[idx].ex.on_connect(Ok(()), now);
+                self.apply(idx, action, now);
+            } else {
+                self.stats.connect.record(nanos(now - self.slots[idx].connect_started));
+                self.slots[idx].ex = Exchange::new(true, now);
+                self.ensure_recv(idx);
+            }
+            return;
+        }
+        let mut error = io::Error::from_raw_os_error(-res);
+        self.close(idx);
+        while self.slots[idx].addr_tries < self.addrs.len() {
+            let next = (self.slots[idx].addr + 1) % self.addrs.len();
+            self.slots[idx].addr_tries += 1;
+            if !busy {
+                // Before the start, every connect holds a permit.
+                let Ok(permit) = self.shared.connect_permits.try_acquire() else { break };
+                permit.forget();
+                self.preconnecting += 1;
+            }
+            match self.open(idx, next) {
+                Ok(()) => return,
+                Err(e) => {
+                    error = e;
+                    if !busy {
+                        self.preconnecting -= 1;
+                        self.shared.connect_permits.add_permits(1);
+                    }
+                }
+            }
+        }
+        if busy {
+            let action = self.slots[idx].ex.on_connect(Err(classify_connect(&error)), now);
+            self.apply(idx, action, now);
+        } else {
+            self.stats.preconnect_failures += 1;
+        }
+    }
+
+    fn on_recv(&mut self, idx: usize, stale: bool, res: i32, flags: u32, now: Instant) {
+        let more = cqueue::more(flags);
+        let bid = cqueue::buffer_select(flags);
+        if !more {
+            self.pending -= 1;
+            if !stale {
+                self.slots[idx].recv_armed = false;
+            }
+        }
+        if stale {
+            if let (Some(bid), Some(bufs)) = (bid, self.bufs.as_mut()) {
+                if res > 0 {
+                    bufs.data(bid, res as usize);
+                }
+                bufs.release(bid, flags);
+            }
+            return;
+        }
+        let shared = self.shared;
+        let template = &shared.plan.template;
+        let busy = self.slots[idx].busy;
+        let action = if res > 0 {
+            let slot = &mut self.slots[idx];
+            let data: &[u8] = match (bid, self.bufs.as_mut()) {
+                (Some(bid), Some(bufs)) => bufs.data(bid, res as usize),
+                _ => &slot.buf[..res as usize],
+            };
+            let action = busy.then(|| slot.ex.on_data(data, now, template));
+            if let (Some(bid), Some(bufs)) = (bid, self.bufs.as_mut()) {
+                bufs.release(bid, flags);
+            }
+            action
+        } else if res == 0 {
+            busy.then(|| self.slots[idx].ex.on_eof(now, template))
+        } else if -res == libc::ENOBUFS {
+            // Out of buffers: re-arm once this batch has returned its buffers.
+            if busy {
+                self.rearm.push(idx);
+            }
+            return;
+        } else {
+            let kind = classify(&io::Error::from_raw_os_error(-res));
+            busy.then(|| self.slots[idx].ex.on_recv_error(kind, now, template))
+        };
+        match action {
+            Some(action) => self.apply(idx, action, now),
+            None => {
+                // Bytes or a close on an idle connection: it cannot be reused.
+                self.close(idx);
+                self.slots[idx].ex.connection_lost();
+            }
+        }
+    }
+}
