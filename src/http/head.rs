@@ -76,12 +76,28 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// Empty lines before a status line, which are skipped (RFC 9112 §2.2
+/// allows this leniency; httparse does the same).
+fn leading_empty_lines(buf: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        if buf[i..].starts_with(b"\r\n") {
+            i += 2;
+        } else if buf.get(i) == Some(&b'\n') {
+            i += 1;
+        } else {
+            return i;
+        }
+    }
+}
+
 /// Can `buf` still become a valid status line? Lets garbage be rejected as
 /// soon as its first bytes arrive instead of after 64 KiB or a timeout.
 pub fn plausible_prefix(buf: &[u8]) -> bool {
     const PREFIX: &[u8] = b"HTTP/1.";
+    let buf = &buf[leading_empty_lines(buf)..];
     let n = buf.len().min(PREFIX.len());
-    buf[..n] == PREFIX[..n]
+    buf == b"\r" || buf[..n] == PREFIX[..n]
 }
 
 /// Parses a response head at the start of `buf`.
@@ -94,9 +110,13 @@ pub fn parse_head_from(buf: &[u8], from: usize) -> Result<Status<Head>, HttpErro
     if !plausible_prefix(buf) {
         return Err(HttpError::Version);
     }
-    match find_head_end(buf, from) {
+    let skip = leading_empty_lines(buf);
+    if skip == buf.len() || &buf[skip..] == b"\r" {
+        return if buf.len() > MAX_HEAD_BYTES { Err(HttpError::HeadTooLarge) } else { Ok(Status::Partial) };
+    }
+    match find_head_end(buf, from.max(skip)) {
         Some(end) if end > MAX_HEAD_BYTES => Err(HttpError::HeadTooLarge),
-        Some(end) => parse_complete(&buf[..end]).map(Status::Complete),
+        Some(end) => parse_complete(&buf[skip..end], skip).map(Status::Complete),
         None if buf.len() > MAX_HEAD_BYTES => Err(HttpError::HeadTooLarge),
         None => Ok(Status::Partial),
     }
@@ -117,12 +137,13 @@ fn lines(head: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
-fn parse_complete(head: &[u8]) -> Result<Head, HttpError> {
+/// Parses a head that starts `skipped` bytes (empty lines) into the buffer.
+fn parse_complete(head: &[u8], skipped: usize) -> Result<Head, HttpError> {
     let mut it = lines(head);
     let (_, status_line) = it.next().ok_or(HttpError::Version)?;
     let (minor_version, status) = parse_status_line(status_line)?;
     let mut parsed = Head {
-        len: head.len(),
+        len: skipped + head.len(),
         minor_version,
         status,
         content_length: None,
@@ -135,7 +156,7 @@ fn parse_complete(head: &[u8]) -> Result<Head, HttpError> {
         if line.is_empty() {
             break;
         }
-        parse_field(line, offset, &mut parsed)?;
+        parse_field(line, skipped + offset, &mut parsed)?;
     }
     Ok(parsed)
 }
@@ -294,6 +315,7 @@ mod tests {
         (b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n", 103, None, TransferCoding::Absent, false, false),
         (b"HTTP/1.1 999 Whatever\r\n\r\n", 999, None, TransferCoding::Absent, false, false),
         (b"HTTP/1.1 200 caf\xc3\xa9\r\n\r\n", 200, None, TransferCoding::Absent, false, false),
+        (b"\r\n\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", 200, Some(1), TransferCoding::Absent, false, false),
     ];
 
     const BAD: &[(&[u8], HttpError)] = &[
@@ -355,8 +377,9 @@ mod tests {
     #[test]
     fn resumed_scans_find_the_same_end_at_every_split() {
         for &(input, ..) in GOOD {
+            let skip = leading_empty_lines(input);
             for cut in 0..=input.len() {
-                let from = cut.saturating_sub(3);
+                let from = cut.saturating_sub(3).max(skip);
                 assert_eq!(find_head_end(input, from), Some(input.len()), "resume at {from}");
             }
         }

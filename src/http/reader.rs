@@ -111,6 +111,12 @@ impl ResponseReader {
         self.wire_bytes + self.carry.len() as u64
     }
 
+    /// Bytes held for a head split across reads (never more than
+    /// [`MAX_HEAD_BYTES`] + 1; bodies are never held).
+    pub fn carried(&self) -> usize {
+        self.carry.len()
+    }
+
     /// The Location of the final response, if it had one (for redirects).
     pub fn location(&self) -> Option<&[u8]> {
         (!self.location.is_empty()).then_some(&self.location[..])
