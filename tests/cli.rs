@@ -123,6 +123,11 @@ fn a_body_file_is_sent() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("[200] 20 responses"));
+    let huge = dir.join("huge");
+    std::fs::File::create(&huge).unwrap().set_len(300 << 20).unwrap();
+    let out = vastar(&["--demo", "-D", huge.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("limited to 256 MiB"), "{}", stderr(&out));
     let empty = dir.join("empty");
     std::fs::write(&empty, b"").unwrap();
     let out = vastar(&["--demo", "-D", empty.to_str().unwrap()]);

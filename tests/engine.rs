@@ -294,19 +294,31 @@ fn a_host_name_is_resolved_and_its_addresses_tried_in_order() {
 }
 
 #[test]
-fn mixed_statuses_and_errors_are_counted_apart() {
+fn mixed_statuses_resets_and_timeouts_are_counted_apart() {
     each_backend(|backend| {
-        let server = Scripted::start(|seen| match seen.on_connection % 4 {
+        let server = Scripted::start(|seen| match seen.on_connection % 5 {
             0 => send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
             1 => send("HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n"),
             2 => send("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"),
+            3 => Reply::Silent,
             _ => Reply::SendReset(b"HTTP/1.1 200 OK\r\nContent-Len".to_vec()),
         });
-        let outcome = run(config(&["-n", "40", "-c", "1"], &server.url("/")), backend);
+        let outcome = run(config(&["-n", "40", "-c", "1", "-t", "200ms"], &server.url("/")), backend);
+        // Per connection: 200, 429, 500, then a timeout closes it (so the
+        // reset case is never reached); 10 connections in all.
         assert_eq!(accounted(&outcome), (30, 10, 0));
         assert_eq!(statuses(&outcome), vec![(200, 10), (429, 10), (500, 10)]);
+        assert_eq!(outcome.stats.errors().collect::<Vec<_>>(), vec![(ErrorKind::Timeout, 10)]);
+        let server = Scripted::start(|seen| match seen.on_connection % 3 {
+            0 => send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            1 => send("HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\n\r\n"),
+            _ => Reply::SendReset(b"HTTP/1.1 200 OK\r\nContent-Len".to_vec()),
+        });
+        let outcome = run(config(&["-n", "30", "-c", "1"], &server.url("/")), backend);
+        assert_eq!(accounted(&outcome), (20, 10, 0));
+        assert_eq!(statuses(&outcome), vec![(200, 10), (429, 10)]);
         let reset_like = outcome.stats.error_count(ErrorKind::Reset) + outcome.stats.error_count(ErrorKind::Incomplete);
-        assert_eq!(reset_like, 10);
+        assert_eq!(reset_like, 10, "nothing is counted twice");
     });
 }
 

@@ -367,3 +367,40 @@ fn classify_os(e: &io::Error) -> Option<ErrorKind> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_map_to_their_categories() {
+        let os = io::Error::from_raw_os_error;
+        let cases = [
+            (libc::EADDRNOTAVAIL, ErrorKind::AddrNotAvailable, ErrorKind::AddrNotAvailable),
+            (libc::EMFILE, ErrorKind::TooManyOpenFiles, ErrorKind::TooManyOpenFiles),
+            (libc::ENFILE, ErrorKind::TooManyOpenFiles, ErrorKind::TooManyOpenFiles),
+            (libc::ECONNREFUSED, ErrorKind::ConnectRefused, ErrorKind::ConnectRefused),
+            (libc::ENETUNREACH, ErrorKind::Unreachable, ErrorKind::Unreachable),
+            (libc::EHOSTUNREACH, ErrorKind::Unreachable, ErrorKind::Unreachable),
+            (libc::ETIMEDOUT, ErrorKind::ConnectTimeout, ErrorKind::Timeout),
+            (libc::ECONNRESET, ErrorKind::Reset, ErrorKind::Reset),
+            (libc::EPIPE, ErrorKind::Reset, ErrorKind::Reset),
+            (libc::EIO, ErrorKind::Io, ErrorKind::Io),
+        ];
+        for (errno, on_connect, on_io) in cases {
+            assert_eq!(classify_connect(&os(errno)), on_connect, "connect errno {errno}");
+            assert_eq!(classify(&os(errno)), on_io, "io errno {errno}");
+        }
+    }
+
+    #[test]
+    fn tickets_are_exact_and_stop_on_demand() {
+        let tickets = Tickets::new(Until::Count(3));
+        assert_eq!((0..10).filter(|_| tickets.take()).count(), 3);
+        assert!(!tickets.left());
+        let tickets = Tickets::new(Until::Elapsed(Duration::from_secs(1)));
+        assert!(tickets.take() && tickets.take());
+        tickets.stop();
+        assert!(!tickets.take());
+    }
+}
