@@ -155,10 +155,18 @@ pub struct Shared {
     aborted: AtomicBool,
     abort: tokio::sync::Notify,
     pub connect_permits: tokio::sync::Semaphore,
+    /// Passed once every worker has its event loop (before anyone connects,
+    /// so that connections cannot use up the descriptors a loop needs).
+    prepared: StartLine,
     start: StartLine,
 }
 
 impl Shared {
+    /// Blocks until every worker has created its event loop.
+    pub fn prepared_and_wait(&self) {
+        self.prepared.ready_and_wait();
+    }
+
     /// Blocks until every worker is connected; returns the common start instant.
     pub fn ready_and_wait(&self) -> Instant {
         self.start.ready_and_wait()
@@ -190,8 +198,10 @@ pub struct WorkerResult {
 }
 
 /// A way of moving bytes. Implementations run one worker on the calling
-/// thread: open `job.connections` connections, call `shared.ready_and_wait()`
-/// exactly once (even on failure), then work until the plan or a stop ends.
+/// thread: create the event loop, call `shared.prepared_and_wait()`, open
+/// `job.connections` connections, call `shared.ready_and_wait()`, then work
+/// until the plan or a stop ends. Both waits happen exactly once, even when
+/// the worker fails, so that the others are never left waiting.
 pub trait Backend: Sync {
     /// What the report names: the backend and the features it uses.
     fn name(&self) -> String;
@@ -256,6 +266,7 @@ impl<'b> Engine<'b> {
             aborted: AtomicBool::new(false),
             abort: tokio::sync::Notify::new(),
             connect_permits: tokio::sync::Semaphore::new(MAX_PARALLEL_CONNECTS),
+            prepared: StartLine::default(),
             start: StartLine::default(),
             plan,
         };
@@ -305,6 +316,7 @@ impl<'b> Engine<'b> {
                     Err(e) => {
                         // Release the workers already started, then report.
                         self.abort();
+                        self.shared.prepared.start_when_ready(handles.len());
                         self.shared.start.start_when_ready(handles.len());
                         for h in handles {
                             let _ = h.join();
@@ -313,6 +325,7 @@ impl<'b> Engine<'b> {
                     }
                 }
             }
+            self.shared.prepared.start_when_ready(workers);
             let start = self.shared.start.start_when_ready(workers);
             let mut stats = WorkerStats::new();
             let mut last = start;

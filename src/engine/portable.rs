@@ -41,6 +41,7 @@ impl Backend for Portable {
 
     fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        job.shared.prepared_and_wait();
         let runtime = match runtime {
             Ok(rt) => rt,
             Err(e) => {

@@ -7,11 +7,12 @@
 //! `user_data` = generation (32 bits) | slot (24 bits) | operation (8 bits).
 //! Closing a slot's socket bumps its generation, so completions of
 //! operations on an old socket are recognised as stale and only accounted.
-//! Every operation whose completion is expected is counted in `pending`;
+//! Request deadlines live in the slots and are swept when the earliest is
+//! due. Every operation whose completion is expected is counted in `pending`;
 //! teardown waits for that count to reach zero before the buffers go away.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
@@ -95,8 +96,8 @@ struct Slot {
     ex: Exchange,
     /// A request is in progress.
     busy: bool,
-    /// Number of the current request, to match deadlines.
-    seq: u64,
+    /// When the current request times out.
+    deadline: Option<Instant>,
     recv_armed: bool,
     connecting: bool,
     connect_started: Instant,
@@ -121,7 +122,10 @@ struct Worker<'a> {
     preferred_addr: usize,
     slots: Vec<Slot>,
     stats: WorkerStats,
-    deadlines: VecDeque<(Instant, usize, u64)>,
+    /// Earliest deadline among requests in flight, when one must be checked.
+    /// Slots keep their own deadlines; a sweep happens only when this is
+    /// due, so memory stays one `Option<Instant>` per slot.
+    next_check: Option<Instant>,
     wakeups: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Completions still expected (sends of the shared request excepted).
     pending: usize,
@@ -140,7 +144,9 @@ pub fn run(job: Job<'_>, features: Features) -> Result<WorkerResult, EngineError
     if !cpus.is_empty() {
         pin_to(cpus[job.index % cpus.len()]);
     }
-    let mut worker = match Worker::new(&job, features) {
+    let worker = Worker::new(&job, features);
+    job.shared.prepared_and_wait();
+    let mut worker = match worker {
         Ok(worker) => worker,
         Err(e) => {
             job.shared.ready_and_wait();
@@ -176,7 +182,7 @@ impl<'a> Worker<'a> {
                 generation: 0,
                 ex: Exchange::new(false, now),
                 busy: false,
-                seq: 0,
+                deadline: None,
                 recv_armed: false,
                 connecting: false,
                 connect_started: now,
@@ -197,7 +203,7 @@ impl<'a> Worker<'a> {
             preferred_addr: 0,
             slots,
             stats: WorkerStats::new(),
-            deadlines: VecDeque::new(),
+            next_check: None,
             wakeups: BinaryHeap::new(),
             pending: 0,
             in_flight: 0,
@@ -305,7 +311,7 @@ impl<'a> Worker<'a> {
                 return;
             }
             let mut until = now + MAX_WAIT;
-            until = until.min(self.deadlines.front().map_or(until, |d| d.0));
+            until = until.min(self.next_check.unwrap_or(until));
             until = until.min(self.wakeups.peek().map_or(until, |w| w.0.0));
             until = until.min(end.unwrap_or(until));
             self.submit_and_wait(until.saturating_duration_since(now));
@@ -327,20 +333,20 @@ impl<'a> Worker<'a> {
         let _ = self.ring.submit();
     }
 
-    /// Times out requests whose deadline passed.
+    /// Times out requests whose deadline passed, once the earliest is due.
     fn expire(&mut self, now: Instant) {
-        while let Some(&(deadline, idx, seq)) = self.deadlines.front() {
-            if deadline > now {
-                return;
-            }
-            self.deadlines.pop_front();
+        if self.next_check.is_none_or(|at| at > now) {
+            return;
+        }
+        for idx in 0..self.slots.len() {
             let slot = &self.slots[idx];
-            if slot.busy && slot.seq == seq {
+            if slot.busy && slot.deadline.is_some_and(|d| d <= now) {
                 self.close(idx);
                 let finished = self.slots[idx].ex.on_timeout(now);
                 self.finish(idx, finished, now);
             }
         }
+        self.next_check = self.slots.iter().filter(|s| s.busy).filter_map(|s| s.deadline).min();
     }
 
     /// Starts the slots whose pause (pacing or backoff) is over.
@@ -377,9 +383,9 @@ impl<'a> Worker<'a> {
         self.in_flight += 1;
         let slot = &mut self.slots[idx];
         slot.busy = true;
-        slot.seq += 1;
-        if let Some(timeout) = self.shared.plan.timeout {
-            self.deadlines.push_back((now + timeout, idx, slot.seq));
+        slot.deadline = self.shared.plan.timeout.map(|t| now + t);
+        if self.next_check.is_none() {
+            self.next_check = slot.deadline;
         }
         let action = slot.ex.begin(now);
         self.apply(idx, action, now);
@@ -422,6 +428,7 @@ impl<'a> Worker<'a> {
         self.shared.live.add(self.index, &finished.record);
         self.in_flight -= 1;
         self.slots[idx].busy = false;
+        self.slots[idx].deadline = None;
         if !finished.keep_conn {
             self.close(idx);
         }
