@@ -42,7 +42,8 @@ impl Options {
             match arg.as_str() {
                 "--quick" => mode = Some(false),
                 "--full" => mode = Some(true),
-                "--seconds" => o.seconds = value()?.parse().map_err(|_| "--seconds takes a number")?,
+                // Whole seconds: wrk and h2load take no fractions.
+                "--seconds" => o.seconds = value()?.parse::<u32>().map_err(|_| "--seconds takes a whole number")? as f64,
                 "--rounds" => o.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?,
                 "--chunked" => o.chunked = true,
                 "--concurrency" => o.concurrency = list(value()?)?,
@@ -56,7 +57,7 @@ impl Options {
             return Err("each cell is a median of at least 3 rounds".into());
         }
         if o.seconds <= 0.0 {
-            o.seconds = if full { 2.0 } else { 1.5 };
+            o.seconds = if full { 2.0 } else { 1.0 };
         }
         if o.concurrency.is_empty() {
             o.concurrency = if full { FULL_CONCURRENCY.to_vec() } else { QUICK_CONCURRENCY.to_vec() };
