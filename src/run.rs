@@ -262,8 +262,11 @@ pub fn select_backend(choice: BackendChoice) -> Result<&'static dyn Backend, Err
     match (choice, engine::io_uring()) {
         (BackendChoice::Portable, _) => Ok(engine::portable()),
         (_, Ok(uring)) => Ok(uring),
-        (BackendChoice::IoUring, Err(why)) => {
+        (BackendChoice::IoUring, Err(why)) if cfg!(target_os = "linux") => {
             Err(Error::Backend(format!("--backend io-uring: io_uring is not usable here: {why}; {ALLOW_IO_URING}")))
+        }
+        (BackendChoice::IoUring, Err(why)) => {
+            Err(Error::Backend(format!("--backend io-uring: {why}; use --backend portable (or auto)")))
         }
         (BackendChoice::Auto, Err(why)) => {
             if cfg!(target_os = "linux") {

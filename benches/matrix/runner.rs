@@ -43,7 +43,9 @@ impl Options {
                 "--quick" => mode = Some(false),
                 "--full" => mode = Some(true),
                 // Whole seconds: wrk and h2load take no fractions.
-                "--seconds" => o.seconds = value()?.parse::<u32>().map_err(|_| "--seconds takes a whole number")? as f64,
+                "--seconds" => {
+                    o.seconds = value()?.parse::<u32>().map_err(|_| "--seconds takes a whole number")? as f64
+                }
                 "--rounds" => o.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?,
                 "--chunked" => o.chunked = true,
                 "--concurrency" => o.concurrency = list(value()?)?,
