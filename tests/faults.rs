@@ -104,3 +104,30 @@ fn too_few_file_descriptors_is_its_own_category_and_the_run_completes() {
         assert_eq!(ok + emfile, 400, "{backend}: every request is accounted for:\n{report}");
     }
 }
+
+#[test]
+fn a_new_connection_per_request_at_full_speed_survives_port_pressure() {
+    // Its own server address, so the TIME_WAIT sockets this leaves behind
+    // never stand in the way of other tests' connections to 127.0.0.1.
+    let server = vastar::server::Server::start("127.0.0.2:0".parse().unwrap(), Default::default()).unwrap();
+    let url = format!("http://{}/", server.addr());
+    each_backend(|backend| {
+        let before = server.requests();
+        let outcome = run(config(&["-z", "2s", "-c", "32", "--disable-keepalive"], &url), backend);
+        let (ok, errors, aborted) = accounted(&outcome);
+        assert!(ok > 1000, "{}: {ok} responses", backend.name());
+        // Every response had a connection of its own.
+        let connects = outcome.stats.connect.count;
+        assert!((ok..=ok + errors + aborted).contains(&connects), "{}: {connects} connects", backend.name());
+        // Running out of ports is reported as such, never as something else.
+        for (kind, n) in outcome.stats.errors() {
+            assert!(
+                matches!(kind, ErrorKind::AddrNotAvailable | ErrorKind::ConnectTimeout),
+                "{}: {n} x {kind:?}",
+                backend.name()
+            );
+        }
+        let served = server.requests() - before;
+        assert!((ok..=ok + aborted).contains(&served), "{}: served {served}, counted {ok}", backend.name());
+    });
+}
