@@ -3,7 +3,8 @@
 //!
 //! `cargo bench --bench matrix -- --quick` (3 concurrency levels, 5 B bodies,
 //! under two minutes) or `-- --full` (10 levels x 4 body sizes, writes
-//! BENCHMARK.md and BENCHMARK.csv). A plain `cargo bench` skips it.
+//! BENCHMARK.md and BENCHMARK.csv); add `--soak` to run the 60 s soak test
+//! afterwards. A plain `cargo bench` skips it.
 //!
 //! The target is the epoll server in `matrix/epoll_server.rs`, started by
 //! re-running this binary, pinned to the first CPU of the affinity mask; the

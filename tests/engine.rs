@@ -97,13 +97,22 @@ fn a_server_that_never_answers_times_out_at_t() {
         // A timed-out connection is closed and replaced: 2 pre-opened + 2 new
         // (one more if a late worker left its pre-opened one unused).
         assert!((4..=5).contains(&server.connections()), "{} connections", server.connections());
+        // With -z the run ends at its duration: requests still waiting then
+        // are aborted, not left to run into -t.
+        let begun = Instant::now();
+        let outcome = run(config(&["-z", "1s", "-c", "3", "-t", "400ms"], &server.url("/")), backend);
+        let (ok, errors, aborted) = accounted(&outcome);
+        assert_eq!((ok, aborted), (0, 3));
+        assert_eq!(outcome.stats.error_count(ErrorKind::Timeout), errors);
+        assert!((6..=9).contains(&errors), "two timeouts per connection in 1 s, got {errors}");
+        assert!(begun.elapsed() < Duration::from_millis(1400), "ended within the duration: {:?}", begun.elapsed());
     });
 }
 
 #[test]
 fn a_slow_drip_cannot_extend_the_deadline() {
     each_backend(|backend| {
-        let slow = slow_drip_server(Duration::from_millis(100));
+        let slow = slow_drip_server(Duration::from_millis(200));
         let begun = Instant::now();
         let outcome = run(config(&["-n", "2", "-c", "1", "-t", "500ms"], &format!("http://{slow}/")), backend);
         assert_eq!(accounted(&outcome), (0, 2, 0));
@@ -116,25 +125,17 @@ fn a_slow_drip_cannot_extend_the_deadline() {
 /// A server that answers with a valid head and then one body byte per `every`.
 fn slow_drip_server(every: Duration) -> std::net::SocketAddr {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf);
-                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
-                for _ in 0..1000 {
-                    std::thread::sleep(every);
-                    if stream.write_all(b"x").is_err() {
-                        return;
-                    }
-                }
-            });
+    common::raw_server(move |mut stream| {
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n");
+        for _ in 0..1000 {
+            std::thread::sleep(every);
+            if stream.write_all(b"x").is_err() {
+                return;
+            }
         }
-    });
-    addr
+    })
 }
 
 #[test]

@@ -15,6 +15,8 @@ use super::tools::{self, Tool};
 
 pub struct Options {
     pub full: bool,
+    /// Also run the 60 s soak test (tests/soak.rs) after the matrix.
+    pub soak: bool,
     pub seconds: f64,
     pub rounds: usize,
     pub chunked: bool,
@@ -33,8 +35,15 @@ fn list(text: &str) -> Result<Vec<usize>, String> {
 impl Options {
     /// `Ok(None)` when neither --quick nor --full was given (plain `cargo bench`).
     pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
-        let mut o =
-            Options { full: false, seconds: 0.0, rounds: 3, chunked: false, concurrency: vec![], bodies: vec![] };
+        let mut o = Options {
+            full: false,
+            soak: false,
+            seconds: 0.0,
+            rounds: 3,
+            chunked: false,
+            concurrency: vec![],
+            bodies: vec![],
+        };
         let mut mode = None;
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -48,6 +57,7 @@ impl Options {
                 }
                 "--rounds" => o.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?,
                 "--chunked" => o.chunked = true,
+                "--soak" => o.soak = true,
                 "--concurrency" => o.concurrency = list(value()?)?,
                 "--bodies" => o.bodies = list(value()?)?,
                 other => return Err(format!("unknown argument {other:?}")),
@@ -274,7 +284,23 @@ pub fn run(o: &Options) -> Result<(), String> {
     std::fs::write(&md_path, md).map_err(|e| e.to_string())?;
     std::fs::write(&csv_path, csv).map_err(|e| e.to_string())?;
     println!("matrix: wrote {} and {}", md_path.display(), csv_path.display());
+    if o.soak {
+        soak()?;
+    }
     Ok(())
+}
+
+/// Runs the soak test (60 s at c = 1000 on each backend) with the cargo
+/// that runs this benchmark.
+fn soak() -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("matrix: soak test, about two minutes");
+    let status = Command::new(cargo)
+        .args(["test", "--release", "--test", "soak", "--", "--ignored", "--nocapture"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .map_err(|e| format!("cannot run the soak test: {e}"))?;
+    if status.success() { Ok(()) } else { Err("the soak test failed".into()) }
 }
 
 /// Best requests/sec among the peers (not vastar) at a cell.

@@ -164,6 +164,20 @@ fn serve(mut stream: TcpStream, script: &Script, requests: &AtomicUsize, seen: &
     }
 }
 
+/// A raw server: each connection is handed to `handle` on a thread of its own.
+pub fn raw_server(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let handle = handle.clone();
+            std::thread::spawn(move || handle(stream));
+        }
+    });
+    addr
+}
+
 /// Closes with RST (SO_LINGER 0).
 pub fn reset(stream: TcpStream) {
     use std::os::fd::AsRawFd;

@@ -8,6 +8,11 @@
 //! hundreds of small responses; a buffer returns to the ring once the kernel
 //! says it is done with it (no `IORING_CQE_F_BUF_MORE`). Without it, each
 //! receive takes a whole buffer, returned as soon as its data is processed.
+//!
+//! The pool starts small and grows, a block of buffers at a time up to a
+//! cap, when the kernel runs out (ENOBUFS): small responses never touch more
+//! than the first block, while many connections streaming large bodies get
+//! the room they need instead of re-arming receives that fail again.
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::io;
@@ -23,79 +28,112 @@ pub const IORING_CQE_F_BUF_MORE: u32 = 1 << 4;
 const PAGE: usize = 4096;
 
 pub struct BufRing {
-    /// Ring of entries shared with the kernel (page-aligned, `count` entries).
+    /// Ring of entries shared with the kernel (page-aligned, `capacity` entries).
     entries: *mut BufRingEntry,
     entries_layout: Layout,
-    /// The buffers themselves, `count` x `size` bytes.
-    memory: *mut u8,
-    memory_layout: Layout,
-    count: u16,
+    capacity: u16,
+    /// Buffer memory, allocated a block of `block` buffers at a time.
+    blocks: Vec<*mut u8>,
+    block_layout: Layout,
+    block: u16,
     size: u32,
     tail: u16,
     pub group: u16,
     pub incremental: bool,
     /// Bytes of each buffer already handed out (incremental mode).
-    used: Box<[u32]>,
+    used: Vec<u32>,
 }
 
 impl BufRing {
-    /// Allocates `count` buffers of `size` bytes and registers them as group
-    /// `group`, incrementally if `incremental` and the kernel allows it.
+    /// Registers group `group` with room for up to `max` buffers of `size`
+    /// bytes and provides the first `block` of them; incrementally if
+    /// `incremental` and the kernel allows it.
     pub fn register(
         ring: &io_uring::IoUring,
-        count: u16,
+        block: u16,
+        max: u16,
         size: u32,
         group: u16,
         incremental: bool,
     ) -> io::Result<BufRing> {
-        assert!(count.is_power_of_two(), "buffer rings have a power-of-two size");
-        let entries_layout = Layout::from_size_align(usize::from(count) * size_of::<BufRingEntry>(), PAGE)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let memory_layout = Layout::from_size_align(usize::from(count) * size as usize, PAGE)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: both layouts have a non-zero size (count and size are > 0).
-        let (entries, memory) =
-            unsafe { (alloc_zeroed(entries_layout).cast::<BufRingEntry>(), alloc_zeroed(memory_layout)) };
-        if entries.is_null() || memory.is_null() {
+        let capacity = max.max(block).next_power_of_two();
+        let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
+        let entries_layout =
+            Layout::from_size_align(usize::from(capacity) * size_of::<BufRingEntry>(), PAGE).map_err(invalid)?;
+        let block_layout = Layout::from_size_align(usize::from(block) * size as usize, PAGE).map_err(invalid)?;
+        // SAFETY: the layout has a non-zero size (capacity > 0).
+        let entries = unsafe { alloc_zeroed(entries_layout).cast::<BufRingEntry>() };
+        if entries.is_null() {
             return Err(io::Error::from(io::ErrorKind::OutOfMemory));
         }
-        let mut ring_buf = BufRing {
+        let mut pool = BufRing {
             entries,
             entries_layout,
-            memory,
-            memory_layout,
-            count,
+            capacity,
+            blocks: Vec::new(),
+            block_layout,
+            block,
             size,
             tail: 0,
             group,
             incremental: false,
-            used: vec![0; usize::from(count)].into_boxed_slice(),
+            used: Vec::new(),
         };
         let register = |flags| {
-            // SAFETY: the entry ring is page-aligned, holds `count` entries and
-            // is freed only in Drop, after the io_uring instance that uses it
-            // has been dropped (the worker declares the ring first).
-            unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, count, group, flags) }
+            // SAFETY: the entry ring is page-aligned, holds `capacity` entries
+            // and is freed only in Drop, after the io_uring instance that uses
+            // it has been dropped (the worker declares the ring first).
+            unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, capacity, group, flags) }
         };
         if incremental && register(IOU_PBUF_RING_INC).is_ok() {
-            ring_buf.incremental = true;
+            pool.incremental = true;
         } else {
             register(0)?;
         }
-        for bid in 0..count {
-            ring_buf.push(bid);
+        if !pool.grow() {
+            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
         }
-        ring_buf.publish();
-        Ok(ring_buf)
+        Ok(pool)
+    }
+
+    /// Buffers provided so far.
+    fn buffers(&self) -> usize {
+        self.blocks.len() * usize::from(self.block)
+    }
+
+    /// Provides another block of buffers; false at the cap or out of memory.
+    pub fn grow(&mut self) -> bool {
+        let first = self.buffers();
+        if first + usize::from(self.block) > usize::from(self.capacity) {
+            return false;
+        }
+        // SAFETY: the layout has a non-zero size (block and size are > 0).
+        let memory = unsafe { alloc_zeroed(self.block_layout) };
+        if memory.is_null() {
+            return false;
+        }
+        self.blocks.push(memory);
+        self.used.resize(self.buffers(), 0);
+        for bid in first..self.buffers() {
+            self.push(bid as u16);
+        }
+        self.publish();
+        true
+    }
+
+    fn buffer(&self, bid: u16) -> *mut u8 {
+        let (block, index) = (usize::from(bid / self.block), usize::from(bid % self.block));
+        // SAFETY: bid < buffers(), so the block exists and the buffer lies inside it.
+        unsafe { self.blocks[block].add(index * self.size as usize) }
     }
 
     fn push(&mut self, bid: u16) {
-        let slot = usize::from(self.tail & (self.count - 1));
-        // SAFETY: `slot` < count, inside the entry ring; the kernel only reads
-        // entries between its head and the published tail, and this one is past it.
+        let slot = usize::from(self.tail & (self.capacity - 1));
+        // SAFETY: `slot` < capacity, inside the entry ring; the kernel only
+        // reads entries between its head and the published tail, and this
+        // one is past it (the ring never holds more than `capacity` buffers).
         let entry = unsafe { &mut *self.entries.add(slot) };
-        // SAFETY: bid < count, so the buffer lies inside `memory`.
-        entry.set_addr(unsafe { self.memory.add(usize::from(bid) * self.size as usize) } as u64);
+        entry.set_addr(self.buffer(bid) as u64);
         entry.set_len(self.size);
         entry.set_bid(bid);
         self.tail = self.tail.wrapping_add(1);
@@ -109,18 +147,16 @@ impl BufRing {
         tail.store(self.tail, Ordering::Release);
     }
 
-    /// The `len` bytes a receive completion with `flags` delivered in buffer `bid`.
+    /// The `len` bytes a receive completion delivered in buffer `bid`.
     pub fn data(&mut self, bid: u16, len: usize) -> &[u8] {
         let start = if self.incremental { self.used[usize::from(bid)] as usize } else { 0 };
         let end = (start + len).min(self.size as usize);
         if self.incremental {
             self.used[usize::from(bid)] = end as u32;
         }
-        // SAFETY: bid < count and start..end lies within this buffer, which the
-        // kernel has finished writing (its completion has been received).
-        unsafe {
-            std::slice::from_raw_parts(self.memory.add(usize::from(bid) * self.size as usize + start), end - start)
-        }
+        // SAFETY: bid < buffers() and start..end lies within this buffer,
+        // which the kernel has finished writing (its completion arrived).
+        unsafe { std::slice::from_raw_parts(self.buffer(bid).add(start), end - start) }
     }
 
     /// Gives buffer `bid` back after its data was processed, unless the kernel
@@ -137,12 +173,14 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: both blocks were allocated in `register` with these layouts;
-        // the io_uring instance that could still write to them has been
-        // dropped before this (field order in the worker).
+        // SAFETY: every block and the entry ring were allocated with these
+        // layouts; the io_uring instance that could still write to them has
+        // been dropped before this (field order in the worker).
         unsafe {
+            for &block in &self.blocks {
+                dealloc(block, self.block_layout);
+            }
             dealloc(self.entries.cast(), self.entries_layout);
-            dealloc(self.memory, self.memory_layout);
         }
     }
 }

@@ -108,9 +108,9 @@ pub fn probe() -> Result<Features, Unavailable> {
             return Err(Unavailable { reason: format!("the kernel's io_uring lacks the {name} operation") });
         }
     }
-    let plain = bufring::BufRing::register(&ring, 2, 4096, 0, false);
+    let plain = bufring::BufRing::register(&ring, 2, 2, 4096, 0, false);
     let multishot = kernel_version() >= (6, 0) && plain.is_ok();
-    let inc = if multishot { bufring::BufRing::register(&ring, 2, 4096, 1, true).ok() } else { None };
+    let inc = if multishot { bufring::BufRing::register(&ring, 2, 2, 4096, 1, true).ok() } else { None };
     let incremental = inc.as_ref().is_some_and(|b| b.incremental);
     // The ring goes first: the buffer memory must outlive its registration.
     drop(ring);
