@@ -24,5 +24,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     assert_eq!(whole_result, split_result);
-    assert_eq!(whole.eof(), split.eof());
+    // After an error the connection is closed; only a response still being
+    // read is ended by the peer's close.
+    if whole_result == Ok(Feed::NeedMore) {
+        assert_eq!(whole.eof(), split.eof());
+    }
 });
