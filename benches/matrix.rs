@@ -30,7 +30,7 @@ fn main() {
         let chunked = args.get(2).is_some_and(|c| c == "chunked");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         println!("{}", listener.local_addr().expect("local address").port());
-        let response = epoll_server::response(body, chunked);
+        let response = vastar::server::response(body, chunked);
         if let Err(e) = epoll_server::serve(listener, &response) {
             eprintln!("epoll server: {e}");
             std::process::exit(1);

@@ -53,25 +53,31 @@ struct Answers {
 
 impl Answers {
     fn new(options: &ServerOptions) -> Self {
-        let body = vec![b'x'; options.body_bytes];
-        let mut head = b"HTTP/1.1 200 OK\r\nServer: vastar\r\nContent-Type: text/plain\r\n".to_vec();
-        let mut full;
-        if options.chunked {
-            head.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-            full = head.clone();
-            for chunk in body.chunks(16 * 1024) {
-                full.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-                full.extend_from_slice(chunk);
-                full.extend_from_slice(b"\r\n");
-            }
-            full.extend_from_slice(b"0\r\n\r\n");
-        } else {
-            head.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-            full = head.clone();
-            full.extend_from_slice(&body);
-        }
-        Answers { full, head_only: head }
+        let full = response(options.body_bytes, options.chunked);
+        let head_end = full.windows(4).position(|w| w == b"\r\n\r\n").map_or(full.len(), |i| i + 4);
+        Answers { head_only: full[..head_end].to_vec(), full }
     }
+}
+
+/// A complete `200 OK` response with a body of `body_bytes` 'x', framed by
+/// Content-Length or, with `chunked`, by 16 KiB chunks. Also the benchmark
+/// matrix's target answer.
+pub fn response(body_bytes: usize, chunked: bool) -> Vec<u8> {
+    let body = vec![b'x'; body_bytes];
+    let mut out = b"HTTP/1.1 200 OK\r\nServer: vastar\r\nContent-Type: text/plain\r\n".to_vec();
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+        for chunk in body.chunks(16 * 1024) {
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+    } else {
+        out.extend_from_slice(format!("Content-Length: {body_bytes}\r\n\r\n").as_bytes());
+        out.extend_from_slice(&body);
+    }
+    out
 }
 
 impl Server {
@@ -324,6 +330,7 @@ mod tests {
     fn answers_are_framed_as_asked() {
         let plain = Answers::new(&ServerOptions { body_bytes: 3, chunked: false, threads: 1 });
         assert!(plain.full.ends_with(b"Content-Length: 3\r\n\r\nxxx"));
+        assert!(plain.head_only.ends_with(b"Content-Length: 3\r\n\r\n"));
         let chunked = Answers::new(&ServerOptions { body_bytes: 20_000, chunked: true, threads: 1 });
         assert!(chunked.full.ends_with(b"\r\n0\r\n\r\n"));
         let mut reader = crate::http::ResponseReader::new();

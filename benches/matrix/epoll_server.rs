@@ -22,26 +22,6 @@ struct Conn {
     want_write: bool,
 }
 
-/// The response for every request: a body of `body_bytes` 'x', framed by
-/// Content-Length or chunked.
-pub fn response(body_bytes: usize, chunked: bool) -> Vec<u8> {
-    let body = vec![b'x'; body_bytes];
-    let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n".to_vec();
-    if chunked {
-        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-        for chunk in body.chunks(64 * 1024) {
-            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-            out.extend_from_slice(chunk);
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"0\r\n\r\n");
-    } else {
-        out.extend_from_slice(format!("Content-Length: {body_bytes}\r\n\r\n").as_bytes());
-        out.extend_from_slice(&body);
-    }
-    out
-}
-
 fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
 }
