@@ -412,9 +412,10 @@ impl<'a> Worker<'a> {
                         Err(e) => self.slots[idx].ex.on_connect(Err(classify_connect(&e)), now),
                     }
                 }
+                // The send completes without a CQE on success, so the machine
+                // moves on at once; its Recv arms the receive right after.
                 Action::Send => {
                     self.send(idx);
-                    self.ensure_recv(idx);
                     self.slots[idx].ex.on_sent(Ok(()), now, template)
                 }
                 Action::Recv => {
