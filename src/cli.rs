@@ -70,8 +70,14 @@ pub struct BenchArgs {
     #[arg(short = 'z', value_name = "DURATION")]
     pub duration: Option<String>,
     /// Rate limit per connection in requests/second (total = QPS x CONCURRENCY); 0 = none.
+    /// A closed loop: a slow response delays that connection's next request.
     #[arg(short = 'q', value_name = "QPS", default_value_t = 0.0, allow_negative_numbers = true)]
     pub qps: f64,
+    /// Requests/second for the whole run on a fixed schedule, whatever the
+    /// responses do (open model; fractions such as 0.5 allowed). Latency is
+    /// then measured from each request's intended send time.
+    #[arg(long, value_name = "RATE", conflicts_with = "qps", allow_negative_numbers = true)]
+    pub rate: Option<f64>,
     /// HTTP method.
     #[arg(short = 'm', value_name = "METHOD", default_value = "GET")]
     pub method: String,
@@ -90,6 +96,9 @@ pub struct BenchArgs {
     /// Timeout for each request in seconds (or with a unit, e.g. 500ms); 0 = none.
     #[arg(short = 't', value_name = "TIMEOUT", default_value = "20")]
     pub timeout: String,
+    /// Limit on each connection attempt, in seconds or with a unit; 0 = the system's own.
+    #[arg(long = "connect-timeout", value_name = "TIMEOUT", default_value = "5")]
+    pub connect_timeout: String,
     /// Accept header.
     #[arg(short = 'A', value_name = "ACCEPT")]
     pub accept: Option<String>,
@@ -161,7 +170,23 @@ impl BenchArgs {
                 ),
             ));
         }
+        let rate = match self.rate {
+            Some(r) if r.is_finite() && (config::MIN_RATE..=config::MAX_RATE).contains(&r) => Some(r),
+            Some(r) => {
+                return Err(invalid(
+                    "--rate",
+                    format!(
+                        "{r} is not a usable rate; give requests per second for the whole run, {} to {}",
+                        config::MIN_RATE,
+                        config::MAX_RATE
+                    ),
+                ));
+            }
+            None => None,
+        };
         let timeout = config::parse_duration("-t", &self.timeout, Some(Duration::from_secs(1)))?;
+        let connect_timeout =
+            config::parse_duration("--connect-timeout", &self.connect_timeout, Some(Duration::from_secs(1)))?;
         let body = match (&self.body, &self.body_file) {
             (Some(text), _) => Bytes::from(text.clone().into_bytes()),
             (None, Some(path)) => config::read_body_file(path)?,
@@ -183,7 +208,9 @@ impl BenchArgs {
             connections,
             stop,
             qps_per_connection: (self.qps > 0.0).then_some(self.qps),
+            rate,
             timeout: (!timeout.is_zero()).then_some(timeout),
+            connect_timeout: (!connect_timeout.is_zero()).then_some(connect_timeout),
             keepalive: !self.disable_keepalive,
             follow_redirects: !self.disable_redirects,
             backend: config::BackendChoice::parse(&self.backend)?,
@@ -233,6 +260,7 @@ mod tests {
         let c = parse(&["http://h/"]).unwrap();
         assert_eq!((c.connections, c.stop, c.qps_per_connection), (50, Stop::Requests(200), None));
         assert_eq!((c.timeout, c.keepalive, c.follow_redirects), (Some(Duration::from_secs(20)), true, true));
+        assert_eq!((c.rate, c.connect_timeout), (None, Some(Duration::from_secs(5))));
         assert_eq!(c.request.method, "GET");
     }
 
@@ -259,6 +287,10 @@ mod tests {
         assert_eq!((c.timeout, c.keepalive, c.follow_redirects), (None, false, false));
         let c = parse(&["-n", "5", "-c", "1", "-t", "250ms", "http://h/"]).unwrap();
         assert_eq!((c.stop, c.timeout), (Stop::Requests(5), Some(Duration::from_millis(250))));
+        let c = parse(&["--rate", "0.5", "--connect-timeout", "300ms", "http://h/"]).unwrap();
+        assert_eq!((c.rate, c.connect_timeout), (Some(0.5), Some(Duration::from_millis(300))));
+        let c = parse(&["--connect-timeout", "0", "http://h/"]).unwrap();
+        assert_eq!(c.connect_timeout, None);
     }
 
     #[test]
@@ -271,6 +303,12 @@ mod tests {
             (&["-z", "0s", "http://h/"], "longer than zero"),
             (&["-q", "-1", "http://h/"], "-q"),
             (&["-q", "1e300", "http://h/"], "-q"),
+            (&["--rate", "0", "http://h/"], "--rate: 0 is not a usable rate"),
+            (&["--rate", "-5", "http://h/"], "--rate"),
+            (&["--rate", "nan", "http://h/"], "--rate"),
+            (&["--rate", "1e12", "http://h/"], "--rate"),
+            (&["--rate", "10", "-q", "1", "http://h/"], "cannot be used with"),
+            (&["--connect-timeout", "soon", "http://h/"], "--connect-timeout"),
             (&["-c", "2000000", "-z", "1s", "http://h/"], "more than the 1000000 supported"),
             (&["-t", "1e30", "http://h/"], "too long"),
             (&["--backend", "epoll", "http://h/"], "not a backend"),

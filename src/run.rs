@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use crate::cli::{BenchArgs, Cli, Command, ServeArgs};
 use crate::config::{BackendChoice, Config, ConfigError, Stop};
 use crate::engine::{self, Backend, Engine, EngineError, Outcome, Plan, Template, Until};
+use crate::load::CpuTicks;
 use crate::progress::{self, Frame, Goal, RateMeter};
-use crate::report::{self, RunInfo};
+use crate::report::insight::Load;
+use crate::report::{self, Rate, RunInfo};
 use crate::server::{Server, ServerOptions};
 use crate::signals;
 use crate::term::{self, Style};
@@ -26,8 +28,7 @@ const MONITOR_TICK: Duration = Duration::from_millis(20);
 /// Progress redraw interval: 10 frames per second.
 const FRAME_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Time allowed to open each connection before the run starts, when -t
-/// does not set a shorter one.
+/// Time allowed for the whole pre-connect phase without a connect timeout.
 const PRECONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why vastar could not do what was asked.
@@ -125,22 +126,21 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         (None, None) => unreachable!("clap requires a URL without --demo"),
     };
     let config = args.to_config(&url)?;
-    let engine = Engine::new(plan(&config, resolve(&config)?), backend);
+    let looked_up = Instant::now();
+    let addrs = resolve(&config)?;
+    let dns = config.url.host.parse::<std::net::IpAddr>().is_err().then(|| (looked_up.elapsed(), addrs.len()));
+    let engine = Engine::new(plan(&config, addrs), backend);
     // Without handlers Ctrl-C still ends the process, only without a report.
     let _ = signals::install();
     let goal = match config.stop {
         Stop::Requests(n) => Goal::Requests(n),
         Stop::Duration(d) => Goal::Duration(d),
     };
+    let ticks = CpuTicks::now();
     let (outcome, signal) = run_monitored(&engine, goal, term::stderr_is_terminal())?;
+    let cores_busy = ticks.zip(CpuTicks::now()).and_then(|(before, after)| before.busy_share(&after));
     drop(demo);
-    let info = RunInfo {
-        elapsed: outcome.elapsed,
-        backend: outcome.backend,
-        workers: outcome.workers,
-        connections: outcome.connections,
-        interrupted: signal.is_some(),
-    };
+    let info = run_info(&outcome, &config, signal.is_some(), dns, cores_busy);
     let mut stdout = io::stdout().lock();
     let style = Style::for_stdout(args.no_color);
     match report::render(&mut stdout, &outcome.stats, &info, &style).and_then(|()| stdout.flush()) {
@@ -153,6 +153,37 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         Some(signal) => ExitCode::from(128 + signal as u8),
         None => ExitCode::SUCCESS,
     })
+}
+
+/// The report's facts about a finished run.
+fn run_info(
+    outcome: &Outcome,
+    config: &Config,
+    interrupted: bool,
+    dns: Option<(Duration, usize)>,
+    cores_busy: Option<f64>,
+) -> RunInfo {
+    let rate = config.rate.map(|target| {
+        // Sent over the window the schedule covered: up to the last start,
+        // plus the one interval that start opened.
+        let window = outcome.last_start.as_secs_f64() + 1.0 / target;
+        Rate { target, achieved: outcome.stats.started as f64 / window }
+    });
+    let core_time = outcome.elapsed.as_secs_f64() * outcome.cores as f64;
+    RunInfo {
+        elapsed: outcome.elapsed,
+        backend: outcome.backend.clone(),
+        workers: outcome.workers,
+        connections: outcome.connections,
+        interrupted,
+        rate,
+        dns,
+        load: Load {
+            own: (core_time > 0.0).then(|| (outcome.cpu.as_secs_f64() / core_time).min(1.0)),
+            cores: outcome.cores,
+            cores_busy,
+        },
+    }
 }
 
 /// Runs the engine while a monitor thread draws progress and handles signals.
@@ -247,8 +278,10 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Plan {
             Stop::Duration(d) => Until::Elapsed(d),
         },
         qps_per_connection: config.qps_per_connection,
+        rate: config.rate,
         timeout: config.timeout,
-        preconnect_timeout: config.timeout.map_or(PRECONNECT_TIMEOUT, |t| t.min(PRECONNECT_TIMEOUT)),
+        connect_timeout: config.connect_timeout,
+        preconnect_timeout: config.connect_timeout.unwrap_or(PRECONNECT_TIMEOUT),
     }
 }
 

@@ -54,8 +54,13 @@ pub struct Config {
     pub stop: Stop,
     /// Most requests per second on each connection (hey's `-q`); `None` = unlimited.
     pub qps_per_connection: Option<f64>,
-    /// Deadline for a whole request, connect to last byte; `None` = none.
+    /// Requests per second for the whole run on a fixed schedule (`--rate`).
+    pub rate: Option<f64>,
+    /// Deadline for a whole request, connect to last byte, from its intended
+    /// start; `None` = none.
     pub timeout: Option<Duration>,
+    /// Limit on each connection attempt (`--connect-timeout`); `None` = the system's.
+    pub connect_timeout: Option<Duration>,
     pub keepalive: bool,
     pub follow_redirects: bool,
     pub backend: BackendChoice,
@@ -98,6 +103,10 @@ pub const MAX_CONNECTIONS: u64 = 1_000_000;
 
 /// Most requests per second per connection accepted for -q.
 pub const MAX_QPS: f64 = 1_000_000.0;
+
+/// Bounds of `--rate`: one request in 1000 s up to ten million per second.
+pub const MIN_RATE: f64 = 0.001;
+pub const MAX_RATE: f64 = 10_000_000.0;
 
 /// Parses a duration such as `500ms`, `10s`, `1m30s`, `1.5h`. A bare number
 /// is taken in `bare_unit` when given, and refused otherwise.

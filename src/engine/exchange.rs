@@ -14,7 +14,7 @@ use bytes::Bytes;
 use crate::http::reader::Truncated;
 use crate::http::request::resolve_location;
 use crate::http::{Feed, HttpError, RequestSpec, Response, ResponseReader};
-use crate::stats::{ErrorKind, Phase, Record, nanos};
+use crate::stats::{ErrorKind, Record, nanos};
 
 /// Redirect hops followed before a request counts as failed (as Go's client, so hey).
 pub const MAX_REDIRECTS: u8 = 10;
@@ -87,6 +87,9 @@ pub struct Exchange {
     hops: u8,
     retried: bool,
     connect_failures: u32,
+    /// When the request was meant to start (the schedule's time under
+    /// `--rate`; the actual start otherwise).
+    intended: Instant,
     started: Instant,
     mark: Instant,
     first_byte: Option<Instant>,
@@ -95,7 +98,6 @@ pub struct Exchange {
     read_ns: u64,
     wire_bytes: u64,
     body_bytes: u64,
-    connect: Phase,
 }
 
 impl Exchange {
@@ -110,6 +112,7 @@ impl Exchange {
             hops: 0,
             retried: false,
             connect_failures: 0,
+            intended: now,
             started: now,
             mark: now,
             first_byte: None,
@@ -118,7 +121,6 @@ impl Exchange {
             read_ns: 0,
             wire_bytes: 0,
             body_bytes: 0,
-            connect: Phase::default(),
         }
     }
 
@@ -131,14 +133,14 @@ impl Exchange {
         }
     }
 
-    /// Starts a request.
-    pub fn begin(&mut self, now: Instant) -> Action {
+    /// Starts a request that was meant to start at `intended` (≤ `now`).
+    pub fn begin(&mut self, intended: Instant, now: Instant) -> Action {
         self.hop = None;
         self.hops = 0;
         self.retried = false;
+        self.intended = intended.min(now);
         self.started = now;
         (self.write_ns, self.wait_ns, self.read_ns, self.wire_bytes, self.body_bytes) = (0, 0, 0, 0, 0);
-        self.connect = Phase::default();
         self.next_hop(now)
     }
 
@@ -167,7 +169,6 @@ impl Exchange {
     pub fn on_connect(&mut self, result: Result<(), ErrorKind>, now: Instant) -> Action {
         match result {
             Ok(()) => {
-                self.connect.record(nanos(now - self.mark));
                 self.connected = true;
                 self.reused = false;
                 self.connect_failures = 0;
@@ -304,12 +305,12 @@ impl Exchange {
             record: Record {
                 result,
                 latency: now - self.started,
+                queued: self.started - self.intended,
                 write: ns(self.write_ns),
                 wait: ns(self.wait_ns),
                 read: ns(self.read_ns),
                 wire_bytes,
                 body_bytes: self.body_bytes,
-                connect: self.connect,
             },
             keep_conn: self.connected,
         })

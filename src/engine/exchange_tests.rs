@@ -29,7 +29,7 @@ const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 /// A machine on an open connection that has sent its request.
 fn awaiting_response(t: &Template, t0: Instant) -> Exchange {
     let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
+    ex.begin(t0, t0);
     ex.on_sent(Ok(()), t0, t);
     ex
 }
@@ -39,7 +39,7 @@ fn a_fresh_slot_connects_sends_and_records_phases() {
     let t = template("GET", true);
     let t0 = Instant::now();
     let mut ex = Exchange::new(false, t0);
-    assert_eq!(ex.begin(t0), Action::Connect);
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
     assert_eq!(ex.on_connect(Ok(()), ms(t0, 1)), Action::Send);
     assert_eq!(ex.request(&t), &t.request[..]);
     assert_eq!(ex.on_sent(Ok(()), ms(t0, 2), &t), Action::Recv);
@@ -52,9 +52,9 @@ fn a_fresh_slot_connects_sends_and_records_phases() {
         (r.latency, r.write, r.wait, r.read),
         (Duration::from_millis(9), Duration::from_millis(1), Duration::from_millis(3), Duration::from_millis(4))
     );
-    assert_eq!((r.wire_bytes, r.body_bytes, r.connect.count, r.connect.max_ns), (OK.len() as u64, 2, 1, 1_000_000));
+    assert_eq!((r.wire_bytes, r.body_bytes, r.queued), (OK.len() as u64, 2, Duration::ZERO));
     // The next request reuses the connection.
-    assert_eq!(ex.begin(ms(t0, 10)), Action::Send);
+    assert_eq!(ex.begin(ms(t0, 10), ms(t0, 10)), Action::Send);
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn a_stale_keep_alive_connection_is_retried_once_for_get() {
     let mut ex = awaiting_response(&t, t0);
     assert!(finished(ex.on_data(OK, t0, &t)).keep_conn);
     // The server closed the idle connection: EOF before any byte.
-    ex.begin(t0);
+    ex.begin(t0, t0);
     ex.on_sent(Ok(()), t0, &t);
     assert_eq!(ex.on_eof(t0, &t), Action::Connect);
     ex.on_connect(Ok(()), t0);
@@ -80,7 +80,7 @@ fn a_reset_on_reuse_is_retried_but_not_for_post() {
         let t0 = Instant::now();
         let mut ex = awaiting_response(&t, t0);
         ex.on_data(OK, t0, &t);
-        ex.begin(t0);
+        ex.begin(t0, t0);
         let action = ex.on_sent(Err(ErrorKind::Reset), t0, &t);
         assert_eq!(action == Action::Connect, retried, "{method}");
     }
@@ -92,7 +92,7 @@ fn no_retry_after_part_of_the_response_arrived() {
     let t0 = Instant::now();
     let mut ex = awaiting_response(&t, t0);
     ex.on_data(OK, t0, &t);
-    ex.begin(t0);
+    ex.begin(t0, t0);
     ex.on_sent(Ok(()), t0, &t);
     ex.on_data(b"HTTP/1.1 2", t0, &t);
     let f = finished(ex.on_recv_error(ErrorKind::Reset, t0, &t));
@@ -112,7 +112,7 @@ fn redirects_on_the_same_origin_are_followed_and_counted_once() {
     assert_eq!(f.record.result, Ok(200));
     assert_eq!(f.record.wire_bytes, (redirect.len() + OK.len()) as u64);
     // The next request starts from the original target again.
-    ex.begin(t0);
+    ex.begin(t0, t0);
     assert!(ex.request(&t).starts_with(b"GET /start HTTP/1.1\r\n"));
 }
 
@@ -121,7 +121,7 @@ fn redirect_loops_stop_after_ten_hops() {
     let t = template("GET", true);
     let t0 = Instant::now();
     let mut ex = Exchange::new(true, t0);
-    ex.begin(t0);
+    ex.begin(t0, t0);
     let redirect = b"HTTP/1.1 301 Moved\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n";
     for _ in 0..MAX_REDIRECTS {
         ex.on_sent(Ok(()), t0, &t);
@@ -153,7 +153,7 @@ fn a_closing_response_reconnects_for_the_next_request() {
     let mut ex = awaiting_response(&t, t0);
     let f = finished(ex.on_data(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", t0, &t));
     assert_eq!((f.record.result, f.keep_conn), (Ok(200), false));
-    assert_eq!(ex.begin(t0), Action::Connect);
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
 }
 
 #[test]
@@ -163,9 +163,9 @@ fn parse_errors_and_timeouts_close_the_connection() {
     let mut ex = awaiting_response(&t, t0);
     let f = finished(ex.on_data(b"garbage", t0, &t));
     assert_eq!((f.record.result, f.keep_conn), (Err(ErrorKind::InvalidResponse), false));
-    assert_eq!(ex.begin(t0), Action::Connect);
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
     assert_eq!(ex.on_timeout(ms(t0, 20)).record.result, Err(ErrorKind::ConnectTimeout));
-    assert_eq!(ex.begin(t0), Action::Connect);
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
     ex.on_connect(Ok(()), t0);
     ex.on_sent(Ok(()), t0, &t);
     let f = ex.on_timeout(ms(t0, 20));
@@ -182,12 +182,12 @@ fn connect_failures_back_off_up_to_a_cap() {
     assert_eq!(ex.backoff(), None);
     let mut waits = vec![];
     for _ in 0..12 {
-        ex.begin(t0);
+        ex.begin(t0, t0);
         ex.on_connect(Err(ErrorKind::ConnectRefused), t0);
         waits.push(ex.backoff().unwrap().as_millis());
     }
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 500, 500, 500]);
-    ex.begin(t0);
+    ex.begin(t0, t0);
     ex.on_connect(Ok(()), t0);
     assert_eq!(ex.backoff(), None);
 }

@@ -8,6 +8,7 @@
 
 pub mod exchange;
 pub mod portable;
+pub mod schedule;
 #[cfg(target_os = "linux")]
 pub mod uring;
 
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::stats::{ErrorKind, Live, WorkerStats};
 pub use exchange::Template;
+pub use schedule::{Claim, SPIN_AHEAD, Schedule};
 
 /// Most connection attempts in flight at once while pre-connecting, so that
 /// a large -c does not overflow the server's accept backlog.
@@ -44,9 +46,15 @@ pub struct Plan {
     pub until: Until,
     /// Most requests per second on each connection; `None` = as fast as possible.
     pub qps_per_connection: Option<f64>,
-    /// Deadline on each whole request; `None` = wait forever.
+    /// Requests per second for the whole run on a fixed schedule (open
+    /// model, `--rate`); `None` = a closed loop.
+    pub rate: Option<f64>,
+    /// Deadline on each whole request, counted from its intended start;
+    /// `None` = wait forever.
     pub timeout: Option<Duration>,
-    /// Limit on opening each connection before the start.
+    /// Limit on each connection attempt; `None` = the system's own.
+    pub connect_timeout: Option<Duration>,
+    /// Limit on the whole pre-connect phase.
     pub preconnect_timeout: Duration,
 }
 
@@ -189,12 +197,43 @@ pub struct Job<'a> {
     pub shared: &'a Shared,
 }
 
+impl Job<'_> {
+    /// This worker's part of the `--rate` schedule, if there is one.
+    pub fn schedule(&self, start: Instant) -> Option<Schedule> {
+        let plan = &self.shared.plan;
+        plan.rate.map(|rate| Schedule::new(start, rate, self.index, self.connections, plan.connections))
+    }
+
+    /// When a `-z` run ends.
+    pub fn end(&self, start: Instant) -> Option<Instant> {
+        match self.shared.plan.until {
+            Until::Elapsed(d) => Some(start + d),
+            Until::Count(_) => None,
+        }
+    }
+}
+
 /// What a worker hands back.
 #[derive(Debug)]
 pub struct WorkerResult {
     pub stats: WorkerStats,
     /// When its last request ended (or was abandoned).
     pub finished: Instant,
+    /// When it last started a request.
+    pub last_start: Option<Instant>,
+    /// CPU time its thread used from the start to `finished`.
+    pub cpu: Duration,
+}
+
+/// CPU time used so far by the calling thread (user + system).
+pub fn thread_cpu() -> Duration {
+    // SAFETY: all zeroes is a valid timespec; clock_gettime writes into it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and a valid pointer to a timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// A way of moving bytes. Implementations run one worker on the calling
@@ -240,9 +279,15 @@ pub struct Outcome {
     pub stats: WorkerStats,
     /// From the common start to the end of the last request.
     pub elapsed: Duration,
+    /// From the common start to the last request's start.
+    pub last_start: Duration,
     pub workers: usize,
     pub connections: usize,
     pub backend: String,
+    /// CPU time of all workers during the run.
+    pub cpu: Duration,
+    /// Cores the workers could use: the smaller of workers and available CPUs.
+    pub cores: usize,
 }
 
 /// One prepared run.
@@ -327,14 +372,26 @@ impl<'b> Engine<'b> {
             }
             self.shared.prepared.start_when_ready(workers);
             let start = self.shared.start.start_when_ready(workers);
-            let mut stats = WorkerStats::new();
-            let mut last = start;
+            let mut outcome = Outcome {
+                stats: WorkerStats::new(),
+                elapsed: Duration::ZERO,
+                last_start: Duration::ZERO,
+                workers,
+                connections,
+                backend: self.backend.name(),
+                cpu: Duration::ZERO,
+                cores: workers.min(available_cpus()),
+            };
             let mut failure = None;
             for handle in handles {
                 match handle.join() {
                     Ok(Ok(result)) => {
-                        stats.merge(&result.stats);
-                        last = last.max(result.finished);
+                        outcome.stats.merge(&result.stats);
+                        outcome.elapsed = outcome.elapsed.max(result.finished.saturating_duration_since(start));
+                        let last_start =
+                            result.last_start.map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
+                        outcome.last_start = outcome.last_start.max(last_start);
+                        outcome.cpu += result.cpu;
                     }
                     Ok(Err(e)) => failure = Some(e),
                     Err(panic) => std::panic::resume_unwind(panic),
@@ -342,9 +399,7 @@ impl<'b> Engine<'b> {
             }
             match failure {
                 Some(e) => Err(e),
-                None => {
-                    Ok(Outcome { stats, elapsed: last - start, workers, connections, backend: self.backend.name() })
-                }
+                None => Ok(outcome),
             }
         })
     }

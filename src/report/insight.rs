@@ -1,5 +1,7 @@
 //! Automatic reading of the latency distribution: three ratios between
-//! percentiles, each with a verdict, and warnings about failures.
+//! percentiles, each with a verdict; warnings about failures; and the
+//! generator's self-diagnosis (a missed rate, saturated cores, too few
+//! samples or too short a run for the figures printed).
 //!
 //! The thresholds are anchored on the exponential distribution, the shape of
 //! latency in a simple queue (M/M/1 sojourn time). For it, p99/p50 =
@@ -8,6 +10,8 @@
 //! well below those; one with stalls (GC, lock convoys, retries, cold caches)
 //! sits above them. Each verdict switches exactly at its threshold: a value
 //! equal to the threshold gets the worse verdict.
+
+use std::time::Duration;
 
 /// How good a ratio is, for coloring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +65,30 @@ pub const FAILURE_SHARE: f64 = 0.01;
 /// Share of non-2xx responses above which they "dominate".
 pub const NON_2XX_SHARE: f64 = 0.5;
 
+/// Shortfall of the achieved rate below which `--rate` is flagged.
+pub const RATE_SHORTFALL: f64 = 0.01;
+
+/// CPU busy share from which the generator may be the bottleneck.
+pub const BUSY_SHARE: f64 = 0.9;
+
+/// Runs shorter than this are too short to judge CPU use by clock ticks,
+/// and too short for stable figures.
+pub const SHORT_RUN: Duration = Duration::from_secs(1);
+
+/// Samples a percentile needs beyond it to mean something.
+pub const TAIL_SAMPLES: f64 = 10.0;
+
+/// How busy the generator was.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Load {
+    /// vastar's workers' CPU time over the time of the cores they could use (0..=1).
+    pub own: Option<f64>,
+    /// Cores the workers could use.
+    pub cores: usize,
+    /// How busy those cores were in total, other processes included (Linux).
+    pub cores_busy: Option<f64>,
+}
+
 fn judge(value: f64, thresholds: &Thresholds, worst: &'static str) -> (&'static str, Grade) {
     thresholds
         .iter()
@@ -106,7 +134,7 @@ pub fn warnings(c: Counts) -> Vec<String> {
     let share = |part: u64, whole: u64| if whole == 0 { 0.0 } else { part as f64 / whole as f64 };
     if share(c.errors, c.issued) > FAILURE_SHARE {
         lines.push(format!(
-            "Errors: {:.1}% of requests failed ({} of {}) -- latency figures describe only the requests that succeeded",
+            "Errors: {:.1}% of requests failed ({} of {}) -- latency figures leave out failures other than timeouts",
             100.0 * share(c.errors, c.issued),
             c.errors,
             c.issued
@@ -123,6 +151,69 @@ pub fn warnings(c: Counts) -> Vec<String> {
         lines.push(format!(
             "Status: {:.1}% of responses were not 2xx -- you may be measuring an error page or a rate limiter",
             100.0 * share(c.non_2xx, c.responses)
+        ));
+    }
+    lines
+}
+
+/// A `--rate` run that sent fewer requests than asked for.
+pub fn rate_warning(target: f64, achieved: f64) -> Option<String> {
+    (achieved < target * (1.0 - RATE_SHORTFALL)).then(|| {
+        format!(
+            "Rate: sent {achieved:.1} req/s of the {target:.1} asked for ({:.1}%) -- too few connections for this \
+             rate at this latency (raise -c), or the generator is saturated",
+            100.0 * achieved / target
+        )
+    })
+}
+
+/// The generator kept its cores (nearly) saturated: the server may not be
+/// what was measured. Not judged on runs shorter than [`SHORT_RUN`].
+pub fn load_warning(load: &Load, elapsed: Duration) -> Option<String> {
+    if elapsed < SHORT_RUN {
+        return None;
+    }
+    let plural = if load.cores == 1 { "" } else { "s" };
+    let cores = load.cores;
+    if let Some(own) = load.own.filter(|&own| own >= BUSY_SHARE) {
+        return Some(format!(
+            "Generator: vastar kept its {cores} core{plural} {:.0}% busy -- results may be limited by the generator, \
+             not the server; give it more cores (or move the server off them), use fewer connections per core, or \
+             the io_uring backend",
+            100.0 * own
+        ));
+    }
+    let busy = load.cores_busy.filter(|&busy| busy >= BUSY_SHARE)?;
+    Some(format!(
+        "Generator: its {cores} core{plural} were {:.0}% busy, vastar's own share {:.0}% -- other processes (the \
+         server?) compete for them and their delays count as latency; pin the server elsewhere (taskset)",
+        100.0 * busy,
+        100.0 * load.own.unwrap_or(0.0)
+    ))
+}
+
+/// Percentiles printed without enough samples beyond them, and runs too
+/// short for stable figures.
+pub fn sample_warnings(samples: u64, elapsed: Duration) -> Vec<String> {
+    let mut lines = Vec::new();
+    let thin: Vec<String> = [99.0, 99.9, 99.99]
+        .into_iter()
+        .filter(|p| (samples as f64) * (1.0 - p / 100.0) < TAIL_SAMPLES)
+        .map(|p| format!("p{p}"))
+        .collect();
+    if samples > 0 && !thin.is_empty() {
+        lines.push(format!(
+            "Samples: {} {} on fewer than {TAIL_SAMPLES} samples beyond {} ({samples} in all) -- about 100000 are \
+             needed for a meaningful p99.99; run longer",
+            thin.join(", "),
+            if thin.len() == 1 { "rests" } else { "rest" },
+            if thin.len() == 1 { "it" } else { "each" },
+        ));
+    }
+    if elapsed < SHORT_RUN {
+        lines.push(format!(
+            "Duration: the run lasted {:.2} s, too short for stable figures -- run for several seconds (-z 10s)",
+            elapsed.as_secs_f64()
         ));
     }
     lines
@@ -168,5 +259,46 @@ mod tests {
         assert!(lines[0].starts_with("Errors: 1.1% of requests failed (11 of 1000)"));
         assert!(lines[1].starts_with("Timeouts: 1.1%"));
         assert!(lines[2].starts_with("Status: 50.1% of responses were not 2xx"));
+    }
+
+    #[test]
+    fn a_missed_rate_is_flagged_past_one_percent() {
+        assert_eq!(rate_warning(1000.0, 990.0), None);
+        let line = rate_warning(1000.0, 989.0).expect("1.1% short");
+        assert!(line.starts_with("Rate: sent 989.0 req/s of the 1000.0 asked for (98.9%)"), "{line}");
+    }
+
+    #[test]
+    fn a_busy_generator_is_flagged_and_told_apart_from_busy_neighbours() {
+        let long = Duration::from_secs(5);
+        let calm = Load { own: Some(0.5), cores: 2, cores_busy: Some(0.6) };
+        assert_eq!(load_warning(&calm, long), None);
+        let saturated = Load { own: Some(0.95), cores: 2, cores_busy: Some(0.97) };
+        let line = load_warning(&saturated, long).unwrap();
+        assert!(line.starts_with("Generator: vastar kept its 2 cores 95% busy"), "{line}");
+        let crowded = Load { own: Some(0.3), cores: 1, cores_busy: Some(0.99) };
+        let line = load_warning(&crowded, long).unwrap();
+        assert!(line.starts_with("Generator: its 1 core were 99% busy, vastar's own share 30%"), "{line}");
+        // Too short to judge by clock ticks.
+        assert_eq!(load_warning(&saturated, Duration::from_millis(500)), None);
+        // Nothing measured (not Linux, no /proc): no guess.
+        assert_eq!(load_warning(&Load::default(), long), None);
+    }
+
+    #[test]
+    fn thin_tails_and_short_runs_are_flagged() {
+        let long = Duration::from_secs(10);
+        assert!(sample_warnings(100_000, long).is_empty());
+        let lines = sample_warnings(99_999, long);
+        assert!(
+            lines[0].starts_with("Samples: p99.99 rests on fewer than 10 samples beyond it (99999 in all)"),
+            "{lines:?}"
+        );
+        let lines = sample_warnings(500, long);
+        assert!(lines[0].starts_with("Samples: p99, p99.9, p99.99 rest on"), "{lines:?}");
+        assert!(sample_warnings(0, long).is_empty());
+        let lines = sample_warnings(1_000_000, Duration::from_millis(250));
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].starts_with("Duration: the run lasted 0.25 s"), "{lines:?}");
     }
 }

@@ -2,6 +2,11 @@
 //! order: summary, response time distribution, insight, histogram, status
 //! codes, errors, phase details.
 //!
+//! Latency figures are corrected for coordinated omission: measured from
+//! each request's intended start, with timeouts at their limit. In a closed
+//! loop without timeouts that is the plain latency; when the two differ by
+//! more than [`DIFFERENT`] the uncorrected figures are shown next to them.
+//!
 //! A pure function of a stats snapshot, the run's facts and a [`Style`],
 //! written to any `impl Write`: with the style switched off the text carries
 //! the same information without escape codes, and tests compare it byte for
@@ -12,11 +17,11 @@ pub mod insight;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::stats::{ErrorKind, Phase, WorkerStats};
+use crate::stats::{ErrorKind, Histogram, Phase, WorkerStats};
 use crate::term::Style;
-use insight::{Counts, Grade};
+use insight::{Counts, Grade, Load};
 
-/// Facts about the run that are not measurements.
+/// Facts about the run that are not latency measurements.
 #[derive(Clone, Debug)]
 pub struct RunInfo {
     pub elapsed: Duration,
@@ -25,7 +30,22 @@ pub struct RunInfo {
     pub connections: usize,
     /// The run was cut short by a signal (Ctrl-C).
     pub interrupted: bool,
+    /// Under `--rate`: the target and achieved requests per second.
+    pub rate: Option<Rate>,
+    /// Name resolution: time taken and addresses found (none for an IP).
+    pub dns: Option<(Duration, usize)>,
+    pub load: Load,
 }
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    pub target: f64,
+    pub achieved: f64,
+}
+
+/// Relative difference from which corrected and uncorrected percentiles
+/// are both shown.
+pub const DIFFERENT: f64 = 0.03;
 
 /// Percentiles shown in the distribution: hey's plus the far tail.
 pub const PERCENTILES: [f64; 9] = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99];
@@ -48,16 +68,26 @@ fn secs(ns: u64) -> f64 {
 /// Writes the whole report.
 pub fn render(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
     summary(out, stats, info, style)?;
-    distribution(out, stats, style)?;
-    insight(out, stats, style)?;
-    histogram(out, stats, style)?;
+    distribution(out, stats, info, style)?;
+    insight(out, stats, info, style)?;
+    histogram(out, &stats.corrected, style)?;
     statuses(out, stats)?;
     errors(out, stats, info)?;
-    details(out, stats)
+    details(out, stats, info)
+}
+
+/// Whether the uncorrected percentiles differ enough to be shown too.
+fn uncorrected_differs(stats: &WorkerStats) -> bool {
+    let (c, u) = (&stats.corrected, &stats.latency);
+    c.count() != u.count()
+        || PERCENTILES.iter().any(|&p| {
+            let (a, b) = (c.percentile_ns(p) as f64, u.percentile_ns(p) as f64);
+            (a - b).abs() > DIFFERENT * b.max(1.0)
+        })
 }
 
 fn summary(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
-    let lat = &stats.latency;
+    let lat = &stats.corrected;
     let elapsed = info.elapsed.as_secs_f64();
     let rps = if elapsed > 0.0 { stats.responses as f64 / elapsed } else { 0.0 };
     let per_request = stats.body_bytes.checked_div(stats.responses).unwrap_or(0);
@@ -67,11 +97,14 @@ fn summary(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &St
     writeln!(out, "  Fastest:      {:.4} secs", secs(lat.min_ns()))?;
     writeln!(out, "  Average:      {:.4} secs", lat.mean_ns() / 1e9)?;
     writeln!(out, "  Requests/sec: {}", style.bold(&format!("{rps:.2}")))?;
+    if let Some(rate) = info.rate {
+        let share = 100.0 * rate.achieved / rate.target;
+        writeln!(out, "  Rate:         {:.2} req/s sent of {:.2} target ({share:.1}%)", rate.achieved, rate.target)?;
+    }
     writeln!(out, "  Total data:   {} bytes", stats.body_bytes)?;
     writeln!(out, "  Size/request: {per_request} bytes")?;
     if stats.aborted > 0 {
-        let when = if info.interrupted { "when interrupted" } else { "at the deadline" };
-        writeln!(out, "  Aborted:      {} in flight {when} (not counted as errors)", stats.aborted)?;
+        writeln!(out, "  Aborted:      {} {} (not counted as errors)", stats.aborted, aborted_when(info))?;
     }
     let plural = if info.workers == 1 { "" } else { "s" };
     writeln!(
@@ -82,24 +115,54 @@ fn summary(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &St
     writeln!(out)
 }
 
-fn distribution(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Result<()> {
-    if stats.latency.count() == 0 {
+fn aborted_when(info: &RunInfo) -> &'static str {
+    match (info.interrupted, info.rate.is_some()) {
+        (true, _) => "in flight when interrupted",
+        (false, true) => "in flight or waiting for a connection at the deadline",
+        (false, false) => "in flight at the deadline",
+    }
+}
+
+fn distribution(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
+    if stats.corrected.count() == 0 {
         return Ok(());
     }
-    writeln!(out, "{}", style.bold("Response time distribution:"))?;
+    let both = uncorrected_differs(stats);
+    let title = match (both, info.rate.is_some()) {
+        (true, _) => "Response time distribution (corrected; [uncorrected]):",
+        (false, true) => "Response time distribution (corrected; uncorrected within 3%):",
+        (false, false) => "Response time distribution:",
+    };
+    writeln!(out, "{}", style.bold(title))?;
     for p in PERCENTILES {
-        let ns = stats.latency.percentile_ns(p);
+        let ns = stats.corrected.percentile_ns(p);
         write!(out, "  {p:>6.2}% in {:.4} secs", secs(ns))?;
+        if both {
+            write!(out, " [{:.4}]", secs(stats.latency.percentile_ns(p)))?;
+        }
         match HIGHLIGHTS.iter().find(|(h, _)| *h == p) {
-            Some(&(_, color)) => writeln!(out, " {}", style.paint(color, &format!("({:.2}ms)", ns as f64 / 1e6)))?,
+            Some(&(_, color)) => {
+                let ms = |ns: u64| ns as f64 / 1e6;
+                let text = match both {
+                    true => format!("({:.2}ms [{:.2}ms])", ms(ns), ms(stats.latency.percentile_ns(p))),
+                    false => format!("({:.2}ms)", ms(ns)),
+                };
+                writeln!(out, " {}", style.paint(color, &text))?
+            }
             None => writeln!(out)?,
         }
+    }
+    if both || info.rate.is_some() {
+        writeln!(out, "  corrected: from each request's intended start, timeouts included at their limit")?;
+    }
+    if both {
+        writeln!(out, "  [uncorrected]: from the actual send, responses only (what a closed-loop tool reports)")?;
     }
     writeln!(out)
 }
 
-fn insight(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Result<()> {
-    let lat = &stats.latency;
+fn insight(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
+    let lat = &stats.corrected;
     let non_2xx = stats.statuses().filter(|(code, _)| !(200..300).contains(code)).map(|(_, n)| n).sum();
     let counts = Counts {
         issued: stats.issued(),
@@ -108,7 +171,10 @@ fn insight(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Resu
         responses: stats.responses,
         non_2xx,
     };
-    let warnings = insight::warnings(counts);
+    let mut warnings = insight::warnings(counts);
+    warnings.extend(info.rate.and_then(|r| insight::rate_warning(r.target, r.achieved)));
+    warnings.extend(insight::load_warning(&info.load, info.elapsed));
+    warnings.extend(insight::sample_warnings(lat.count(), info.elapsed));
     if lat.count() == 0 && warnings.is_empty() {
         return Ok(());
     }
@@ -124,9 +190,6 @@ fn insight(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Resu
             let label = format!("{} {}", ratio.name, ratio.formula);
             writeln!(out, "  {label:<24} = {:.1}x -- {}", ratio.value, style.paint(color, ratio.verdict))?;
         }
-        if lat.count() < 1000 {
-            writeln!(out, "  (fewer than 1000 responses: p99.9 rests on very few samples)")?;
-        }
     }
     for line in warnings {
         writeln!(out, "  {}", style.paint(196, &line))?;
@@ -137,24 +200,24 @@ fn insight(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Resu
 /// Counts per row: 11 equal-width rows from fastest to slowest, each
 /// counting latencies in [lower edge, next edge) and the last one up to the
 /// slowest. Returns (lower edges, counts).
-pub fn histogram_rows(stats: &WorkerStats) -> (Vec<u64>, Vec<u64>) {
-    let (min, max) = (stats.latency.min_ns(), stats.latency.max_ns());
+pub fn histogram_rows(latency: &Histogram) -> (Vec<u64>, Vec<u64>) {
+    let (min, max) = (latency.min_ns(), latency.max_ns());
     let span = u128::from(max - min);
     let rows = HISTOGRAM_ROWS as u128;
     let edges = (0..rows).map(|i| min + (span * i / rows) as u64).collect();
     let mut counts = vec![0; HISTOGRAM_ROWS];
-    for (value, count) in stats.latency.buckets() {
+    for (value, count) in latency.buckets() {
         let row = (u128::from(value - min) * rows).checked_div(span).map_or(0, |r| r.min(rows - 1) as usize);
         counts[row] += count;
     }
     (edges, counts)
 }
 
-fn histogram(out: &mut impl Write, stats: &WorkerStats, style: &Style) -> io::Result<()> {
-    if stats.latency.count() == 0 {
+fn histogram(out: &mut impl Write, latency: &Histogram, style: &Style) -> io::Result<()> {
+    if latency.count() == 0 {
         return Ok(());
     }
-    let (edges, counts) = histogram_rows(stats);
+    let (edges, counts) = histogram_rows(latency);
     let count_width = counts.iter().max().map_or(1, |m| m.to_string().len());
     let prefix = 2 + 6 + 2 + count_width + 3;
     let bar_room = style.width.saturating_sub(prefix + 1).clamp(10, 100);
@@ -188,14 +251,16 @@ fn errors(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo) -> io::Resu
     for (kind, count) in stats.errors() {
         writeln!(out, "  [{count}] {}", kind.label())?;
     }
+    if stats.unsent > 0 {
+        writeln!(out, "  ({} of the timeouts were never sent: every connection was busy)", stats.unsent)?;
+    }
     if stats.aborted > 0 {
-        let when = if info.interrupted { "when interrupted" } else { "at the deadline" };
-        writeln!(out, "  [{}] aborted in flight {when} (not errors)", stats.aborted)?;
+        writeln!(out, "  [{}] aborted {} (not errors)", stats.aborted, aborted_when(info))?;
     }
     writeln!(out)
 }
 
-fn details(out: &mut impl Write, stats: &WorkerStats) -> io::Result<()> {
+fn details(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo) -> io::Result<()> {
     let line = |out: &mut dyn Write, name: &str, p: &Phase| {
         write!(
             out,
@@ -211,8 +276,31 @@ fn details(out: &mut impl Write, stats: &WorkerStats) -> io::Result<()> {
         writeln!(out)?;
     }
     if stats.connect.count > 0 {
+        let p = |q| secs(stats.connect_latency.percentile_ns(q));
         line(out, "connect:", &stats.connect)?;
-        writeln!(out, " ({} new connections)", stats.connect.count)?;
+        let count = stats.connect.count;
+        let plural = if count == 1 { "" } else { "s" };
+        writeln!(out, " ({count} new connection{plural}; p50 {:.4}, p99 {:.4} secs)", p(50.0), p(99.0))?;
+    }
+    if stats.send_lag.count > 0 {
+        // Microseconds: the lag is far below what four decimals of a second show.
+        let lag = &stats.send_lag;
+        let us = |ns: u64| ns as f64 / 1e3;
+        writeln!(
+            out,
+            "  send lag:  {:.1} us, {:.1} us, {:.1} us (generator's own timer error; part of the corrected latency)",
+            us(lag.mean_ns()),
+            us(lag.min_ns()),
+            us(lag.max_ns)
+        )?;
+    }
+    if let Some((took, addresses)) = info.dns {
+        let plural = if addresses == 1 { "" } else { "es" };
+        writeln!(
+            out,
+            "  DNS lookup: {:.4} secs ({addresses} address{plural}, once before the run)",
+            took.as_secs_f64()
+        )?;
     }
     Ok(())
 }

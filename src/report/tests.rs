@@ -8,19 +8,15 @@ use crate::stats::Record;
 
 fn record(result: Result<u16, ErrorKind>, latency_us: u64) -> Record {
     let d = Duration::from_micros(latency_us);
-    let mut connect = Phase::default();
-    if latency_us % 97 == 0 {
-        connect.record(150_000);
-    }
     Record {
         result,
         latency: d,
+        queued: Duration::ZERO,
         write: d / 20,
         wait: d * 3 / 4,
         read: d / 5,
         wire_bytes: 120,
         body_bytes: if result.is_ok() { 58 } else { 0 },
-        connect,
     }
 }
 
@@ -37,9 +33,13 @@ fn sample() -> (WorkerStats, RunInfo) {
             _ => 200,
         };
         stats.record(&record(Ok(status), latency));
+        if latency % 97 == 0 {
+            stats.connected(150_000 + latency);
+        }
     }
-    for kind in [ErrorKind::Timeout, ErrorKind::Timeout, ErrorKind::Reset] {
-        stats.record(&record(Err(kind), 0));
+    // Timeouts end at the (made-up) 65 ms limit; the reset ends at once.
+    for (kind, at_us) in [(ErrorKind::Timeout, 65_000), (ErrorKind::Timeout, 65_000), (ErrorKind::Reset, 0)] {
+        stats.record(&record(Err(kind), at_us));
     }
     stats.aborted = 7;
     let info = RunInfo {
@@ -48,6 +48,45 @@ fn sample() -> (WorkerStats, RunInfo) {
         workers: 2,
         connections: 300,
         interrupted: false,
+        rate: None,
+        dns: Some((Duration::from_micros(1200), 2)),
+        load: Load { own: Some(0.42), cores: 2, cores_busy: Some(0.55) },
+    };
+    (stats, info)
+}
+
+/// A made-up `--rate` run against a server that stalled: 10,000 requests at
+/// 1000 req/s, 1 ms each, except that for 200 ms the server answered nothing;
+/// the 200 requests due then waited for a connection (up to 200 ms), and 5
+/// timed out waiting. Corrected and uncorrected percentiles differ.
+fn rate_sample() -> (WorkerStats, RunInfo) {
+    let mut stats = WorkerStats::new();
+    for i in 0..10_000u64 {
+        let mut r = record(Ok(200), 1_000);
+        if (5_000..5_200).contains(&i) {
+            r.queued = Duration::from_micros((5_200 - i) * 1_000);
+        }
+        stats.record(&r);
+        stats.started += 1;
+        stats.send_lag.record(20_000 + i % 50 * 1_000);
+    }
+    for _ in 0..5 {
+        // Expired waiting for a connection: never sent, at the 300 ms limit.
+        let mut expired = record(Err(ErrorKind::Timeout), 0);
+        expired.queued = Duration::from_millis(300);
+        stats.record(&expired);
+        stats.unsent += 1;
+    }
+    stats.connected(90_000);
+    let info = RunInfo {
+        elapsed: Duration::from_millis(10_002),
+        backend: "io_uring (defer-taskrun, multishot recv, incremental buffer ring)".into(),
+        workers: 2,
+        connections: 50,
+        interrupted: false,
+        rate: Some(Rate { target: 1000.0, achieved: 999.5 }),
+        dns: None,
+        load: Load { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
     };
     (stats, info)
 }
@@ -77,6 +116,36 @@ fn plain_report_snapshot() {
     let text = rendered(&stats, &info, &Style::plain());
     assert!(!text.contains('\x1b') && text.is_ascii(), "plain text has no escapes and no non-ASCII");
     check_snapshot("plain.txt", &text);
+}
+
+#[test]
+fn rate_report_snapshot() {
+    let (stats, info) = rate_sample();
+    let text = rendered(&stats, &info, &Style::plain());
+    check_snapshot("rate.txt", &text);
+    // Corrected figures lead; the uncorrected ones follow in brackets.
+    assert!(text.contains("Response time distribution (corrected; [uncorrected]):"), "{text}");
+    assert!(text.contains("Rate:         999.50 req/s sent of 1000.00 target (100.0%)"));
+    assert!(text.contains("Generator: vastar kept its 2 cores 96% busy"));
+    assert!(text.contains("(5 of the timeouts were never sent: every connection was busy)"));
+    assert!(text.contains("send lag:"));
+}
+
+#[test]
+fn identical_distributions_print_one_column() {
+    let (stats, _) = sample();
+    let (_, mut info) = rate_sample();
+    info.load = Load::default();
+    let mut clean = WorkerStats::new();
+    for v in 1..=5000u64 {
+        clean.record(&record(Ok(200), 1_000 + v));
+    }
+    let text = rendered(&clean, &info, &Style::plain());
+    assert!(text.contains("Response time distribution (corrected; uncorrected within 3%):"), "{text}");
+    assert!(!text.contains("secs ["), "{text}");
+    // Timeouts make them differ even in a closed loop.
+    let text = rendered(&stats, &sample().1, &Style::plain());
+    assert!(text.contains("(corrected; [uncorrected])"), "{text}");
 }
 
 #[test]
@@ -113,7 +182,7 @@ fn sections_come_in_the_reference_order() {
     let text = rendered(&stats, &info, &Style::plain());
     let order = [
         "Summary:",
-        "Response time distribution:",
+        "Response time distribution",
         "Insight:",
         "Response time histogram:",
         "Status code distribution:",
@@ -131,7 +200,7 @@ fn histogram_rows_split_the_range_evenly() {
     for ns in 100..=210u64 {
         stats.latency.record(ns);
     }
-    let (edges, counts) = histogram_rows(&stats);
+    let (edges, counts) = histogram_rows(&stats.latency);
     assert_eq!(edges, (0..11).map(|i| 100 + 10 * i).collect::<Vec<u64>>());
     assert_eq!(counts, [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11]);
     assert_eq!(counts.iter().sum::<u64>(), stats.latency.count());
@@ -143,7 +212,7 @@ fn a_single_latency_fills_the_first_row() {
     for _ in 0..5 {
         stats.latency.record(1_000_000);
     }
-    let (edges, counts) = histogram_rows(&stats);
+    let (edges, counts) = histogram_rows(&stats.latency);
     assert_eq!(edges, vec![1_000_000; 11]);
     assert_eq!(counts[0], 5);
 }

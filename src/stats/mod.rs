@@ -71,6 +71,13 @@ impl ErrorKind {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The request ran out of time (its own deadline or the connect limit):
+    /// as a user would have experienced it, it sits at that time in the
+    /// corrected distribution instead of vanishing from it.
+    pub fn is_timeout(self) -> bool {
+        matches!(self, ErrorKind::Timeout | ErrorKind::ConnectTimeout)
+    }
 }
 
 /// Sum, minimum and maximum of one phase of a request (as hey's Details).
@@ -117,15 +124,18 @@ impl Phase {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record {
     pub result: Result<u16, ErrorKind>,
+    /// From the actual start of the request to its end (uncorrected).
     pub latency: Duration,
+    /// From the intended send time to the actual start: time spent waiting
+    /// for a free connection under `--rate` (zero in a closed loop).
+    /// `queued + latency` is the corrected latency.
+    pub queued: Duration,
     /// Request write, wait for the first response byte, read of the rest.
     pub write: Duration,
     pub wait: Duration,
     pub read: Duration,
     pub wire_bytes: u64,
     pub body_bytes: u64,
-    /// Connections opened for this request (none on a reused connection).
-    pub connect: Phase,
 }
 
 /// Lowest and highest status codes that are counted individually.
@@ -135,12 +145,24 @@ const STATUS_MAX: u16 = 999;
 /// One worker's measurements. Owned by the worker; merged at the end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkerStats {
+    /// Responses, from the actual send (what a closed-loop tool reports).
     pub latency: Histogram,
+    /// Responses and timeouts, from the intended send time: what a user
+    /// arriving on schedule would have waited (no coordinated omission).
+    pub corrected: Histogram,
     pub write: Phase,
     pub wait: Phase,
     pub read: Phase,
     /// Every new connection, including those opened before the clock starts.
     pub connect: Phase,
+    pub connect_latency: Histogram,
+    /// Under `--rate`: how late the generator started requests that had a
+    /// free connection waiting for them (its own timer error).
+    pub send_lag: Phase,
+    /// Requests that timed out waiting for a free connection and were never sent.
+    pub unsent: u64,
+    /// Requests started (on time or late): the rate achieved is counted from these.
+    pub started: u64,
     statuses: Box<[u64]>,
     errors: [u64; ErrorKind::ALL.len()],
     pub responses: u64,
@@ -162,10 +184,15 @@ impl WorkerStats {
     pub fn new() -> Self {
         WorkerStats {
             latency: Histogram::new(),
+            corrected: Histogram::new(),
             write: Phase::default(),
             wait: Phase::default(),
             read: Phase::default(),
             connect: Phase::default(),
+            connect_latency: Histogram::new(),
+            send_lag: Phase::default(),
+            unsent: 0,
+            started: 0,
             statuses: vec![0; usize::from(STATUS_MAX - STATUS_MIN) + 1].into_boxed_slice(),
             errors: [0; ErrorKind::ALL.len()],
             responses: 0,
@@ -180,27 +207,44 @@ impl WorkerStats {
     pub fn record(&mut self, r: &Record) {
         self.wire_bytes += r.wire_bytes;
         self.body_bytes += r.body_bytes;
-        self.connect.merge(&r.connect);
         match r.result {
             Ok(status) => {
                 self.responses += 1;
                 let slot = usize::from(status.clamp(STATUS_MIN, STATUS_MAX) - STATUS_MIN);
                 self.statuses[slot] += 1;
                 self.latency.record(nanos(r.latency));
+                self.corrected.record(nanos(r.queued + r.latency));
                 self.write.record(nanos(r.write));
                 self.wait.record(nanos(r.wait));
                 self.read.record(nanos(r.read));
             }
-            Err(kind) => self.errors[kind.index()] += 1,
+            Err(kind) => {
+                self.errors[kind.index()] += 1;
+                if kind.is_timeout() {
+                    self.corrected.record(nanos(r.queued + r.latency));
+                }
+            }
         }
+    }
+
+    /// A connection was opened in `ns`.
+    #[inline]
+    pub fn connected(&mut self, ns: u64) {
+        self.connect.record(ns);
+        self.connect_latency.record(ns);
     }
 
     pub fn merge(&mut self, other: &WorkerStats) {
         self.latency.merge(&other.latency);
+        self.corrected.merge(&other.corrected);
         self.write.merge(&other.write);
         self.wait.merge(&other.wait);
         self.read.merge(&other.read);
         self.connect.merge(&other.connect);
+        self.connect_latency.merge(&other.connect_latency);
+        self.send_lag.merge(&other.send_lag);
+        self.unsent += other.unsent;
+        self.started += other.started;
         for (a, b) in self.statuses.iter_mut().zip(other.statuses.iter()) {
             *a += b;
         }
@@ -304,25 +348,25 @@ mod tests {
         Record {
             result: Ok(status),
             latency: d,
+            queued: Duration::ZERO,
             write: d / 4,
             wait: d / 2,
             read: d / 4,
             wire_bytes: 100,
             body_bytes: 5,
-            connect: Phase::default(),
         }
     }
 
     fn err(kind: ErrorKind) -> Record {
         Record {
             result: Err(kind),
-            latency: Duration::ZERO,
+            latency: Duration::from_millis(40),
+            queued: Duration::from_millis(10),
             write: Duration::ZERO,
             wait: Duration::ZERO,
             read: Duration::ZERO,
             wire_bytes: 3,
             body_bytes: 0,
-            connect: Phase::default(),
         }
     }
 
@@ -346,6 +390,17 @@ mod tests {
         assert_eq!((s.wire_bytes, s.body_bytes), (309, 15));
         assert_eq!((s.wait.min_ns(), s.wait.max_ns, s.wait.mean_ns()), (5_000_000, 15_000_000, 10_000_000));
         assert_eq!(s.latency.count(), 3);
+        // Timeouts join the corrected distribution at queue + latency; other errors do not.
+        assert_eq!((s.corrected.count(), s.corrected.max_ns()), (5, 50_000_000));
+    }
+
+    #[test]
+    fn corrected_latency_counts_the_wait_for_a_connection() {
+        let mut s = WorkerStats::new();
+        let mut late = ok(200, 2);
+        late.queued = Duration::from_millis(998);
+        s.record(&late);
+        assert_eq!((s.latency.max_ns(), s.corrected.max_ns()), (2_000_000, 1_000_000_000));
     }
 
     #[test]
@@ -355,10 +410,11 @@ mod tests {
         b.record(&ok(404, 2));
         b.record(&err(ErrorKind::ConnectRefused));
         b.aborted = 1;
-        b.connect.record(7);
+        b.connected(7);
+        b.unsent = 2;
         a.merge(&b);
         assert_eq!(a.statuses().collect::<Vec<_>>(), vec![(200, 1), (404, 1)]);
-        assert_eq!((a.issued(), a.aborted, a.connect.count), (4, 1, 1));
+        assert_eq!((a.issued(), a.aborted, a.connect.count, a.connect_latency.count(), a.unsent), (4, 1, 1, 1, 2));
         assert_eq!((a.write.count, a.read.max_ns), (2, 500_000));
     }
 

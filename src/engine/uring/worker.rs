@@ -10,6 +10,9 @@
 //! Request deadlines live in the slots and are swept when the earliest is
 //! due. Every operation whose completion is expected is counted in `pending`;
 //! teardown waits for that count to reach zero before the buffers go away.
+//! Connects carry a linked timeout (`--connect-timeout`). Under `--rate` a
+//! free slot claims its next start from the worker's [`Schedule`] and waits
+//! for it in the wake-up heap; the ring's timed wait is nanosecond-precise.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -25,8 +28,10 @@ use io_uring::{IoUring, opcode, squeue, types};
 use super::bufring::BufRing;
 use super::{Features, affinity, build_ring, pin_to};
 use crate::engine::exchange::{Action, Exchange, Finished};
-use crate::engine::{EngineError, Job, Shared, Until, WorkerResult, classify_connect};
-use crate::stats::WorkerStats;
+use crate::engine::{
+    Claim, EngineError, Job, SPIN_AHEAD, Schedule, Shared, WorkerResult, classify_connect, thread_cpu,
+};
+use crate::stats::{WorkerStats, nanos};
 
 mod completions;
 
@@ -37,6 +42,8 @@ const OP_SEND: u64 = 2;
 const OP_SEND_TRACKED: u64 = 3;
 const OP_RECV: u64 = 4;
 const OP_CANCEL: u64 = 5;
+/// The timeout linked to a connect.
+const OP_CONNECT_TIMEOUT: u64 = 6;
 
 /// Longest wait in the ring, so that an abort (Ctrl-C) is seen promptly.
 const MAX_WAIT: Duration = Duration::from_millis(50);
@@ -110,6 +117,9 @@ struct Slot {
     retired: bool,
     /// Next pacing tick (-q).
     pace_next: Option<Instant>,
+    /// Under `--rate`: the start claimed from the schedule, and whether it
+    /// lay ahead when claimed (so the slot sleeps until then).
+    claimed: Option<(Instant, bool)>,
     /// Receive buffer in single-shot mode (empty with a buffer ring).
     buf: Box<[u8]>,
 }
@@ -140,6 +150,13 @@ struct Worker<'a> {
     kept: Vec<(u64, Bytes)>,
     pace: Option<Duration>,
     preconnecting: usize,
+    schedule: Option<Schedule>,
+    last_start: Option<Instant>,
+    /// Time spent spinning before scheduled starts (not load).
+    spun: Duration,
+    /// `--connect-timeout`, in the form a linked timeout reads (it must
+    /// outlive the submission, so it lives here).
+    connect_limit: Option<types::Timespec>,
 }
 
 /// Runs one worker on the calling thread.
@@ -161,11 +178,18 @@ pub fn run(job: Job<'_>, features: Features) -> Result<WorkerResult, EngineError
         worker.preconnect();
     }
     let start = job.shared.ready_and_wait();
-    worker.work(start);
+    let cpu_before = thread_cpu();
+    worker.schedule = job.schedule(start);
+    worker.work(job.end(start));
     let finished = Instant::now();
     worker.stats.aborted += worker.in_flight;
+    if let (Some(schedule), Some(end)) = (worker.schedule.as_ref(), job.end(start)) {
+        // Due before the deadline but still waiting for a connection.
+        worker.stats.aborted += schedule.unclaimed_before(end.min(finished));
+    }
+    let cpu = thread_cpu().saturating_sub(cpu_before).saturating_sub(worker.spun);
     worker.teardown();
-    Ok(WorkerResult { stats: std::mem::take(&mut worker.stats), finished })
+    Ok(WorkerResult { stats: std::mem::take(&mut worker.stats), finished, last_start: worker.last_start, cpu })
 }
 
 impl<'a> Worker<'a> {
@@ -195,6 +219,7 @@ impl<'a> Worker<'a> {
                 addr_tries: 0,
                 retired: false,
                 pace_next: None,
+                claimed: None,
                 buf: vec![0; buf_len].into_boxed_slice(),
             })
             .collect();
@@ -218,6 +243,10 @@ impl<'a> Worker<'a> {
             kept: Vec::new(),
             pace: plan.qps_per_connection.map(|q| Duration::from_secs_f64(1.0 / q)),
             preconnecting: 0,
+            schedule: None,
+            last_start: None,
+            spun: Duration::ZERO,
+            connect_limit: plan.connect_timeout.map(|t| types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos())),
         })
     }
 
@@ -298,11 +327,7 @@ impl<'a> Worker<'a> {
     }
 
     /// The run: start every slot, then turn the loop until nothing is left.
-    fn work(&mut self, start: Instant) {
-        let end = match self.shared.plan.until {
-            Until::Elapsed(d) => Some(start + d),
-            Until::Count(_) => None,
-        };
+    fn work(&mut self, end: Option<Instant>) {
         let now = Instant::now();
         for idx in 0..self.slots.len() {
             self.start_next(idx, now);
@@ -317,9 +342,20 @@ impl<'a> Worker<'a> {
             if self.in_flight == 0 && self.wakeups.is_empty() {
                 return;
             }
+            let mut wake = self.wakeups.peek().map(|w| w.0.0);
+            if self.schedule.is_some() {
+                if wake.is_some_and(|at| at <= now + SPIN_AHEAD) {
+                    // A scheduled start is close: poll the ring without sleeping.
+                    let _ = self.ring.submit();
+                    self.reap(Instant::now());
+                    self.spun += now.elapsed();
+                    continue;
+                }
+                wake = wake.map(|at| at - SPIN_AHEAD);
+            }
             let mut until = now + MAX_WAIT;
             until = until.min(self.next_check.unwrap_or(until));
-            until = until.min(self.wakeups.peek().map_or(until, |w| w.0.0));
+            until = until.min(wake.unwrap_or(until));
             until = until.min(end.unwrap_or(until));
             self.submit_and_wait(until.saturating_duration_since(now));
             self.reap(Instant::now());
@@ -369,6 +405,7 @@ impl<'a> Worker<'a> {
 
     /// Begins the slot's next request, if it has a ticket and its pace allows.
     fn start_next(&mut self, idx: usize, now: Instant) {
+        let Some(intended) = self.next_start(idx, now) else { return };
         if let Some(interval) = self.pace {
             if !self.shared.tickets.left() {
                 self.slots[idx].retired = true;
@@ -387,15 +424,58 @@ impl<'a> Worker<'a> {
             self.slots[idx].retired = true;
             return;
         }
+        if let Some((at, true)) = intended {
+            self.stats.send_lag.record(nanos(now.saturating_duration_since(at)));
+        }
+        let intended = intended.map_or(now, |(at, _)| at);
         self.in_flight += 1;
+        self.stats.started += 1;
+        self.last_start = Some(now);
         let slot = &mut self.slots[idx];
         slot.busy = true;
-        slot.deadline = self.shared.plan.timeout.map(|t| now + t);
-        if self.next_check.is_none() {
-            self.next_check = slot.deadline;
-        }
-        let action = slot.ex.begin(now);
+        slot.deadline = self.shared.plan.timeout.map(|t| intended + t);
+        self.next_check = match (self.next_check, slot.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let action = slot.ex.begin(intended, now);
         self.apply(idx, action, now);
+    }
+
+    /// Under `--rate`: the start this slot claimed once it has come, as
+    /// (intended instant, whether the slot slept until it). `None` when the
+    /// slot must wait (a wake-up is queued) or has no request left; with no
+    /// schedule, `Some(None)`.
+    fn next_start(&mut self, idx: usize, now: Instant) -> Option<Option<(Instant, bool)>> {
+        let Some(schedule) = self.schedule.as_mut() else { return Some(None) };
+        let claimed = match self.slots[idx].claimed.take() {
+            Some(claimed) => claimed,
+            None => loop {
+                if !self.shared.tickets.left() {
+                    self.slots[idx].retired = true;
+                    return None;
+                }
+                match schedule.claim(now, self.shared.plan.timeout) {
+                    Claim::At(at) => break (at, at > now),
+                    Claim::Expired(_) => {
+                        if !self.shared.tickets.take() {
+                            self.slots[idx].retired = true;
+                            return None;
+                        }
+                        let record = Schedule::expired(self.shared.plan.timeout.unwrap_or_default());
+                        self.stats.record(&record);
+                        self.stats.unsent += 1;
+                        self.shared.live.add(self.index, &record);
+                    }
+                }
+            },
+        };
+        if claimed.0 > now {
+            self.slots[idx].claimed = Some(claimed);
+            self.wakeups.push(Reverse((claimed.0, idx)));
+            return None;
+        }
+        Some(Some(claimed))
     }
 
     /// Carries out the machine's actions until it waits for the kernel.
@@ -467,8 +547,29 @@ impl<'a> Worker<'a> {
         let storage = (&target.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
         let entry = opcode::Connect::new(types::Fd(fd), storage, target.len).build().user_data(ud);
         self.pending += 1;
-        self.push(entry);
+        match &self.connect_limit {
+            Some(limit) => {
+                // The kernel cancels the connect (-ECANCELED) when the linked timeout fires.
+                let ud = user_data(slot.generation, idx, OP_CONNECT_TIMEOUT);
+                let timeout = opcode::LinkTimeout::new(limit).build().user_data(ud);
+                self.pending += 1;
+                self.push_linked([entry.flags(squeue::Flags::IO_LINK), timeout]);
+            }
+            None => self.push(entry),
+        }
         Ok(())
+    }
+
+    /// Queues two linked submissions; they must reach the kernel in one batch.
+    fn push_linked(&mut self, entries: [squeue::Entry; 2]) {
+        loop {
+            // SAFETY: as in `push`; the linked timeout reads `connect_limit`,
+            // which lives as long as the worker.
+            if unsafe { self.ring.submission().push_multiple(&entries) }.is_ok() {
+                return;
+            }
+            let _ = self.ring.submit();
+        }
     }
 
     /// Closes the slot's socket (if any), cancelling its operations.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use io_uring::cqueue;
 
-use super::{OP_CANCEL, OP_CONNECT, OP_RECV, OP_SEND, OP_SEND_TRACKED, Worker, decode};
+use super::{OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, Worker, decode};
 use crate::engine::exchange::Exchange;
 use crate::engine::{classify, classify_connect};
 use crate::stats::nanos;
@@ -19,7 +19,7 @@ impl Worker<'_> {
         }
         let stale = self.slots[idx].generation != generation;
         match op {
-            OP_CANCEL => self.pending -= 1,
+            OP_CANCEL | OP_CONNECT_TIMEOUT => self.pending -= 1,
             OP_CONNECT => {
                 self.pending -= 1;
                 if self.preconnecting > 0 && !self.slots[idx].busy {
@@ -54,17 +54,20 @@ impl Worker<'_> {
         let busy = self.slots[idx].busy;
         if res == 0 {
             self.preferred_addr = self.slots[idx].addr;
+            self.stats.connected(nanos(now - self.slots[idx].connect_started));
             if busy {
                 let action = self.slots[idx].ex.on_connect(Ok(()), now);
                 self.apply(idx, action, now);
             } else {
-                self.stats.connect.record(nanos(now - self.slots[idx].connect_started));
                 self.slots[idx].ex = Exchange::new(true, now);
                 self.ensure_recv(idx);
             }
             return;
         }
-        let mut error = io::Error::from_raw_os_error(-res);
+        // A connect cancelled by its linked timeout (closing the slot bumps
+        // the generation, so a cancel of ours never gets here).
+        let errno = if -res == libc::ECANCELED { libc::ETIMEDOUT } else { -res };
+        let mut error = io::Error::from_raw_os_error(errno);
         self.close(idx);
         while self.slots[idx].addr_tries < self.addrs.len() {
             let next = (self.slots[idx].addr + 1) % self.addrs.len();

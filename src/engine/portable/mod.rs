@@ -6,6 +6,10 @@
 //! scratch buffer per worker, borrowed only between awaits, so memory does
 //! not grow with the number of connections. All protocol decisions are made
 //! by the shared [`Exchange`] machine; this file only moves bytes.
+//! Under `--rate` a free connection claims its next start from the worker's
+//! [`Schedule`] and waits for it on the worker's precise [`Clock`].
+
+mod clock;
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -16,11 +20,12 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tokio::time::{MissedTickBehavior, timeout};
+use tokio::time::{MissedTickBehavior, timeout, timeout_at};
 
 use super::exchange::{Action, Exchange, Finished};
-use super::{Backend, EngineError, Job, Shared, Until, WorkerResult, classify, classify_connect};
+use super::{Backend, Claim, EngineError, Job, Schedule, Shared, WorkerResult, classify, classify_connect, thread_cpu};
 use crate::stats::{ErrorKind, WorkerStats, nanos};
+use clock::Clock;
 
 /// Connections per worker thread before another worker is added.
 const CONNECTIONS_PER_WORKER: usize = 128;
@@ -42,8 +47,12 @@ impl Backend for Portable {
     fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
         job.shared.prepared_and_wait();
-        let runtime = match runtime {
-            Ok(rt) => rt,
+        let runtime_and_clock = runtime.and_then(|rt| {
+            let clock = rt.block_on(async { Clock::new() })?;
+            Ok((rt, clock))
+        });
+        let (runtime, clock) = match runtime_and_clock {
+            Ok(both) => both,
             Err(e) => {
                 job.shared.ready_and_wait();
                 return Err(EngineError::Runtime(e));
@@ -56,6 +65,9 @@ impl Backend for Portable {
             stats: RefCell::new(WorkerStats::new()),
             in_flight: Cell::new(0),
             next_addr: Cell::new(0),
+            schedule: RefCell::new(None),
+            clock,
+            last_start: Cell::new(None),
         };
         let streams = if job.shared.plan.template.keepalive {
             runtime.block_on(worker.preconnect(job.connections))
@@ -63,11 +75,18 @@ impl Backend for Portable {
             (0..job.connections).map(|_| None).collect()
         };
         let start = job.shared.ready_and_wait();
-        runtime.block_on(worker.work(streams, start));
+        let cpu_before = thread_cpu();
+        *worker.schedule.borrow_mut() = job.schedule(start);
+        runtime.block_on(worker.work(streams, job.end(start)));
         let finished = Instant::now();
         let mut stats = worker.stats.into_inner();
         stats.aborted += worker.in_flight.get();
-        Ok(WorkerResult { stats, finished })
+        if let (Some(schedule), Some(end)) = (worker.schedule.borrow().as_ref(), job.end(start)) {
+            // Due before the deadline but still waiting for a connection.
+            stats.aborted += schedule.unclaimed_before(end.min(finished));
+        }
+        let cpu = thread_cpu().saturating_sub(cpu_before).saturating_sub(worker.clock.spun());
+        Ok(WorkerResult { stats, finished, last_start: worker.last_start.get(), cpu })
     }
 }
 
@@ -80,6 +99,10 @@ struct Worker<'a> {
     in_flight: Cell<u64>,
     /// Index of the address that last accepted a connection.
     next_addr: Cell<usize>,
+    /// This worker's `--rate` schedule, from the start on.
+    schedule: RefCell<Option<Schedule>>,
+    clock: Clock,
+    last_start: Cell<Option<Instant>>,
 }
 
 impl Worker<'_> {
@@ -87,14 +110,11 @@ impl Worker<'_> {
     /// [`super::MAX_PARALLEL_CONNECTS`] at a time across all workers. A slot
     /// that fails stays empty and connects again when it sends its first request.
     async fn preconnect(&self, count: usize) -> Vec<Option<TcpStream>> {
-        let limit = self.shared.plan.preconnect_timeout;
+        let deadline = tokio::time::Instant::now() + self.shared.plan.preconnect_timeout;
         let attempts: FuturesUnordered<_> = (0..count)
             .map(|_| async move {
-                let _permit = self.shared.connect_permits.acquire().await.ok()?;
-                let begun = Instant::now();
-                let stream = timeout(limit, self.connect()).await.ok()?.ok()?;
-                self.stats.borrow_mut().connect.record(nanos(begun.elapsed()));
-                Some(stream)
+                let _permit = timeout_at(deadline, self.shared.connect_permits.acquire()).await.ok()?.ok()?;
+                timeout_at(deadline, self.connect()).await.ok()?.ok()
             })
             .collect();
         let streams: Vec<Option<TcpStream>> = attempts.collect().await;
@@ -103,19 +123,20 @@ impl Worker<'_> {
     }
 
     /// Runs every connection until the plan ends, the deadline passes or the run is stopped.
-    async fn work(&self, streams: Vec<Option<TcpStream>>, start: Instant) {
+    async fn work(&self, streams: Vec<Option<TcpStream>>, end: Option<Instant>) {
         let mut connections: FuturesUnordered<_> = streams.into_iter().map(|s| self.drive(s)).collect();
         let all_done = async { while connections.next().await.is_some() {} };
         let deadline = async {
-            match self.shared.plan.until {
-                Until::Elapsed(d) => tokio::time::sleep_until((start + d).into()).await,
-                Until::Count(_) => std::future::pending().await,
+            match end {
+                Some(end) => tokio::time::sleep_until(end.into()).await,
+                None => std::future::pending().await,
             }
         };
         tokio::select! {
             _ = all_done => {}
             _ = deadline => {}
             _ = self.shared.aborted() => {}
+            _ = self.clock.drive() => {}
         }
     }
 
@@ -138,11 +159,10 @@ impl Worker<'_> {
                 }
                 pacer.tick().await;
             }
-            if !self.shared.tickets.take() {
-                break;
-            }
+            let Some(intended) = self.next_start().await else { break };
             self.in_flight.set(self.in_flight.get() + 1);
-            let finished = self.request(&mut exchange, &mut stream).await;
+            self.stats.borrow_mut().started += 1;
+            let finished = self.request(&mut exchange, &mut stream, intended).await;
             self.in_flight.set(self.in_flight.get() - 1);
             if !finished.keep_conn {
                 stream = None;
@@ -152,12 +172,57 @@ impl Worker<'_> {
         }
     }
 
-    /// One request under the plan's deadline.
-    async fn request(&self, exchange: &mut Exchange, stream: &mut Option<TcpStream>) -> Finished {
+    /// When this connection's next request should start, once it has a
+    /// ticket for it; `None` when no request is left. In a closed loop that
+    /// is now; under `--rate` it is the next instant of the schedule.
+    async fn next_start(&self) -> Option<Instant> {
+        let tickets = &self.shared.tickets;
+        loop {
+            let claim = match self.schedule.borrow_mut().as_mut() {
+                None => return tickets.take().then(|| self.started(Instant::now())),
+                Some(_) if !tickets.left() => return None,
+                Some(schedule) => schedule.claim(Instant::now(), self.shared.plan.timeout),
+            };
+            match claim {
+                Claim::Expired(_) => {
+                    if !tickets.take() {
+                        return None;
+                    }
+                    let record = Schedule::expired(self.shared.plan.timeout.unwrap_or_default());
+                    let mut stats = self.stats.borrow_mut();
+                    stats.record(&record);
+                    stats.unsent += 1;
+                    self.shared.live.add(self.index, &record);
+                }
+                Claim::At(at) => {
+                    let ahead = at > Instant::now();
+                    if ahead {
+                        self.clock.until(at).await;
+                    }
+                    if !tickets.take() {
+                        return None;
+                    }
+                    let now = self.started(Instant::now());
+                    if ahead {
+                        self.stats.borrow_mut().send_lag.record(nanos(now - at));
+                    }
+                    return Some(at);
+                }
+            }
+        }
+    }
+
+    fn started(&self, now: Instant) -> Instant {
+        self.last_start.set(Some(now));
+        now
+    }
+
+    /// One request, under the plan's deadline counted from its intended start.
+    async fn request(&self, exchange: &mut Exchange, stream: &mut Option<TcpStream>, intended: Instant) -> Finished {
         let Some(limit) = self.shared.plan.timeout else {
-            return self.exchange(exchange, stream).await;
+            return self.exchange(exchange, stream, intended).await;
         };
-        match timeout(limit, self.exchange(exchange, stream)).await {
+        match timeout_at((intended + limit).into(), self.exchange(exchange, stream, intended)).await {
             Ok(finished) => finished,
             Err(_) => {
                 *stream = None;
@@ -167,9 +232,9 @@ impl Worker<'_> {
     }
 
     /// Carries out the machine's actions until the request finishes.
-    async fn exchange(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>) -> Finished {
+    async fn exchange(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>, intended: Instant) -> Finished {
         let template = &self.shared.plan.template;
-        let mut action = ex.begin(Instant::now());
+        let mut action = ex.begin(intended, Instant::now());
         loop {
             action = match action {
                 Action::Connect => {
@@ -218,19 +283,26 @@ impl Worker<'_> {
     }
 
     /// Connects to the first address that accepts, starting from the one
-    /// that worked last.
+    /// that worked last, each attempt limited by the connect timeout.
     async fn connect(&self) -> Result<TcpStream, ErrorKind> {
-        let addrs = &self.shared.plan.addrs;
+        let plan = &self.shared.plan;
         let first = self.next_addr.get();
         let mut last_error = ErrorKind::ConnectRefused;
-        for i in 0..addrs.len() {
-            let index = (first + i) % addrs.len();
-            match connect_one(addrs[index]).await {
-                Ok(stream) => {
+        for i in 0..plan.addrs.len() {
+            let index = (first + i) % plan.addrs.len();
+            let begun = Instant::now();
+            let attempt = match plan.connect_timeout {
+                Some(limit) => timeout(limit, connect_one(plan.addrs[index])).await,
+                None => Ok(connect_one(plan.addrs[index]).await),
+            };
+            match attempt {
+                Ok(Ok(stream)) => {
                     self.next_addr.set(index);
+                    self.stats.borrow_mut().connected(nanos(begun.elapsed()));
                     return Ok(stream);
                 }
-                Err(e) => last_error = classify_connect(&e),
+                Ok(Err(e)) => last_error = classify_connect(&e),
+                Err(_) => last_error = ErrorKind::ConnectTimeout,
             }
         }
         Err(last_error)
