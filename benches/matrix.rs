@@ -4,7 +4,9 @@
 //! `cargo bench --bench matrix -- --quick` (3 concurrency levels, 5 B bodies,
 //! under two minutes) or `-- --full` (10 levels x 4 body sizes, writes
 //! BENCHMARK.md and BENCHMARK.csv); add `--soak` to run the 60 s soak test
-//! afterwards. A plain `cargo bench` skips it.
+//! afterwards. `-- --quick --rate-check` runs vastar alone, closed-loop and
+//! under `--rate` far above its peak, into target/bench-rate.md. A plain
+//! `cargo bench` skips it.
 //!
 //! The target is the epoll server in `matrix/epoll_server.rs`, started by
 //! re-running this binary, pinned to the first CPU of the affinity mask; the
@@ -15,6 +17,9 @@
 #[cfg(target_os = "linux")]
 #[path = "matrix/epoll_server.rs"]
 mod epoll_server;
+#[cfg(target_os = "linux")]
+#[path = "matrix/rate_section.rs"]
+mod rate_section;
 #[cfg(target_os = "linux")]
 #[path = "matrix/runner.rs"]
 mod runner;

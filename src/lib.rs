@@ -3,7 +3,8 @@
 //! The binary is a thin shell over [`run`]; everything else lives here so it
 //! can be tested. Layers, with dependencies pointing one way:
 //! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`]};
-//! [`report`] reads [`stats`]. [`server`] is the built-in benchmark target.
+//! [`report`] reads [`stats`]. [`load`] measures how busy the CPUs were, for
+//! the report's self-diagnosis. [`server`] is the built-in benchmark target.
 
 pub mod cli;
 pub mod config;

@@ -7,6 +7,8 @@
 //! were in total, from `/proc/stat` (other processes included). The second
 //! tells a saturated generator apart from one starved by its neighbours.
 
+use std::time::Duration;
+
 /// Busy and total time of the CPUs vastar may run on, in clock ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuTicks {
@@ -28,17 +30,26 @@ impl CpuTicks {
         }
     }
 
-    /// Share of the time between `self` and `later` the CPUs were busy (0..=1).
-    pub fn busy_share(&self, later: &CpuTicks) -> Option<f64> {
+    /// Share of the time between `self` and `later` the CPUs were busy
+    /// (0..=1), not counting `idle`: time vastar spent spinning on purpose.
+    pub fn busy_share(&self, later: &CpuTicks, idle: Duration) -> Option<f64> {
         let total = later.total.checked_sub(self.total)?;
         let busy = later.busy.checked_sub(self.busy)?;
-        (total > 0).then(|| (busy as f64 / total as f64).min(1.0))
+        let busy = (busy as f64 - idle.as_secs_f64() * ticks_per_second()).max(0.0);
+        (total > 0).then(|| (busy / total as f64).min(1.0))
     }
 }
 
-/// CPUs in this process's affinity mask.
+/// The unit of `/proc/stat`.
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 { ticks as f64 } else { 100.0 }
+}
+
+/// CPUs in the calling thread's affinity mask, in order.
 #[cfg(target_os = "linux")]
-fn allowed_cpus() -> Vec<usize> {
+pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: the zeroed set is a valid cpu_set_t; sched_getaffinity writes at
     // most size_of::<cpu_set_t>() bytes into it.
     unsafe {
@@ -95,8 +106,11 @@ mod tests {
     fn busy_share_is_the_busy_part_of_the_interval() {
         let before = CpuTicks { busy: 100, total: 1000 };
         let after = CpuTicks { busy: 190, total: 1100 };
-        assert_eq!(before.busy_share(&after), Some(0.9));
-        assert_eq!(before.busy_share(&before), None);
+        assert_eq!(before.busy_share(&after, Duration::ZERO), Some(0.9));
+        assert_eq!(before.busy_share(&before, Duration::ZERO), None);
+        // Spinning on purpose is taken out (0.3 s = 30 ticks at the usual 100 per second).
+        let share = before.busy_share(&after, Duration::from_millis(300)).unwrap();
+        assert!((share - (90.0 - 0.3 * ticks_per_second()) / 100.0).abs() < 1e-9, "{share}");
     }
 
     #[cfg(target_os = "linux")]

@@ -138,7 +138,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     };
     let ticks = CpuTicks::now();
     let (outcome, signal) = run_monitored(&engine, goal, term::stderr_is_terminal())?;
-    let cores_busy = ticks.zip(CpuTicks::now()).and_then(|(before, after)| before.busy_share(&after));
+    let cores_busy = ticks.zip(CpuTicks::now()).and_then(|(before, after)| before.busy_share(&after, outcome.spun));
     drop(demo);
     let info = run_info(&outcome, &config, signal.is_some(), dns, cores_busy);
     let mut stdout = io::stdout().lock();
@@ -163,12 +163,7 @@ fn run_info(
     dns: Option<(Duration, usize)>,
     cores_busy: Option<f64>,
 ) -> RunInfo {
-    let rate = config.rate.map(|target| {
-        // Sent over the window the schedule covered: up to the last start,
-        // plus the one interval that start opened.
-        let window = outcome.last_start.as_secs_f64() + 1.0 / target;
-        Rate { target, achieved: outcome.stats.started as f64 / window }
-    });
+    let rate = config.rate.map(|target| Rate { target, achieved: outcome.achieved_rate(target) });
     let core_time = outcome.elapsed.as_secs_f64() * outcome.cores as f64;
     RunInfo {
         elapsed: outcome.elapsed,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::rate_section;
 use super::tools::{self, Tool};
 
 pub struct Options {
@@ -22,7 +23,15 @@ pub struct Options {
     pub chunked: bool,
     pub concurrency: Vec<usize>,
     pub bodies: Vec<usize>,
+    /// vastar only, each backend closed-loop and under `--rate` far above
+    /// its peak: shows what the open-model machinery costs at full speed.
+    pub rate_check: bool,
 }
+
+/// The `--rate` of the rate check: beyond any peak, so the schedule is
+/// always behind and every connection is always busy.
+const RATE_BEYOND_PEAK: &str = "10000000";
+const RATE_SUFFIX: &str = " --rate";
 
 const FULL_CONCURRENCY: [usize; 10] = [1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000];
 const FULL_BODIES: [usize; 4] = [5, 1024, 58 * 1024, 1 << 20];
@@ -43,6 +52,7 @@ impl Options {
             chunked: false,
             concurrency: vec![],
             bodies: vec![],
+            rate_check: false,
         };
         let mut mode = None;
         let mut it = args.iter();
@@ -58,6 +68,7 @@ impl Options {
                 "--rounds" => o.rounds = value()?.parse().map_err(|_| "--rounds takes a number")?,
                 "--chunked" => o.chunked = true,
                 "--soak" => o.soak = true,
+                "--rate-check" => o.rate_check = true,
                 "--concurrency" => o.concurrency = list(value()?)?,
                 "--bodies" => o.bodies = list(value()?)?,
                 other => return Err(format!("unknown argument {other:?}")),
@@ -232,7 +243,13 @@ pub fn run(o: &Options) -> Result<(), String> {
         "only one CPU: server and generators share it (numbers are indicative only)".to_string()
     };
     println!("matrix: {split}");
-    let (tools, missing) = tools::discover(PathBuf::from(env!("CARGO_BIN_EXE_vastar")));
+    let (mut tools, mut missing) = tools::discover(PathBuf::from(env!("CARGO_BIN_EXE_vastar")));
+    if o.rate_check {
+        tools.retain(Tool::is_vastar);
+        let rated: Vec<Tool> = tools.iter().map(|t| t.with_args(RATE_SUFFIX, &["--rate", RATE_BEYOND_PEAK])).collect();
+        tools.extend(rated);
+        missing.clear();
+    }
     for name in &missing {
         println!("matrix: {name} is not installed; skipped");
     }
@@ -272,7 +289,18 @@ pub fn run(o: &Options) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&scratch);
     let names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
     let vastars: Vec<String> = tools.iter().filter(|t| t.is_vastar()).map(|t| t.name.clone()).collect();
-    let md = markdown(o, &results, &names, &vastars, &split, &missing);
+    let benchmark_md = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARK.md");
+    let existing = std::fs::read_to_string(&benchmark_md).unwrap_or_default();
+    if o.rate_check {
+        let section = rate_rows(&results, &tools, o);
+        std::fs::write(&benchmark_md, rate_section::splice(&existing, &section)).map_err(|e| e.to_string())?;
+        println!("matrix: wrote the rate-check section of {}", benchmark_md.display());
+        return Ok(());
+    }
+    let mut md = markdown(o, &results, &names, &vastars, &split, &missing);
+    if let Some(section) = rate_section::find(&existing).filter(|_| o.full) {
+        md = rate_section::splice(&md, section);
+    }
     let csv = csv(&results, &vastars, &names);
     let (md_path, csv_path) = if o.full {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -288,6 +316,22 @@ pub fn run(o: &Options) -> Result<(), String> {
         soak()?;
     }
     Ok(())
+}
+
+/// The rate-check section: each vastar backend closed-loop next to itself under `--rate`.
+fn rate_rows(results: &Results, tools: &[Tool], o: &Options) -> String {
+    let mut rows = Vec::new();
+    for &c in &o.concurrency {
+        for tool in tools.iter().filter(|t| !t.name.contains("--rate")) {
+            let closed = results.get(&(5, c, tool.name.clone()));
+            let rated = results.get(&(5, c, format!("{}{RATE_SUFFIX}", tool.name)));
+            if let (Some(closed), Some(rated)) = (closed, rated) {
+                let backend = tool.name.trim_start_matches("vastar (").trim_end_matches(')').to_string();
+                rows.push((backend, c, closed.rps, rated.rps, closed.cpu_us_per_request, rated.cpu_us_per_request));
+            }
+        }
+    }
+    rate_section::render(&rows, &machine(), o.seconds, o.rounds, RATE_BEYOND_PEAK)
 }
 
 /// Runs the soak test (60 s at c = 1000 on each backend) with the cargo

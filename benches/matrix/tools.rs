@@ -80,6 +80,14 @@ impl Tool {
         self.kind == Kind::Vastar
     }
 
+    /// The same tool with more arguments, named with `suffix`.
+    pub fn with_args(&self, suffix: &str, args: &[&str]) -> Tool {
+        let mut tool = self.clone();
+        tool.name.push_str(suffix);
+        tool.extra.extend(args.iter().map(|a| a.to_string()));
+        tool
+    }
+
     /// Arguments for a run of `seconds` at `concurrency` on `threads` CPUs.
     pub fn args(&self, url: &str, concurrency: usize, seconds: f64, threads: usize) -> Vec<String> {
         let c = concurrency.to_string();

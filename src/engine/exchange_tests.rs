@@ -200,3 +200,24 @@ fn head_requests_expect_no_body() {
     let f = finished(ex.on_data(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", t0, &t));
     assert_eq!((f.record.result, f.record.body_bytes, f.keep_conn), (Ok(200), 0, true));
 }
+
+#[test]
+fn a_late_start_is_queued_time_and_a_timeout_ends_at_its_limit() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    // Meant to start at t0, started 30 ms late (no connection was free).
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(t0, ms(t0, 30));
+    ex.on_sent(Ok(()), ms(t0, 31), &t);
+    let r = finished(ex.on_data(OK, ms(t0, 35), &t)).record;
+    assert_eq!((r.queued, r.latency), (Duration::from_millis(30), Duration::from_millis(5)));
+    // The deadline counts from the intended start: queue + latency = the limit.
+    ex.begin(ms(t0, 100), ms(t0, 180));
+    let r = ex.on_timeout(ms(t0, 400)).record;
+    assert_eq!(r.result, Err(ErrorKind::Timeout));
+    assert_eq!(r.queued + r.latency, Duration::from_millis(300));
+    // An intended start after the actual one is clamped (never negative).
+    ex.begin(ms(t0, 900), ms(t0, 500));
+    let r = ex.on_timeout(ms(t0, 510)).record;
+    assert_eq!(r.queued, Duration::ZERO);
+}

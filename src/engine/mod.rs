@@ -221,8 +221,10 @@ pub struct WorkerResult {
     pub finished: Instant,
     /// When it last started a request.
     pub last_start: Option<Instant>,
-    /// CPU time its thread used from the start to `finished`.
+    /// CPU time its thread used from the start to `finished`, spinning excluded.
     pub cpu: Duration,
+    /// Time it spun waiting for scheduled starts (`--rate`).
+    pub spun: Duration,
 }
 
 /// CPU time used so far by the calling thread (user + system).
@@ -284,10 +286,21 @@ pub struct Outcome {
     pub workers: usize,
     pub connections: usize,
     pub backend: String,
-    /// CPU time of all workers during the run.
+    /// CPU time of all workers during the run, spinning excluded.
     pub cpu: Duration,
+    /// Time the workers spun waiting for scheduled starts (`--rate`).
+    pub spun: Duration,
     /// Cores the workers could use: the smaller of workers and available CPUs.
     pub cores: usize,
+}
+
+impl Outcome {
+    /// Requests per second actually started under `--rate target`: the
+    /// requests sent over the window the schedule covered (up to the last
+    /// start, plus the one interval that start opened).
+    pub fn achieved_rate(&self, target: f64) -> f64 {
+        self.stats.started as f64 / (self.last_start.as_secs_f64() + 1.0 / target)
+    }
 }
 
 /// One prepared run.
@@ -380,6 +393,7 @@ impl<'b> Engine<'b> {
                 connections,
                 backend: self.backend.name(),
                 cpu: Duration::ZERO,
+                spun: Duration::ZERO,
                 cores: workers.min(available_cpus()),
             };
             let mut failure = None;
@@ -392,6 +406,7 @@ impl<'b> Engine<'b> {
                             result.last_start.map_or(Duration::ZERO, |t| t.saturating_duration_since(start));
                         outcome.last_start = outcome.last_start.max(last_start);
                         outcome.cpu += result.cpu;
+                        outcome.spun += result.spun;
                     }
                     Ok(Err(e)) => failure = Some(e),
                     Err(panic) => std::panic::resume_unwind(panic),

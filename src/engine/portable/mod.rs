@@ -85,8 +85,9 @@ impl Backend for Portable {
             // Due before the deadline but still waiting for a connection.
             stats.aborted += schedule.unclaimed_before(end.min(finished));
         }
-        let cpu = thread_cpu().saturating_sub(cpu_before).saturating_sub(worker.clock.spun());
-        Ok(WorkerResult { stats, finished, last_start: worker.last_start.get(), cpu })
+        let spun = worker.clock.spun();
+        let cpu = thread_cpu().saturating_sub(cpu_before).saturating_sub(spun);
+        Ok(WorkerResult { stats, finished, last_start: worker.last_start.get(), cpu, spun })
     }
 }
 

@@ -146,19 +146,6 @@ impl Backend for Uring {
     }
 }
 
-/// CPUs in this thread's affinity mask, in order.
-pub fn affinity() -> Vec<usize> {
-    // SAFETY: the zeroed set is a valid cpu_set_t; sched_getaffinity writes at
-    // most size_of::<cpu_set_t>() bytes into it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Vec::new();
-        }
-        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
-    }
-}
-
 /// Pins the calling thread to `cpu`.
 fn pin_to(cpu: usize) {
     // SAFETY: the set is built on the stack and only read by the syscall.
