@@ -34,6 +34,25 @@ pub struct Cli {
 pub enum Command {
     /// Run the built-in HTTP server (a benchmark target) until interrupted.
     Serve(ServeArgs),
+    /// Merge result files (-o json) from several runs into the report one run would give.
+    Merge(MergeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// Result files written with -o json; - reads them from standard input
+    /// (several documents may follow each other, as in collected logs).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// Merge results for different targets (URL or method) on purpose.
+    #[arg(long)]
+    pub force: bool,
+    /// Output: text (the report) or json (a merged result document).
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
+    pub output: String,
+    /// No colors in the report.
+    #[arg(long)]
+    pub no_color: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -120,6 +139,19 @@ pub struct BenchArgs {
     /// No colors in the report (also when NO_COLOR is set or stdout is not a terminal).
     #[arg(long)]
     pub no_color: bool,
+    /// Output on stdout: text (the report), json (the full result, for
+    /// vastar merge and scripts) or csv (the percentile table). With json and
+    /// csv the report goes to stderr.
+    #[arg(short = 'o', long = "output", value_name = "FORMAT", default_value = "text")]
+    pub output: String,
+    /// Start at this wall-clock moment, connections already open: unix
+    /// seconds or RFC 3339 (2026-11-28T12:00:00Z). For runs on many machines.
+    #[arg(long = "start-at", value_name = "TIME")]
+    pub start_at: Option<String>,
+    /// Nothing on stderr but errors: no progress line, no notices, and with
+    /// -o json or csv no report (so that stdout and stderr can share a log).
+    #[arg(long)]
+    pub quiet: bool,
     /// Benchmark the built-in server on a free loopback port (no URL needed).
     #[arg(long, conflicts_with = "url")]
     pub demo: bool,
@@ -214,6 +246,8 @@ impl BenchArgs {
             keepalive: !self.disable_keepalive,
             follow_redirects: !self.disable_redirects,
             backend: config::BackendChoice::parse(&self.backend)?,
+            output: config::Output::parse("-o", &self.output, true)?,
+            start_at: self.start_at.as_deref().map(config::parse_start_at).transpose()?,
         })
     }
 }
@@ -291,6 +325,9 @@ mod tests {
         assert_eq!((c.rate, c.connect_timeout), (Some(0.5), Some(Duration::from_millis(300))));
         let c = parse(&["--connect-timeout", "0", "http://h/"]).unwrap();
         assert_eq!(c.connect_timeout, None);
+        let c = parse(&["-o", "json", "--start-at", "1795848365", "http://h/"]).unwrap();
+        assert_eq!(c.output, config::Output::Json);
+        assert_eq!(c.start_at, Some(std::time::UNIX_EPOCH + Duration::from_secs(1_795_848_365)));
     }
 
     #[test]
@@ -309,6 +346,9 @@ mod tests {
             (&["--rate", "1e12", "http://h/"], "--rate"),
             (&["--rate", "10", "-q", "1", "http://h/"], "cannot be used with"),
             (&["--connect-timeout", "soon", "http://h/"], "--connect-timeout"),
+            (&["-o", "xml", "http://h/"], "-o: \"xml\" is not an output format; use text, json or csv"),
+            (&["--start-at", "tomorrow", "http://h/"], "--start-at"),
+            (&["--start-at", "2999-01-01T00:00:00Z", "http://h/"], "more than a day ahead"),
             (&["-c", "2000000", "-z", "1s", "http://h/"], "more than the 1000000 supported"),
             (&["-t", "1e30", "http://h/"], "too long"),
             (&["--backend", "epoll", "http://h/"], "not a backend"),
@@ -335,8 +375,16 @@ mod tests {
         let cli = Cli::try_parse_from(["vastar", "serve", "--listen", "127.0.0.1:0", "--body-bytes", "10"]).unwrap();
         match cli.command {
             Some(Command::Serve(args)) => assert_eq!(args.options().body_bytes, 10),
-            None => panic!("serve should parse as a subcommand"),
+            _ => panic!("serve should parse as a subcommand"),
         }
+        let cli = Cli::try_parse_from(["vastar", "merge", "a.json", "-", "--force", "-o", "json"]).unwrap();
+        match cli.command {
+            Some(Command::Merge(args)) => {
+                assert_eq!((args.files.len(), args.force, args.output.as_str()), (2, true, "json"))
+            }
+            _ => panic!("merge should parse as a subcommand"),
+        }
+        assert!(Cli::try_parse_from(["vastar", "merge"]).is_err(), "merge needs a file");
         assert!(Cli::try_parse_from(["vastar", "--demo", "http://h/"]).is_err());
     }
 }

@@ -13,10 +13,12 @@ pub mod http;
 pub mod load;
 pub mod progress;
 pub mod report;
+pub mod result;
 pub mod run;
 pub mod server;
 pub mod signals;
 pub mod stats;
 pub mod term;
+pub mod wallclock;
 
 pub use run::{Error, benchmark, benchmark_on, run};

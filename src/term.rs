@@ -29,11 +29,19 @@ impl Style {
     /// The style for stdout: colors only on a terminal and without NO_COLOR
     /// (any value) or `--no-color`.
     pub fn for_stdout(no_color_flag: bool) -> Style {
-        let tty = std::io::stdout().is_terminal();
+        Style::for_fd(std::io::stdout().is_terminal(), libc::STDOUT_FILENO, no_color_flag)
+    }
+
+    /// As [`Style::for_stdout`], for a report written to stderr.
+    pub fn for_stderr(no_color_flag: bool) -> Style {
+        Style::for_fd(std::io::stderr().is_terminal(), libc::STDERR_FILENO, no_color_flag)
+    }
+
+    fn for_fd(tty: bool, fd: libc::c_int, no_color_flag: bool) -> Style {
         Style {
             color: tty && !no_color_flag && std::env::var_os("NO_COLOR").is_none(),
             unicode: locale_is_utf8(),
-            width: if tty { width(libc::STDOUT_FILENO).unwrap_or(DEFAULT_WIDTH) } else { DEFAULT_WIDTH },
+            width: if tty { width(fd).unwrap_or(DEFAULT_WIDTH) } else { DEFAULT_WIDTH },
         }
     }
 

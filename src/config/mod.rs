@@ -45,6 +45,43 @@ impl BackendChoice {
     }
 }
 
+/// What the run prints on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// The human report.
+    Text,
+    /// The result document (docs in `src/result/schema.md`); the report goes to stderr.
+    Json,
+    /// The percentile table; the report goes to stderr.
+    Csv,
+}
+
+impl Output {
+    pub fn parse(flag: &'static str, text: &str, csv_allowed: bool) -> Result<Output, ConfigError> {
+        match text {
+            "text" => Ok(Output::Text),
+            "json" => Ok(Output::Json),
+            "csv" if csv_allowed => Ok(Output::Csv),
+            other => {
+                let formats = if csv_allowed { "text, json or csv" } else { "text or json" };
+                Err(invalid(flag, format!("{other:?} is not an output format; use {formats}")))
+            }
+        }
+    }
+}
+
+/// Furthest ahead `--start-at` may be.
+pub const MAX_START_AHEAD: Duration = Duration::from_secs(24 * 3600);
+
+/// Parses `--start-at`: unix seconds or an RFC 3339 time, at most a day ahead.
+pub fn parse_start_at(text: &str) -> Result<std::time::SystemTime, ConfigError> {
+    let at = crate::wallclock::parse(text).map_err(|why| invalid("--start-at", why))?;
+    if at.duration_since(std::time::SystemTime::now()).is_ok_and(|ahead| ahead > MAX_START_AHEAD) {
+        return Err(invalid("--start-at", format!("{text} is more than a day ahead; check the date and time zone")));
+    }
+    Ok(at)
+}
+
 /// Everything a run needs, already validated.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -64,6 +101,9 @@ pub struct Config {
     pub keepalive: bool,
     pub follow_redirects: bool,
     pub backend: BackendChoice,
+    pub output: Output,
+    /// Wall-clock moment to start at, connections already open (`--start-at`).
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// Input that cannot be used, with a message that says how to fix it.

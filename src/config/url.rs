@@ -55,6 +55,12 @@ impl Url {
         Ok(Url { host, port, target, credentials })
     }
 
+    /// The URL as it identifies the target, without credentials (which must
+    /// not end up in result files): `http://host:port/target`.
+    pub fn display_without_credentials(&self) -> String {
+        format!("http://{}{}", self.authority(), self.target)
+    }
+
     /// Value of the Host header: the host (bracketed if IPv6) and the port
     /// unless it is 80.
     pub fn host_header(&self) -> String {

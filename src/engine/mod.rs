@@ -17,7 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::stats::{ErrorKind, Live, WorkerStats};
 pub use exchange::Template;
@@ -56,6 +56,8 @@ pub struct Plan {
     pub connect_timeout: Option<Duration>,
     /// Limit on the whole pre-connect phase.
     pub preconnect_timeout: Duration,
+    /// Wall-clock moment to start at once connected (`--start-at`).
+    pub start_at: Option<SystemTime>,
 }
 
 /// A backend failed to run at all (not a request failure: those are counted).
@@ -142,14 +144,46 @@ impl StartLine {
 
     /// Waits for `workers` ready reports, then starts everyone now.
     fn start_when_ready(&self, workers: usize) -> Instant {
+        self.start_at_when_ready(workers, None, &AtomicBool::new(false)).0
+    }
+
+    /// Waits for `workers` ready reports and then for the wall clock to
+    /// reach `at` (if given; an abort ends the wait), then starts everyone.
+    /// Returns the start, as an instant and as wall-clock time.
+    fn start_at_when_ready(
+        &self,
+        workers: usize,
+        at: Option<SystemTime>,
+        aborted: &AtomicBool,
+    ) -> (Instant, SystemTime) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         while state.0 < workers {
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
         }
-        let start = Instant::now();
+        if let Some(at) = at {
+            drop(state);
+            wait_for_wall_clock(at, aborted);
+            state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        }
+        let (start, wall) = (Instant::now(), SystemTime::now());
         state.1 = Some(start);
         self.changed.notify_all();
-        start
+        (start, wall)
+    }
+}
+
+/// Sleeps until the wall clock reads `at` (or an abort), spinning the last
+/// millisecond so that machines started together start within microseconds
+/// of their clocks.
+fn wait_for_wall_clock(at: SystemTime, aborted: &AtomicBool) {
+    while !aborted.load(Ordering::Acquire) {
+        match at.duration_since(SystemTime::now()) {
+            Ok(left) if left > Duration::from_millis(2) => {
+                std::thread::sleep((left - Duration::from_millis(1)).min(Duration::from_millis(20)))
+            }
+            Ok(left) if !left.is_zero() => std::hint::spin_loop(),
+            _ => return,
+        }
     }
 }
 
@@ -292,6 +326,8 @@ pub struct Outcome {
     pub spun: Duration,
     /// Cores the workers could use: the smaller of workers and available CPUs.
     pub cores: usize,
+    /// Wall-clock time of the common start.
+    pub started_wall: SystemTime,
 }
 
 impl Outcome {
@@ -384,7 +420,8 @@ impl<'b> Engine<'b> {
                 }
             }
             self.shared.prepared.start_when_ready(workers);
-            let start = self.shared.start.start_when_ready(workers);
+            let (start, started_wall) =
+                self.shared.start.start_at_when_ready(workers, self.shared.plan.start_at, &self.shared.aborted);
             let mut outcome = Outcome {
                 stats: WorkerStats::new(),
                 elapsed: Duration::ZERO,
@@ -395,6 +432,7 @@ impl<'b> Engine<'b> {
                 cpu: Duration::ZERO,
                 spun: Duration::ZERO,
                 cores: workers.min(available_cpus()),
+                started_wall,
             };
             let mut failure = None;
             for handle in handles {

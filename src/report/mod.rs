@@ -35,6 +35,14 @@ pub struct RunInfo {
     /// Name resolution: time taken and addresses found (none for an IP).
     pub dns: Option<(Duration, usize)>,
     pub load: Load,
+    /// A merge of several results: how many, and how far apart they started.
+    pub merged: Option<Merged>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Merged {
+    pub parts: usize,
+    pub start_spread: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,7 +97,7 @@ fn uncorrected_differs(stats: &WorkerStats) -> bool {
 fn summary(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
     let lat = &stats.corrected;
     let elapsed = info.elapsed.as_secs_f64();
-    let rps = if elapsed > 0.0 { stats.responses as f64 / elapsed } else { 0.0 };
+    let rps = requests_per_sec(stats, info);
     let per_request = stats.body_bytes.checked_div(stats.responses).unwrap_or(0);
     writeln!(out, "{}", style.bold("Summary:"))?;
     writeln!(out, "  Total:        {elapsed:.4} secs{}", if info.interrupted { " (interrupted)" } else { "" })?;
@@ -112,6 +120,10 @@ fn summary(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &St
         "  Backend:      {}, {} worker{plural} x {} connections",
         info.backend, info.workers, info.connections
     )?;
+    if let Some(merged) = info.merged {
+        let spread = merged.start_spread.as_secs_f64() * 1e3;
+        writeln!(out, "  Merged:       {} results, started within {spread:.1} ms of each other", merged.parts)?;
+    }
     writeln!(out)
 }
 
@@ -161,8 +173,8 @@ fn distribution(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style
     writeln!(out)
 }
 
-fn insight(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
-    let lat = &stats.corrected;
+/// Every warning line of the Insight section.
+pub fn warnings(stats: &WorkerStats, info: &RunInfo) -> Vec<String> {
     let non_2xx = stats.statuses().filter(|(code, _)| !(200..300).contains(code)).map(|(_, n)| n).sum();
     let counts = Counts {
         issued: stats.issued(),
@@ -174,22 +186,41 @@ fn insight(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &St
     let mut warnings = insight::warnings(counts);
     warnings.extend(info.rate.and_then(|r| insight::rate_warning(r.target, r.achieved)));
     warnings.extend(insight::load_warning(&info.load, info.elapsed));
-    warnings.extend(insight::sample_warnings(lat.count(), info.elapsed));
-    if lat.count() == 0 && warnings.is_empty() {
+    warnings.extend(insight::sample_warnings(stats.corrected.count(), info.elapsed));
+    warnings
+}
+
+/// The Insight section's ratios, from the corrected distribution (none without samples).
+pub fn ratios(stats: &WorkerStats) -> Vec<insight::Ratio> {
+    let lat = &stats.corrected;
+    if lat.count() == 0 {
+        return Vec::new();
+    }
+    let p = |q| lat.percentile_ns(q);
+    insight::ratios(p(50.0), p(95.0), p(99.0), p(99.9)).to_vec()
+}
+
+/// Responses per second over the run.
+pub fn requests_per_sec(stats: &WorkerStats, info: &RunInfo) -> f64 {
+    let elapsed = info.elapsed.as_secs_f64();
+    if elapsed > 0.0 { stats.responses as f64 / elapsed } else { 0.0 }
+}
+
+fn insight(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo, style: &Style) -> io::Result<()> {
+    let warnings = warnings(stats, info);
+    let ratios = ratios(stats);
+    if ratios.is_empty() && warnings.is_empty() {
         return Ok(());
     }
     writeln!(out, "{}", style.bold("Insight:"))?;
-    if lat.count() > 0 {
-        let p = |q| lat.percentile_ns(q);
-        for ratio in insight::ratios(p(50.0), p(95.0), p(99.0), p(99.9)) {
-            let color = match ratio.grade {
-                Grade::Good => 34,
-                Grade::Fair => 214,
-                Grade::Poor => 196,
-            };
-            let label = format!("{} {}", ratio.name, ratio.formula);
-            writeln!(out, "  {label:<24} = {:.1}x -- {}", ratio.value, style.paint(color, ratio.verdict))?;
-        }
+    for ratio in ratios {
+        let color = match ratio.grade {
+            Grade::Good => 34,
+            Grade::Fair => 214,
+            Grade::Poor => 196,
+        };
+        let label = format!("{} {}", ratio.name, ratio.formula);
+        writeln!(out, "  {label:<24} = {:.1}x -- {}", ratio.value, style.paint(color, ratio.verdict))?;
     }
     for line in warnings {
         writeln!(out, "  {}", style.paint(196, &line))?;

@@ -51,6 +51,7 @@ fn sample() -> (WorkerStats, RunInfo) {
         rate: None,
         dns: Some((Duration::from_micros(1200), 2)),
         load: Load { own: Some(0.42), cores: 2, cores_busy: Some(0.55) },
+        merged: None,
     };
     (stats, info)
 }
@@ -87,6 +88,7 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
         rate: Some(Rate { target: 1000.0, achieved: 999.5 }),
         dns: None,
         load: Load { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
+        merged: None,
     };
     (stats, info)
 }

@@ -46,6 +46,11 @@ fn bucket_of(v: u64) -> usize {
     (shift as usize) * SUB_COUNT as usize + (v >> shift) as usize
 }
 
+/// Lowest value and width of bucket `i`, in nanoseconds.
+pub fn bucket_bounds(i: usize) -> (u64, u64) {
+    bucket_range(i)
+}
+
 /// Lowest value and width of bucket `i`.
 fn bucket_range(i: usize) -> (u64, u64) {
     let i = i as u64;
@@ -133,6 +138,41 @@ impl Histogram {
         })
     }
 
+    /// Non-empty buckets as (index, count), ascending: with count, sum, min
+    /// and max, everything needed to rebuild the histogram exactly
+    /// ([`Histogram::from_parts`]). Bucket `i` holds values from
+    /// [`bucket_bounds`]`(i).0` for `.1` nanoseconds.
+    pub fn raw_buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.counts.iter().enumerate().filter(|&(_, &c)| c > 0).map(|(i, &c)| (i, c))
+    }
+
+    /// Sum of all values recorded, in nanoseconds.
+    pub fn sum_ns(&self) -> u128 {
+        self.sum_ns
+    }
+
+    /// The histogram whose [`Histogram::raw_buckets`] and totals these are.
+    pub fn from_parts(
+        buckets: impl IntoIterator<Item = (usize, u64)>,
+        sum_ns: u128,
+        min_ns: u64,
+        max_ns: u64,
+    ) -> Result<Histogram, String> {
+        let mut h = Histogram::new();
+        for (i, c) in buckets {
+            let slot = h.counts.get_mut(i).ok_or_else(|| format!("bucket {i} is beyond the last ({})", BUCKETS - 1))?;
+            *slot = slot.checked_add(c).ok_or("bucket count overflows")?;
+            h.count = h.count.checked_add(c).ok_or("count overflows")?;
+        }
+        if h.count > 0 {
+            if min_ns > max_ns {
+                return Err(format!("min {min_ns} ns is above max {max_ns} ns"));
+            }
+            (h.sum_ns, h.min_ns, h.max_ns) = (sum_ns, min_ns, max_ns);
+        }
+        Ok(h)
+    }
+
     /// How many recorded values are ≤ `ns` (to bucket precision).
     pub fn count_at_or_below(&self, ns: u64) -> u64 {
         let last = bucket_of(ns);
@@ -203,6 +243,19 @@ mod tests {
         }
         a.merge(&b);
         assert_eq!(a, all);
+    }
+
+    #[test]
+    fn parts_rebuild_the_histogram_exactly() {
+        let mut h = Histogram::new();
+        for v in (1..5_000u64).map(|i| i * i * 31) {
+            h.record(v);
+        }
+        let rebuilt = Histogram::from_parts(h.raw_buckets(), h.sum_ns(), h.min_ns(), h.max_ns()).unwrap();
+        assert_eq!(rebuilt, h);
+        assert!(Histogram::from_parts([(BUCKETS, 1)], 0, 0, 0).is_err());
+        assert!(Histogram::from_parts([(5, 1)], 5, 9, 3).is_err());
+        assert_eq!(Histogram::from_parts([], 0, 0, 0).unwrap(), Histogram::new());
     }
 
     #[test]

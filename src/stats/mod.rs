@@ -68,6 +68,30 @@ impl ErrorKind {
         }
     }
 
+    /// Stable name for machine-readable output.
+    pub fn id(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::AddrNotAvailable => "addr_not_available",
+            ErrorKind::TooManyOpenFiles => "too_many_open_files",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Reset => "reset",
+            ErrorKind::ClosedBeforeResponse => "closed_before_response",
+            ErrorKind::Incomplete => "incomplete",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::HeadTooLarge => "head_too_large",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
+            ErrorKind::Io => "io",
+        }
+    }
+
+    /// The kind whose [`ErrorKind::id`] is `id`.
+    pub fn from_id(id: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.id() == id)
+    }
+
     fn index(self) -> usize {
         self as usize
     }
@@ -269,6 +293,17 @@ impl WorkerStats {
         ErrorKind::ALL.into_iter().map(|k| (k, self.errors[k.index()])).filter(|&(_, n)| n > 0)
     }
 
+    /// Adds `n` responses with status `code` (when rebuilding stats from a result file).
+    pub fn add_status(&mut self, code: u16, n: u64) {
+        let slot = usize::from(code.clamp(STATUS_MIN, STATUS_MAX) - STATUS_MIN);
+        self.statuses[slot] += n;
+    }
+
+    /// Adds `n` failures of `kind` (when rebuilding stats from a result file).
+    pub fn add_errors(&mut self, kind: ErrorKind, n: u64) {
+        self.errors[kind.index()] += n;
+    }
+
     pub fn error_count(&self, kind: ErrorKind) -> u64 {
         self.errors[kind.index()]
     }
@@ -416,6 +451,14 @@ mod tests {
         assert_eq!(a.statuses().collect::<Vec<_>>(), vec![(200, 1), (404, 1)]);
         assert_eq!((a.issued(), a.aborted, a.connect.count, a.connect_latency.count(), a.unsent), (4, 1, 1, 1, 2));
         assert_eq!((a.write.count, a.read.max_ns), (2, 500_000));
+    }
+
+    #[test]
+    fn error_ids_are_unique_and_round_trip() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_id(kind.id()), Some(kind));
+        }
+        assert_eq!(ErrorKind::from_id("nope"), None);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! From a parsed command line to a printed report: resolve the target, pick
 //! the backend, run the engine, render the result.
 
+mod output;
+
 use std::fmt;
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::{BenchArgs, Cli, Command, ServeArgs};
 use crate::config::{BackendChoice, Config, ConfigError, Stop};
@@ -14,10 +16,11 @@ use crate::engine::{self, Backend, Engine, EngineError, Outcome, Plan, Template,
 use crate::load::CpuTicks;
 use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::report::insight::Load;
-use crate::report::{self, Rate, RunInfo};
+use crate::report::{Rate, RunInfo};
+use crate::result::{Meta, Target};
 use crate::server::{Server, ServerOptions};
 use crate::signals;
-use crate::term::{self, Style};
+use crate::term;
 
 /// Time in-flight requests get to finish after Ctrl-C before they are abandoned.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
@@ -48,13 +51,15 @@ pub enum Error {
     Server(io::Error),
     /// Writing the report failed (other than a closed pipe).
     Output(io::Error),
+    /// A result file that cannot be read or merged.
+    Input(String),
 }
 
 impl Error {
     /// Exit status: 2 for input the user must fix, 1 for failures at run time.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Config(_) | Error::Backend(_) => ExitCode::from(2),
+            Error::Config(_) | Error::Backend(_) | Error::Input(_) => ExitCode::from(2),
             _ => ExitCode::from(1),
         }
     }
@@ -71,6 +76,7 @@ impl fmt::Display for Error {
             Error::Backend(why) => f.write_str(why),
             Error::Server(e) => write!(f, "cannot start the built-in server: {e}"),
             Error::Output(e) => write!(f, "cannot write the report: {e}"),
+            Error::Input(why) => f.write_str(why),
         }
     }
 }
@@ -93,6 +99,7 @@ impl From<EngineError> for Error {
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Merge(args)) => output::merge_command(&args),
         None => bench(&cli.bench),
     }
 }
@@ -111,11 +118,13 @@ fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
 
 fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     // Chosen first, so that a refused --backend fails before anything starts.
-    let backend = select_backend(BackendChoice::parse(&args.backend)?)?;
+    let backend = select_backend(BackendChoice::parse(&args.backend)?, args.quiet)?;
     let demo = if args.demo {
         let server =
             Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), ServerOptions::default()).map_err(Error::Server)?;
-        eprintln!("vastar --demo: benchmarking the built-in server at http://{}/", server.addr());
+        if !args.quiet {
+            eprintln!("vastar --demo: benchmarking the built-in server at http://{}/", server.addr());
+        }
         Some(server)
     } else {
         None
@@ -137,22 +146,37 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         Stop::Duration(d) => Goal::Duration(d),
     };
     let ticks = CpuTicks::now();
-    let (outcome, signal) = run_monitored(&engine, goal, term::stderr_is_terminal())?;
+    if let Some(at) = config.start_at.filter(|_| !args.quiet) {
+        announce_start_at(at);
+    }
+    let (outcome, signal) = run_monitored(&engine, goal, term::stderr_is_terminal() && !args.quiet)?;
     let cores_busy = ticks.zip(CpuTicks::now()).and_then(|(before, after)| before.busy_share(&after, outcome.spun));
     drop(demo);
     let info = run_info(&outcome, &config, signal.is_some(), dns, cores_busy);
-    let mut stdout = io::stdout().lock();
-    let style = Style::for_stdout(args.no_color);
-    match report::render(&mut stdout, &outcome.stats, &info, &style).and_then(|()| stdout.flush()) {
-        Ok(()) => {}
-        // `vastar ... | head`: the reader left; that is not a failure.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(Error::Output(e)),
-    }
+    let meta = Meta {
+        command: output::command_line(),
+        target: Target { url: config.url.display_without_credentials(), method: config.request.method.clone() },
+        start: outcome.started_wall,
+        start_at: config.start_at,
+        parts: Vec::new(),
+        windows_ns: Vec::new(),
+    };
+    output::emit(&outcome.stats, &info, meta, config.output, args)?;
     Ok(match signal {
         Some(signal) => ExitCode::from(128 + signal as u8),
         None => ExitCode::SUCCESS,
     })
+}
+
+/// Says on stderr when a `--start-at` run will start (or that the moment has passed).
+fn announce_start_at(at: SystemTime) {
+    let when = crate::wallclock::format_rfc3339(at);
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) => eprintln!("vastar: connecting, then waiting until {when} ({:.1} s from now)", ahead.as_secs_f64()),
+        Err(e) => {
+            eprintln!("vastar: --start-at {when} passed {:.1} s ago; starting at once", e.duration().as_secs_f64())
+        }
+    }
 }
 
 /// The report's facts about a finished run.
@@ -178,6 +202,7 @@ fn run_info(
             cores: outcome.cores,
             cores_busy,
         },
+        merged: None,
     }
 }
 
@@ -277,6 +302,7 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Plan {
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
         preconnect_timeout: config.connect_timeout.unwrap_or(PRECONNECT_TIMEOUT),
+        start_at: config.start_at,
     }
 }
 
@@ -285,8 +311,8 @@ const ALLOW_IO_URING: &str = "in a container, allow it with a seccomp profile th
      io_uring_enter and io_uring_register, or with --security-opt seccomp=unconfined";
 
 /// The backend for `choice`: with `auto`, io_uring where it works, else the
-/// portable backend with a one-line notice saying why.
-pub fn select_backend(choice: BackendChoice) -> Result<&'static dyn Backend, Error> {
+/// portable backend with a one-line notice saying why (unless `quiet`).
+pub fn select_backend(choice: BackendChoice, quiet: bool) -> Result<&'static dyn Backend, Error> {
     match (choice, engine::io_uring()) {
         (BackendChoice::Portable, _) => Ok(engine::portable()),
         (_, Ok(uring)) => Ok(uring),
@@ -297,7 +323,7 @@ pub fn select_backend(choice: BackendChoice) -> Result<&'static dyn Backend, Err
             Err(Error::Backend(format!("--backend io-uring: {why}; use --backend portable (or auto)")))
         }
         (BackendChoice::Auto, Err(why)) => {
-            if cfg!(target_os = "linux") {
+            if cfg!(target_os = "linux") && !quiet {
                 eprintln!(
                     "vastar: io_uring is not usable here ({why}); running on the portable backend; {ALLOW_IO_URING}"
                 );
@@ -309,7 +335,7 @@ pub fn select_backend(choice: BackendChoice) -> Result<&'static dyn Backend, Err
 
 /// Runs a benchmark for `config` on the backend it chose, and returns what it measured.
 pub fn benchmark(config: &Config) -> Result<Outcome, Error> {
-    benchmark_on(config, select_backend(config.backend)?)
+    benchmark_on(config, select_backend(config.backend, false)?)
 }
 
 /// As [`benchmark`], on a chosen backend.

@@ -1,0 +1,117 @@
+//! Merging results from several runs (several machines) into the result one
+//! run would have given: counts add, histograms add bucket by bucket (so
+//! every percentile is exact, not an average of percentiles), minima and
+//! maxima are global, and the run's time is the union of the parts' time
+//! windows, over which Requests/sec is computed.
+
+use std::time::Duration;
+
+use super::{Meta, Part, ResultDoc, Target};
+use crate::report::insight::Load;
+use crate::report::{Rate, RunInfo};
+use crate::stats::WorkerStats;
+use crate::wallclock;
+
+/// Union of `[start, end]` intervals: sorted, overlaps joined.
+pub fn union(mut windows: Vec<[u64; 2]>) -> Vec<[u64; 2]> {
+    windows.sort_unstable();
+    let mut joined: Vec<[u64; 2]> = Vec::with_capacity(windows.len());
+    for [start, end] in windows {
+        match joined.last_mut() {
+            Some(last) if start <= last[1] => last[1] = last[1].max(end),
+            _ => joined.push([start, end.max(start)]),
+        }
+    }
+    joined
+}
+
+/// The parts a document stands for: itself, or the parts it was merged from.
+fn parts_of(doc: &ResultDoc) -> Vec<Part> {
+    if !doc.parts.is_empty() {
+        return doc.parts.clone();
+    }
+    vec![Part {
+        command: doc.command.clone(),
+        start_utc: doc.start_utc.clone(),
+        end_utc: doc.end_utc.clone(),
+        start_unix_ns: doc.start_unix_ns,
+        end_unix_ns: doc.end_unix_ns,
+    }]
+}
+
+fn describe(t: &Target) -> String {
+    format!("{} {}", t.method, t.url)
+}
+
+/// Merges `docs` into one result (one document is returned as it is).
+/// Different targets are refused unless `force`.
+pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<ResultDoc, String> {
+    let first = docs.first().ok_or("nothing to merge")?;
+    if let [only] = docs {
+        only.stats()?;
+        return Ok(only.clone());
+    }
+    if let Some(other) = docs.iter().find(|d| d.target != first.target).filter(|_| !force) {
+        return Err(format!(
+            "the results are for different targets ({} and {}); add --force to merge them anyway",
+            describe(&first.target),
+            describe(&other.target)
+        ));
+    }
+    let mut stats = WorkerStats::new();
+    for (i, doc) in docs.iter().enumerate() {
+        stats.merge(&doc.stats().map_err(|e| format!("result {}: {e}", i + 1))?);
+    }
+    let windows = union(docs.iter().flat_map(|d| d.run.windows_ns.iter().copied()).collect());
+    let elapsed_ns: u64 = windows.iter().map(|w| w[1] - w[0]).sum();
+    let infos: Vec<RunInfo> = docs.iter().map(ResultDoc::run_info).collect();
+    let mut backends: Vec<&str> = Vec::new();
+    for info in &infos {
+        if !backends.contains(&info.backend.as_str()) {
+            backends.push(&info.backend);
+        }
+    }
+    let rates: Option<Vec<Rate>> = infos.iter().map(|i| i.rate).collect();
+    let max = |f: fn(&RunInfo) -> Option<f64>| infos.iter().filter_map(f).reduce(f64::max);
+    let parts: Vec<Part> = docs.iter().flat_map(parts_of).collect();
+    let starts = parts.iter().map(|p| p.start_unix_ns);
+    let spread = starts.clone().max().unwrap_or(0) - starts.min().unwrap_or(0);
+    let info = RunInfo {
+        elapsed: Duration::from_nanos(elapsed_ns),
+        backend: backends.join(" + "),
+        workers: infos.iter().map(|i| i.workers).sum(),
+        connections: infos.iter().map(|i| i.connections).sum(),
+        interrupted: infos.iter().any(|i| i.interrupted),
+        rate: rates
+            .map(|r| Rate { target: r.iter().map(|r| r.target).sum(), achieved: r.iter().map(|r| r.achieved).sum() }),
+        dns: infos.iter().filter_map(|i| i.dns).max_by_key(|d| d.0),
+        load: Load {
+            own: max(|i| i.load.own),
+            cores: infos.iter().map(|i| i.load.cores).sum(),
+            cores_busy: max(|i| i.load.cores_busy),
+        },
+        merged: Some(crate::report::Merged { parts: parts.len(), start_spread: Duration::from_nanos(spread) }),
+    };
+    let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
+    let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);
+    let meta = Meta {
+        command,
+        target: first.target.clone(),
+        start: wallclock::from_unix_ns(windows.first().map_or(0, |w| w[0])),
+        start_at: requested.first().filter(|_| same_start_at).map(|&ns| wallclock::from_unix_ns(ns)),
+        parts,
+        windows_ns: windows,
+    };
+    Ok(ResultDoc::new(&stats, &info, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_join_where_they_overlap() {
+        assert_eq!(union(vec![[5, 9], [1, 3], [2, 4], [9, 12], [20, 21]]), vec![[1, 4], [5, 12], [20, 21]]);
+        assert_eq!(union(vec![]), Vec::<[u64; 2]>::new());
+    }
+}

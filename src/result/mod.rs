@@ -1,0 +1,466 @@
+//! The machine-readable result (`-o json`): every figure of the report, plus
+//! everything needed to rebuild the report exactly: the full histograms
+//! (sparse bucket counts with exact count, sum, min and max), phase sums,
+//! status and error counts, and the time windows the run covered. Several
+//! results merge exactly ([`merge`]): counts add, histograms add bucket by
+//! bucket, and rates are taken over the union of the time windows.
+//!
+//! The format is documented field by field in `src/result/schema.md`, next
+//! to this file; [`SCHEMA_VERSION`] changes whenever a field changes meaning
+//! or disappears (adding a field does not change it).
+
+pub mod merge;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::report::insight::Load;
+use crate::report::{self, Merged, PERCENTILES, Rate, RunInfo};
+use crate::stats::{ErrorKind, Histogram, Phase, WorkerStats};
+use crate::wallclock;
+
+/// Value of the `schema` field.
+pub const SCHEMA: &str = "vastar.result";
+/// Version of the format this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A result file: one run, or a merge of several.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResultDoc {
+    pub schema: String,
+    pub schema_version: u32,
+    pub vastar_version: String,
+    /// The command line that produced this document.
+    pub command: Vec<String>,
+    pub target: Target,
+    pub start_utc: String,
+    pub end_utc: String,
+    pub start_unix_ns: u64,
+    pub end_unix_ns: u64,
+    /// `--start-at`: the moment asked for and how late the run started.
+    pub start_at: Option<StartAt>,
+    /// The results a merge was made of (empty for a single run).
+    pub parts: Vec<Part>,
+    pub run: Run,
+    pub summary: Summary,
+    pub counts: Counts,
+    /// Responses by status code.
+    pub status_codes: BTreeMap<u16, u64>,
+    /// Failures by category id (`timeout`, `connect_refused`, ...).
+    pub errors: BTreeMap<String, u64>,
+    pub percentiles: Vec<Percentile>,
+    pub insight: Insight,
+    pub phases: Phases,
+    pub connect_percentiles: ConnectPercentiles,
+    pub histograms: Histograms,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub url: String,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StartAt {
+    pub requested_utc: String,
+    pub requested_unix_ns: u64,
+    /// Actual start minus the requested moment, by this machine's clock.
+    pub late_ms: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub command: Vec<String>,
+    pub start_utc: String,
+    pub end_utc: String,
+    pub start_unix_ns: u64,
+    pub end_unix_ns: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub backend: String,
+    pub workers: usize,
+    pub connections: usize,
+    /// Length of the union of `windows_ns`: the run's total time.
+    pub elapsed_ns: u64,
+    /// The wall-clock intervals `[start, end]` the run (or the merged runs) covered.
+    pub windows_ns: Vec<[u64; 2]>,
+    pub interrupted: bool,
+    /// `--rate`: requests per second asked for and sent.
+    pub rate: Option<RateDoc>,
+    pub dns: Option<Dns>,
+    pub load: LoadDoc,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateDoc {
+    pub target: f64,
+    pub achieved: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dns {
+    pub seconds: f64,
+    pub addresses: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadDoc {
+    pub own_busy: Option<f64>,
+    pub cores: usize,
+    pub cores_busy: Option<f64>,
+}
+
+/// The report's Summary section (derived; ignored when read back).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub total_s: f64,
+    pub slowest_s: f64,
+    pub fastest_s: f64,
+    pub average_s: f64,
+    pub requests_per_sec: f64,
+    pub total_data_bytes: u64,
+    pub size_per_request_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub responses: u64,
+    pub errors: u64,
+    pub aborted: u64,
+    pub started: u64,
+    pub unsent: u64,
+    pub preconnect_failures: u64,
+    pub wire_bytes: u64,
+    pub body_bytes: u64,
+}
+
+/// One row of the distribution (derived).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Percentile {
+    pub p: f64,
+    pub corrected_s: f64,
+    pub uncorrected_s: f64,
+}
+
+/// The Insight section (derived).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Insight {
+    pub ratios: Vec<RatioDoc>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RatioDoc {
+    pub name: String,
+    pub formula: String,
+    pub value: f64,
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    pub write: PhaseDoc,
+    pub wait: PhaseDoc,
+    pub read: PhaseDoc,
+    pub connect: PhaseDoc,
+    pub send_lag: PhaseDoc,
+}
+
+/// Count, sum, min and max of one phase, in nanoseconds (min is 0 when empty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseDoc {
+    pub count: u64,
+    pub sum_ns: u128,
+    pub min_ns: u64,
+    pub max_ns: u64,
+}
+
+/// Connect-time percentiles (derived).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectPercentiles {
+    pub p50_s: f64,
+    pub p99_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Histograms {
+    pub format: HistogramFormat,
+    /// Responses and timeouts, from each request's intended start.
+    pub corrected: HistogramDoc,
+    /// Responses, from the actual send.
+    pub uncorrected: HistogramDoc,
+    pub connect: HistogramDoc,
+}
+
+/// How bucket indexes map to values (constant for a schema version).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistogramFormat {
+    pub unit: String,
+    /// Indexes below this are exact values.
+    pub linear_below: u64,
+    pub sub_buckets_per_octave: u64,
+    pub buckets: usize,
+}
+
+impl HistogramFormat {
+    fn current() -> Self {
+        HistogramFormat {
+            unit: "ns".into(),
+            linear_below: 256,
+            sub_buckets_per_octave: 128,
+            buckets: crate::stats::histogram::BUCKETS,
+        }
+    }
+}
+
+/// A histogram: `[index, count]` pairs of its non-empty buckets, and its
+/// exact count, sum, min and max.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistogramDoc {
+    pub count: u64,
+    pub sum_ns: u128,
+    pub min_ns: u64,
+    pub max_ns: u64,
+    pub buckets: Vec<[u64; 2]>,
+}
+
+impl HistogramDoc {
+    fn of(h: &Histogram) -> Self {
+        HistogramDoc {
+            count: h.count(),
+            sum_ns: h.sum_ns(),
+            min_ns: h.min_ns(),
+            max_ns: h.max_ns(),
+            buckets: h.raw_buckets().map(|(i, c)| [i as u64, c]).collect(),
+        }
+    }
+
+    fn histogram(&self, name: &str) -> Result<Histogram, String> {
+        let buckets = self.buckets.iter().map(|&[i, c]| (usize::try_from(i).unwrap_or(usize::MAX), c));
+        let h = Histogram::from_parts(buckets, self.sum_ns, self.min_ns, self.max_ns)
+            .map_err(|e| format!("histogram {name}: {e}"))?;
+        if h.count() != self.count {
+            return Err(format!("histogram {name}: buckets hold {} values, count says {}", h.count(), self.count));
+        }
+        Ok(h)
+    }
+}
+
+impl PhaseDoc {
+    fn of(p: &Phase) -> Self {
+        PhaseDoc { count: p.count, sum_ns: p.sum_ns, min_ns: p.min_ns(), max_ns: p.max_ns }
+    }
+
+    fn phase(&self) -> Phase {
+        let min_ns = if self.count == 0 { u64::MAX } else { self.min_ns };
+        Phase { count: self.count, sum_ns: self.sum_ns, min_ns, max_ns: self.max_ns }
+    }
+}
+
+/// Facts about a run that the stats do not hold.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    pub command: Vec<String>,
+    pub target: Target,
+    /// Wall-clock time of the common start (of a single run).
+    pub start: SystemTime,
+    /// `--start-at`: the moment asked for.
+    pub start_at: Option<SystemTime>,
+    pub parts: Vec<Part>,
+    /// For a merge: the union of the parts' windows (empty for one run:
+    /// `[start, start + elapsed]`).
+    pub windows_ns: Vec<[u64; 2]>,
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+impl ResultDoc {
+    /// The document of a run (or a merge) whose report would be
+    /// `report::render(stats, info)`.
+    pub fn new(stats: &WorkerStats, info: &RunInfo, meta: Meta) -> ResultDoc {
+        let windows_ns = match meta.windows_ns.is_empty() {
+            true => {
+                let start = wallclock::unix_ns(meta.start);
+                vec![[start, start + crate::stats::nanos(info.elapsed)]]
+            }
+            false => meta.windows_ns.clone(),
+        };
+        let start_unix_ns = windows_ns.iter().map(|w| w[0]).min().unwrap_or(0);
+        let end_unix_ns = windows_ns.iter().map(|w| w[1]).max().unwrap_or(0);
+        let lat = &stats.corrected;
+        let ratios = report::ratios(stats).into_iter().map(|r| RatioDoc {
+            name: r.name.into(),
+            formula: r.formula.into(),
+            value: r.value,
+            verdict: r.verdict.into(),
+        });
+        ResultDoc {
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            vastar_version: env!("CARGO_PKG_VERSION").into(),
+            command: meta.command,
+            target: meta.target,
+            start_utc: wallclock::format_rfc3339(wallclock::from_unix_ns(start_unix_ns)),
+            end_utc: wallclock::format_rfc3339(wallclock::from_unix_ns(end_unix_ns)),
+            start_unix_ns,
+            end_unix_ns,
+            start_at: meta.start_at.map(|at| StartAt {
+                requested_utc: wallclock::format_rfc3339(at),
+                requested_unix_ns: wallclock::unix_ns(at),
+                late_ms: (start_unix_ns as f64 - wallclock::unix_ns(at) as f64) / 1e6,
+            }),
+            parts: meta.parts,
+            run: Run {
+                backend: info.backend.clone(),
+                workers: info.workers,
+                connections: info.connections,
+                elapsed_ns: crate::stats::nanos(info.elapsed),
+                windows_ns,
+                interrupted: info.interrupted,
+                rate: info.rate.map(|r| RateDoc { target: r.target, achieved: r.achieved }),
+                dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),
+                load: LoadDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
+            },
+            summary: Summary {
+                total_s: info.elapsed.as_secs_f64(),
+                slowest_s: secs(lat.max_ns()),
+                fastest_s: secs(lat.min_ns()),
+                average_s: lat.mean_ns() / 1e9,
+                requests_per_sec: report::requests_per_sec(stats, info),
+                total_data_bytes: stats.body_bytes,
+                size_per_request_bytes: stats.body_bytes.checked_div(stats.responses).unwrap_or(0),
+            },
+            counts: Counts {
+                responses: stats.responses,
+                errors: stats.total_errors(),
+                aborted: stats.aborted,
+                started: stats.started,
+                unsent: stats.unsent,
+                preconnect_failures: stats.preconnect_failures,
+                wire_bytes: stats.wire_bytes,
+                body_bytes: stats.body_bytes,
+            },
+            status_codes: stats.statuses().collect(),
+            errors: stats.errors().map(|(k, n)| (k.id().to_string(), n)).collect(),
+            percentiles: PERCENTILES
+                .iter()
+                .map(|&p| Percentile {
+                    p,
+                    corrected_s: secs(lat.percentile_ns(p)),
+                    uncorrected_s: secs(stats.latency.percentile_ns(p)),
+                })
+                .collect(),
+            insight: Insight { ratios: ratios.collect(), warnings: report::warnings(stats, info) },
+            phases: Phases {
+                write: PhaseDoc::of(&stats.write),
+                wait: PhaseDoc::of(&stats.wait),
+                read: PhaseDoc::of(&stats.read),
+                connect: PhaseDoc::of(&stats.connect),
+                send_lag: PhaseDoc::of(&stats.send_lag),
+            },
+            connect_percentiles: ConnectPercentiles {
+                p50_s: secs(stats.connect_latency.percentile_ns(50.0)),
+                p99_s: secs(stats.connect_latency.percentile_ns(99.0)),
+            },
+            histograms: Histograms {
+                format: HistogramFormat::current(),
+                corrected: HistogramDoc::of(&stats.corrected),
+                uncorrected: HistogramDoc::of(&stats.latency),
+                connect: HistogramDoc::of(&stats.connect_latency),
+            },
+        }
+    }
+
+    /// Reads a document, refusing other formats and versions.
+    pub fn parse(text: &str) -> Result<ResultDoc, String> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        ResultDoc::from_value(value)
+    }
+
+    /// As [`ResultDoc::parse`], from parsed JSON.
+    pub fn from_value(value: serde_json::Value) -> Result<ResultDoc, String> {
+        if value.get("schema").and_then(|s| s.as_str()) != Some(SCHEMA) {
+            return Err(format!("not a vastar result (no \"schema\": \"{SCHEMA}\"); write one with vastar -o json"));
+        }
+        match value.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) => {
+                return Err(format!(
+                    "schema version {v}, but this vastar reads version {SCHEMA_VERSION}; use the vastar that wrote it"
+                ));
+            }
+            None => return Err("no schema_version".into()),
+        }
+        let doc: ResultDoc = serde_json::from_value(value).map_err(|e| format!("malformed result: {e}"))?;
+        if doc.histograms.format != HistogramFormat::current() {
+            return Err("histogram format differs from this vastar's".into());
+        }
+        Ok(doc)
+    }
+
+    /// The stats this document was made from, exactly.
+    pub fn stats(&self) -> Result<WorkerStats, String> {
+        let mut s = WorkerStats::new();
+        s.corrected = self.histograms.corrected.histogram("corrected")?;
+        s.latency = self.histograms.uncorrected.histogram("uncorrected")?;
+        s.connect_latency = self.histograms.connect.histogram("connect")?;
+        (s.write, s.wait, s.read) = (self.phases.write.phase(), self.phases.wait.phase(), self.phases.read.phase());
+        (s.connect, s.send_lag) = (self.phases.connect.phase(), self.phases.send_lag.phase());
+        let c = &self.counts;
+        s.responses = c.responses;
+        (s.aborted, s.started, s.unsent, s.preconnect_failures) =
+            (c.aborted, c.started, c.unsent, c.preconnect_failures);
+        (s.wire_bytes, s.body_bytes) = (c.wire_bytes, c.body_bytes);
+        for (&code, &n) in &self.status_codes {
+            if !(100..=999).contains(&code) {
+                return Err(format!("status code {code} is out of range"));
+            }
+            s.add_status(code, n);
+        }
+        for (id, &n) in &self.errors {
+            s.add_errors(ErrorKind::from_id(id).ok_or_else(|| format!("unknown error category {id:?}"))?, n);
+        }
+        if s.statuses().map(|(_, n)| n).sum::<u64>() != s.responses || s.total_errors() != c.errors {
+            return Err("status or error counts do not add up to the totals".into());
+        }
+        Ok(s)
+    }
+
+    /// The report's facts, as the run had them.
+    pub fn run_info(&self) -> RunInfo {
+        let r = &self.run;
+        let starts = self.parts.iter().map(|p| p.start_unix_ns);
+        let spread = starts.clone().max().unwrap_or(0) - starts.min().unwrap_or(0);
+        RunInfo {
+            elapsed: Duration::from_nanos(r.elapsed_ns),
+            backend: r.backend.clone(),
+            workers: r.workers,
+            connections: r.connections,
+            interrupted: r.interrupted,
+            rate: r.rate.map(|r| Rate { target: r.target, achieved: r.achieved }),
+            dns: r.dns.map(|d| (Duration::from_secs_f64(d.seconds.max(0.0)), d.addresses)),
+            load: Load { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
+            merged: (!self.parts.is_empty())
+                .then(|| Merged { parts: self.parts.len(), start_spread: Duration::from_nanos(spread) }),
+        }
+    }
+
+    /// The percentile table as CSV (`-o csv`).
+    pub fn csv(&self) -> String {
+        let mut out = String::from("percentile,corrected_seconds,uncorrected_seconds\n");
+        for p in &self.percentiles {
+            out.push_str(&format!("{},{:.9},{:.9}\n", p.p, p.corrected_s, p.uncorrected_s));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,157 @@
+//! Result-file tests: exact round trips, merge exactness against raw
+//! latencies, refusals, and the text report rebuilt from JSON.
+
+use super::merge::merge;
+use super::*;
+use crate::stats::Record;
+use crate::term::Style;
+
+fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
+    let d = Duration::from_nanos(latency_ns);
+    Record {
+        result,
+        latency: d,
+        queued: Duration::ZERO,
+        write: d / 10,
+        wait: d / 2,
+        read: d / 5,
+        wire_bytes: 100,
+        body_bytes: 7,
+    }
+}
+
+fn info(elapsed_ms: u64) -> RunInfo {
+    RunInfo {
+        elapsed: Duration::from_millis(elapsed_ms),
+        backend: "portable (tokio)".into(),
+        workers: 1,
+        connections: 10,
+        interrupted: false,
+        rate: None,
+        dns: None,
+        load: Load { own: Some(0.5), cores: 1, cores_busy: None },
+        merged: None,
+    }
+}
+
+fn meta(start_s: u64, url: &str) -> Meta {
+    Meta {
+        command: vec!["vastar".into(), url.into()],
+        target: Target { url: url.into(), method: "GET".into() },
+        start: wallclock::from_unix_ns(start_s * 1_000_000_000),
+        start_at: None,
+        parts: vec![],
+        windows_ns: vec![],
+    }
+}
+
+/// Deterministic, skewed latencies (a long tail), 1 us to ~1 s.
+fn latencies(n: u64, seed: u64) -> Vec<u64> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x % 1_000_000) as f64 / 1_000_000.0;
+            (1_000.0 + 1e9 * u.powi(8)) as u64
+        })
+        .collect()
+}
+
+fn stats_of(values: &[u64]) -> WorkerStats {
+    let mut s = WorkerStats::new();
+    for (i, &v) in values.iter().enumerate() {
+        let status = if i % 97 == 0 { 503 } else { 200 };
+        s.record(&record(Ok(status), v));
+        s.started += 1;
+        if i % 50 == 0 {
+            s.connected(v / 3 + 1);
+        }
+    }
+    s.record(&record(Err(ErrorKind::Reset), 0));
+    s
+}
+
+#[test]
+fn a_document_round_trips_exactly_through_json() {
+    let stats = stats_of(&latencies(5_000, 7));
+    let doc = ResultDoc::new(&stats, &info(2_000), meta(1_795_848_365, "http://h/"));
+    let text = serde_json::to_string_pretty(&doc).unwrap();
+    let back = ResultDoc::parse(&text).unwrap();
+    assert_eq!(back, doc);
+    assert_eq!(back.stats().unwrap(), stats);
+    assert_eq!(back.start_utc, "2026-11-28T06:46:05.000000Z");
+    assert_eq!(back.end_unix_ns - back.start_unix_ns, 2_000_000_000);
+    // The same report, rebuilt from the file.
+    let render = |s: &WorkerStats, i: &RunInfo| {
+        let mut out = Vec::new();
+        report::render(&mut out, s, i, &Style::plain()).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert_eq!(render(&back.stats().unwrap(), &back.run_info()), render(&stats, &info(2_000)));
+}
+
+#[test]
+fn merged_percentiles_are_those_of_all_raw_latencies() {
+    let parts: Vec<Vec<u64>> = (0..4).map(|i| latencies(20_000 + i * 1_000, 11 + i)).collect();
+    let docs: Vec<ResultDoc> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ResultDoc::new(&stats_of(v), &info(3_000), meta(1_000 + i as u64, "http://h/")))
+        .collect();
+    let merged = merge(&docs, false, vec!["vastar".into(), "merge".into()]).unwrap();
+    let mut all: Vec<u64> = parts.concat();
+    all.sort_unstable();
+    let stats = merged.stats().unwrap();
+    assert_eq!(stats.responses, all.len() as u64);
+    assert_eq!(merged.counts.errors, 4);
+    assert_eq!(stats.latency.count(), all.len() as u64);
+    assert_eq!((stats.latency.min_ns(), stats.latency.max_ns()), (all[0], all[all.len() - 1]));
+    for p in PERCENTILES {
+        let rank = ((p / 100.0) * all.len() as f64).ceil() as usize;
+        let exact = all[rank.clamp(1, all.len()) - 1] as f64;
+        let got = stats.latency.percentile_ns(p) as f64;
+        assert!((got - exact).abs() / exact <= 0.004, "p{p}: merged {got}, exact {exact}");
+    }
+    // Starts 1 s apart, 3 s each: the union is 6 s, and the rate is over it.
+    assert_eq!(merged.run.windows_ns, vec![[1_000_000_000_000, 1_006_000_000_000]]);
+    assert_eq!(merged.summary.total_s, 6.0);
+    assert_eq!(merged.summary.requests_per_sec, all.len() as f64 / 6.0);
+    assert_eq!(merged.parts.len(), 4);
+    assert_eq!(merged.run_info().merged.unwrap().start_spread, Duration::from_secs(3));
+    // A merge of merges is the same as one merge of everything.
+    let halves = [merge(&docs[..2], false, vec![]).unwrap(), merge(&docs[2..], false, vec![]).unwrap()];
+    let again = merge(&halves, false, vec!["vastar".into(), "merge".into()]).unwrap();
+    assert_eq!(again.stats().unwrap(), stats);
+    assert_eq!((again.summary, again.parts.len()), (merged.summary.clone(), 4));
+}
+
+#[test]
+fn different_targets_and_versions_are_refused() {
+    let a = ResultDoc::new(&stats_of(&[1_000]), &info(1_000), meta(1, "http://a/"));
+    let b = ResultDoc::new(&stats_of(&[2_000]), &info(1_000), meta(1, "http://b/"));
+    let err = merge(&[a.clone(), b.clone()], false, vec![]).unwrap_err();
+    assert!(err.contains("GET http://a/ and GET http://b/") && err.contains("--force"), "{err}");
+    assert_eq!(merge(&[a.clone(), b], true, vec![]).unwrap().counts.responses, 2);
+    let mut value = serde_json::to_value(&a).unwrap();
+    value["schema_version"] = 2.into();
+    let err = ResultDoc::from_value(value).unwrap_err();
+    assert!(err.contains("schema version 2") && err.contains("reads version 1"), "{err}");
+    assert!(ResultDoc::parse("{\"hello\": 1}").unwrap_err().contains("not a vastar result"));
+    assert!(ResultDoc::parse("not json").unwrap_err().contains("not JSON"));
+    let mut value = serde_json::to_value(&a).unwrap();
+    value["histograms"]["corrected"]["count"] = 99.into();
+    let doc = ResultDoc::from_value(value).unwrap();
+    assert!(doc.stats().unwrap_err().contains("count says 99"));
+}
+
+#[test]
+fn csv_lists_every_percentile() {
+    let doc = ResultDoc::new(&stats_of(&latencies(1_000, 3)), &info(1_000), meta(1, "http://h/"));
+    let csv = doc.csv();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "percentile,corrected_seconds,uncorrected_seconds");
+    assert_eq!(lines.len(), 1 + PERCENTILES.len());
+    assert!(lines[3].starts_with("50,"), "{csv}");
+}

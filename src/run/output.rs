@@ -1,0 +1,92 @@
+//! Where results go: the human report, the JSON result document or the CSV
+//! percentile table on stdout (the report moving to stderr for the last
+//! two), and the `merge` command that reads result documents back.
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+use super::Error;
+use crate::cli::{BenchArgs, MergeArgs};
+use crate::config::Output;
+use crate::report::{self, RunInfo};
+use crate::result::{Meta, ResultDoc, merge};
+use crate::stats::WorkerStats;
+use crate::term::Style;
+
+/// The command line as given, for the result's `command` field.
+pub fn command_line() -> Vec<String> {
+    std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect()
+}
+
+/// Writes `text` to stdout; a reader that went away (`| head`) is not a failure.
+fn to_stdout(write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>) -> Result<(), Error> {
+    let mut stdout = io::stdout().lock();
+    match write(&mut stdout).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::Output(e)),
+    }
+}
+
+/// Prints a finished run in the format asked for: JSON and CSV on stdout
+/// with the report on stderr (left out with `--quiet`).
+pub fn emit(stats: &WorkerStats, info: &RunInfo, meta: Meta, output: Output, args: &BenchArgs) -> Result<(), Error> {
+    if output == Output::Text {
+        return to_stdout(|out| report::render(out, stats, info, &Style::for_stdout(args.no_color)));
+    }
+    if !args.quiet {
+        let mut stderr = io::stderr().lock();
+        let style = Style::for_stderr(args.no_color);
+        let _ = report::render(&mut stderr, stats, info, &style).and_then(|()| stderr.flush());
+    }
+    let doc = ResultDoc::new(stats, info, meta);
+    to_stdout(|out| match output {
+        Output::Csv => out.write_all(doc.csv().as_bytes()),
+        _ => {
+            serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+            writeln!(out)
+        }
+    })
+}
+
+/// Every result document in `input` (several may follow each other).
+fn documents(name: &str, input: &str) -> Result<Vec<ResultDoc>, Error> {
+    let fail = |why: String| Error::Input(format!("{name}: {why}"));
+    let mut docs = Vec::new();
+    for (i, value) in serde_json::Deserializer::from_str(input).into_iter::<serde_json::Value>().enumerate() {
+        let value = value.map_err(|e| fail(format!("not JSON: {e}")))?;
+        docs.push(ResultDoc::from_value(value).map_err(|e| fail(format!("document {}: {e}", i + 1)))?);
+    }
+    if docs.is_empty() {
+        return Err(fail("no result in it; write results with vastar -o json".into()));
+    }
+    Ok(docs)
+}
+
+/// `vastar merge FILE...`: one report (or document) for all the results.
+pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
+    let output = Output::parse("-o", &args.output, false)?;
+    let mut docs = Vec::new();
+    for file in &args.files {
+        let text = if file == "-" {
+            let mut text = String::new();
+            io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::Input(format!("cannot read standard input: {e}")))?;
+            text
+        } else {
+            std::fs::read_to_string(file).map_err(|e| Error::Input(format!("cannot read {file}: {e}")))?
+        };
+        docs.extend(documents(if file == "-" { "standard input" } else { file }, &text)?);
+    }
+    let merged = merge::merge(&docs, args.force, command_line()).map_err(Error::Input)?;
+    let stats = merged.stats().map_err(Error::Input)?;
+    match output {
+        Output::Json => to_stdout(|out| {
+            serde_json::to_writer_pretty(&mut *out, &merged).map_err(io::Error::other)?;
+            writeln!(out)
+        })?,
+        _ => to_stdout(|out| report::render(out, &stats, &merged.run_info(), &Style::for_stdout(args.no_color)))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
