@@ -62,6 +62,17 @@ fn decode(user_data: u64) -> (u32, usize, u64) {
     ((user_data >> 32) as u32, ((user_data >> 8) & 0xff_ffff) as usize, user_data & 0xff)
 }
 
+/// When a slot's next request starts.
+enum Start {
+    /// Now: a closed loop.
+    Now,
+    /// Now, at its scheduled instant `at`; `slept`: the slot waited for it
+    /// (so any lateness is the generator's own).
+    Scheduled { at: Instant, slept: bool },
+    /// Not now: the slot waits for a wake-up, or has no request left.
+    NotNow,
+}
+
 /// One connection slot.
 struct Slot {
     fd: RawFd,
@@ -370,7 +381,11 @@ impl<'a> Worker<'a> {
 
     /// Begins the slot's next request, if it has a ticket and its pace allows.
     fn start_next(&mut self, idx: usize, now: Instant) {
-        let Some(intended) = self.next_start(idx, now) else { return };
+        let (intended, slept) = match self.next_start(idx, now) {
+            Start::NotNow => return,
+            Start::Now => (now, false),
+            Start::Scheduled { at, slept } => (at, slept),
+        };
         if let Some(interval) = self.pace {
             if !self.shared.tickets.left() {
                 self.slots[idx].retired = true;
@@ -389,10 +404,9 @@ impl<'a> Worker<'a> {
             self.slots[idx].retired = true;
             return;
         }
-        if let Some((at, true)) = intended {
-            self.stats.send_lag.record(nanos(now.saturating_duration_since(at)));
+        if slept {
+            self.stats.send_lag.record(nanos(now.saturating_duration_since(intended)));
         }
-        let intended = intended.map_or(now, |(at, _)| at);
         self.in_flight += 1;
         self.stats.started += 1;
         self.last_start = Some(now);
@@ -407,25 +421,24 @@ impl<'a> Worker<'a> {
         self.apply(idx, action, now);
     }
 
-    /// Under `--rate`: the start this slot claimed once it has come, as
-    /// (intended instant, whether the slot slept until it). `None` when the
-    /// slot must wait (a wake-up is queued) or has no request left; with no
-    /// schedule, `Some(None)`.
-    fn next_start(&mut self, idx: usize, now: Instant) -> Option<Option<(Instant, bool)>> {
-        let Some(schedule) = self.schedule.as_mut() else { return Some(None) };
+    /// When the slot's next request starts: at once in a closed loop; under
+    /// `--rate`, at the instant it claimed from the schedule (queueing a
+    /// wake-up when that lies ahead).
+    fn next_start(&mut self, idx: usize, now: Instant) -> Start {
+        let Some(schedule) = self.schedule.as_mut() else { return Start::Now };
         let claimed = match self.slots[idx].claimed.take() {
             Some(claimed) => claimed,
             None => loop {
                 if !self.shared.tickets.left() {
                     self.slots[idx].retired = true;
-                    return None;
+                    return Start::NotNow;
                 }
                 match schedule.claim(now, self.shared.plan.timeout) {
                     Claim::At(at) => break (at, at > now),
                     Claim::Expired(_) => {
                         if !self.shared.tickets.take() {
                             self.slots[idx].retired = true;
-                            return None;
+                            return Start::NotNow;
                         }
                         let record = Schedule::expired(self.shared.plan.timeout.unwrap_or_default());
                         self.stats.record(&record);
@@ -438,9 +451,9 @@ impl<'a> Worker<'a> {
         if claimed.0 > now {
             self.slots[idx].claimed = Some(claimed);
             self.wakeups.push(Reverse((claimed.0, idx)));
-            return None;
+            return Start::NotNow;
         }
-        Some(Some(claimed))
+        Start::Scheduled { at: claimed.0, slept: claimed.1 }
     }
 
     /// Carries out the machine's actions until it waits for the kernel.
