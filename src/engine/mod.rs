@@ -214,6 +214,36 @@ impl Shared {
         self.start.ready_and_wait()
     }
 
+    /// Under `--rate`, for a connection free at `now`: the next scheduled
+    /// start it claims. Requests that waited longer than the timeout for a
+    /// connection are recorded on the way as unsent timeouts (each takes a
+    /// ticket). `None` when no request is left.
+    pub fn claim_start(
+        &self,
+        schedule: &mut Schedule,
+        stats: &mut WorkerStats,
+        worker: usize,
+        now: Instant,
+    ) -> Option<Instant> {
+        loop {
+            if !self.tickets.left() {
+                return None;
+            }
+            match schedule.claim(now, self.plan.timeout) {
+                Claim::At(at) => return Some(at),
+                Claim::Expired(_) => {
+                    if !self.tickets.take() {
+                        return None;
+                    }
+                    let record = Schedule::expired(self.plan.timeout.unwrap_or_default());
+                    stats.record(&record);
+                    stats.unsent += 1;
+                    self.live.add(worker, &record);
+                }
+            }
+        }
+    }
+
     /// Resolves when [`Engine::abort`] has been called.
     pub async fn aborted(&self) {
         let notified = self.abort.notified();

@@ -292,15 +292,11 @@ fn errors(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo) -> io::Resu
 }
 
 fn details(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo) -> io::Result<()> {
-    let line = |out: &mut dyn Write, name: &str, p: &Phase| {
-        write!(
-            out,
-            "  {name:<11}{:.4} secs, {:.4} secs, {:.4} secs",
-            secs(p.mean_ns()),
-            secs(p.min_ns()),
-            secs(p.max_ns)
-        )
+    let in_secs = |ns: u64| format!("{:.4} secs", secs(ns));
+    let line_in = |out: &mut dyn Write, name: &str, p: &Phase, value: &dyn Fn(u64) -> String| {
+        write!(out, "  {name:<11}{}, {}, {}", value(p.mean_ns()), value(p.min_ns()), value(p.max_ns))
     };
+    let line = |out: &mut dyn Write, name: &str, p: &Phase| line_in(out, name, p, &in_secs);
     writeln!(out, "Details (average, fastest, slowest):")?;
     for (name, phase) in [("req write:", &stats.write), ("resp wait:", &stats.wait), ("resp read:", &stats.read)] {
         line(out, name, phase)?;
@@ -315,15 +311,8 @@ fn details(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo) -> io::Res
     }
     if stats.send_lag.count > 0 {
         // Microseconds: the lag is far below what four decimals of a second show.
-        let lag = &stats.send_lag;
-        let us = |ns: u64| ns as f64 / 1e3;
-        writeln!(
-            out,
-            "  send lag:  {:.1} us, {:.1} us, {:.1} us (generator's own timer error; part of the corrected latency)",
-            us(lag.mean_ns()),
-            us(lag.min_ns()),
-            us(lag.max_ns)
-        )?;
+        line_in(out, "send lag:", &stats.send_lag, &|ns| format!("{:.1} us", ns as f64 / 1e3))?;
+        writeln!(out, " (generator's own timer error; part of the corrected latency)")?;
     }
     if let Some((took, addresses)) = info.dns {
         let plural = if addresses == 1 { "" } else { "es" };

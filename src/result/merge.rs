@@ -74,8 +74,6 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
     let rates: Option<Vec<Rate>> = infos.iter().map(|i| i.rate).collect();
     let max = |f: fn(&RunInfo) -> Option<f64>| infos.iter().filter_map(f).reduce(f64::max);
     let parts: Vec<Part> = docs.iter().flat_map(parts_of).collect();
-    let starts = parts.iter().map(|p| p.start_unix_ns);
-    let spread = starts.clone().max().unwrap_or(0) - starts.min().unwrap_or(0);
     let info = RunInfo {
         elapsed: Duration::from_nanos(elapsed_ns),
         backend: backends.join(" + "),
@@ -90,7 +88,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
             cores: infos.iter().map(|i| i.load.cores).sum(),
             cores_busy: max(|i| i.load.cores_busy),
         },
-        merged: Some(crate::report::Merged { parts: parts.len(), start_spread: Duration::from_nanos(spread) }),
+        merged: super::merged(&parts),
     };
     let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
     let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);

@@ -277,6 +277,14 @@ pub struct Meta {
     pub windows_ns: Vec<[u64; 2]>,
 }
 
+/// What the report says of a merge of `parts` (nothing for a single run):
+/// how many, and how far apart their starts were.
+pub fn merged(parts: &[Part]) -> Option<Merged> {
+    let starts = parts.iter().map(|p| p.start_unix_ns);
+    let spread = starts.clone().max()? - starts.min()?;
+    Some(Merged { parts: parts.len(), start_spread: Duration::from_nanos(spread) })
+}
+
 fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
@@ -436,8 +444,6 @@ impl ResultDoc {
     /// The report's facts, as the run had them.
     pub fn run_info(&self) -> RunInfo {
         let r = &self.run;
-        let starts = self.parts.iter().map(|p| p.start_unix_ns);
-        let spread = starts.clone().max().unwrap_or(0) - starts.min().unwrap_or(0);
         RunInfo {
             elapsed: Duration::from_nanos(r.elapsed_ns),
             backend: r.backend.clone(),
@@ -447,8 +453,7 @@ impl ResultDoc {
             rate: r.rate.map(|r| Rate { target: r.target, achieved: r.achieved }),
             dns: r.dns.map(|d| (Duration::from_secs_f64(d.seconds.max(0.0)), d.addresses)),
             load: Load { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
-            merged: (!self.parts.is_empty())
-                .then(|| Merged { parts: self.parts.len(), start_spread: Duration::from_nanos(spread) }),
+            merged: merged(&self.parts),
         }
     }
 

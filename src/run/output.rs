@@ -28,6 +28,12 @@ fn to_stdout(write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>)
     }
 }
 
+/// A result document, pretty-printed, with a final newline.
+fn write_json(out: &mut impl Write, doc: &ResultDoc) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
 /// Prints a finished run in the format asked for: JSON and CSV on stdout
 /// with the report on stderr (left out with `--quiet`).
 pub fn emit(stats: &WorkerStats, info: &RunInfo, meta: Meta, output: Output, args: &BenchArgs) -> Result<(), Error> {
@@ -42,10 +48,7 @@ pub fn emit(stats: &WorkerStats, info: &RunInfo, meta: Meta, output: Output, arg
     let doc = ResultDoc::new(stats, info, meta);
     to_stdout(|out| match output {
         Output::Csv => out.write_all(doc.csv().as_bytes()),
-        _ => {
-            serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
-            writeln!(out)
-        }
+        _ => write_json(out, &doc),
     })
 }
 
@@ -82,10 +85,7 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     let merged = merge::merge(&docs, args.force, command_line()).map_err(Error::Input)?;
     let stats = merged.stats().map_err(Error::Input)?;
     match output {
-        Output::Json => to_stdout(|out| {
-            serde_json::to_writer_pretty(&mut *out, &merged).map_err(io::Error::other)?;
-            writeln!(out)
-        })?,
+        Output::Json => to_stdout(|out| write_json(out, &merged))?,
         _ => to_stdout(|out| report::render(out, &stats, &merged.run_info(), &Style::for_stdout(args.no_color)))?,
     }
     Ok(ExitCode::SUCCESS)

@@ -46,11 +46,6 @@ fn bucket_of(v: u64) -> usize {
     (shift as usize) * SUB_COUNT as usize + (v >> shift) as usize
 }
 
-/// Lowest value and width of bucket `i`, in nanoseconds.
-pub fn bucket_bounds(i: usize) -> (u64, u64) {
-    bucket_range(i)
-}
-
 /// Lowest value and width of bucket `i`.
 fn bucket_range(i: usize) -> (u64, u64) {
     let i = i as u64;
@@ -140,8 +135,8 @@ impl Histogram {
 
     /// Non-empty buckets as (index, count), ascending: with count, sum, min
     /// and max, everything needed to rebuild the histogram exactly
-    /// ([`Histogram::from_parts`]). Bucket `i` holds values from
-    /// [`bucket_bounds`]`(i).0` for `.1` nanoseconds.
+    /// ([`Histogram::from_parts`]). The index layout is the one described at
+    /// the top of this file (and in `src/result/schema.md`).
     pub fn raw_buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         self.counts.iter().enumerate().filter(|&(_, &c)| c > 0).map(|(i, &c)| (i, c))
     }

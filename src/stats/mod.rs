@@ -234,8 +234,7 @@ impl WorkerStats {
         match r.result {
             Ok(status) => {
                 self.responses += 1;
-                let slot = usize::from(status.clamp(STATUS_MIN, STATUS_MAX) - STATUS_MIN);
-                self.statuses[slot] += 1;
+                self.add_status(status, 1);
                 self.latency.record(nanos(r.latency));
                 self.corrected.record(nanos(r.queued + r.latency));
                 self.write.record(nanos(r.write));
@@ -293,7 +292,9 @@ impl WorkerStats {
         ErrorKind::ALL.into_iter().map(|k| (k, self.errors[k.index()])).filter(|&(_, n)| n > 0)
     }
 
-    /// Adds `n` responses with status `code` (when rebuilding stats from a result file).
+    /// Adds `n` responses with status `code` to the per-code counts (not to
+    /// `responses`: [`WorkerStats::record`] and result files count those).
+    #[inline]
     pub fn add_status(&mut self, code: u16, n: u64) {
         let slot = usize::from(code.clamp(STATUS_MIN, STATUS_MAX) - STATUS_MIN);
         self.statuses[slot] += n;

@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::time::{MissedTickBehavior, timeout, timeout_at};
 
 use super::exchange::{Action, Exchange, Finished};
-use super::{Backend, Claim, EngineError, Job, Schedule, Shared, WorkerResult, classify, classify_connect, thread_cpu};
+use super::{Backend, EngineError, Job, Schedule, Shared, WorkerResult, classify, classify_connect, thread_cpu};
 use crate::stats::{ErrorKind, WorkerStats, nanos};
 use clock::Clock;
 
@@ -178,39 +178,24 @@ impl Worker<'_> {
     /// is now; under `--rate` it is the next instant of the schedule.
     async fn next_start(&self) -> Option<Instant> {
         let tickets = &self.shared.tickets;
-        loop {
-            let claim = match self.schedule.borrow_mut().as_mut() {
-                None => return tickets.take().then(|| self.started(Instant::now())),
-                Some(_) if !tickets.left() => return None,
-                Some(schedule) => schedule.claim(Instant::now(), self.shared.plan.timeout),
-            };
-            match claim {
-                Claim::Expired(_) => {
-                    if !tickets.take() {
-                        return None;
-                    }
-                    let record = Schedule::expired(self.shared.plan.timeout.unwrap_or_default());
-                    let mut stats = self.stats.borrow_mut();
-                    stats.record(&record);
-                    stats.unsent += 1;
-                    self.shared.live.add(self.index, &record);
-                }
-                Claim::At(at) => {
-                    let ahead = at > Instant::now();
-                    if ahead {
-                        self.clock.until(at).await;
-                    }
-                    if !tickets.take() {
-                        return None;
-                    }
-                    let now = self.started(Instant::now());
-                    if ahead {
-                        self.stats.borrow_mut().send_lag.record(nanos(now - at));
-                    }
-                    return Some(at);
-                }
+        let at = match self.schedule.borrow_mut().as_mut() {
+            None => return tickets.take().then(|| self.started(Instant::now())),
+            Some(schedule) => {
+                self.shared.claim_start(schedule, &mut self.stats.borrow_mut(), self.index, Instant::now())?
             }
+        };
+        let ahead = at > Instant::now();
+        if ahead {
+            self.clock.until(at).await;
         }
+        if !tickets.take() {
+            return None;
+        }
+        let now = self.started(Instant::now());
+        if ahead {
+            self.stats.borrow_mut().send_lag.record(nanos(now - at));
+        }
+        Some(at)
     }
 
     fn started(&self, now: Instant) -> Instant {

@@ -27,9 +27,7 @@ use io_uring::{IoUring, squeue, types};
 use super::bufring::BufRing;
 use super::{Features, build_ring, pin_to};
 use crate::engine::exchange::{Action, Exchange, Finished};
-use crate::engine::{
-    Claim, EngineError, Job, SPIN_AHEAD, Schedule, Shared, WorkerResult, classify_connect, thread_cpu,
-};
+use crate::engine::{EngineError, Job, SPIN_AHEAD, Schedule, Shared, WorkerResult, classify_connect, thread_cpu};
 use crate::stats::{WorkerStats, nanos};
 
 mod completions;
@@ -428,23 +426,11 @@ impl<'a> Worker<'a> {
         let Some(schedule) = self.schedule.as_mut() else { return Start::Now };
         let claimed = match self.slots[idx].claimed.take() {
             Some(claimed) => claimed,
-            None => loop {
-                if !self.shared.tickets.left() {
+            None => match self.shared.claim_start(schedule, &mut self.stats, self.index, now) {
+                Some(at) => (at, at > now),
+                None => {
                     self.slots[idx].retired = true;
                     return Start::NotNow;
-                }
-                match schedule.claim(now, self.shared.plan.timeout) {
-                    Claim::At(at) => break (at, at > now),
-                    Claim::Expired(_) => {
-                        if !self.shared.tickets.take() {
-                            self.slots[idx].retired = true;
-                            return Start::NotNow;
-                        }
-                        let record = Schedule::expired(self.shared.plan.timeout.unwrap_or_default());
-                        self.stats.record(&record);
-                        self.stats.unsent += 1;
-                        self.shared.live.add(self.index, &record);
-                    }
                 }
             },
         };
