@@ -240,6 +240,23 @@ fn idle_keep_alive_closed_by_the_server_is_retried_not_an_error() {
     });
 }
 
+/// The retry race, many times over: a server that closes silently after
+/// every response makes every request after a connection's first one meet a
+/// stale connection. A request must reach the server once however the close,
+/// the send and the retry interleave (on io_uring a send still queued for a
+/// closed descriptor once went out on the retry's new socket).
+#[test]
+fn stale_keep_alive_retries_never_send_a_request_twice() {
+    each_backend(|backend| {
+        let server = Scripted::start(|_| Reply::SendClose(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec()));
+        for round in 1..=25 {
+            let outcome = run(config(&["-n", "200", "-c", "4"], &server.url("/")), backend);
+            assert_eq!(accounted(&outcome), (200, 0, 0), "round {round}");
+            assert_eq!(server.requests(), 200 * round, "round {round}: a request reached the server twice");
+        }
+    });
+}
+
 #[test]
 fn same_origin_redirects_are_followed_once_counted() {
     each_backend(|backend| {

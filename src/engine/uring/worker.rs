@@ -127,6 +127,9 @@ struct Worker<'a> {
     last_start: Option<Instant>,
     /// Time spent spinning before scheduled starts (not load).
     spun: Duration,
+    /// Sockets given up by their slots, closed once the submissions that
+    /// name them have reached the kernel (see [`Worker::submit`]).
+    closing: Vec<RawFd>,
     /// `--connect-timeout`, in the form a linked timeout reads (it must
     /// outlive the submission, so it lives here).
     connect_limit: Option<types::Timespec>,
@@ -220,6 +223,7 @@ impl<'a> Worker<'a> {
             schedule: None,
             last_start: None,
             spun: Duration::ZERO,
+            closing: Vec::new(),
             connect_limit: plan.connect_timeout.map(|t| types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos())),
         })
     }
@@ -235,7 +239,30 @@ impl<'a> Worker<'a> {
             if unsafe { self.ring.submission().push(&entry) }.is_ok() {
                 return;
             }
-            let _ = self.ring.submit();
+            self.submit();
+        }
+    }
+
+    /// Hands every queued submission to the kernel, then closes the sockets
+    /// whose last submissions have gone out. A socket closed while an entry
+    /// naming its descriptor still sat in the queue could be replaced by a
+    /// new socket with the same number, and the entry (a send of the old
+    /// request) would then act on the new connection: the request would
+    /// reach the server twice. Once submitted, an operation holds its own
+    /// reference to the socket, so closing the number is safe.
+    fn submit(&mut self) {
+        let _ = self.ring.submit();
+        self.close_submitted();
+    }
+
+    /// Closes the deferred sockets once nothing queued can name them.
+    fn close_submitted(&mut self) {
+        if self.closing.is_empty() || !self.ring.submission().is_empty() {
+            return;
+        }
+        for fd in self.closing.drain(..) {
+            // SAFETY: the slot gave up `fd` in `close` and nothing else owns it.
+            unsafe { libc::close(fd) };
         }
     }
 
@@ -246,6 +273,7 @@ impl<'a> Worker<'a> {
         // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
         // are part of normal operation; the loop reaps and comes back.
         let _ = self.ring.submitter().submit_with_args(1, &args);
+        self.close_submitted();
     }
 
     /// Handles every completion that has arrived.
@@ -320,7 +348,7 @@ impl<'a> Worker<'a> {
             if self.schedule.is_some() {
                 if wake.is_some_and(|at| at <= now + SPIN_AHEAD) {
                     // A scheduled start is close: poll the ring without sleeping.
-                    let _ = self.ring.submit();
+                    self.submit();
                     self.reap(Instant::now());
                     self.spun += now.elapsed();
                     continue;
@@ -347,7 +375,11 @@ impl<'a> Worker<'a> {
             self.submit_and_wait(MAX_WAIT);
             self.reap(Instant::now());
         }
-        let _ = self.ring.submit();
+        self.submit();
+        for fd in self.closing.drain(..) {
+            // SAFETY: as in `close_submitted`; the ring is not used again.
+            unsafe { libc::close(fd) };
+        }
     }
 
     /// Times out requests whose deadline passed, once the earliest is due.

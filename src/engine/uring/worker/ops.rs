@@ -91,7 +91,7 @@ impl Worker<'_> {
             if unsafe { self.ring.submission().push_multiple(&entries) }.is_ok() {
                 return;
             }
-            let _ = self.ring.submit();
+            self.submit();
         }
     }
 
@@ -117,12 +117,11 @@ impl Worker<'_> {
             self.pending += 1;
             self.push(opcode::AsyncCancel::new(target).build().user_data(user_data(generation, idx, OP_CANCEL)));
         }
-        // SAFETY: the slot owned `fd`; in-flight operations hold their own
-        // reference to the socket, and shutdown makes a pending receive end.
-        unsafe {
-            libc::shutdown(fd, libc::SHUT_RDWR);
-            libc::close(fd);
-        }
+        // SAFETY: the slot owned `fd`; shutdown makes a pending receive end.
+        // The descriptor itself is closed only after the queue that may
+        // still name it has been submitted (see `Worker::submit`).
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+        self.closing.push(fd);
     }
 
     /// Queues the request's bytes, with MSG_WAITALL so a short send is
