@@ -3,14 +3,11 @@
 //! This layer only names flags and hands their text to the config rules;
 //! validation and messages live in [`crate::config`].
 
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use bytes::Bytes;
-use clap::{Args, Parser, Subcommand};
-
-use crate::config::{self, Config, ConfigError, RequestInput, Stop, Url};
+use crate::config::{self, Config, ConfigError, flags::Flags};
 use crate::server::ServerOptions;
 
 #[derive(Parser, Debug)]
@@ -60,20 +57,24 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Size of every response body in bytes.
-    #[arg(long = "body-bytes", default_value_t = 5)]
-    pub body_bytes: usize,
+    /// Size of every response body in bytes (at most 1 GiB).
+    #[arg(long = "body-bytes", default_value_t = 5, value_parser = clap::value_parser!(u64).range(..=1 << 30))]
+    pub body_bytes: u64,
     /// Frame response bodies with Transfer-Encoding: chunked.
     #[arg(long)]
     pub chunked: bool,
-    /// Server threads (each an event loop accepting on the same socket).
-    #[arg(long, default_value_t = 1)]
-    pub threads: usize,
+    /// Server threads (each an event loop accepting on the same socket), 1 to 1024.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
 }
 
 impl ServeArgs {
     pub fn options(&self) -> ServerOptions {
-        ServerOptions { body_bytes: self.body_bytes, chunked: self.chunked, threads: self.threads.max(1) }
+        ServerOptions {
+            body_bytes: usize::try_from(self.body_bytes).unwrap_or(usize::MAX),
+            chunked: self.chunked,
+            threads: usize::from(self.threads),
+        }
     }
 }
 
@@ -161,93 +162,31 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    /// Validates every flag and builds the run's config for `url`.
+    /// The run's config for `url`: the flags' text handed to the rules in
+    /// [`crate::config::flags`].
     pub fn to_config(&self, url: &str) -> Result<Config, ConfigError> {
-        let url = Url::parse(url)?;
-        let invalid = |flag, why: String| ConfigError::Invalid { flag, why };
-        if self.concurrency == 0 {
-            return Err(invalid("-c", "must be at least 1".into()));
-        }
-        if self.concurrency > config::MAX_CONNECTIONS {
-            return Err(invalid(
-                "-c",
-                format!("{} connections is more than the {} supported", self.concurrency, config::MAX_CONNECTIONS),
-            ));
-        }
-        let connections = usize::try_from(self.concurrency).unwrap_or(usize::MAX);
-        let stop = match &self.duration {
-            Some(text) => match config::parse_duration("-z", text, None)? {
-                d if d.is_zero() => return Err(invalid("-z", "must be longer than zero".into())),
-                d => Stop::Duration(d),
-            },
-            None if self.requests == 0 => return Err(invalid("-n", "must be at least 1".into())),
-            None if self.requests < self.concurrency => {
-                return Err(invalid(
-                    "-n",
-                    format!(
-                        "{} requests cannot be spread over {} connections: each connection needs at least one \
-                         request; lower -c or raise -n",
-                        self.requests, self.concurrency
-                    ),
-                ));
-            }
-            None => Stop::Requests(self.requests),
-        };
-        if !self.qps.is_finite() || self.qps < 0.0 || self.qps > config::MAX_QPS {
-            return Err(invalid(
-                "-q",
-                format!(
-                    "{} is not a usable rate; give requests per second per connection, 0 to 1000000 (0 = no limit)",
-                    self.qps
-                ),
-            ));
-        }
-        let rate = match self.rate {
-            Some(r) if r.is_finite() && (config::MIN_RATE..=config::MAX_RATE).contains(&r) => Some(r),
-            Some(r) => {
-                return Err(invalid(
-                    "--rate",
-                    format!(
-                        "{r} is not a usable rate; give requests per second for the whole run, {} to {}",
-                        config::MIN_RATE,
-                        config::MAX_RATE
-                    ),
-                ));
-            }
-            None => None,
-        };
-        let timeout = config::parse_duration("-t", &self.timeout, Some(Duration::from_secs(1)))?;
-        let connect_timeout =
-            config::parse_duration("--connect-timeout", &self.connect_timeout, Some(Duration::from_secs(1)))?;
-        let body = match (&self.body, &self.body_file) {
-            (Some(text), _) => Bytes::from(text.clone().into_bytes()),
-            (None, Some(path)) => config::read_body_file(path)?,
-            (None, None) => Bytes::new(),
-        };
-        let input = RequestInput {
-            method: config::parse_method(&self.method)?,
-            body,
-            content_type: self.content_type.clone(),
-            accept: self.accept.clone(),
-            auth: self.auth.as_deref().map(config::parse_auth).transpose()?,
-            headers: self.headers.iter().map(|h| config::parse_header(h)).collect::<Result<_, _>>()?,
-            compression: !self.disable_compression,
-            keepalive: !self.disable_keepalive,
-        };
-        Ok(Config {
-            request: config::request_spec(&url, input)?,
+        config::flags::build(&Flags {
             url,
-            connections,
-            stop,
-            qps_per_connection: (self.qps > 0.0).then_some(self.qps),
-            rate,
-            timeout: (!timeout.is_zero()).then_some(timeout),
-            connect_timeout: (!connect_timeout.is_zero()).then_some(connect_timeout),
+            requests: self.requests,
+            concurrency: self.concurrency,
+            duration: self.duration.as_deref(),
+            qps: self.qps,
+            rate: self.rate,
+            method: &self.method,
+            body: self.body.as_deref(),
+            body_file: self.body_file.as_deref(),
+            content_type: self.content_type.as_deref(),
+            headers: &self.headers,
+            timeout: &self.timeout,
+            connect_timeout: &self.connect_timeout,
+            accept: self.accept.as_deref(),
+            auth: self.auth.as_deref(),
             keepalive: !self.disable_keepalive,
+            compression: !self.disable_compression,
             follow_redirects: !self.disable_redirects,
-            backend: config::BackendChoice::parse(&self.backend)?,
-            output: config::Output::parse("-o", &self.output, true)?,
-            start_at: self.start_at.as_deref().map(config::parse_start_at).transpose()?,
+            backend: &self.backend,
+            output: &self.output,
+            start_at: self.start_at.as_deref(),
         })
     }
 }
@@ -280,7 +219,10 @@ fn one_line(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::config::Stop;
 
     fn parse(args: &[&str]) -> Result<Config, String> {
         let cli =
@@ -337,10 +279,14 @@ mod tests {
             (&["-n", "10", "-c", "50", "http://h/"], "each connection needs at least one request"),
             (&["-n", "0", "http://h/"], "-n: must be at least 1"),
             (&["-z", "10x", "http://h/"], "unknown unit"),
-            (&["-z", "0s", "http://h/"], "longer than zero"),
+            (&["-z", "0s", "http://h/"], "too short"),
+            (&["-z", "10us", "http://h/"], "too short"),
+            (&["-q", "1e-30", "http://h/"], "-q: 1e-30 is not a usable rate"),
+            (&["-t", "1e-30", "http://h/"], "-t: \"1e-30\" is too short"),
+            (&["--start-at", "99999999999999999999", "http://h/"], "too far in the future"),
             (&["-q", "-1", "http://h/"], "-q"),
             (&["-q", "1e300", "http://h/"], "-q"),
-            (&["--rate", "0", "http://h/"], "--rate: 0 is not a usable rate"),
+            (&["--rate", "0", "http://h/"], "--rate: 0.0 is not a usable rate"),
             (&["--rate", "-5", "http://h/"], "--rate"),
             (&["--rate", "nan", "http://h/"], "--rate"),
             (&["--rate", "1e12", "http://h/"], "--rate"),

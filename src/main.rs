@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     match vastar::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("vastar: {e}");
+            eprintln!("vastar: {}", e.one_line());
             e.exit_code()
         }
     }

@@ -6,6 +6,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// 9999-12-31T23:59:59Z, the last second RFC 3339 can write (four-digit years).
+const LAST_SECOND: Duration = Duration::from_secs(253_402_300_799);
+
 /// Days from 1970-01-01 to the proleptic Gregorian date `y-m-d`.
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -66,7 +69,12 @@ pub fn parse(text: &str) -> Result<SystemTime, String> {
     let text = text.trim();
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         let secs: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
-        return Ok(UNIX_EPOCH + Duration::from_secs_f64(secs));
+        let too_far = || format!("{text:?} is too far in the future to be a time (past the year 9999)");
+        let since = Duration::try_from_secs_f64(secs).map_err(|_| too_far())?;
+        if since > LAST_SECOND {
+            return Err(too_far());
+        }
+        return UNIX_EPOCH.checked_add(since).ok_or_else(too_far);
     }
     parse_rfc3339(text)
 }
@@ -111,7 +119,7 @@ fn parse_rfc3339(text: &str) -> Result<SystemTime, String> {
     }
     let offset_secs: i64 = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+        _ if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
             let (oh, om) = (num(text.len() - 5..text.len() - 3)?, num(text.len() - 2..text.len())?);
             if oh > 23 || om > 59 {
                 return Err(bad());
@@ -124,7 +132,7 @@ fn parse_rfc3339(text: &str) -> Result<SystemTime, String> {
     let days = days_from_civil(i64::from(y), mo, d);
     let secs = days * 86_400 + i64::from(h * 3600 + mi * 60 + s.min(59)) - offset_secs;
     let secs = u64::try_from(secs).map_err(|_| format!("{text:?} is before 1970"))?;
-    Ok(UNIX_EPOCH + Duration::new(secs, nanos))
+    UNIX_EPOCH.checked_add(Duration::new(secs, nanos)).ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -166,6 +174,11 @@ mod tests {
             "2026-11-28T06:46:05+1:00",
             "1.2.3",
             "-5",
+            "99999999999999999999",
+            "253402300800",
+            "1e400",
+            "2026-11-30T00:00:00é00:0",
+            "2026-11-30T00:00:00+é:00",
         ] {
             assert!(parse(text).is_err(), "{text:?} should be refused");
         }

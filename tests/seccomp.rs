@@ -6,6 +6,8 @@
 
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Output};
 
@@ -83,8 +85,7 @@ fn asking_for_io_uring_when_blocked_is_refused_with_status_2() {
 
 #[test]
 fn io_uring_is_chosen_where_it_works() {
-    if let Err(why) = vastar::engine::io_uring() {
-        eprintln!("io_uring is not usable on this machine ({why}); nothing to check");
+    if !common::io_uring_usable() {
         return;
     }
     let out = vastar(&["--demo", "-n", "300", "-c", "10"], None);

@@ -4,6 +4,8 @@
 //! minutes); run it with
 //! `cargo test --release --test soak -- --ignored --nocapture`.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,7 +33,7 @@ fn number_in(report: &str, prefix: &str, suffix: &str) -> u64 {
 #[ignore = "takes two minutes; run explicitly"]
 fn sixty_seconds_at_c1000_keeps_memory_flat_and_counts_exact() {
     for backend in ["io-uring", "portable"] {
-        if backend == "io-uring" && vastar::engine::io_uring().is_err() {
+        if backend == "io-uring" && !common::io_uring_usable() {
             continue;
         }
         let server = Server::start("127.0.0.1:0".parse().unwrap(), ServerOptions::default()).unwrap();

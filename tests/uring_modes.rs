@@ -14,10 +14,10 @@ use vastar::server::{Server, ServerOptions};
 use vastar::stats::ErrorKind;
 
 fn modes() -> Vec<&'static dyn Backend> {
-    let Ok(probed) = vastar::engine::uring::probe() else {
-        eprintln!("io_uring is not usable here; nothing to check");
+    if !common::io_uring_usable() {
         return vec![];
-    };
+    }
+    let probed = vastar::engine::uring::probe().expect("probed once already");
     let variants = [
         Features { defer_taskrun: false, ..probed },
         Features { incremental: false, ..probed },

@@ -4,6 +4,7 @@
 //! Every rule lives here so that the CLI layer stays a thin mapping and every
 //! error message is written once, saying what is wrong and how to fix it.
 
+pub mod flags;
 pub mod url;
 
 use std::fmt;
@@ -192,8 +193,9 @@ fn parse_duration_unchecked(
             "" => return Err(invalid(flag, format!("{text:?} has no unit; {units}"))),
             other => return Err(invalid(flag, format!("unknown unit {other:?} in {text:?}; {units}"))),
         };
-        total +=
-            Duration::try_from_secs_f64(value * scale).map_err(|_| invalid(flag, format!("{text:?} is too long")))?;
+        let too_long = || invalid(flag, format!("{text:?} is too long"));
+        let part = Duration::try_from_secs_f64(value * scale).map_err(|_| too_long())?;
+        total = total.checked_add(part).ok_or_else(too_long)?;
         rest = next;
     }
     Ok(total)
@@ -244,7 +246,7 @@ pub fn parse_auth(text: &str) -> Result<(String, String), ConfigError> {
 
 /// Reads a `-D` body file, refusing empty, unreadable and oversized files.
 pub fn read_body_file(path: &Path) -> Result<Bytes, ConfigError> {
-    let shown = path.display().to_string();
+    let shown = format!("{:?}", path.display().to_string());
     let fail = |why: String| ConfigError::BodyFile { path: shown.clone(), why };
     let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read the body file: {e}")))?;
     if meta.is_dir() {
@@ -253,11 +255,24 @@ pub fn read_body_file(path: &Path) -> Result<Bytes, ConfigError> {
     if meta.len() > MAX_BODY_BYTES {
         return Err(fail(format!("is {} MiB; request bodies are limited to 256 MiB", meta.len() >> 20)));
     }
-    let body = std::fs::read(path).map_err(|e| fail(format!("cannot read the body file: {e}")))?;
+    // The size is checked again while reading: devices and pipes (/dev/zero)
+    // report a length of 0 and may never end.
+    let body = read_at_most(path, MAX_BODY_BYTES).map_err(|e| fail(format!("cannot read the body file: {e}")))?;
+    let Some(body) = body else {
+        return Err(fail("is larger than 256 MiB; request bodies are limited to 256 MiB".into()));
+    };
     if body.is_empty() {
         return Err(fail("is empty; for a request without a body leave out -D".into()));
     }
     Ok(Bytes::from(body))
+}
+
+/// Reads a whole file of at most `limit` bytes; `None` when it holds more.
+pub fn read_at_most(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// The request's parts as the user gave them, before defaults are applied.
@@ -337,7 +352,12 @@ mod tests {
         assert_eq!(parse_duration("-t", "2.5", Some(Duration::from_secs(1))), Ok(Duration::from_millis(2500)));
         assert_eq!(parse_duration("-t", "0", Some(Duration::from_secs(1))), Ok(Duration::ZERO));
         assert_eq!(parse_duration("-z", "8784h", None), Ok(MAX_DURATION));
-        for (text, bare) in [("8785h", None), ("1e30", Some(Duration::from_secs(1))), ("99999999999999999999h", None)] {
+        for (text, bare) in [
+            ("8785h", None),
+            ("1e30", Some(Duration::from_secs(1))),
+            ("99999999999999999999h", None),
+            ("5000000000000000h5000000000000000h", None),
+        ] {
             let err = parse_duration("-t", text, bare).expect_err(text).to_string();
             assert!(err.contains("too long"), "{text}: {err}");
         }

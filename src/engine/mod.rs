@@ -468,7 +468,8 @@ impl<'b> Engine<'b> {
             for handle in handles {
                 match handle.join() {
                     Ok(Ok(result)) => {
-                        outcome.stats.merge(&result.stats);
+                        // One run's counts stay far below 2^64: the merge cannot overflow.
+                        let _ = outcome.stats.merge(&result.stats);
                         outcome.elapsed = outcome.elapsed.max(result.finished.saturating_duration_since(start));
                         let last_start =
                             result.last_start.map_or(Duration::ZERO, |t| t.saturating_duration_since(start));

@@ -12,6 +12,8 @@ use crate::report::{Rate, RunInfo};
 use crate::stats::WorkerStats;
 use crate::wallclock;
 
+const OVERFLOW: &str = "the results' totals do not fit in 64 bits; are the files corrupt?";
+
 /// Union of `[start, end]` intervals: sorted, overlaps joined.
 pub fn union(mut windows: Vec<[u64; 2]>) -> Vec<[u64; 2]> {
     windows.sort_unstable();
@@ -60,10 +62,11 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
     }
     let mut stats = WorkerStats::new();
     for (i, doc) in docs.iter().enumerate() {
-        stats.merge(&doc.stats().map_err(|e| format!("result {}: {e}", i + 1))?);
+        let part = doc.stats().map_err(|e| format!("result {}: {e}", i + 1))?;
+        stats.merge(&part).map_err(|_| format!("result {}: its counts overflow the merged totals", i + 1))?;
     }
     let windows = union(docs.iter().flat_map(|d| d.run.windows_ns.iter().copied()).collect());
-    let elapsed_ns: u64 = windows.iter().map(|w| w[1] - w[0]).sum();
+    let elapsed_ns = windows.iter().try_fold(0u64, |sum, w| sum.checked_add(w[1] - w[0])).ok_or(OVERFLOW)?;
     let infos: Vec<RunInfo> = docs.iter().map(ResultDoc::run_info).collect();
     let mut backends: Vec<&str> = Vec::new();
     for info in &infos {
@@ -77,15 +80,15 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
     let info = RunInfo {
         elapsed: Duration::from_nanos(elapsed_ns),
         backend: backends.join(" + "),
-        workers: infos.iter().map(|i| i.workers).sum(),
-        connections: infos.iter().map(|i| i.connections).sum(),
+        workers: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.workers)).ok_or(OVERFLOW)?,
+        connections: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.connections)).ok_or(OVERFLOW)?,
         interrupted: infos.iter().any(|i| i.interrupted),
         rate: rates
             .map(|r| Rate { target: r.iter().map(|r| r.target).sum(), achieved: r.iter().map(|r| r.achieved).sum() }),
         dns: infos.iter().filter_map(|i| i.dns).max_by_key(|d| d.0),
         load: Load {
             own: max(|i| i.load.own),
-            cores: infos.iter().map(|i| i.load.cores).sum(),
+            cores: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.load.cores)).ok_or(OVERFLOW)?,
             cores_busy: max(|i| i.load.cores_busy),
         },
         merged: super::merged(&parts),

@@ -435,7 +435,12 @@ impl ResultDoc {
         for (id, &n) in &self.errors {
             s.add_errors(ErrorKind::from_id(id).ok_or_else(|| format!("unknown error category {id:?}"))?, n);
         }
-        if s.statuses().map(|(_, n)| n).sum::<u64>() != s.responses || s.total_errors() != c.errors {
+        let statuses = s.statuses().try_fold(0u64, |sum, (_, n)| sum.checked_add(n));
+        let errors = s.errors().try_fold(0u64, |sum, (_, n)| sum.checked_add(n));
+        if s.checked_issued().is_none() {
+            return Err("the counts do not fit in 64 bits".into());
+        }
+        if statuses != Some(s.responses) || errors != Some(c.errors) {
             return Err("status or error counts do not add up to the totals".into());
         }
         Ok(s)
@@ -451,7 +456,7 @@ impl ResultDoc {
             connections: r.connections,
             interrupted: r.interrupted,
             rate: r.rate.map(|r| Rate { target: r.target, achieved: r.achieved }),
-            dns: r.dns.map(|d| (Duration::from_secs_f64(d.seconds.max(0.0)), d.addresses)),
+            dns: r.dns.map(|d| (Duration::try_from_secs_f64(d.seconds).unwrap_or_default(), d.addresses)),
             load: Load { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
             merged: merged(&self.parts),
         }

@@ -155,3 +155,72 @@ fn csv_lists_every_percentile() {
     assert_eq!(lines.len(), 1 + PERCENTILES.len());
     assert!(lines[3].starts_with("50,"), "{csv}");
 }
+
+/// Every number of a real document replaced, one at a time, by values that
+/// break arithmetic: reading, merging (with itself, so sums double) and
+/// reporting must refuse or cope, never panic or wrap.
+#[test]
+fn hostile_numbers_in_a_document_never_panic() {
+    let mut stats = stats_of(&latencies(200, 9));
+    stats.record(&record(Err(ErrorKind::Timeout), 5_000));
+    stats.send_lag.record(1_000);
+    let mut run = info(2_000);
+    run.dns = Some((Duration::from_micros(300), 2));
+    run.rate = Some(Rate { target: 100.0, achieved: 99.0 });
+    let doc = ResultDoc::new(&stats, &run, meta(1_795_848_365, "http://h/"));
+    let original = serde_json::to_value(&doc).unwrap();
+    let hostile: [serde_json::Value; 8] = [
+        u64::MAX.into(),
+        (1u64 << 63).into(),
+        0.into(),
+        (-1).into(),
+        1e300.into(),
+        (-1e300).into(),
+        0.5.into(),
+        u128::MAX.to_string().parse::<serde_json::Number>().map_or(0.into(), serde_json::Value::Number),
+    ];
+    let mut paths = Vec::new();
+    numbers(&original, &mut vec![], &mut paths);
+    assert!(paths.len() > 50, "the document has {} numbers", paths.len());
+    for path in &paths {
+        for value in &hostile {
+            let mut mutated = original.clone();
+            *pointer(&mut mutated, path) = value.clone();
+            let Ok(doc) = ResultDoc::from_value(mutated) else { continue };
+            for set in [vec![doc.clone()], vec![doc.clone(), doc.clone()]] {
+                let Ok(merged) = merge(&set, true, vec![]) else { continue };
+                let Ok(stats) = merged.stats() else { continue };
+                let mut out = Vec::new();
+                report::render(&mut out, &stats, &merged.run_info(), &Style::plain()).unwrap();
+                let _ = merged.csv();
+            }
+        }
+    }
+}
+
+/// Paths to every number in `value` (only the first three items of an array).
+fn numbers(value: &serde_json::Value, at: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match value {
+        serde_json::Value::Number(_) => out.push(at.clone()),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate().take(3) {
+                at.push(i.to_string());
+                numbers(item, at, out);
+                at.pop();
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                at.push(key.clone());
+                numbers(item, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn pointer<'a>(value: &'a mut serde_json::Value, path: &[String]) -> &'a mut serde_json::Value {
+    let text: String = path.iter().map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1"))).collect();
+    value.pointer_mut(&text).expect("the path exists")
+}

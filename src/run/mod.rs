@@ -65,6 +65,17 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The message as one line: any line break or control character that
+    /// user input carried into it is shown escaped.
+    pub fn one_line(&self) -> String {
+        self.to_string()
+            .chars()
+            .flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] })
+            .collect()
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

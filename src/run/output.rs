@@ -66,21 +66,31 @@ fn documents(name: &str, input: &str) -> Result<Vec<ResultDoc>, Error> {
     Ok(docs)
 }
 
+/// Most bytes read from one merge input (results are tens of kilobytes;
+/// a collected log of thousands still fits).
+const MAX_RESULT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// `vastar merge FILE...`: one report (or document) for all the results.
 pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     let output = Output::parse("-o", &args.output, false)?;
     let mut docs = Vec::new();
     for file in &args.files {
-        let text = if file == "-" {
-            let mut text = String::new();
-            io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| Error::Input(format!("cannot read standard input: {e}")))?;
-            text
+        let name = if file == "-" { "standard input".to_string() } else { format!("{file:?}") };
+        let bytes = if file == "-" {
+            let mut bytes = Vec::new();
+            io::stdin().take(MAX_RESULT_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
         } else {
-            std::fs::read_to_string(file).map_err(|e| Error::Input(format!("cannot read {file}: {e}")))?
+            std::fs::File::open(file).and_then(|f| {
+                let mut bytes = Vec::new();
+                f.take(MAX_RESULT_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
+            })
         };
-        docs.extend(documents(if file == "-" { "standard input" } else { file }, &text)?);
+        let bytes = bytes.map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?;
+        if bytes.len() as u64 > MAX_RESULT_BYTES {
+            return Err(Error::Input(format!("{name} is larger than 256 MiB; is it a result file of vastar -o json?")));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| Error::Input(format!("{name} is not UTF-8 text")))?;
+        docs.extend(documents(&name, &text)?);
     }
     let merged = merge::merge(&docs, args.force, command_line()).map_err(Error::Input)?;
     let stats = merged.stats().map_err(Error::Input)?;

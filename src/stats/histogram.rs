@@ -18,6 +18,16 @@ const MAX_EXP: u32 = 42;
 /// Number of buckets: the linear part plus 128 per octave up to 2^MAX_EXP.
 pub const BUCKETS: usize = ((MAX_EXP - SUB_BITS) as usize + 1) * SUB_COUNT as usize;
 
+/// A merge whose sums do not fit in their counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overflow;
+
+/// `*a += b`, refusing to wrap.
+pub(crate) fn add(a: &mut u64, b: u64) -> Result<(), Overflow> {
+    *a = a.checked_add(b).ok_or(Overflow)?;
+    Ok(())
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Histogram {
     counts: Box<[u64]>,
@@ -71,14 +81,17 @@ impl Histogram {
         self.max_ns = self.max_ns.max(ns);
     }
 
-    pub fn merge(&mut self, other: &Histogram) {
+    /// Adds `other`'s values. On overflow (only corrupt or hostile result
+    /// files get there) `self` is left partly merged and must be dropped.
+    pub fn merge(&mut self, other: &Histogram) -> Result<(), Overflow> {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *a += b;
+            add(a, *b)?;
         }
-        self.count += other.count;
-        self.sum_ns += other.sum_ns;
+        add(&mut self.count, other.count)?;
+        self.sum_ns = self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?;
         self.min_ns = self.min_ns.min(other.min_ns);
         self.max_ns = self.max_ns.max(other.max_ns);
+        Ok(())
     }
 
     pub fn count(&self) -> u64 {
@@ -236,7 +249,7 @@ mod tests {
             }
             all.record(v);
         }
-        a.merge(&b);
+        a.merge(&b).unwrap();
         assert_eq!(a, all);
     }
 

@@ -11,7 +11,8 @@ pub mod histogram;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use histogram::Histogram;
+use histogram::add;
+pub use histogram::{Histogram, Overflow};
 
 /// Why a request failed. A fixed set so that counting never allocates and a
 /// flood of distinct messages cannot grow memory.
@@ -128,11 +129,12 @@ impl Phase {
         self.max_ns = self.max_ns.max(ns);
     }
 
-    pub fn merge(&mut self, other: &Phase) {
-        self.count += other.count;
-        self.sum_ns += other.sum_ns;
+    pub fn merge(&mut self, other: &Phase) -> Result<(), Overflow> {
+        add(&mut self.count, other.count)?;
+        self.sum_ns = self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?;
         self.min_ns = self.min_ns.min(other.min_ns);
         self.max_ns = self.max_ns.max(other.max_ns);
+        Ok(())
     }
 
     pub fn mean_ns(&self) -> u64 {
@@ -257,28 +259,45 @@ impl WorkerStats {
         self.connect_latency.record(ns);
     }
 
-    pub fn merge(&mut self, other: &WorkerStats) {
-        self.latency.merge(&other.latency);
-        self.corrected.merge(&other.corrected);
-        self.write.merge(&other.write);
-        self.wait.merge(&other.wait);
-        self.read.merge(&other.read);
-        self.connect.merge(&other.connect);
-        self.connect_latency.merge(&other.connect_latency);
-        self.send_lag.merge(&other.send_lag);
-        self.unsent += other.unsent;
-        self.started += other.started;
-        for (a, b) in self.statuses.iter_mut().zip(other.statuses.iter()) {
-            *a += b;
+    /// Adds `other`'s counts. On overflow (only corrupt or hostile result
+    /// files get there) `self` is left partly merged and must be dropped.
+    pub fn merge(&mut self, other: &WorkerStats) -> Result<(), Overflow> {
+        self.latency.merge(&other.latency)?;
+        self.corrected.merge(&other.corrected)?;
+        self.connect_latency.merge(&other.connect_latency)?;
+        for (a, b) in [
+            (&mut self.write, &other.write),
+            (&mut self.wait, &other.wait),
+            (&mut self.read, &other.read),
+            (&mut self.connect, &other.connect),
+            (&mut self.send_lag, &other.send_lag),
+        ] {
+            a.merge(b)?;
         }
-        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
-            *a += b;
+        for (a, b) in
+            self.statuses.iter_mut().zip(other.statuses.iter()).chain(self.errors.iter_mut().zip(&other.errors))
+        {
+            add(a, *b)?;
         }
-        self.responses += other.responses;
-        self.aborted += other.aborted;
-        self.wire_bytes += other.wire_bytes;
-        self.body_bytes += other.body_bytes;
-        self.preconnect_failures += other.preconnect_failures;
+        for (a, b) in [
+            (&mut self.unsent, other.unsent),
+            (&mut self.started, other.started),
+            (&mut self.responses, other.responses),
+            (&mut self.aborted, other.aborted),
+            (&mut self.wire_bytes, other.wire_bytes),
+            (&mut self.body_bytes, other.body_bytes),
+            (&mut self.preconnect_failures, other.preconnect_failures),
+        ] {
+            add(a, b)?;
+        }
+        Ok(())
+    }
+
+    /// Responses + errors + aborted, or `None` when that does not fit (a
+    /// corrupt result file).
+    pub fn checked_issued(&self) -> Option<u64> {
+        let errors = self.errors.iter().try_fold(0u64, |sum, &n| sum.checked_add(n))?;
+        self.responses.checked_add(errors)?.checked_add(self.aborted)
     }
 
     /// Status codes that occurred, ascending, with their counts.
@@ -448,7 +467,7 @@ mod tests {
         b.aborted = 1;
         b.connected(7);
         b.unsent = 2;
-        a.merge(&b);
+        a.merge(&b).unwrap();
         assert_eq!(a.statuses().collect::<Vec<_>>(), vec![(200, 1), (404, 1)]);
         assert_eq!((a.issued(), a.aborted, a.connect.count, a.connect_latency.count(), a.unsent), (4, 1, 1, 1, 2));
         assert_eq!((a.write.count, a.read.max_ns), (2, 500_000));

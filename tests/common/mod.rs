@@ -243,8 +243,26 @@ pub fn statuses(outcome: &Outcome) -> Vec<(u16, u64)> {
     outcome.stats.statuses().collect()
 }
 
+/// Whether the io_uring backend can run here. When it cannot, the tests
+/// that need it skip it with a note, unless `VASTAR_REQUIRE_IO_URING` is set
+/// (CI on Linux sets it): then a missing io_uring fails the test instead of
+/// letting every io_uring case pass without running.
+pub fn io_uring_usable() -> bool {
+    match vastar::engine::io_uring() {
+        Ok(_) => true,
+        Err(why) if std::env::var_os("VASTAR_REQUIRE_IO_URING").is_some() => {
+            panic!("VASTAR_REQUIRE_IO_URING is set but io_uring cannot run here: {why}")
+        }
+        Err(why) => {
+            eprintln!("io_uring is not usable here ({why}); its cases are skipped");
+            false
+        }
+    }
+}
+
 /// Runs `case` once per compiled backend, naming the backend on failure.
 pub fn each_backend(case: impl Fn(&'static dyn Backend)) {
+    io_uring_usable();
     for backend in vastar::engine::backends() {
         eprintln!("backend: {}", backend.name());
         case(backend);

@@ -192,33 +192,58 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
-    /// Waiters wake in order, close to their instants (much closer than
-    /// tokio's millisecond timer would allow on Linux).
-    #[test]
-    fn waiters_wake_at_their_instants() {
+    /// Wakes waiters at `offsets` after a common instant; returns how late
+    /// each woke (never early: that is asserted) and the order they woke in
+    /// (when several are due at one poll, in the order they were given).
+    fn wake_all(offsets: &[u64]) -> (Vec<Duration>, Vec<usize>) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let clock = Clock::new().unwrap();
             let t0 = Instant::now() + Duration::from_millis(5);
-            let offsets = [700u64, 100, 2_300, 1_500, 100];
-            let waits = offsets.iter().map(|&us| {
-                let clock = &clock;
+            let order = std::cell::RefCell::new(Vec::new());
+            let waits = offsets.iter().enumerate().map(|(i, &us)| {
+                let (clock, order) = (&clock, &order);
                 async move {
                     let at = t0 + Duration::from_micros(us);
                     clock.until(at).await;
-                    Instant::now() - at
+                    let now = Instant::now();
+                    assert!(now >= at, "waiter {i} woke before its instant");
+                    order.borrow_mut().push(i);
+                    now - at
                 }
             });
             let lags = tokio::select! {
                 lags = futures_util::future::join_all(waits) => lags,
                 _ = clock.drive() => unreachable!(),
             };
-            let mut sorted = lags.clone();
-            sorted.sort();
-            // The median, so that one hiccup of a shared machine does not fail the test.
-            let median = sorted[sorted.len() / 2];
-            let limit = if cfg!(target_os = "linux") { Duration::from_micros(300) } else { Duration::from_millis(20) };
-            assert!(median < limit, "woke {lags:?} after their instants");
-        });
+            (lags, order.into_inner())
+        })
+    }
+
+    /// Every waiter wakes, none before its instant (a behaviour, so it holds
+    /// however busy the machine is; the bound only catches a lost wake-up).
+    #[test]
+    fn waiters_all_wake_and_never_early() {
+        let offsets = [700u64, 100, 2_300, 1_500, 150];
+        let (lags, order) = wake_all(&offsets);
+        let mut woke = order.clone();
+        woke.sort();
+        assert_eq!(woke, vec![0, 1, 2, 3, 4], "woke in the order {order:?}");
+        assert!(lags.iter().all(|lag| *lag < Duration::from_secs(5)), "{lags:?}");
+    }
+
+    /// Precision: far closer than tokio's millisecond timer. A measurement,
+    /// not a behaviour: a busy core delays any wake-up, so it runs only on
+    /// request (`cargo test -- --ignored`); the rate-mode benchmark and the
+    /// "send lag" line of every `--rate` report measure it for real.
+    #[test]
+    #[ignore = "timing precision; run on a quiet machine"]
+    fn waiters_wake_close_to_their_instants() {
+        let (lags, _) = wake_all(&[700, 100, 2_300, 1_500, 150]);
+        let mut sorted = lags.clone();
+        sorted.sort();
+        let median = sorted[sorted.len() / 2];
+        let limit = if cfg!(target_os = "linux") { Duration::from_micros(300) } else { Duration::from_millis(20) };
+        assert!(median < limit, "woke {lags:?} after their instants");
     }
 }

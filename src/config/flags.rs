@@ -1,0 +1,192 @@
+//! The rules that turn a run's flags, as text and numbers straight from the
+//! command line, into a [`Config`]. Every value is range-checked here, before
+//! any arithmetic is done with it, so that nothing downstream can overflow
+//! or panic on what a user typed.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{
+    BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MAX_RATE, MIN_RATE, Output, RequestInput, Stop, Url,
+    invalid, parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file, request_spec,
+};
+
+/// Shortest nonzero `-t`, `--connect-timeout` and `-z`: anything shorter is
+/// a typo (a bare `-t 0.0001` is 100 µs) and would fail every request.
+pub const MIN_DURATION: Duration = Duration::from_millis(1);
+
+/// A run's flags as given, not yet checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Flags<'a> {
+    pub url: &'a str,
+    pub requests: u64,
+    pub concurrency: u64,
+    pub duration: Option<&'a str>,
+    pub qps: f64,
+    pub rate: Option<f64>,
+    pub method: &'a str,
+    pub body: Option<&'a str>,
+    pub body_file: Option<&'a Path>,
+    pub content_type: Option<&'a str>,
+    pub headers: &'a [String],
+    pub timeout: &'a str,
+    pub connect_timeout: &'a str,
+    pub accept: Option<&'a str>,
+    pub auth: Option<&'a str>,
+    pub keepalive: bool,
+    pub compression: bool,
+    pub follow_redirects: bool,
+    pub backend: &'a str,
+    pub output: &'a str,
+    pub start_at: Option<&'a str>,
+}
+
+/// Validates every flag and builds the run's config.
+pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
+    let url = Url::parse(flags.url)?;
+    let connections = connections(flags.concurrency)?;
+    let timeout = limit("-t", flags.timeout)?;
+    let connect_timeout = limit("--connect-timeout", flags.connect_timeout)?;
+    let body = match (flags.body, flags.body_file) {
+        (Some(text), _) => Bytes::from(text.as_bytes().to_vec()),
+        (None, Some(path)) => read_body_file(path)?,
+        (None, None) => Bytes::new(),
+    };
+    let input = RequestInput {
+        method: parse_method(flags.method)?,
+        body,
+        content_type: flags.content_type.map(str::to_string),
+        accept: flags.accept.map(str::to_string),
+        auth: flags.auth.map(parse_auth).transpose()?,
+        headers: flags.headers.iter().map(|h| parse_header(h)).collect::<Result<_, _>>()?,
+        compression: flags.compression,
+        keepalive: flags.keepalive,
+    };
+    Ok(Config {
+        request: request_spec(&url, input)?,
+        url,
+        connections,
+        stop: stop(flags)?,
+        qps_per_connection: qps(flags.qps)?,
+        rate: rate(flags.rate)?,
+        timeout,
+        connect_timeout,
+        keepalive: flags.keepalive,
+        follow_redirects: flags.follow_redirects,
+        backend: BackendChoice::parse(flags.backend)?,
+        output: Output::parse("-o", flags.output, true)?,
+        start_at: flags.start_at.map(parse_start_at).transpose()?,
+    })
+}
+
+fn connections(concurrency: u64) -> Result<usize, ConfigError> {
+    if concurrency == 0 {
+        return Err(invalid("-c", "must be at least 1"));
+    }
+    if concurrency > MAX_CONNECTIONS {
+        return Err(invalid("-c", format!("{concurrency} connections is more than the {MAX_CONNECTIONS} supported")));
+    }
+    usize::try_from(concurrency).map_err(|_| invalid("-c", "is more than this machine can address"))
+}
+
+fn stop(flags: &Flags<'_>) -> Result<Stop, ConfigError> {
+    if let Some(text) = flags.duration {
+        let d = parse_duration("-z", text, None)?;
+        if d < MIN_DURATION {
+            return Err(invalid("-z", format!("{text:?} is too short; give at least 1ms")));
+        }
+        return Ok(Stop::Duration(d));
+    }
+    if flags.requests == 0 {
+        return Err(invalid("-n", "must be at least 1"));
+    }
+    if flags.requests < flags.concurrency {
+        return Err(invalid(
+            "-n",
+            format!(
+                "{} requests cannot be spread over {} connections: each connection needs at least one request; \
+                 lower -c or raise -n",
+                flags.requests, flags.concurrency
+            ),
+        ));
+    }
+    Ok(Stop::Requests(flags.requests))
+}
+
+/// `-q`: 0 is no limit; otherwise the same bounds as `--rate`'s lower end
+/// and hey's sensible upper end.
+fn qps(qps: f64) -> Result<Option<f64>, ConfigError> {
+    if qps == 0.0 {
+        return Ok(None);
+    }
+    if qps.is_finite() && (MIN_RATE..=MAX_QPS).contains(&qps) {
+        return Ok(Some(qps));
+    }
+    Err(invalid(
+        "-q",
+        format!(
+            "{qps:?} is not a usable rate; give requests per second per connection, {MIN_RATE} to {MAX_QPS} \
+             (0 = no limit)"
+        ),
+    ))
+}
+
+fn rate(rate: Option<f64>) -> Result<Option<f64>, ConfigError> {
+    match rate {
+        Some(r) if r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r) => Ok(Some(r)),
+        Some(r) => Err(invalid(
+            "--rate",
+            format!("{r:?} is not a usable rate; give requests per second for the whole run, {MIN_RATE} to {MAX_RATE}"),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// A `-t` style limit: seconds or a duration with a unit; 0 = none.
+fn limit(flag: &'static str, text: &str) -> Result<Option<Duration>, ConfigError> {
+    let d = parse_duration(flag, text, Some(Duration::from_secs(1)))?;
+    if d.is_zero() {
+        // A value that only rounds to zero (1e-30) was not meant as "none".
+        let literal_zero = text.chars().filter(char::is_ascii_digit).all(|c| c == '0');
+        return if literal_zero {
+            Ok(None)
+        } else {
+            Err(invalid(flag, format!("{text:?} is too short; give at least 1ms, or 0 for no limit")))
+        };
+    }
+    if d < MIN_DURATION {
+        return Err(invalid(flag, format!("{text:?} is too short; give at least 1ms, or 0 for no limit")));
+    }
+    Ok(Some(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_below_a_millisecond_are_refused_and_zero_means_none() {
+        assert_eq!(limit("-t", "0"), Ok(None));
+        assert_eq!(limit("-t", "0.0"), Ok(None));
+        assert_eq!(limit("-t", "0s"), Ok(None));
+        assert_eq!(limit("-t", "1ms"), Ok(Some(MIN_DURATION)));
+        for text in ["1e-30", "0.0000001", "500us", "1ns"] {
+            let err = limit("-t", text).expect_err(text).to_string();
+            assert!(err.contains("too short"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn rates_are_bounded_on_both_sides() {
+        assert_eq!(qps(0.0), Ok(None));
+        assert_eq!(qps(MIN_RATE), Ok(Some(MIN_RATE)));
+        for q in [1e-30, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(qps(q).is_err(), "-q {q}");
+        }
+        for r in [0.0, 1e-30, f64::NAN, -1.0, 1e12] {
+            assert!(rate(Some(r)).is_err(), "--rate {r}");
+        }
+    }
+}
