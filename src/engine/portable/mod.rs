@@ -6,25 +6,26 @@
 //! scratch buffer per worker, borrowed only between awaits, so memory does
 //! not grow with the number of connections. All protocol decisions are made
 //! by the shared [`Exchange`] machine; this file only moves bytes.
-//! Under `--rate` a free connection claims its next start from the worker's
-//! [`Schedule`] and waits for it on the worker's precise [`Clock`].
+//! When a connection starts its next request is the shared [`Policy`]'s
+//! answer; waits for an instant use the worker's precise [`Clock`].
 
 mod clock;
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tokio::time::{MissedTickBehavior, timeout, timeout_at};
+use tokio::runtime::Runtime;
+use tokio::time::{timeout, timeout_at};
 
 use super::exchange::{Action, Exchange, Finished};
-use super::{Backend, EngineError, Job, Schedule, Shared, WorkerResult, classify, classify_connect, thread_cpu};
-use crate::stats::{ErrorKind, WorkerStats, nanos};
+use super::{Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, classify, classify_connect};
+use crate::stats::{ErrorKind, nanos};
 use clock::Clock;
 
 /// Connections per worker thread before another worker is added.
@@ -44,87 +45,75 @@ impl Backend for Portable {
         (connections / CONNECTIONS_PER_WORKER).clamp(1, cpus.max(1) * 2)
     }
 
-    fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-        job.shared.prepared_and_wait();
-        let runtime_and_clock = runtime.and_then(|rt| {
-            let clock = rt.block_on(async { Clock::new() })?;
-            Ok((rt, clock))
-        });
-        let (runtime, clock) = match runtime_and_clock {
-            Ok(both) => both,
-            Err(e) => {
-                job.shared.ready_and_wait();
-                return Err(EngineError::Runtime(e));
-            }
-        };
+    fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn super::Worker<'a> + 'a>> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let clock = runtime.block_on(async { Clock::new() })?;
         let worker = Worker {
             shared: job.shared,
-            index: job.index,
             scratch: RefCell::new(vec![0; SCRATCH_BYTES].into_boxed_slice()),
-            stats: RefCell::new(WorkerStats::new()),
-            in_flight: Cell::new(0),
-            next_addr: Cell::new(0),
-            schedule: RefCell::new(None),
+            policy: RefCell::new(policy),
+            dialer: Cell::new(Dialer::default()),
             clock,
-            last_start: Cell::new(None),
         };
-        let streams = if job.shared.plan.template.keepalive {
-            runtime.block_on(worker.preconnect(job.connections))
-        } else {
-            (0..job.connections).map(|_| None).collect()
-        };
-        let start = job.shared.ready_and_wait();
-        let cpu_before = thread_cpu();
-        *worker.schedule.borrow_mut() = job.schedule(start);
-        runtime.block_on(worker.work(streams, job.end(start)));
-        let finished = Instant::now();
-        let mut stats = worker.stats.into_inner();
-        stats.aborted += worker.in_flight.get();
-        if let (Some(schedule), Some(end)) = (worker.schedule.borrow().as_ref(), job.end(start)) {
-            // Due before the deadline but still waiting for a connection.
-            stats.aborted += schedule.unclaimed_before(end.min(finished));
-        }
-        let spun = worker.clock.spun();
-        let cpu = thread_cpu().saturating_sub(cpu_before).saturating_sub(spun);
-        Ok(WorkerResult { stats, finished, last_start: worker.last_start.get(), cpu, spun })
+        Ok(Box::new(Driver { runtime, worker, connections: job.connections, streams: Vec::new() }))
     }
+}
+
+/// A worker with its runtime and, between pre-connect and work, its streams.
+struct Driver<'a> {
+    runtime: Runtime,
+    worker: Worker<'a>,
+    connections: usize,
+    streams: Vec<Option<TcpStream>>,
+}
+
+impl<'a> super::Worker<'a> for Driver<'a> {
+    fn policy(&mut self) -> &mut Policy<'a> {
+        self.worker.policy.get_mut()
+    }
+
+    fn preconnect(&mut self) {
+        self.streams = self.runtime.block_on(self.worker.preconnect(self.connections));
+    }
+
+    fn work(&mut self) {
+        let mut streams = std::mem::take(&mut self.streams);
+        streams.resize_with(self.connections, || None);
+        self.runtime.block_on(self.worker.work(streams));
+        let spun = self.worker.clock.spun();
+        self.worker.policy.get_mut().spun = spun;
+    }
+
+    /// Dropping the futures closed every socket; tokio holds no buffer of ours.
+    fn teardown(&mut self) {}
 }
 
 struct Worker<'a> {
     shared: &'a Shared,
-    index: usize,
     scratch: RefCell<Box<[u8]>>,
-    stats: RefCell<WorkerStats>,
-    /// Requests started and not yet recorded: aborted if the run ends now.
-    in_flight: Cell<u64>,
-    /// Index of the address that last accepted a connection.
-    next_addr: Cell<usize>,
-    /// This worker's `--rate` schedule, from the start on.
-    schedule: RefCell<Option<Schedule>>,
+    policy: RefCell<Policy<'a>>,
+    dialer: Cell<Dialer>,
     clock: Clock,
-    last_start: Cell<Option<Instant>>,
 }
 
 impl Worker<'_> {
-    /// Opens this worker's connections before the clock starts, at most
-    /// [`super::MAX_PARALLEL_CONNECTS`] at a time across all workers. A slot
-    /// that fails stays empty and connects again when it sends its first request.
+    /// Opens this worker's connections, a bounded number at a time, within
+    /// the pre-connect limit.
     async fn preconnect(&self, count: usize) -> Vec<Option<TcpStream>> {
         let deadline = tokio::time::Instant::now() + self.shared.plan.preconnect_timeout;
-        let attempts: FuturesUnordered<_> = (0..count)
-            .map(|_| async move {
-                let _permit = timeout_at(deadline, self.shared.connect_permits.acquire()).await.ok()?.ok()?;
-                timeout_at(deadline, self.connect()).await.ok()?.ok()
-            })
-            .collect();
-        let streams: Vec<Option<TcpStream>> = attempts.collect().await;
-        self.stats.borrow_mut().preconnect_failures += streams.iter().filter(|s| s.is_none()).count() as u64;
+        let streams: Vec<Option<TcpStream>> = futures_util::stream::iter(0..count)
+            .map(|_| async move { timeout_at(deadline, self.connect()).await.ok()?.ok() })
+            .buffer_unordered(self.shared.preconnect_parallel)
+            .collect()
+            .await;
+        let failed = streams.iter().filter(|s| s.is_none()).count() as u64;
+        self.policy.borrow_mut().stats.preconnect_failures += failed;
         streams
     }
 
-    /// Runs every connection until the plan ends, the deadline passes or the run is stopped.
-    async fn work(&self, streams: Vec<Option<TcpStream>>, end: Option<Instant>) {
+    /// Runs every connection until the plan ends, the deadline passes or the run is aborted.
+    async fn work(&self, streams: Vec<Option<TcpStream>>) {
+        let end = self.policy.borrow().end();
         let mut connections: FuturesUnordered<_> = streams.into_iter().map(|s| self.drive(s)).collect();
         let all_done = async { while connections.next().await.is_some() {} };
         let deadline = async {
@@ -136,71 +125,31 @@ impl Worker<'_> {
         tokio::select! {
             _ = all_done => {}
             _ = deadline => {}
-            _ = self.shared.aborted() => {}
+            _ = self.shared.abort.wait() => {}
             _ = self.clock.drive() => {}
         }
     }
 
-    /// One connection slot: request after request until no ticket is left.
+    /// One connection slot: request after request, as the policy says.
     async fn drive(&self, mut stream: Option<TcpStream>) {
-        let plan = &self.shared.plan;
         let mut exchange = Exchange::new(stream.is_some(), Instant::now());
-        let mut pacer = plan.qps_per_connection.map(|qps| {
-            let mut interval = tokio::time::interval(Duration::from_secs_f64(1.0 / qps));
-            interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
-            interval
-        });
+        let mut timing = SlotTiming::default();
         loop {
-            if let Some(pause) = exchange.backoff() {
-                tokio::time::sleep(pause).await;
-            }
-            if let Some(pacer) = pacer.as_mut() {
-                if !self.shared.tickets.left() {
-                    break;
+            let next = self.policy.borrow_mut().next(&mut timing, Instant::now());
+            let intended = match next {
+                Next::Retire => return,
+                Next::Wait(at) => {
+                    self.clock.until(at).await;
+                    continue;
                 }
-                pacer.tick().await;
-            }
-            let Some(intended) = self.next_start().await else { break };
-            self.in_flight.set(self.in_flight.get() + 1);
-            self.stats.borrow_mut().started += 1;
+                Next::Start { intended } => intended,
+            };
             let finished = self.request(&mut exchange, &mut stream, intended).await;
-            self.in_flight.set(self.in_flight.get() - 1);
             if !finished.keep_conn {
                 stream = None;
             }
-            self.stats.borrow_mut().record(&finished.record);
-            self.shared.live.add(self.index, &finished.record);
+            self.policy.borrow_mut().finish(&mut timing, &finished, exchange.backoff(), Instant::now());
         }
-    }
-
-    /// When this connection's next request should start, once it has a
-    /// ticket for it; `None` when no request is left. In a closed loop that
-    /// is now; under `--rate` it is the next instant of the schedule.
-    async fn next_start(&self) -> Option<Instant> {
-        let tickets = &self.shared.tickets;
-        let at = match self.schedule.borrow_mut().as_mut() {
-            None => return tickets.take().then(|| self.started(Instant::now())),
-            Some(schedule) => {
-                self.shared.claim_start(schedule, &mut self.stats.borrow_mut(), self.index, Instant::now())?
-            }
-        };
-        let ahead = at > Instant::now();
-        if ahead {
-            self.clock.until(at).await;
-        }
-        if !tickets.take() {
-            return None;
-        }
-        let now = self.started(Instant::now());
-        if ahead {
-            self.stats.borrow_mut().send_lag.record(nanos(now - at));
-        }
-        Some(at)
-    }
-
-    fn started(&self, now: Instant) -> Instant {
-        self.last_start.set(Some(now));
-        now
     }
 
     /// One request, under the plan's deadline counted from its intended start.
@@ -268,31 +217,37 @@ impl Worker<'_> {
         }
     }
 
-    /// Connects to the first address that accepts, starting from the one
-    /// that worked last, each attempt limited by the connect timeout.
+    /// Connects to the address the dialer names, then to the others in turn,
+    /// each attempt limited by the connect timeout.
     async fn connect(&self) -> Result<TcpStream, ErrorKind> {
         let plan = &self.shared.plan;
-        let first = self.next_addr.get();
+        let mut attempt = Some(self.dialer.get().first());
         let mut last_error = ErrorKind::ConnectRefused;
-        for i in 0..plan.addrs.len() {
-            let index = (first + i) % plan.addrs.len();
+        while let Some(current) = attempt {
             let begun = Instant::now();
-            let attempt = match plan.connect_timeout {
-                Some(limit) => timeout(limit, connect_one(plan.addrs[index])).await,
-                None => Ok(connect_one(plan.addrs[index]).await),
+            let addr = plan.addrs[current.addr];
+            let result = match plan.connect_timeout {
+                Some(limit) => timeout(limit, connect_one(addr)).await.unwrap_or(Err(timed_out())),
+                None => connect_one(addr).await,
             };
-            match attempt {
-                Ok(Ok(stream)) => {
-                    self.next_addr.set(index);
-                    self.stats.borrow_mut().connected(nanos(begun.elapsed()));
+            match result {
+                Ok(stream) => {
+                    let mut dialer = self.dialer.get();
+                    dialer.connected(current);
+                    self.dialer.set(dialer);
+                    self.policy.borrow_mut().stats.connected(nanos(begun.elapsed()));
                     return Ok(stream);
                 }
-                Ok(Err(e)) => last_error = classify_connect(&e),
-                Err(_) => last_error = ErrorKind::ConnectTimeout,
+                Err(e) => last_error = classify_connect(&e),
             }
+            attempt = self.dialer.get().after(current, plan.addrs.len());
         }
         Err(last_error)
     }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::from(io::ErrorKind::TimedOut)
 }
 
 async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {

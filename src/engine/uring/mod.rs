@@ -17,7 +17,7 @@ use std::io;
 
 use io_uring::{IoUring, opcode};
 
-use super::{Backend, EngineError, Job, WorkerResult};
+use super::{Backend, Job, Policy};
 
 /// What this kernel lets the backend use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,8 +141,8 @@ impl Backend for Uring {
         cpus.clamp(1, connections.max(1))
     }
 
-    fn run_worker(&self, job: Job<'_>) -> Result<WorkerResult, EngineError> {
-        worker::run(job, self.features)
+    fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn super::Worker<'a> + 'a>> {
+        Ok(Box::new(worker::Worker::new(job, policy, self.features)?))
     }
 }
 

@@ -18,7 +18,6 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -27,8 +26,8 @@ use io_uring::{IoUring, squeue, types};
 use super::bufring::BufRing;
 use super::{Features, build_ring, pin_to};
 use crate::engine::exchange::{Action, Exchange, Finished};
-use crate::engine::{EngineError, Job, SPIN_AHEAD, Schedule, Shared, WorkerResult, classify_connect, thread_cpu};
-use crate::stats::{WorkerStats, nanos};
+use crate::engine::policy::Attempt;
+use crate::engine::{Dialer, Job, Next, Policy, SPIN_AHEAD, Shared, SlotTiming, classify_connect};
 
 mod completions;
 mod ops;
@@ -60,17 +59,6 @@ fn decode(user_data: u64) -> (u32, usize, u64) {
     ((user_data >> 32) as u32, ((user_data >> 8) & 0xff_ffff) as usize, user_data & 0xff)
 }
 
-/// When a slot's next request starts.
-enum Start {
-    /// Now: a closed loop.
-    Now,
-    /// Now, at its scheduled instant `at`; `slept`: the slot waited for it
-    /// (so any lateness is the generator's own).
-    Scheduled { at: Instant, slept: bool },
-    /// Not now: the slot waits for a wake-up, or has no request left.
-    NotNow,
-}
-
 /// One connection slot.
 struct Slot {
     fd: RawFd,
@@ -83,30 +71,25 @@ struct Slot {
     recv_armed: bool,
     connecting: bool,
     connect_started: Instant,
-    /// Address being tried, and how many of the addresses were tried.
-    addr: usize,
-    addr_tries: usize,
-    /// No ticket was left: the slot is done.
+    /// The connection attempt in progress (which address, how many tried).
+    attempt: Attempt,
+    /// No request is left: the slot is done.
     retired: bool,
-    /// Next pacing tick (-q).
-    pace_next: Option<Instant>,
-    /// Under `--rate`: the start claimed from the schedule, and whether it
-    /// lay ahead when claimed (so the slot sleeps until then).
-    claimed: Option<(Instant, bool)>,
+    /// When the policy lets the slot start next.
+    timing: SlotTiming,
     /// Receive buffer in single-shot mode (empty with a buffer ring).
     buf: Box<[u8]>,
 }
 
-struct Worker<'a> {
+pub(super) struct Worker<'a> {
     // Field order matters: the ring is dropped before the buffers it uses.
     ring: IoUring,
     bufs: Option<BufRing>,
     shared: &'a Shared,
-    index: usize,
+    policy: Policy<'a>,
     addrs: Vec<RawAddr>,
-    preferred_addr: usize,
+    dialer: Dialer,
     slots: Vec<Slot>,
-    stats: WorkerStats,
     /// Earliest deadline among requests in flight, when one must be checked.
     /// Slots keep their own deadlines; a sweep happens only when this is
     /// due, so memory stays one `Option<Instant>` per slot.
@@ -114,19 +97,14 @@ struct Worker<'a> {
     wakeups: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Completions still expected (sends of the shared request excepted).
     pending: usize,
-    in_flight: u64,
     rearm: Vec<usize>,
     /// The buffer pool already grew during this batch of completions.
     grew: bool,
     cqes: Vec<(u64, i32, u32)>,
     /// Redirect-hop bytes handed to the kernel, by user_data, until their send completes.
     kept: Vec<(u64, Bytes)>,
-    pace: Option<Duration>,
+    /// Connects in flight before the start (at most `shared.preconnect_parallel`).
     preconnecting: usize,
-    schedule: Option<Schedule>,
-    last_start: Option<Instant>,
-    /// Time spent spinning before scheduled starts (not load).
-    spun: Duration,
     /// Sockets given up by their slots, closed once the submissions that
     /// name them have reached the kernel (see [`Worker::submit`]).
     closing: Vec<RawFd>,
@@ -135,42 +113,31 @@ struct Worker<'a> {
     connect_limit: Option<types::Timespec>,
 }
 
-/// Runs one worker on the calling thread.
-pub fn run(job: Job<'_>, features: Features) -> Result<WorkerResult, EngineError> {
-    let cpus = crate::load::allowed_cpus();
-    if !cpus.is_empty() {
-        pin_to(cpus[job.index % cpus.len()]);
+impl<'a> crate::engine::Worker<'a> for Worker<'a> {
+    fn policy(&mut self) -> &mut Policy<'a> {
+        &mut self.policy
     }
-    let worker = Worker::new(&job, features);
-    job.shared.prepared_and_wait();
-    let mut worker = match worker {
-        Ok(worker) => worker,
-        Err(e) => {
-            job.shared.ready_and_wait();
-            return Err(EngineError::Runtime(e));
-        }
-    };
-    if job.shared.plan.template.keepalive {
-        worker.preconnect();
+
+    fn preconnect(&mut self) {
+        Worker::preconnect(self);
     }
-    let start = job.shared.ready_and_wait();
-    let cpu_before = thread_cpu();
-    worker.schedule = job.schedule(start);
-    worker.work(job.end(start));
-    let finished = Instant::now();
-    worker.stats.aborted += worker.in_flight;
-    if let (Some(schedule), Some(end)) = (worker.schedule.as_ref(), job.end(start)) {
-        // Due before the deadline but still waiting for a connection.
-        worker.stats.aborted += schedule.unclaimed_before(end.min(finished));
+
+    fn work(&mut self) {
+        Worker::work(self);
     }
-    let cpu = thread_cpu().saturating_sub(cpu_before).saturating_sub(worker.spun);
-    worker.teardown();
-    let (last_start, spun) = (worker.last_start, worker.spun);
-    Ok(WorkerResult { stats: std::mem::take(&mut worker.stats), finished, last_start, cpu, spun })
+
+    fn teardown(&mut self) {
+        Worker::teardown(self);
+    }
 }
 
 impl<'a> Worker<'a> {
-    fn new(job: &Job<'a>, features: Features) -> io::Result<Worker<'a>> {
+    /// The worker for `job`, pinned to its CPU, with its ring and buffers.
+    pub(super) fn new(job: Job<'a>, policy: Policy<'a>, features: Features) -> io::Result<Worker<'a>> {
+        let cpus = crate::load::allowed_cpus();
+        if !cpus.is_empty() {
+            pin_to(cpus[job.index % cpus.len()]);
+        }
         let ring = build_ring(job.connections, features.defer_taskrun)?;
         let bufs = if features.multishot {
             // Incremental buffers are shared by many receives: few and large.
@@ -192,11 +159,9 @@ impl<'a> Worker<'a> {
                 recv_armed: false,
                 connecting: false,
                 connect_started: now,
-                addr: 0,
-                addr_tries: 0,
+                attempt: Attempt::default(),
                 retired: false,
-                pace_next: None,
-                claimed: None,
+                timing: SlotTiming::default(),
                 buf: vec![0; buf_len].into_boxed_slice(),
             })
             .collect();
@@ -205,24 +170,18 @@ impl<'a> Worker<'a> {
             ring,
             bufs,
             shared: job.shared,
-            index: job.index,
+            policy,
             addrs: plan.addrs.iter().map(raw_addr).collect(),
-            preferred_addr: 0,
+            dialer: Dialer::default(),
             slots,
-            stats: WorkerStats::new(),
             next_check: None,
             wakeups: BinaryHeap::new(),
             pending: 0,
-            in_flight: 0,
             rearm: Vec::new(),
             grew: false,
             cqes: Vec::new(),
             kept: Vec::new(),
-            pace: plan.qps_per_connection.map(|q| Duration::from_secs_f64(1.0 / q)),
             preconnecting: 0,
-            schedule: None,
-            last_start: None,
-            spun: Duration::ZERO,
             closing: Vec::new(),
             connect_limit: plan.connect_timeout.map(|t| types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos())),
         })
@@ -297,16 +256,12 @@ impl<'a> Worker<'a> {
         let deadline = Instant::now() + self.shared.plan.preconnect_timeout;
         let mut next = 0;
         loop {
-            while next < self.slots.len() {
-                let Ok(permit) = self.shared.connect_permits.try_acquire() else { break };
-                permit.forget();
-                self.preconnecting += 1;
-                let addr = self.preferred_addr;
-                self.slots[next].addr_tries = 1;
-                if self.open(next, addr).is_err() {
-                    self.stats.preconnect_failures += 1;
-                    self.preconnecting -= 1;
-                    self.shared.connect_permits.add_permits(1);
+            while next < self.slots.len() && self.preconnecting < self.shared.preconnect_parallel {
+                self.slots[next].attempt = self.dialer.first();
+                if self.open(next).is_ok() {
+                    self.preconnecting += 1;
+                } else {
+                    self.policy.stats.preconnect_failures += 1;
                 }
                 next += 1;
             }
@@ -318,9 +273,10 @@ impl<'a> Worker<'a> {
                 for idx in 0..self.slots.len() {
                     if self.slots[idx].connecting {
                         self.close(idx);
-                        self.stats.preconnect_failures += 1;
+                        self.policy.stats.preconnect_failures += 1;
                     }
                 }
+                self.preconnecting = 0;
                 next = self.slots.len();
             }
             self.submit_and_wait(MAX_WAIT.min(deadline.saturating_duration_since(now)));
@@ -329,28 +285,29 @@ impl<'a> Worker<'a> {
     }
 
     /// The run: start every slot, then turn the loop until nothing is left.
-    fn work(&mut self, end: Option<Instant>) {
+    fn work(&mut self) {
+        let end = self.policy.end();
         let now = Instant::now();
         for idx in 0..self.slots.len() {
             self.start_next(idx, now);
         }
         loop {
             let now = Instant::now();
-            if self.shared.aborted.load(Ordering::Acquire) || end.is_some_and(|e| now >= e) {
+            if self.shared.abort.is_set() || end.is_some_and(|e| now >= e) {
                 return;
             }
             self.expire(now);
             self.wake(now);
-            if self.in_flight == 0 && self.wakeups.is_empty() {
+            if self.policy.in_flight == 0 && self.wakeups.is_empty() {
                 return;
             }
             let mut wake = self.wakeups.peek().map(|w| w.0.0);
-            if self.schedule.is_some() {
+            if self.policy.scheduled() {
                 if wake.is_some_and(|at| at <= now + SPIN_AHEAD) {
                     // A scheduled start is close: poll the ring without sleeping.
                     self.submit();
                     self.reap(Instant::now());
-                    self.spun += now.elapsed();
+                    self.policy.spun += now.elapsed();
                     continue;
                 }
                 wake = wake.map(|at| at - SPIN_AHEAD);
@@ -409,37 +366,19 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Begins the slot's next request, if it has a ticket and its pace allows.
+    /// Begins the slot's next request when the policy says so.
     fn start_next(&mut self, idx: usize, now: Instant) {
-        let (intended, slept) = match self.next_start(idx, now) {
-            Start::NotNow => return,
-            Start::Now => (now, false),
-            Start::Scheduled { at, slept } => (at, slept),
-        };
-        if let Some(interval) = self.pace {
-            if !self.shared.tickets.left() {
+        let intended = match self.policy.next(&mut self.slots[idx].timing, now) {
+            Next::Retire => {
                 self.slots[idx].retired = true;
                 return;
             }
-            let due = self.slots[idx].pace_next.unwrap_or(now);
-            if due > now {
-                self.wakeups.push(Reverse((due, idx)));
+            Next::Wait(at) => {
+                self.wakeups.push(Reverse((at, idx)));
                 return;
             }
-            // The next tick on the fixed grid; missed ticks are skipped.
-            let missed = (now - due).as_nanos() / interval.as_nanos().max(1);
-            self.slots[idx].pace_next = Some(due + interval * (missed as u32 + 1));
-        }
-        if !self.shared.tickets.take() {
-            self.slots[idx].retired = true;
-            return;
-        }
-        if slept {
-            self.stats.send_lag.record(nanos(now.saturating_duration_since(intended)));
-        }
-        self.in_flight += 1;
-        self.stats.started += 1;
-        self.last_start = Some(now);
+            Next::Start { intended } => intended,
+        };
         let slot = &mut self.slots[idx];
         slot.busy = true;
         slot.deadline = self.shared.plan.timeout.map(|t| intended + t);
@@ -451,29 +390,6 @@ impl<'a> Worker<'a> {
         self.apply(idx, action, now);
     }
 
-    /// When the slot's next request starts: at once in a closed loop; under
-    /// `--rate`, at the instant it claimed from the schedule (queueing a
-    /// wake-up when that lies ahead).
-    fn next_start(&mut self, idx: usize, now: Instant) -> Start {
-        let Some(schedule) = self.schedule.as_mut() else { return Start::Now };
-        let claimed = match self.slots[idx].claimed.take() {
-            Some(claimed) => claimed,
-            None => match self.shared.claim_start(schedule, &mut self.stats, self.index, now) {
-                Some(at) => (at, at > now),
-                None => {
-                    self.slots[idx].retired = true;
-                    return Start::NotNow;
-                }
-            },
-        };
-        if claimed.0 > now {
-            self.slots[idx].claimed = Some(claimed);
-            self.wakeups.push(Reverse((claimed.0, idx)));
-            return Start::NotNow;
-        }
-        Start::Scheduled { at: claimed.0, slept: claimed.1 }
-    }
-
     /// Carries out the machine's actions until it waits for the kernel.
     fn apply(&mut self, idx: usize, mut action: Action, now: Instant) {
         let shared = self.shared;
@@ -482,8 +398,8 @@ impl<'a> Worker<'a> {
             action = match action {
                 Action::Connect => {
                     self.close(idx);
-                    self.slots[idx].addr_tries = 1;
-                    match self.open(idx, self.preferred_addr) {
+                    self.slots[idx].attempt = self.dialer.first();
+                    match self.open(idx) {
                         Ok(()) => return,
                         Err(e) => self.slots[idx].ex.on_connect(Err(classify_connect(&e)), now),
                     }
@@ -508,17 +424,13 @@ impl<'a> Worker<'a> {
 
     /// Records a finished request and moves the slot on.
     fn finish(&mut self, idx: usize, finished: Finished, now: Instant) {
-        self.stats.record(&finished.record);
-        self.shared.live.add(self.index, &finished.record);
-        self.in_flight -= 1;
-        self.slots[idx].busy = false;
-        self.slots[idx].deadline = None;
+        let slot = &mut self.slots[idx];
+        slot.busy = false;
+        slot.deadline = None;
+        self.policy.finish(&mut slot.timing, &finished, slot.ex.backoff(), now);
         if !finished.keep_conn {
             self.close(idx);
         }
-        match self.slots[idx].ex.backoff() {
-            Some(pause) => self.wakeups.push(Reverse((now + pause, idx))),
-            None => self.start_next(idx, now),
-        }
+        self.start_next(idx, now);
     }
 }

@@ -22,10 +22,6 @@ impl Worker<'_> {
             OP_CANCEL | OP_CONNECT_TIMEOUT => self.pending -= 1,
             OP_CONNECT => {
                 self.pending -= 1;
-                if self.preconnecting > 0 && !self.slots[idx].busy {
-                    self.preconnecting -= 1;
-                    self.shared.connect_permits.add_permits(1);
-                }
                 if !stale {
                     self.on_connect(idx, res, now);
                 }
@@ -51,14 +47,16 @@ impl Worker<'_> {
 
     fn on_connect(&mut self, idx: usize, res: i32, now: Instant) {
         self.slots[idx].connecting = false;
+        // Before the start only pre-connects run; after it, only busy slots connect.
         let busy = self.slots[idx].busy;
         if res == 0 {
-            self.preferred_addr = self.slots[idx].addr;
-            self.stats.connected(nanos(now - self.slots[idx].connect_started));
+            self.dialer.connected(self.slots[idx].attempt);
+            self.policy.stats.connected(nanos(now - self.slots[idx].connect_started));
             if busy {
                 let action = self.slots[idx].ex.on_connect(Ok(()), now);
                 self.apply(idx, action, now);
             } else {
+                self.preconnecting = self.preconnecting.saturating_sub(1);
                 self.slots[idx].ex = Exchange::new(true, now);
                 self.ensure_recv(idx);
             }
@@ -69,31 +67,19 @@ impl Worker<'_> {
         let errno = if -res == libc::ECANCELED { libc::ETIMEDOUT } else { -res };
         let mut error = io::Error::from_raw_os_error(errno);
         self.close(idx);
-        while self.slots[idx].addr_tries < self.addrs.len() {
-            let next = (self.slots[idx].addr + 1) % self.addrs.len();
-            self.slots[idx].addr_tries += 1;
-            if !busy {
-                // Before the start, every connect holds a permit.
-                let Ok(permit) = self.shared.connect_permits.try_acquire() else { break };
-                permit.forget();
-                self.preconnecting += 1;
-            }
-            match self.open(idx, next) {
+        while let Some(next) = self.dialer.after(self.slots[idx].attempt, self.addrs.len()) {
+            self.slots[idx].attempt = next;
+            match self.open(idx) {
                 Ok(()) => return,
-                Err(e) => {
-                    error = e;
-                    if !busy {
-                        self.preconnecting -= 1;
-                        self.shared.connect_permits.add_permits(1);
-                    }
-                }
+                Err(e) => error = e,
             }
         }
         if busy {
             let action = self.slots[idx].ex.on_connect(Err(classify_connect(&error)), now);
             self.apply(idx, action, now);
         } else {
-            self.stats.preconnect_failures += 1;
+            self.preconnecting = self.preconnecting.saturating_sub(1);
+            self.policy.stats.preconnect_failures += 1;
         }
     }
 

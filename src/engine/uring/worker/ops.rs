@@ -49,9 +49,9 @@ pub(super) fn raw_addr(addr: &SocketAddr) -> RawAddr {
 }
 
 impl Worker<'_> {
-    /// Opens a socket and queues its connect to address `addr`.
-    pub(super) fn open(&mut self, idx: usize, addr: usize) -> io::Result<()> {
-        let target = &self.addrs[addr];
+    /// Opens a socket and queues its connect to the address of the slot's attempt.
+    pub(super) fn open(&mut self, idx: usize) -> io::Result<()> {
+        let target = &self.addrs[self.slots[idx].attempt.addr];
         let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
         // SAFETY: socket(2) with constant arguments.
         let fd = unsafe { libc::socket(target.family, flags, 0) };
@@ -64,7 +64,6 @@ impl Worker<'_> {
         let slot = &mut self.slots[idx];
         slot.fd = fd;
         slot.connecting = true;
-        slot.addr = addr;
         slot.connect_started = Instant::now();
         let ud = user_data(slot.generation, idx, OP_CONNECT);
         let storage = (&target.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr>();

@@ -1,0 +1,251 @@
+//! When each connection slot starts its next request, and what a worker
+//! counts while it runs, without I/O: the other half of the per-connection
+//! logic beside [`super::exchange::Exchange`], written once for every backend.
+//!
+//! Given the time, [`Policy::next`] answers start now, wait until an
+//! instant, or retire. It covers the request budget (tickets), the `--rate`
+//! schedule (a claimed start that lies ahead is kept in the slot until it
+//! comes), `-q` pacing, and the pause after connect failures. It also keeps
+//! the worker's tally: requests started and in flight, the last start, the
+//! send lag, and every finished request recorded in the worker's stats and
+//! the live counters. [`Dialer`] chooses which of the target's addresses a
+//! connection tries next.
+//!
+//! `-q` means the same on every backend: each connection starts at most one
+//! request per period, on a grid that begins at the run's start; a tick
+//! missed because the previous request was slow is skipped, not made up.
+
+use std::time::{Duration, Instant};
+
+use super::exchange::Finished;
+use super::schedule::{Claim, Schedule};
+use super::{Shared, Until};
+use crate::stats::{WorkerStats, nanos};
+
+/// What a slot does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Start a request now, meant to start at `intended` (≤ now).
+    Start { intended: Instant },
+    /// Ask again at this instant.
+    Wait(Instant),
+    /// No request is left for this slot.
+    Retire,
+}
+
+/// One slot's timing state, kept by the backend beside its socket.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SlotTiming {
+    /// No start before this (the pause after connect failures).
+    not_before: Option<Instant>,
+    /// Next `-q` tick.
+    pace_next: Option<Instant>,
+    /// Under `--rate`: a start claimed from the schedule that lay ahead when
+    /// claimed, so the slot waits for it and any lateness is the generator's.
+    claimed: Option<Instant>,
+}
+
+/// One worker's start policy and tally.
+#[derive(Debug)]
+pub struct Policy<'a> {
+    shared: &'a Shared,
+    worker: usize,
+    share: usize,
+    schedule: Option<Schedule>,
+    pace: Option<Duration>,
+    pace_origin: Option<Instant>,
+    end: Option<Instant>,
+    pub stats: WorkerStats,
+    /// Requests started and not yet finished: aborted if the run ends now.
+    pub in_flight: u64,
+    pub last_start: Option<Instant>,
+    /// Time spent spinning before scheduled starts (not load).
+    pub spun: Duration,
+}
+
+impl<'a> Policy<'a> {
+    /// The policy of worker `worker`, which holds `share` of the connections.
+    pub fn new(shared: &'a Shared, worker: usize, share: usize) -> Self {
+        Policy {
+            shared,
+            worker,
+            share,
+            schedule: None,
+            pace: shared.plan.qps_per_connection.and_then(|q| Duration::try_from_secs_f64(1.0 / q).ok()),
+            pace_origin: None,
+            end: None,
+            stats: WorkerStats::new(),
+            in_flight: 0,
+            last_start: None,
+            spun: Duration::ZERO,
+        }
+    }
+
+    /// The clock started at `start`: the schedule and the deadline count from it.
+    pub fn begin(&mut self, start: Instant) {
+        let plan = &self.shared.plan;
+        self.schedule =
+            plan.rate.map(|rate| Schedule::new(start, rate, self.worker, self.share, plan.connections.max(1)));
+        self.pace_origin = Some(start);
+        self.end = match plan.until {
+            Until::Elapsed(d) => Some(start + d),
+            Until::Count(_) => None,
+        };
+    }
+
+    /// When a `-z` run ends (known once the clock started).
+    pub fn end(&self) -> Option<Instant> {
+        self.end
+    }
+
+    /// Whether starts follow a `--rate` schedule (backends spin before them).
+    pub fn scheduled(&self) -> bool {
+        self.schedule.is_some()
+    }
+
+    /// What the slot does next at `now`. On [`Next::Start`] the request is
+    /// counted as started and in flight; the backend must later call
+    /// [`Policy::finish`] exactly once for it.
+    pub fn next(&mut self, slot: &mut SlotTiming, now: Instant) -> Next {
+        if let Some(at) = slot.not_before.filter(|&at| at > now) {
+            return Next::Wait(at);
+        }
+        slot.not_before = None;
+        let (intended, waited) = match self.intended(slot, now) {
+            Ok(start) => start,
+            Err(next) => return next,
+        };
+        if !self.shared.tickets.take() {
+            return Next::Retire;
+        }
+        if waited {
+            self.stats.send_lag.record(nanos(now.saturating_duration_since(intended)));
+        }
+        self.in_flight += 1;
+        self.stats.started += 1;
+        self.last_start = Some(now);
+        Next::Start { intended: intended.min(now) }
+    }
+
+    /// When the request the slot may start now was meant to start, and
+    /// whether the slot waited for that instant (so any lateness is the
+    /// generator's own); or what to do instead.
+    fn intended(&mut self, slot: &mut SlotTiming, now: Instant) -> Result<(Instant, bool), Next> {
+        if let Some(schedule) = self.schedule.as_mut() {
+            let (at, waited) = match slot.claimed.take() {
+                Some(at) => (at, true),
+                // A start already due means every connection was busy: the
+                // wait counts as latency, not as the generator's lag.
+                None => match claim(self.shared, schedule, &mut self.stats, self.worker, now) {
+                    Some(at) => (at, at > now),
+                    None => return Err(Next::Retire),
+                },
+            };
+            if at > now {
+                slot.claimed = Some(at);
+                return Err(Next::Wait(at));
+            }
+            return Ok((at, waited));
+        }
+        if let Some(period) = self.pace {
+            if !self.shared.tickets.left() {
+                return Err(Next::Retire);
+            }
+            let origin = self.pace_origin.unwrap_or(now);
+            let due = slot.pace_next.unwrap_or(origin).max(origin);
+            if due > now {
+                return Err(Next::Wait(due));
+            }
+            // The next tick on the grid after `now`; missed ticks are skipped.
+            let missed = (now - due).as_nanos() / period.as_nanos().max(1);
+            let ahead = u32::try_from(missed + 1).unwrap_or(u32::MAX);
+            slot.pace_next = Some(due + period.saturating_mul(ahead));
+        }
+        Ok((now, false))
+    }
+
+    /// Records a finished request; `backoff` is the pause the exchange asks
+    /// for before the slot's next start (after connect failures).
+    pub fn finish(&mut self, slot: &mut SlotTiming, finished: &Finished, backoff: Option<Duration>, now: Instant) {
+        self.stats.record(&finished.record);
+        self.shared.live.add(self.worker, &finished.record);
+        self.in_flight -= 1;
+        slot.not_before = backoff.map(|pause| now + pause);
+    }
+
+    /// Requests that never completed when the worker stopped at `finished`:
+    /// those in flight, and under `--rate` with `-z` those due before the
+    /// deadline that were still waiting for a connection.
+    pub fn abandoned(&self, finished: Instant) -> u64 {
+        let waiting = match (self.schedule.as_ref(), self.end) {
+            (Some(schedule), Some(end)) => schedule.unclaimed_before(end.min(finished)),
+            _ => 0,
+        };
+        self.in_flight + waiting
+    }
+}
+
+/// Under `--rate`, for a connection free at `now`: the next scheduled start
+/// it claims. Requests that waited longer than the timeout for a connection
+/// are recorded on the way as unsent timeouts (each takes a ticket). `None`
+/// when no request is left.
+fn claim(
+    shared: &Shared,
+    schedule: &mut Schedule,
+    stats: &mut WorkerStats,
+    worker: usize,
+    now: Instant,
+) -> Option<Instant> {
+    loop {
+        if !shared.tickets.left() {
+            return None;
+        }
+        match schedule.claim(now, shared.plan.timeout) {
+            Claim::At(at) => return Some(at),
+            Claim::Expired(_) => {
+                if !shared.tickets.take() {
+                    return None;
+                }
+                let record = Schedule::expired(shared.plan.timeout.unwrap_or_default());
+                stats.record(&record);
+                stats.unsent += 1;
+                shared.live.add(worker, &record);
+            }
+        }
+    }
+}
+
+/// Which address a connection tries: the one that accepted last, then the
+/// others in turn until each was tried once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Dialer {
+    preferred: usize,
+}
+
+/// One connection attempt's place in the rotation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attempt {
+    pub addr: usize,
+    tries: usize,
+}
+
+impl Dialer {
+    /// The first attempt of a new connection.
+    pub fn first(&self) -> Attempt {
+        Attempt { addr: self.preferred, tries: 1 }
+    }
+
+    /// After `attempt` failed: the next address to try, if any is left of `count`.
+    pub fn after(&self, attempt: Attempt, count: usize) -> Option<Attempt> {
+        (attempt.tries < count).then(|| Attempt { addr: (attempt.addr + 1) % count, tries: attempt.tries + 1 })
+    }
+
+    /// `attempt` connected: later connections start there.
+    pub fn connected(&mut self, attempt: Attempt) {
+        self.preferred = attempt.addr;
+    }
+}
+
+#[cfg(test)]
+#[path = "policy_tests.rs"]
+mod tests;

@@ -1,0 +1,158 @@
+//! The start policy with fake time: tickets, `-q` pacing on the run's grid,
+//! the `--rate` schedule with its waits and expiries, the pause after
+//! connect failures, the tally, and the address rotation.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::engine::exchange::Finished;
+use crate::engine::{Plan, Template};
+use crate::http::RequestSpec;
+use crate::stats::{ErrorKind, Record};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn plan(until: Until, qps: Option<f64>, rate: Option<f64>, timeout: Option<Duration>) -> Plan {
+    let spec = RequestSpec {
+        method: "GET".into(),
+        target: "/".into(),
+        defaults: vec![("Host".into(), "h".into())],
+        user: vec![],
+        body: bytes::Bytes::new(),
+    };
+    Plan {
+        addrs: vec!["127.0.0.1:1".parse().unwrap()],
+        template: Template::new(spec, true, true, "h".into(), 80),
+        connections: 1,
+        until,
+        qps_per_connection: qps,
+        rate,
+        timeout,
+        connect_timeout: None,
+        preconnect_timeout: ms(100),
+        start_at: None,
+    }
+}
+
+fn ok() -> Finished {
+    let record = Record {
+        result: Ok(200),
+        latency: ms(1),
+        queued: Duration::ZERO,
+        write: Duration::ZERO,
+        wait: Duration::ZERO,
+        read: Duration::ZERO,
+        wire_bytes: 10,
+        body_bytes: 2,
+    };
+    Finished { record, keep_conn: true }
+}
+
+#[test]
+fn a_closed_loop_starts_at_once_until_the_tickets_run_out() {
+    let shared = Shared::new(plan(Until::Count(2), None, None, None), 1);
+    let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
+    policy.begin(t0);
+    assert_eq!(policy.next(&mut slot, t0), Next::Start { intended: t0 });
+    assert_eq!(policy.next(&mut slot, t0 + ms(1)), Next::Start { intended: t0 + ms(1) });
+    assert_eq!(policy.next(&mut slot, t0 + ms(2)), Next::Retire);
+    assert_eq!((policy.in_flight, policy.stats.started, policy.last_start), (2, 2, Some(t0 + ms(1))));
+    policy.finish(&mut slot, &ok(), None, t0 + ms(3));
+    assert_eq!((policy.in_flight, policy.stats.responses), (1, 1));
+    assert_eq!(policy.abandoned(t0 + ms(3)), 1, "the one still in flight");
+}
+
+#[test]
+fn pacing_follows_the_runs_grid_and_skips_missed_ticks() {
+    // -q 100: one start per 10 ms per connection, on the grid from the start.
+    let shared = Shared::new(plan(Until::Count(100), Some(100.0), None, None), 1);
+    let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
+    policy.begin(t0);
+    let cases = [
+        (0, Next::Start { intended: t0 }),
+        (3, Next::Wait(t0 + ms(10))),
+        (10, Next::Start { intended: t0 + ms(10) }),
+        // Slow response: ticks at 20 and 30 ms were missed; start now, next at 40.
+        (35, Next::Start { intended: t0 + ms(35) }),
+        (36, Next::Wait(t0 + ms(40))),
+        (40, Next::Start { intended: t0 + ms(40) }),
+    ];
+    for (at, want) in cases {
+        assert_eq!(policy.next(&mut slot, t0 + ms(at)), want, "at {at} ms");
+    }
+    assert_eq!(policy.stats.started, 4);
+}
+
+#[test]
+fn pacing_retires_a_slot_once_no_ticket_is_left() {
+    let shared = Shared::new(plan(Until::Count(1), Some(1.0), None, None), 1);
+    let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
+    policy.begin(t0);
+    assert_eq!(policy.next(&mut slot, t0), Next::Start { intended: t0 });
+    // The next tick is a second away, but no request is left: do not wait for it.
+    assert_eq!(policy.next(&mut slot, t0 + ms(1)), Next::Retire);
+}
+
+#[test]
+fn the_rate_schedule_waits_for_future_starts_and_counts_the_lag() {
+    // --rate 100, one connection: due at 0, 10, 20, ... ms.
+    let shared = Shared::new(plan(Until::Count(100), None, Some(100.0), Some(ms(50))), 1);
+    let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
+    policy.begin(t0);
+    assert_eq!(policy.next(&mut slot, t0), Next::Start { intended: t0 });
+    // Free at 2 ms: the next start (10 ms) lies ahead.
+    assert_eq!(policy.next(&mut slot, t0 + ms(2)), Next::Wait(t0 + ms(10)));
+    // Woken 1 ms late: the generator's lag, recorded as send lag.
+    assert_eq!(policy.next(&mut slot, t0 + ms(11)), Next::Start { intended: t0 + ms(10) });
+    assert_eq!(policy.stats.send_lag.count, 1);
+    assert_eq!(policy.stats.send_lag.max_ns, 1_000_000);
+    // Free only at 85 ms: 20 and 30 ms waited over 50 ms (unsent timeouts);
+    // 40 ms starts late, its wait counted as latency, not as send lag.
+    assert_eq!(policy.next(&mut slot, t0 + ms(85)), Next::Start { intended: t0 + ms(40) });
+    assert_eq!((policy.stats.unsent, policy.stats.error_count(ErrorKind::Timeout)), (2, 2));
+    assert_eq!(policy.stats.send_lag.count, 1);
+    assert_eq!(policy.stats.started, 3);
+}
+
+#[test]
+fn requests_due_before_a_deadline_but_never_started_are_abandoned() {
+    let shared = Shared::new(plan(Until::Elapsed(ms(100)), None, Some(100.0), None), 1);
+    let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
+    policy.begin(t0);
+    assert_eq!(policy.end(), Some(t0 + ms(100)));
+    assert_eq!(policy.next(&mut slot, t0), Next::Start { intended: t0 });
+    // That request never finished; 9 more were due before 100 ms (10..90 ms).
+    assert_eq!(policy.abandoned(t0 + ms(500)), 1 + 9);
+}
+
+#[test]
+fn a_connect_failure_pauses_the_slot_for_the_backoff() {
+    let shared = Shared::new(plan(Until::Count(10), None, None, None), 1);
+    let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
+    policy.begin(t0);
+    assert_eq!(policy.next(&mut slot, t0), Next::Start { intended: t0 });
+    let mut refused = ok();
+    refused.record.result = Err(ErrorKind::ConnectRefused);
+    policy.finish(&mut slot, &refused, Some(ms(4)), t0 + ms(1));
+    assert_eq!(policy.next(&mut slot, t0 + ms(2)), Next::Wait(t0 + ms(5)));
+    assert_eq!(policy.next(&mut slot, t0 + ms(5)), Next::Start { intended: t0 + ms(5) });
+    assert_eq!(policy.stats.error_count(ErrorKind::ConnectRefused), 1);
+}
+
+#[test]
+fn the_dialer_starts_where_it_last_succeeded_and_tries_each_address_once() {
+    let mut dialer = Dialer::default();
+    let first = dialer.first();
+    assert_eq!(first.addr, 0);
+    let second = dialer.after(first, 3).unwrap();
+    let third = dialer.after(second, 3).unwrap();
+    assert_eq!((second.addr, third.addr), (1, 2));
+    assert_eq!(dialer.after(third, 3), None, "every address tried once");
+    dialer.connected(third);
+    let again = dialer.first();
+    assert_eq!(again.addr, 2);
+    assert_eq!(dialer.after(again, 3).map(|a| a.addr), Some(0), "wraps around");
+    assert_eq!(Dialer::default().after(Dialer::default().first(), 1), None);
+}
