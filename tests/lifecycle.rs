@@ -147,7 +147,16 @@ impl FakeWorker<'_> {
 
 fn record(result: Result<u16, ErrorKind>) -> Record {
     let d = Duration::from_micros(10);
-    Record { result, latency: d, queued: Duration::ZERO, write: d, wait: d, read: d, wire_bytes: 10, body_bytes: 2 }
+    Record {
+        result,
+        latency: d,
+        queued: Duration::ZERO,
+        write: Some(d),
+        wait: d,
+        read: d,
+        wire_bytes: 10,
+        body_bytes: 2,
+    }
 }
 
 fn plan(connections: usize, until: Until) -> Plan {

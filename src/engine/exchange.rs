@@ -94,6 +94,8 @@ pub struct Exchange {
     mark: Instant,
     first_byte: Option<Instant>,
     write_ns: u64,
+    /// Every send of this request was seen to complete (see `on_sent_unobserved`).
+    write_observed: bool,
     wait_ns: u64,
     read_ns: u64,
     wire_bytes: u64,
@@ -117,6 +119,7 @@ impl Exchange {
             mark: now,
             first_byte: None,
             write_ns: 0,
+            write_observed: true,
             wait_ns: 0,
             read_ns: 0,
             wire_bytes: 0,
@@ -141,6 +144,7 @@ impl Exchange {
         self.intended = intended.min(now);
         self.started = now;
         (self.write_ns, self.wait_ns, self.read_ns, self.wire_bytes, self.body_bytes) = (0, 0, 0, 0, 0);
+        self.write_observed = true;
         self.next_hop(now)
     }
 
@@ -181,6 +185,15 @@ impl Exchange {
                 self.finish(Err(kind), now)
             }
         }
+    }
+
+    /// The request was handed to the kernel together with the receive, and
+    /// only a failure of the send will come back (io_uring): the time it
+    /// took is not observed, so the write phase is not measured; it is part
+    /// of the wait.
+    pub fn on_sent_unobserved(&mut self, now: Instant, template: &Template) -> Action {
+        self.write_observed = false;
+        self.on_sent(Ok(()), now, template)
     }
 
     pub fn on_sent(&mut self, result: Result<(), ErrorKind>, now: Instant, template: &Template) -> Action {
@@ -306,7 +319,7 @@ impl Exchange {
                 result,
                 latency: now - self.started,
                 queued: self.started - self.intended,
-                write: ns(self.write_ns),
+                write: self.write_observed.then(|| ns(self.write_ns)),
                 wait: ns(self.wait_ns),
                 read: ns(self.read_ns),
                 wire_bytes,

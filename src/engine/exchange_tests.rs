@@ -50,7 +50,7 @@ fn a_fresh_slot_connects_sends_and_records_phases() {
     assert_eq!(r.result, Ok(200));
     assert_eq!(
         (r.latency, r.write, r.wait, r.read),
-        (Duration::from_millis(9), Duration::from_millis(1), Duration::from_millis(3), Duration::from_millis(4))
+        (Duration::from_millis(9), Some(Duration::from_millis(1)), Duration::from_millis(3), Duration::from_millis(4))
     );
     assert_eq!((r.wire_bytes, r.body_bytes, r.queued), (OK.len() as u64, 2, Duration::ZERO));
     // The next request reuses the connection.

@@ -41,7 +41,7 @@ fn ok() -> Finished {
         result: Ok(200),
         latency: ms(1),
         queued: Duration::ZERO,
-        write: Duration::ZERO,
+        write: Some(Duration::ZERO),
         wait: Duration::ZERO,
         read: Duration::ZERO,
         wire_bytes: 10,

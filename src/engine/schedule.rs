@@ -90,7 +90,7 @@ impl Schedule {
             result: Err(ErrorKind::Timeout),
             latency: Duration::ZERO,
             queued: limit,
-            write: Duration::ZERO,
+            write: None,
             wait: Duration::ZERO,
             read: Duration::ZERO,
             wire_bytes: 0,

@@ -298,7 +298,13 @@ fn details(out: &mut impl Write, stats: &WorkerStats, info: &RunInfo) -> io::Res
     };
     let line = |out: &mut dyn Write, name: &str, p: &Phase| line_in(out, name, p, &in_secs);
     writeln!(out, "Details (average, fastest, slowest):")?;
-    for (name, phase) in [("req write:", &stats.write), ("resp wait:", &stats.wait), ("resp read:", &stats.read)] {
+    if stats.write.count == 0 && stats.wait.count > 0 {
+        writeln!(out, "  req write: not measured (io_uring sends and arms the receive at once; in resp wait)")?;
+    } else {
+        line(out, "req write:", &stats.write)?;
+        writeln!(out)?;
+    }
+    for (name, phase) in [("resp wait:", &stats.wait), ("resp read:", &stats.read)] {
         line(out, name, phase)?;
         writeln!(out)?;
     }

@@ -12,7 +12,7 @@ fn record(result: Result<u16, ErrorKind>, latency_us: u64) -> Record {
         result,
         latency: d,
         queued: Duration::ZERO,
-        write: d / 20,
+        write: Some(d / 20),
         wait: d * 3 / 4,
         read: d / 5,
         wire_bytes: 120,
@@ -263,4 +263,25 @@ fn a_run_without_responses_still_reports() {
     assert!(text.contains("(no responses)") && text.contains("[1] connection refused"));
     assert!(text.contains("Errors: 100.0% of requests failed"));
     assert!(!text.contains("Response time histogram"));
+}
+
+/// A backend that cannot observe its sends (io_uring) leaves the write
+/// phase empty; Details says so instead of printing zeros as if measured.
+#[test]
+fn an_unobserved_write_phase_is_named_not_measured() {
+    let mut stats = WorkerStats::new();
+    for latency in [1_000, 2_000, 3_000] {
+        stats.record(&Record { write: None, ..record(Ok(200), latency) });
+    }
+    let (_, info) = sample();
+    let mut out = Vec::new();
+    render(&mut out, &stats, &info, &Style::plain()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(stats.write.count, 0);
+    assert!(text.contains("  req write: not measured ("), "{text}");
+    assert!(text.contains("  resp wait: "), "{text}");
+    let (measured, info) = sample();
+    let mut out = Vec::new();
+    render(&mut out, &measured, &info, &Style::plain()).unwrap();
+    assert!(String::from_utf8(out).unwrap().contains("  req write: 0.00"));
 }

@@ -12,7 +12,7 @@ fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
         result,
         latency: d,
         queued: Duration::ZERO,
-        write: d / 10,
+        write: Some(d / 10),
         wait: d / 2,
         read: d / 5,
         wire_bytes: 100,

@@ -156,8 +156,9 @@ pub struct Record {
     /// for a free connection under `--rate` (zero in a closed loop).
     /// `queued + latency` is the corrected latency.
     pub queued: Duration,
-    /// Request write, wait for the first response byte, read of the rest.
-    pub write: Duration,
+    /// Request write (`None` where the backend cannot observe it), wait for
+    /// the first response byte, read of the rest.
+    pub write: Option<Duration>,
     pub wait: Duration,
     pub read: Duration,
     pub wire_bytes: u64,
@@ -239,7 +240,9 @@ impl WorkerStats {
                 self.add_status(status, 1);
                 self.latency.record(nanos(r.latency));
                 self.corrected.record(nanos(r.queued + r.latency));
-                self.write.record(nanos(r.write));
+                if let Some(write) = r.write {
+                    self.write.record(nanos(write));
+                }
                 self.wait.record(nanos(r.wait));
                 self.read.record(nanos(r.read));
             }
@@ -404,7 +407,7 @@ mod tests {
             result: Ok(status),
             latency: d,
             queued: Duration::ZERO,
-            write: d / 4,
+            write: Some(d / 4),
             wait: d / 2,
             read: d / 4,
             wire_bytes: 100,
@@ -417,7 +420,7 @@ mod tests {
             result: Err(kind),
             latency: Duration::from_millis(40),
             queued: Duration::from_millis(10),
-            write: Duration::ZERO,
+            write: None,
             wait: Duration::ZERO,
             read: Duration::ZERO,
             wire_bytes: 3,

@@ -405,10 +405,11 @@ impl<'a> Worker<'a> {
                     }
                 }
                 // The send completes without a CQE on success, so the machine
-                // moves on at once; its Recv arms the receive right after.
+                // moves on at once (the write phase is not observed); its Recv
+                // arms the receive right after.
                 Action::Send => {
                     self.send(idx);
-                    self.slots[idx].ex.on_sent(Ok(()), now, template)
+                    self.slots[idx].ex.on_sent_unobserved(now, template)
                 }
                 Action::Recv => {
                     self.ensure_recv(idx);
