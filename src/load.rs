@@ -6,6 +6,7 @@
 //! the engine), and, on Linux, how busy the CPUs in vastar's affinity mask
 //! were in total, from `/proc/stat` (other processes included). The second
 //! tells a saturated generator apart from one starved by its neighbours.
+#![allow(unsafe_code, reason = "CPU clocks and affinity (syscalls)")]
 
 use std::time::Duration;
 
@@ -84,6 +85,17 @@ pub fn parse(stat: &str, cpus: &[usize]) -> Option<CpuTicks> {
         seen = true;
     }
     seen.then_some(ticks)
+}
+
+/// CPU time used so far by the calling thread (user + system).
+pub fn thread_cpu() -> Duration {
+    // SAFETY: all zeroes is a valid timespec; clock_gettime writes into it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and a valid pointer to a timespec.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 #[cfg(test)]

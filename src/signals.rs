@@ -5,6 +5,7 @@
 //! partial report. A second signal means "now": the handler erases the
 //! progress line if one is shown and exits at once with 128 + the signal
 //! number, using only async-signal-safe calls.
+#![allow(unsafe_code, reason = "async-signal-safe handlers (syscalls)")]
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};

@@ -3,6 +3,7 @@
 //!
 //! Kept apart so the renderers stay pure functions of a [`Style`] that tests
 //! can set by hand.
+#![allow(unsafe_code, reason = "terminal size (ioctl)")]
 
 use std::io::IsTerminal;
 

@@ -2,6 +2,7 @@
 //! loop hides, keeps its rate, puts timeouts at their limit, and connect
 //! timeouts end attempts that would otherwise hang. Every case runs on
 //! every backend.
+#![allow(unsafe_code, reason = "pinning and limits of the child under test")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! response, a body that never ends, a client short of file descriptors.
 //! In each case: no panic, no hang (every run has a hard limit), the right
 //! error category, and responses + errors + aborted = requests issued.
+#![allow(unsafe_code, reason = "resource limits of the child under test")]
 
 mod common;
 

@@ -3,7 +3,7 @@
 //! EPERM (Docker's default profile) or ENOSYS (podman's) before it execs
 //! vastar. Auto must fall back to the portable backend with a notice;
 //! `--backend io-uring` must refuse with exit status 2.
-
+#![allow(unsafe_code, reason = "installing a seccomp filter in the child under test")]
 #![cfg(target_os = "linux")]
 
 mod common;

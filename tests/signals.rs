@@ -1,6 +1,7 @@
 //! The binary under Ctrl-C and in a pipe: a partial report with the aborted
 //! count and exit status 130, an immediate exit on a second Ctrl-C, and no
 //! escape codes or progress line when output is not a terminal.
+#![allow(unsafe_code, reason = "sending signals to the child under test")]
 
 mod common;
 

@@ -5,6 +5,7 @@
 //! It answers every request head (a GET: the generators send no bodies) with
 //! one pre-built response, written from a shared buffer without copying, and
 //! resumes partial writes of large bodies when the socket is writable again.
+#![allow(unsafe_code, reason = "epoll syscalls of the benchmark target")]
 
 use std::io;
 use std::net::TcpListener;

@@ -1,6 +1,7 @@
 //! Runs the matrix: options, CPU split, the target server, one measured run
 //! of a generator (wait4 for CPU time and peak RSS), medians, and the
 //! BENCHMARK.md / BENCHMARK.csv output.
+#![allow(unsafe_code, reason = "wait4 and CPU pinning of the benchmark runner")]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

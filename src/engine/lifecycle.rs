@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::EngineError;
 use super::policy::Policy;
 use super::shared::{Arrivals, Shared};
+use crate::load::thread_cpu;
 use crate::stats::WorkerStats;
 
 /// One worker's share of a run.
@@ -89,15 +90,4 @@ pub fn run_worker(backend: &dyn Backend, job: Job<'_>) -> Result<WorkerResult, E
     stats.aborted += policy.abandoned(finished);
     let (last_start, spun) = (policy.last_start, policy.spun);
     Ok(WorkerResult { stats, finished, last_start, cpu: cpu.saturating_sub(spun), spun })
-}
-
-/// CPU time used so far by the calling thread (user + system).
-pub fn thread_cpu() -> Duration {
-    // SAFETY: all zeroes is a valid timespec; clock_gettime writes into it.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid clock id and a valid pointer to a timespec.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }

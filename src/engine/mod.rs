@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::stats::WorkerStats;
 pub use errno::{classify, classify_connect};
 pub use exchange::Template;
-pub use lifecycle::{Backend, Job, Worker, WorkerResult, thread_cpu};
+pub use lifecycle::{Backend, Job, Worker, WorkerResult};
 pub use policy::{Dialer, Next, Policy, SlotTiming};
 pub use schedule::{SPIN_AHEAD, Schedule};
 pub use shared::Shared;

@@ -3,7 +3,7 @@
 //! `Scripted` is a raw TCP server: it reads each request (head and
 //! Content-Length body), records its bytes, and lets the test decide what to
 //! write back, byte for byte, so every framing and fault case can be staged.
-
+#![allow(unsafe_code, reason = "SO_LINGER for the reset test server")]
 #![allow(dead_code)]
 
 use std::io::{Read, Write};

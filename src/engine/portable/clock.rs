@@ -10,6 +10,7 @@
 //! sleep is itself late by tens of microseconds on a virtual machine.
 //! Elsewhere (macOS, a development fallback) tokio's timer is used, and the
 //! report's send-lag line shows its error.
+#![allow(unsafe_code, reason = "timerfd syscalls (nanosecond wake-ups)")]
 
 #[cfg(target_os = "linux")]
 pub use precise::Clock;

@@ -13,6 +13,7 @@
 //! cap, when the kernel runs out (ENOBUFS): small responses never touch more
 //! than the first block, while many connections streaming large bodies get
 //! the room they need instead of re-arming receives that fail again.
+#![allow(unsafe_code, reason = "memory shared with the kernel (provided-buffer ring)")]
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::io;
@@ -48,7 +49,12 @@ impl BufRing {
     /// Registers group `group` with room for up to `max` buffers of `size`
     /// bytes and provides the first `block` of them; incrementally if
     /// `incremental` and the kernel allows it.
-    pub fn register(
+    ///
+    /// # Safety
+    /// The kernel writes into this memory for as long as `ring` lives: the
+    /// caller must close `ring` before dropping the returned `BufRing`, and
+    /// must not drop it at all while a receive using it may be outstanding.
+    pub unsafe fn register(
         ring: &io_uring::IoUring,
         block: u16,
         max: u16,
@@ -80,9 +86,8 @@ impl BufRing {
             used: Vec::new(),
         };
         let register = |flags| {
-            // SAFETY: the entry ring is page-aligned, holds `capacity` entries
-            // and is freed only in Drop, after the io_uring instance that uses
-            // it has been dropped (the worker declares the ring first).
+            // SAFETY: the entry ring is page-aligned and holds `capacity`
+            // entries; it outlives the ring by this function's contract.
             unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, capacity, group, flags) }
         };
         if incremental && register(IOU_PBUF_RING_INC).is_ok() {
@@ -174,8 +179,8 @@ impl BufRing {
 impl Drop for BufRing {
     fn drop(&mut self) {
         // SAFETY: every block and the entry ring were allocated with these
-        // layouts; the io_uring instance that could still write to them has
-        // been dropped before this (field order in the worker).
+        // layouts; by `register`'s contract the ring that could write to
+        // them is closed and no receive is outstanding.
         unsafe {
             for &block in &self.blocks {
                 dealloc(block, self.block_layout);

@@ -8,8 +8,10 @@
 //! features degrade inside this backend (plain setup flags, single-shot
 //! receives into per-connection buffers, whole-buffer consumption) before
 //! io_uring is given up on altogether.
+#![allow(unsafe_code, reason = "probing io_uring and pinning threads (syscalls)")]
 
 mod bufring;
+mod kernel;
 mod worker;
 
 use std::fmt;
@@ -108,11 +110,13 @@ pub fn probe() -> Result<Features, Unavailable> {
             return Err(Unavailable { reason: format!("the kernel's io_uring lacks the {name} operation") });
         }
     }
-    let plain = bufring::BufRing::register(&ring, 2, 2, 4096, 0, false);
+    // SAFETY: no receive is ever queued on this ring, and it is closed
+    // before the buffer rings are dropped (just below).
+    let plain = unsafe { bufring::BufRing::register(&ring, 2, 2, 4096, 0, false) };
     let multishot = kernel_version() >= (6, 0) && plain.is_ok();
-    let inc = if multishot { bufring::BufRing::register(&ring, 2, 2, 4096, 1, true).ok() } else { None };
+    // SAFETY: as above.
+    let inc = if multishot { unsafe { bufring::BufRing::register(&ring, 2, 2, 4096, 1, true).ok() } } else { None };
     let incremental = inc.as_ref().is_some_and(|b| b.incremental);
-    // The ring goes first: the buffer memory must outlive its registration.
     drop(ring);
     drop((plain, inc));
     Ok(Features { defer_taskrun, multishot, incremental })

@@ -20,10 +20,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use io_uring::{IoUring, squeue, types};
-
-use super::bufring::BufRing;
+use super::kernel::{Cqe, Kernel, raw_addr};
 use super::{Features, build_ring, pin_to};
 use crate::engine::exchange::{Action, Exchange, Finished};
 use crate::engine::policy::Attempt;
@@ -31,8 +28,6 @@ use crate::engine::{Dialer, Job, Next, Policy, SPIN_AHEAD, Shared, SlotTiming, c
 
 mod completions;
 mod ops;
-
-use ops::{RawAddr, raw_addr};
 
 const OP_CONNECT: u64 = 1;
 /// A send of the shared request, with CQE_SKIP_SUCCESS: only failures complete.
@@ -43,13 +38,14 @@ const OP_RECV: u64 = 4;
 const OP_CANCEL: u64 = 5;
 /// The timeout linked to a connect.
 const OP_CONNECT_TIMEOUT: u64 = 6;
+/// The cancel-all of teardown (slot 0; not tied to any slot).
+const OP_TEARDOWN: u64 = 7;
 
 /// Longest wait in the ring, so that an abort (Ctrl-C) is seen promptly.
 const MAX_WAIT: Duration = Duration::from_millis(50);
-/// Longest wait for outstanding operations at teardown.
+/// Longest wait for outstanding operations at teardown (beyond it their
+/// memory is leaked, never freed: see [`Kernel`]).
 const TEARDOWN_LIMIT: Duration = Duration::from_secs(2);
-/// Receive buffer of a slot when multishot receives are not available.
-const SINGLE_SHOT_BUFFER: usize = 16 * 1024;
 
 fn user_data(generation: u32, slot: usize, op: u64) -> u64 {
     (u64::from(generation) << 32) | ((slot as u64) << 8) | op
@@ -77,17 +73,13 @@ struct Slot {
     retired: bool,
     /// When the policy lets the slot start next.
     timing: SlotTiming,
-    /// Receive buffer in single-shot mode (empty with a buffer ring).
-    buf: Box<[u8]>,
 }
 
 pub(super) struct Worker<'a> {
-    // Field order matters: the ring is dropped before the buffers it uses.
-    ring: IoUring,
-    bufs: Option<BufRing>,
+    /// The ring and all memory handed to the kernel.
+    kernel: Kernel,
     shared: &'a Shared,
     policy: Policy<'a>,
-    addrs: Vec<RawAddr>,
     dialer: Dialer,
     slots: Vec<Slot>,
     /// Earliest deadline among requests in flight, when one must be checked.
@@ -95,22 +87,12 @@ pub(super) struct Worker<'a> {
     /// due, so memory stays one `Option<Instant>` per slot.
     next_check: Option<Instant>,
     wakeups: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Completions still expected (sends of the shared request excepted).
-    pending: usize,
     rearm: Vec<usize>,
     /// The buffer pool already grew during this batch of completions.
     grew: bool,
-    cqes: Vec<(u64, i32, u32)>,
-    /// Redirect-hop bytes handed to the kernel, by user_data, until their send completes.
-    kept: Vec<(u64, Bytes)>,
+    cqes: Vec<Cqe>,
     /// Connects in flight before the start (at most `shared.preconnect_parallel`).
     preconnecting: usize,
-    /// Sockets given up by their slots, closed once the submissions that
-    /// name them have reached the kernel (see [`Worker::submit`]).
-    closing: Vec<RawFd>,
-    /// `--connect-timeout`, in the form a linked timeout reads (it must
-    /// outlive the submission, so it lives here).
-    connect_limit: Option<types::Timespec>,
 }
 
 impl<'a> crate::engine::Worker<'a> for Worker<'a> {
@@ -139,16 +121,14 @@ impl<'a> Worker<'a> {
             pin_to(cpus[job.index % cpus.len()]);
         }
         let ring = build_ring(job.connections, features.defer_taskrun)?;
-        let bufs = if features.multishot {
-            // Incremental buffers are shared by many receives: few and large.
-            // Either way the pool starts at 1-2 MiB and may grow to 16 MiB.
-            let (block, max, size) = if features.incremental { (16, 256, 64 * 1024) } else { (512, 4096, 4 * 1024) };
-            Some(BufRing::register(&ring, block, max, size, 1, features.incremental)?)
-        } else {
-            None
-        };
+        // Incremental buffers are shared by many receives: few and large.
+        // Either way the pool starts at 1-2 MiB and may grow to 16 MiB.
+        let pool = if features.incremental { (16, 256, 64 * 1024, true) } else { (512, 4096, 4 * 1024, false) };
+        let provided = features.multishot.then_some(pool);
+        let plan = &job.shared.plan;
+        let addrs = plan.addrs.iter().map(raw_addr).collect();
+        let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
         let now = Instant::now();
-        let buf_len = if bufs.is_some() { 0 } else { SINGLE_SHOT_BUFFER };
         let slots = (0..job.connections)
             .map(|_| Slot {
                 fd: -1,
@@ -162,87 +142,30 @@ impl<'a> Worker<'a> {
                 attempt: Attempt::default(),
                 retired: false,
                 timing: SlotTiming::default(),
-                buf: vec![0; buf_len].into_boxed_slice(),
             })
             .collect();
-        let plan = &job.shared.plan;
         Ok(Worker {
-            ring,
-            bufs,
+            kernel,
             shared: job.shared,
             policy,
-            addrs: plan.addrs.iter().map(raw_addr).collect(),
             dialer: Dialer::default(),
             slots,
             next_check: None,
             wakeups: BinaryHeap::new(),
-            pending: 0,
             rearm: Vec::new(),
             grew: false,
             cqes: Vec::new(),
-            kept: Vec::new(),
             preconnecting: 0,
-            closing: Vec::new(),
-            connect_limit: plan.connect_timeout.map(|t| types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos())),
         })
-    }
-
-    /// Queues a submission, flushing the queue to the kernel when it is full.
-    fn push(&mut self, entry: squeue::Entry) {
-        loop {
-            // SAFETY: every buffer and address an entry points to outlives its
-            // operation: the shared request lives in the plan for the whole
-            // run, hop bytes are kept in `kept` until their completion, slot
-            // buffers, addresses and the buffer ring live until teardown has
-            // seen every pending completion.
-            if unsafe { self.ring.submission().push(&entry) }.is_ok() {
-                return;
-            }
-            self.submit();
-        }
-    }
-
-    /// Hands every queued submission to the kernel, then closes the sockets
-    /// whose last submissions have gone out. A socket closed while an entry
-    /// naming its descriptor still sat in the queue could be replaced by a
-    /// new socket with the same number, and the entry (a send of the old
-    /// request) would then act on the new connection: the request would
-    /// reach the server twice. Once submitted, an operation holds its own
-    /// reference to the socket, so closing the number is safe.
-    fn submit(&mut self) {
-        let _ = self.ring.submit();
-        self.close_submitted();
-    }
-
-    /// Closes the deferred sockets once nothing queued can name them.
-    fn close_submitted(&mut self) {
-        if self.closing.is_empty() || !self.ring.submission().is_empty() {
-            return;
-        }
-        for fd in self.closing.drain(..) {
-            // SAFETY: the slot gave up `fd` in `close` and nothing else owns it.
-            unsafe { libc::close(fd) };
-        }
-    }
-
-    /// Submits what is queued and waits for at least one completion or `wait`.
-    fn submit_and_wait(&mut self, wait: Duration) {
-        let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
-        let args = types::SubmitArgs::new().timespec(&ts);
-        // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
-        // are part of normal operation; the loop reaps and comes back.
-        let _ = self.ring.submitter().submit_with_args(1, &args);
-        self.close_submitted();
     }
 
     /// Handles every completion that has arrived.
     fn reap(&mut self, now: Instant) {
         self.cqes.clear();
         self.grew = false;
-        self.cqes.extend(self.ring.completion().map(|c| (c.user_data(), c.result(), c.flags())));
+        self.kernel.completions(&mut self.cqes);
         for i in 0..self.cqes.len() {
-            let (ud, res, flags) = self.cqes[i];
-            self.complete(ud, res, flags, now);
+            self.complete(self.cqes[i], now);
         }
         for idx in std::mem::take(&mut self.rearm) {
             if self.slots[idx].busy {
@@ -279,7 +202,7 @@ impl<'a> Worker<'a> {
                 self.preconnecting = 0;
                 next = self.slots.len();
             }
-            self.submit_and_wait(MAX_WAIT.min(deadline.saturating_duration_since(now)));
+            self.kernel.submit_and_wait(MAX_WAIT.min(deadline.saturating_duration_since(now)));
             self.reap(Instant::now());
         }
     }
@@ -305,7 +228,7 @@ impl<'a> Worker<'a> {
             if self.policy.scheduled() {
                 if wake.is_some_and(|at| at <= now + SPIN_AHEAD) {
                     // A scheduled start is close: poll the ring without sleeping.
-                    self.submit();
+                    self.kernel.submit();
                     self.reap(Instant::now());
                     self.policy.spun += now.elapsed();
                     continue;
@@ -316,27 +239,25 @@ impl<'a> Worker<'a> {
             until = until.min(self.next_check.unwrap_or(until));
             until = until.min(wake.unwrap_or(until));
             until = until.min(end.unwrap_or(until));
-            self.submit_and_wait(until.saturating_duration_since(now));
+            self.kernel.submit_and_wait(until.saturating_duration_since(now));
             self.reap(Instant::now());
         }
     }
 
-    /// Closes every socket and waits until the kernel has returned every
-    /// operation, so no buffer or descriptor outlives its use.
+    /// Closes every socket, cancels whatever is still in the kernel (sends
+    /// of the run's request are not counted), and waits until every counted
+    /// operation has completed, so that the memory they use can be freed.
     fn teardown(&mut self) {
         for idx in 0..self.slots.len() {
             self.close(idx);
         }
+        self.kernel.cancel_all(user_data(0, 0, OP_TEARDOWN));
         let limit = Instant::now() + TEARDOWN_LIMIT;
-        while self.pending > 0 && Instant::now() < limit {
-            self.submit_and_wait(MAX_WAIT);
+        while self.kernel.pending() > 0 && Instant::now() < limit {
+            self.kernel.submit_and_wait(MAX_WAIT);
             self.reap(Instant::now());
         }
-        self.submit();
-        for fd in self.closing.drain(..) {
-            // SAFETY: as in `close_submitted`; the ring is not used again.
-            unsafe { libc::close(fd) };
-        }
+        self.kernel.submit();
     }
 
     /// Times out requests whose deadline passed, once the earliest is due.

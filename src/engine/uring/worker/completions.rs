@@ -4,43 +4,45 @@
 use std::io;
 use std::time::Instant;
 
-use io_uring::cqueue;
-
-use super::{OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, Worker, decode};
+use super::{
+    OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, OP_TEARDOWN, Worker, decode,
+};
 use crate::engine::exchange::Exchange;
+use crate::engine::uring::kernel::Cqe;
 use crate::engine::{classify, classify_connect};
 use crate::stats::nanos;
 
 impl Worker<'_> {
-    pub(super) fn complete(&mut self, ud: u64, res: i32, flags: u32, now: Instant) {
-        let (generation, idx, op) = decode(ud);
+    pub(super) fn complete(&mut self, cqe: Cqe, now: Instant) {
+        let (generation, idx, op) = decode(cqe.user_data);
+        if op == OP_TEARDOWN {
+            self.kernel.done();
+            return;
+        }
         if idx >= self.slots.len() {
             return;
         }
         let stale = self.slots[idx].generation != generation;
         match op {
-            OP_CANCEL | OP_CONNECT_TIMEOUT => self.pending -= 1,
+            OP_CANCEL | OP_CONNECT_TIMEOUT => self.kernel.done(),
             OP_CONNECT => {
-                self.pending -= 1;
+                self.kernel.done();
                 if !stale {
-                    self.on_connect(idx, res, now);
+                    self.on_connect(idx, cqe.result, now);
                 }
             }
             OP_SEND | OP_SEND_TRACKED => {
                 if op == OP_SEND_TRACKED {
-                    self.pending -= 1;
-                    if let Some(pos) = self.kept.iter().position(|(k, _)| *k == ud) {
-                        self.kept.swap_remove(pos);
-                    }
+                    self.kernel.send_done(cqe.user_data);
                 }
-                if res < 0 && !stale && self.slots[idx].busy {
-                    let kind = classify(&io::Error::from_raw_os_error(-res));
+                if cqe.result < 0 && !stale && self.slots[idx].busy {
+                    let kind = classify(&io::Error::from_raw_os_error(-cqe.result));
                     let shared = self.shared;
                     let action = self.slots[idx].ex.on_recv_error(kind, now, &shared.plan.template);
                     self.apply(idx, action, now);
                 }
             }
-            OP_RECV => self.on_recv(idx, stale, res, flags, now),
+            OP_RECV => self.on_recv(idx, stale, cqe, now),
             _ => {}
         }
     }
@@ -67,7 +69,7 @@ impl Worker<'_> {
         let errno = if -res == libc::ECANCELED { libc::ETIMEDOUT } else { -res };
         let mut error = io::Error::from_raw_os_error(errno);
         self.close(idx);
-        while let Some(next) = self.dialer.after(self.slots[idx].attempt, self.addrs.len()) {
+        while let Some(next) = self.dialer.after(self.slots[idx].attempt, self.shared.plan.addrs.len()) {
             self.slots[idx].attempt = next;
             match self.open(idx) {
                 Ok(()) => return,
@@ -83,45 +85,31 @@ impl Worker<'_> {
         }
     }
 
-    fn on_recv(&mut self, idx: usize, stale: bool, res: i32, flags: u32, now: Instant) {
-        let more = cqueue::more(flags);
-        let bid = cqueue::buffer_select(flags);
-        if !more {
-            self.pending -= 1;
-            if !stale {
-                self.slots[idx].recv_armed = false;
-            }
-        }
-        if stale {
-            if let (Some(bid), Some(bufs)) = (bid, self.bufs.as_mut()) {
-                if res > 0 {
-                    bufs.data(bid, res as usize);
-                }
-                bufs.release(bid, flags);
-            }
-            return;
+    fn on_recv(&mut self, idx: usize, stale: bool, cqe: Cqe, now: Instant) {
+        if cqe.is_final() && !stale {
+            self.slots[idx].recv_armed = false;
         }
         let shared = self.shared;
         let template = &shared.plan.template;
-        let busy = self.slots[idx].busy;
+        let slot = &mut self.slots[idx];
+        let busy = slot.busy && !stale;
+        // The bytes go to the machine (when the request is live) before their
+        // buffer is given back.
+        let data =
+            self.kernel.received(&cqe, |data| (busy && !data.is_empty()).then(|| slot.ex.on_data(data, now, template)));
+        if stale {
+            return;
+        }
+        let res = cqe.result;
         let action = if res > 0 {
-            let slot = &mut self.slots[idx];
-            let data: &[u8] = match (bid, self.bufs.as_mut()) {
-                (Some(bid), Some(bufs)) => bufs.data(bid, res as usize),
-                _ => &slot.buf[..res as usize],
-            };
-            let action = busy.then(|| slot.ex.on_data(data, now, template));
-            if let (Some(bid), Some(bufs)) = (bid, self.bufs.as_mut()) {
-                bufs.release(bid, flags);
-            }
-            action
+            data
         } else if res == 0 {
             busy.then(|| self.slots[idx].ex.on_eof(now, template))
         } else if -res == libc::ENOBUFS {
             // Out of buffers: grow the pool (once per batch), and re-arm once
             // this batch has returned its buffers.
-            if let Some(bufs) = self.bufs.as_mut().filter(|_| !self.grew) {
-                self.grew = bufs.grow();
+            if !self.grew {
+                self.grew = self.kernel.grow_buffers();
             }
             if busy {
                 self.rearm.push(idx);

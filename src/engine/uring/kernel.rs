@@ -1,0 +1,357 @@
+//! Everything one io_uring worker hands to the kernel, owned in one place:
+//! the ring, the provided-buffer ring registered with it, the addresses and
+//! timeout that connects read, the request bytes that sends read, and the
+//! receive buffers of single-shot mode. Operations are queued only through
+//! this type, so the memory an operation points to is always memory this
+//! type owns, and it is released only by the operation's final completion
+//! (keyed by `user_data`).
+//!
+//! When the worker ends, the ring is closed first. If completions were still
+//! outstanding then (teardown gave up waiting), the kernel may still write
+//! or read that memory after the close, so it is leaked on purpose instead
+//! of freed. Descriptors are closed only after every queued entry naming
+//! them has been submitted (see [`Kernel::close_later`]).
+#![allow(unsafe_code, reason = "submissions that hand memory to the kernel")]
+
+use std::io;
+use std::mem::ManuallyDrop;
+use std::net::SocketAddr;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+use bytes::Bytes;
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
+
+use super::bufring::BufRing;
+
+/// One completion, copied out of the completion queue.
+#[derive(Clone, Copy, Debug)]
+pub struct Cqe {
+    pub user_data: u64,
+    pub result: i32,
+    pub flags: u32,
+}
+
+impl Cqe {
+    /// The operation will post no further completion (multishot ends too).
+    pub fn is_final(&self) -> bool {
+        !cqueue::more(self.flags)
+    }
+}
+
+/// How a receive gets its buffer.
+enum Receive {
+    /// Multishot receives that pick buffers from a registered ring.
+    Provided(BufRing),
+    /// One receive per arm, each into a buffer lent to it until its final
+    /// completion (kernels without buffer rings).
+    Lent { len: usize, lent: Vec<(u64, Box<[u8]>)>, spare: Vec<Box<[u8]>> },
+}
+
+pub struct Kernel {
+    ring: ManuallyDrop<IoUring>,
+    receive: ManuallyDrop<Receive>,
+    /// Read by connects until they complete.
+    addrs: ManuallyDrop<Box<[RawAddr]>>,
+    /// Read by the timeouts linked to connects.
+    connect_limit: ManuallyDrop<Option<Box<types::Timespec>>>,
+    /// The run's request, read by sends of it.
+    request: ManuallyDrop<Bytes>,
+    /// Other bytes being sent (redirect hops), until their send completes.
+    kept: ManuallyDrop<Vec<(u64, Bytes)>>,
+    /// Completions still expected. Sends of the run's request complete
+    /// silently when they succeed and are not counted; teardown ends any
+    /// still parked with a cancel-all whose completion is counted.
+    pending: usize,
+    /// Descriptors to close once the queue naming them is submitted.
+    closing: Vec<RawFd>,
+}
+
+impl Kernel {
+    /// Takes ownership of `ring`; registers a buffer ring when `provided`
+    /// is `Some((block, max, size, incremental))`.
+    pub fn new(
+        ring: IoUring,
+        provided: Option<(u16, u16, u32, bool)>,
+        addrs: Box<[RawAddr]>,
+        connect_limit: Option<Duration>,
+        request: Bytes,
+    ) -> io::Result<Kernel> {
+        let receive = match provided {
+            Some((block, max, size, incremental)) => {
+                // SAFETY: the buffer ring is kept in this Kernel, whose Drop
+                // closes the ring before it frees (or leaks) the buffer ring.
+                Receive::Provided(unsafe { BufRing::register(&ring, block, max, size, 1, incremental)? })
+            }
+            None => Receive::Lent { len: SINGLE_SHOT_BUFFER, lent: Vec::new(), spare: Vec::new() },
+        };
+        let timespec = |t: Duration| Box::new(types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos()));
+        Ok(Kernel {
+            ring: ManuallyDrop::new(ring),
+            receive: ManuallyDrop::new(receive),
+            addrs: ManuallyDrop::new(addrs),
+            connect_limit: ManuallyDrop::new(connect_limit.map(timespec)),
+            request: ManuallyDrop::new(request),
+            kept: ManuallyDrop::new(Vec::new()),
+            pending: 0,
+            closing: Vec::new(),
+        })
+    }
+
+    pub fn addr_family(&self, addr: usize) -> libc::c_int {
+        self.addrs[addr].family
+    }
+
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Queues a connect of `fd` to address `addr`, with the linked timeout
+    /// (`timeout_ud`) when a connect limit is set.
+    pub fn connect(&mut self, fd: RawFd, addr: usize, ud: u64, timeout_ud: u64) {
+        let target = &self.addrs[addr];
+        let storage = (&target.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr>();
+        let entry = opcode::Connect::new(types::Fd(fd), storage, target.len).build().user_data(ud);
+        self.pending += 1;
+        match self.connect_limit.as_deref() {
+            Some(limit) => {
+                // The kernel cancels the connect (-ECANCELED) when the linked timeout fires.
+                let timeout = opcode::LinkTimeout::new(limit).build().user_data(timeout_ud);
+                self.pending += 1;
+                self.push(&[entry.flags(squeue::Flags::IO_LINK), timeout]);
+            }
+            None => self.push(&[entry]),
+        }
+    }
+
+    /// Queues a send of the run's request on `fd`; only a failure completes.
+    pub fn send_request(&mut self, fd: RawFd, ud: u64) {
+        let flags = libc::MSG_WAITALL | libc::MSG_NOSIGNAL;
+        let bytes = &self.request;
+        let entry = opcode::Send::new(types::Fd(fd), bytes.as_ptr(), bytes.len() as u32)
+            .flags(flags)
+            .build()
+            .flags(squeue::Flags::SKIP_SUCCESS)
+            .user_data(ud);
+        self.push(&[entry]);
+    }
+
+    /// Queues a send of `bytes` on `fd`, keeping them until it completes.
+    pub fn send_bytes(&mut self, fd: RawFd, ud: u64, bytes: Bytes) {
+        let flags = libc::MSG_WAITALL | libc::MSG_NOSIGNAL;
+        let entry =
+            opcode::Send::new(types::Fd(fd), bytes.as_ptr(), bytes.len() as u32).flags(flags).build().user_data(ud);
+        self.kept.push((ud, bytes));
+        self.pending += 1;
+        self.push(&[entry]);
+    }
+
+    /// Arms a receive on `fd`: multishot from the buffer ring, or a single
+    /// receive into a buffer lent to it until its final completion.
+    pub fn recv(&mut self, fd: RawFd, ud: u64) {
+        let entry = match &mut *self.receive {
+            Receive::Provided(bufs) => opcode::RecvMulti::new(types::Fd(fd), bufs.group).build().user_data(ud),
+            Receive::Lent { len, lent, spare } => {
+                let mut buf = spare.pop().unwrap_or_else(|| vec![0; *len].into_boxed_slice());
+                let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build().user_data(ud);
+                lent.push((ud, buf));
+                entry
+            }
+        };
+        self.pending += 1;
+        self.push(&[entry]);
+    }
+
+    /// Queues a cancel of the operation `target`.
+    pub fn cancel(&mut self, target: u64, ud: u64) {
+        self.pending += 1;
+        self.push(&[opcode::AsyncCancel::new(target).build().user_data(ud)]);
+    }
+
+    /// Queues a cancel of every operation still in the kernel (teardown).
+    pub fn cancel_all(&mut self, ud: u64) {
+        self.pending += 1;
+        self.push(&[opcode::AsyncCancel2::new(types::CancelBuilder::any()).build().user_data(ud)]);
+    }
+
+    /// Closes `fd` once every entry queued so far has been submitted. A
+    /// descriptor closed while an entry naming it still sat in the queue
+    /// could be reused by the next socket, and the entry (a send of the old
+    /// request) would act on the new connection: the request would reach
+    /// the server twice. A submitted operation holds its own reference to
+    /// the socket, so closing the number then is safe.
+    pub fn close_later(&mut self, fd: RawFd) {
+        self.closing.push(fd);
+    }
+
+    fn push(&mut self, entries: &[squeue::Entry]) {
+        loop {
+            // SAFETY: every pointer in these entries points into memory this
+            // Kernel owns (addresses, timespec, request, kept bytes, lent or
+            // provided buffers), released only by the operation's final
+            // completion or leaked when the ring closes with it outstanding.
+            if unsafe { self.ring.submission().push_multiple(entries) }.is_ok() {
+                return;
+            }
+            self.submit();
+        }
+    }
+
+    /// Hands every queued entry to the kernel.
+    pub fn submit(&mut self) {
+        let _ = self.ring.submit();
+        self.close_submitted();
+    }
+
+    /// Submits and waits for at least one completion or `wait`.
+    pub fn submit_and_wait(&mut self, wait: Duration) {
+        let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
+        let args = types::SubmitArgs::new().timespec(&ts);
+        // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
+        // are part of normal operation; the loop reaps and comes back.
+        let _ = self.ring.submitter().submit_with_args(1, &args);
+        self.close_submitted();
+    }
+
+    fn close_submitted(&mut self) {
+        if self.closing.is_empty() || !self.ring.submission().is_empty() {
+            return;
+        }
+        for fd in self.closing.drain(..) {
+            // SAFETY: the slot gave `fd` up and nothing queued names it any more.
+            unsafe { libc::close(fd) };
+        }
+    }
+
+    /// Moves every completion that has arrived into `out`.
+    pub fn completions(&mut self, out: &mut Vec<Cqe>) {
+        out.extend(self.ring.completion().map(|c| Cqe {
+            user_data: c.user_data(),
+            result: c.result(),
+            flags: c.flags(),
+        }));
+    }
+
+    /// Hands the bytes a receive completion delivered (empty for none) to
+    /// `use_bytes`, then gives back what the receive no longer needs: the
+    /// provided buffer, and when the completion is final the lent buffer
+    /// and its place in the pending count. Call it for every receive
+    /// completion, stale ones included (an incremental buffer's offset
+    /// moves with each).
+    pub fn received<R>(&mut self, cqe: &Cqe, use_bytes: impl FnOnce(&[u8]) -> R) -> R {
+        let len = usize::try_from(cqe.result).unwrap_or(0);
+        let result = match &mut *self.receive {
+            Receive::Provided(bufs) => match cqueue::buffer_select(cqe.flags) {
+                Some(bid) => {
+                    let result = use_bytes(bufs.data(bid, len));
+                    bufs.release(bid, cqe.flags);
+                    result
+                }
+                None => use_bytes(&[]),
+            },
+            Receive::Lent { lent, spare, .. } => {
+                let pos = lent.iter().position(|(ud, _)| *ud == cqe.user_data);
+                let result = match pos {
+                    Some(pos) => use_bytes(&lent[pos].1[..len.min(lent[pos].1.len())]),
+                    None => use_bytes(&[]),
+                };
+                if let Some(pos) = pos.filter(|_| cqe.is_final()) {
+                    spare.push(lent.swap_remove(pos).1);
+                }
+                result
+            }
+        };
+        if cqe.is_final() {
+            self.pending -= 1;
+        }
+        result
+    }
+
+    /// Accounts the completion of a counted send of kept bytes.
+    pub fn send_done(&mut self, ud: u64) {
+        if let Some(pos) = self.kept.iter().position(|(k, _)| *k == ud) {
+            self.kept.swap_remove(pos);
+        }
+        self.pending -= 1;
+    }
+
+    /// Accounts the completion of a connect, a linked timeout or a cancel.
+    pub fn done(&mut self) {
+        self.pending -= 1;
+    }
+
+    /// Provides more receive buffers after ENOBUFS; false at the cap.
+    pub fn grow_buffers(&mut self) -> bool {
+        match &mut *self.receive {
+            Receive::Provided(bufs) => bufs.grow(),
+            Receive::Lent { .. } => false,
+        }
+    }
+}
+
+/// Receive buffer of one single-shot receive.
+const SINGLE_SHOT_BUFFER: usize = 16 * 1024;
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        // SAFETY: the ring is dropped exactly once, here, and never used again.
+        // It goes first: after its close the kernel starts no new operation.
+        unsafe { ManuallyDrop::drop(&mut self.ring) };
+        for fd in self.closing.drain(..) {
+            // SAFETY: the ring that could name these descriptors is closed.
+            unsafe { libc::close(fd) };
+        }
+        if self.pending > 0 {
+            // Operations outlived the teardown: the kernel may still use
+            // their memory, so it is leaked, never freed.
+            return;
+        }
+        // SAFETY: every operation completed, so the kernel holds none of this
+        // memory; each field is dropped exactly once and never used again.
+        unsafe {
+            ManuallyDrop::drop(&mut self.receive);
+            ManuallyDrop::drop(&mut self.addrs);
+            ManuallyDrop::drop(&mut self.connect_limit);
+            ManuallyDrop::drop(&mut self.request);
+            ManuallyDrop::drop(&mut self.kept);
+        }
+    }
+}
+
+/// A socket address in the form connect(2) takes.
+pub struct RawAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+    family: libc::c_int,
+}
+
+pub fn raw_addr(addr: &SocketAddr) -> RawAddr {
+    // SAFETY: sockaddr_storage is plain data for which all zeroes is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let (len, family) = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin) };
+            (size_of::<libc::sockaddr_in>(), libc::AF_INET)
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+            unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6) };
+            (size_of::<libc::sockaddr_in6>(), libc::AF_INET6)
+        }
+    };
+    RawAddr { storage, len: len as libc::socklen_t, family }
+}
