@@ -3,7 +3,8 @@
 //! The binary is a thin shell over [`run`]; everything else lives here so it
 //! can be tested. Layers, with dependencies pointing one way:
 //! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`]};
-//! [`report`] reads [`stats`]. [`load`] measures how busy the CPUs were, for
+//! [`summary`] derives one model of a run from [`stats`], which [`report`]
+//! (text) and [`result`] (JSON) render. [`load`] measures how busy the CPUs were, for
 //! the report's self-diagnosis. [`server`] is the built-in benchmark target.
 
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod run;
 pub mod server;
 pub mod signals;
 pub mod stats;
+pub mod summary;
 pub mod term;
 pub mod wallclock;
 

@@ -3,8 +3,11 @@
 //! `UPDATE_SNAPSHOTS=1 cargo test` rewrites the snapshot files after a
 //! deliberate change; review the diff before committing it.
 
+use std::time::Duration;
+
 use super::*;
-use crate::stats::Record;
+use crate::stats::{ErrorKind, Record, WorkerStats};
+use crate::summary::{HISTOGRAM_ROWS, Load, Rate, RunInfo};
 
 fn record(result: Result<u16, ErrorKind>, latency_us: u64) -> Record {
     let d = Duration::from_micros(latency_us);
@@ -95,7 +98,7 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
 
 fn rendered(stats: &WorkerStats, info: &RunInfo, style: &Style) -> String {
     let mut out = Vec::new();
-    render(&mut out, stats, info, style).unwrap();
+    render(&mut out, &Summary::new(stats, info), style).unwrap();
     String::from_utf8(out).unwrap()
 }
 
@@ -196,42 +199,6 @@ fn sections_come_in_the_reference_order() {
 }
 
 #[test]
-fn histogram_rows_split_the_range_evenly() {
-    let mut stats = WorkerStats::new();
-    // Values below 256 ns are recorded exactly.
-    for ns in 100..=210u64 {
-        stats.latency.record(ns);
-    }
-    let (edges, counts) = histogram_rows(&stats.latency);
-    assert_eq!(edges, (0..11).map(|i| 100 + 10 * i).collect::<Vec<u64>>());
-    assert_eq!(counts, [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11]);
-    assert_eq!(counts.iter().sum::<u64>(), stats.latency.count());
-}
-
-#[test]
-fn a_single_latency_fills_the_first_row() {
-    let mut stats = WorkerStats::new();
-    for _ in 0..5 {
-        stats.latency.record(1_000_000);
-    }
-    let (edges, counts) = histogram_rows(&stats.latency);
-    assert_eq!(edges, vec![1_000_000; 11]);
-    assert_eq!(counts[0], 5);
-}
-
-#[test]
-fn percentiles_of_an_exact_set() {
-    let mut stats = WorkerStats::new();
-    for ns in 1..=200u64 {
-        stats.latency.record(ns);
-    }
-    let want = [(10.0, 20), (25.0, 50), (50.0, 100), (75.0, 150), (90.0, 180), (95.0, 190), (99.0, 198), (99.9, 200)];
-    for (p, ns) in want {
-        assert_eq!(stats.latency.percentile_ns(p), ns, "p{p}");
-    }
-}
-
-#[test]
 fn bars_fit_the_width_and_fall_back_to_ascii() {
     let (stats, info) = sample();
     for width in [40, 80, 200] {
@@ -274,14 +241,10 @@ fn an_unobserved_write_phase_is_named_not_measured() {
         stats.record(&Record { write: None, ..record(Ok(200), latency) });
     }
     let (_, info) = sample();
-    let mut out = Vec::new();
-    render(&mut out, &stats, &info, &Style::plain()).unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let text = rendered(&stats, &info, &Style::plain());
     assert_eq!(stats.write.count, 0);
     assert!(text.contains("  req write: not measured ("), "{text}");
     assert!(text.contains("  resp wait: "), "{text}");
     let (measured, info) = sample();
-    let mut out = Vec::new();
-    render(&mut out, &measured, &info, &Style::plain()).unwrap();
-    assert!(String::from_utf8(out).unwrap().contains("  req write: 0.00"));
+    assert!(rendered(&measured, &info, &Style::plain()).contains("  req write: 0.00"));
 }

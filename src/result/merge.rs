@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use super::{Meta, Part, ResultDoc, Target};
-use crate::report::insight::Load;
-use crate::report::{Rate, RunInfo};
 use crate::stats::WorkerStats;
+use crate::summary::{Load, Rate, RunInfo};
 use crate::wallclock;
 
 const OVERFLOW: &str = "the results' totals do not fit in 64 bits; are the files corrupt?";
@@ -103,7 +102,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         parts,
         windows_ns: windows,
     };
-    Ok(ResultDoc::new(&stats, &info, meta))
+    Ok(ResultDoc::new(&crate::summary::Summary::new(&stats, &info), meta))
 }
 
 #[cfg(test)]

@@ -16,9 +16,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::insight::Load;
-use crate::report::{self, Merged, PERCENTILES, Rate, RunInfo};
 use crate::stats::{ErrorKind, Histogram, Phase, WorkerStats};
+use crate::summary::{Load, Merged, Rate, RunInfo, Summary};
 use crate::wallclock;
 
 /// Value of the `schema` field.
@@ -44,7 +43,7 @@ pub struct ResultDoc {
     /// The results a merge was made of (empty for a single run).
     pub parts: Vec<Part>,
     pub run: Run,
-    pub summary: Summary,
+    pub summary: SummaryDoc,
     pub counts: Counts,
     /// Responses by status code.
     pub status_codes: BTreeMap<u16, u64>,
@@ -117,7 +116,7 @@ pub struct LoadDoc {
 
 /// The report's Summary section (derived; ignored when read back).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
+pub struct SummaryDoc {
     pub total_s: f64,
     pub slowest_s: f64,
     pub fastest_s: f64,
@@ -290,9 +289,10 @@ fn secs(ns: u64) -> f64 {
 }
 
 impl ResultDoc {
-    /// The document of a run (or a merge) whose report would be
-    /// `report::render(stats, info)`.
-    pub fn new(stats: &WorkerStats, info: &RunInfo, meta: Meta) -> ResultDoc {
+    /// The document of a run (or a merge): the same [`Summary`] the text
+    /// report renders, plus the stats in full and the run's metadata.
+    pub fn new(summary: &Summary, meta: Meta) -> ResultDoc {
+        let (stats, info) = (summary.stats, summary.info);
         let windows_ns = match meta.windows_ns.is_empty() {
             true => {
                 let start = wallclock::unix_ns(meta.start);
@@ -303,7 +303,7 @@ impl ResultDoc {
         let start_unix_ns = windows_ns.iter().map(|w| w[0]).min().unwrap_or(0);
         let end_unix_ns = windows_ns.iter().map(|w| w[1]).max().unwrap_or(0);
         let lat = &stats.corrected;
-        let ratios = report::ratios(stats).into_iter().map(|r| RatioDoc {
+        let ratios = summary.ratios.iter().map(|r| RatioDoc {
             name: r.name.into(),
             formula: r.formula.into(),
             value: r.value,
@@ -336,14 +336,14 @@ impl ResultDoc {
                 dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),
                 load: LoadDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
             },
-            summary: Summary {
+            summary: SummaryDoc {
                 total_s: info.elapsed.as_secs_f64(),
                 slowest_s: secs(lat.max_ns()),
                 fastest_s: secs(lat.min_ns()),
                 average_s: lat.mean_ns() / 1e9,
-                requests_per_sec: report::requests_per_sec(stats, info),
+                requests_per_sec: summary.requests_per_sec,
                 total_data_bytes: stats.body_bytes,
-                size_per_request_bytes: stats.body_bytes.checked_div(stats.responses).unwrap_or(0),
+                size_per_request_bytes: summary.size_per_request,
             },
             counts: Counts {
                 responses: stats.responses,
@@ -357,15 +357,16 @@ impl ResultDoc {
             },
             status_codes: stats.statuses().collect(),
             errors: stats.errors().map(|(k, n)| (k.id().to_string(), n)).collect(),
-            percentiles: PERCENTILES
+            percentiles: summary
+                .percentiles
                 .iter()
-                .map(|&p| Percentile {
-                    p,
-                    corrected_s: secs(lat.percentile_ns(p)),
-                    uncorrected_s: secs(stats.latency.percentile_ns(p)),
+                .map(|q| Percentile {
+                    p: q.p,
+                    corrected_s: secs(q.corrected_ns),
+                    uncorrected_s: secs(q.uncorrected_ns),
                 })
                 .collect(),
-            insight: Insight { ratios: ratios.collect(), warnings: report::warnings(stats, info) },
+            insight: Insight { ratios: ratios.collect(), warnings: summary.warnings.clone() },
             phases: Phases {
                 write: PhaseDoc::of(&stats.write),
                 wait: PhaseDoc::of(&stats.wait),

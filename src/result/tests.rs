@@ -4,6 +4,7 @@
 use super::merge::merge;
 use super::*;
 use crate::stats::Record;
+use crate::summary::PERCENTILES;
 use crate::term::Style;
 
 fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
@@ -76,7 +77,7 @@ fn stats_of(values: &[u64]) -> WorkerStats {
 #[test]
 fn a_document_round_trips_exactly_through_json() {
     let stats = stats_of(&latencies(5_000, 7));
-    let doc = ResultDoc::new(&stats, &info(2_000), meta(1_795_848_365, "http://h/"));
+    let doc = ResultDoc::new(&Summary::new(&stats, &info(2_000)), meta(1_795_848_365, "http://h/"));
     let text = serde_json::to_string_pretty(&doc).unwrap();
     let back = ResultDoc::parse(&text).unwrap();
     assert_eq!(back, doc);
@@ -86,7 +87,7 @@ fn a_document_round_trips_exactly_through_json() {
     // The same report, rebuilt from the file.
     let render = |s: &WorkerStats, i: &RunInfo| {
         let mut out = Vec::new();
-        report::render(&mut out, s, i, &Style::plain()).unwrap();
+        crate::report::render(&mut out, &Summary::new(s, i), &Style::plain()).unwrap();
         String::from_utf8(out).unwrap()
     };
     assert_eq!(render(&back.stats().unwrap(), &back.run_info()), render(&stats, &info(2_000)));
@@ -98,7 +99,7 @@ fn merged_percentiles_are_those_of_all_raw_latencies() {
     let docs: Vec<ResultDoc> = parts
         .iter()
         .enumerate()
-        .map(|(i, v)| ResultDoc::new(&stats_of(v), &info(3_000), meta(1_000 + i as u64, "http://h/")))
+        .map(|(i, v)| ResultDoc::new(&Summary::new(&stats_of(v), &info(3_000)), meta(1_000 + i as u64, "http://h/")))
         .collect();
     let merged = merge(&docs, false, vec!["vastar".into(), "merge".into()]).unwrap();
     let mut all: Vec<u64> = parts.concat();
@@ -129,8 +130,8 @@ fn merged_percentiles_are_those_of_all_raw_latencies() {
 
 #[test]
 fn different_targets_and_versions_are_refused() {
-    let a = ResultDoc::new(&stats_of(&[1_000]), &info(1_000), meta(1, "http://a/"));
-    let b = ResultDoc::new(&stats_of(&[2_000]), &info(1_000), meta(1, "http://b/"));
+    let a = ResultDoc::new(&Summary::new(&stats_of(&[1_000]), &info(1_000)), meta(1, "http://a/"));
+    let b = ResultDoc::new(&Summary::new(&stats_of(&[2_000]), &info(1_000)), meta(1, "http://b/"));
     let err = merge(&[a.clone(), b.clone()], false, vec![]).unwrap_err();
     assert!(err.contains("GET http://a/ and GET http://b/") && err.contains("--force"), "{err}");
     assert_eq!(merge(&[a.clone(), b], true, vec![]).unwrap().counts.responses, 2);
@@ -148,7 +149,7 @@ fn different_targets_and_versions_are_refused() {
 
 #[test]
 fn csv_lists_every_percentile() {
-    let doc = ResultDoc::new(&stats_of(&latencies(1_000, 3)), &info(1_000), meta(1, "http://h/"));
+    let doc = ResultDoc::new(&Summary::new(&stats_of(&latencies(1_000, 3)), &info(1_000)), meta(1, "http://h/"));
     let csv = doc.csv();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "percentile,corrected_seconds,uncorrected_seconds");
@@ -167,7 +168,7 @@ fn hostile_numbers_in_a_document_never_panic() {
     let mut run = info(2_000);
     run.dns = Some((Duration::from_micros(300), 2));
     run.rate = Some(Rate { target: 100.0, achieved: 99.0 });
-    let doc = ResultDoc::new(&stats, &run, meta(1_795_848_365, "http://h/"));
+    let doc = ResultDoc::new(&Summary::new(&stats, &run), meta(1_795_848_365, "http://h/"));
     let original = serde_json::to_value(&doc).unwrap();
     let hostile: [serde_json::Value; 8] = [
         u64::MAX.into(),
@@ -191,7 +192,8 @@ fn hostile_numbers_in_a_document_never_panic() {
                 let Ok(merged) = merge(&set, true, vec![]) else { continue };
                 let Ok(stats) = merged.stats() else { continue };
                 let mut out = Vec::new();
-                report::render(&mut out, &stats, &merged.run_info(), &Style::plain()).unwrap();
+                let info = merged.run_info();
+                crate::report::render(&mut out, &Summary::new(&stats, &info), &Style::plain()).unwrap();
                 let _ = merged.csv();
             }
         }

@@ -15,11 +15,10 @@ use crate::config::{BackendChoice, Config, ConfigError, Stop};
 use crate::engine::{self, Backend, Engine, EngineError, Outcome, Plan, Template, Until};
 use crate::load::CpuTicks;
 use crate::progress::{self, Frame, Goal, RateMeter};
-use crate::report::insight::Load;
-use crate::report::{Rate, RunInfo};
 use crate::result::{Meta, Target};
 use crate::server::{Server, ServerOptions};
 use crate::signals;
+use crate::summary::{Load, Rate, RunInfo};
 use crate::term;
 
 /// Time in-flight requests get to finish after Ctrl-C before they are abandoned.

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use super::Error;
 use crate::cli::{BenchArgs, MergeArgs};
 use crate::config::Output;
-use crate::report::{self, RunInfo};
+use crate::report;
 use crate::result::{Meta, ResultDoc, merge};
 use crate::stats::WorkerStats;
+use crate::summary::{RunInfo, Summary};
 use crate::term::Style;
 
 /// The command line as given, for the result's `command` field.
@@ -37,15 +38,16 @@ fn write_json(out: &mut impl Write, doc: &ResultDoc) -> io::Result<()> {
 /// Prints a finished run in the format asked for: JSON and CSV on stdout
 /// with the report on stderr (left out with `--quiet`).
 pub fn emit(stats: &WorkerStats, info: &RunInfo, meta: Meta, output: Output, args: &BenchArgs) -> Result<(), Error> {
+    let summary = Summary::new(stats, info);
     if output == Output::Text {
-        return to_stdout(|out| report::render(out, stats, info, &Style::for_stdout(args.no_color)));
+        return to_stdout(|out| report::render(out, &summary, &Style::for_stdout(args.no_color)));
     }
     if !args.quiet {
         let mut stderr = io::stderr().lock();
         let style = Style::for_stderr(args.no_color);
-        let _ = report::render(&mut stderr, stats, info, &style).and_then(|()| stderr.flush());
+        let _ = report::render(&mut stderr, &summary, &style).and_then(|()| stderr.flush());
     }
-    let doc = ResultDoc::new(stats, info, meta);
+    let doc = ResultDoc::new(&summary, meta);
     to_stdout(|out| match output {
         Output::Csv => out.write_all(doc.csv().as_bytes()),
         _ => write_json(out, &doc),
@@ -96,7 +98,11 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     let stats = merged.stats().map_err(Error::Input)?;
     match output {
         Output::Json => to_stdout(|out| write_json(out, &merged))?,
-        _ => to_stdout(|out| report::render(out, &stats, &merged.run_info(), &Style::for_stdout(args.no_color)))?,
+        _ => {
+            let info = merged.run_info();
+            let style = Style::for_stdout(args.no_color);
+            to_stdout(|out| report::render(out, &Summary::new(&stats, &info), &style))?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

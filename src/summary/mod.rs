@@ -1,0 +1,239 @@
+//! The one summary of a run that every output renders: the text report,
+//! the JSON result (and whatever renders results later). It is computed once
+//! from the merged stats and the run's facts ([`RunInfo`]); the renderers
+//! only format it, so a number can never differ between two outputs.
+//!
+//! [`insight`] holds the judgments (ratios with verdicts, warnings, the
+//! generator's self-diagnosis). This module depends on [`crate::stats`] only.
+
+pub mod insight;
+
+use std::time::Duration;
+
+use crate::stats::{ErrorKind, Histogram, WorkerStats};
+pub use insight::{Grade, Load, Ratio};
+
+/// Facts about the run that are not latency measurements.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub elapsed: Duration,
+    pub backend: String,
+    pub workers: usize,
+    pub connections: usize,
+    /// The run was cut short by a signal (Ctrl-C).
+    pub interrupted: bool,
+    /// Under `--rate`: the target and achieved requests per second.
+    pub rate: Option<Rate>,
+    /// Name resolution: time taken and addresses found (none for an IP).
+    pub dns: Option<(Duration, usize)>,
+    pub load: Load,
+    /// A merge of several results: how many, and how far apart they started.
+    pub merged: Option<Merged>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Merged {
+    pub parts: usize,
+    pub start_spread: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    pub target: f64,
+    pub achieved: f64,
+}
+
+/// Relative difference from which corrected and uncorrected percentiles
+/// are both shown.
+pub const DIFFERENT: f64 = 0.03;
+
+/// Percentiles shown in the distribution: hey's plus the far tail.
+pub const PERCENTILES: [f64; 9] = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99];
+
+/// Rows of the latency histogram.
+pub const HISTOGRAM_ROWS: usize = 11;
+
+/// One percentile, corrected and uncorrected, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Percentile {
+    pub p: f64,
+    pub corrected_ns: u64,
+    pub uncorrected_ns: u64,
+}
+
+/// Everything derived from one run's stats that an output shows.
+#[derive(Clone, Debug)]
+pub struct Summary<'a> {
+    pub stats: &'a WorkerStats,
+    pub info: &'a RunInfo,
+    /// Responses per second over the run.
+    pub requests_per_sec: f64,
+    /// Body bytes per response.
+    pub size_per_request: u64,
+    /// [`PERCENTILES`] of the corrected and the uncorrected distributions.
+    pub percentiles: Vec<Percentile>,
+    /// The uncorrected figures differ enough (or there were timeouts) to be shown too.
+    pub uncorrected_differs: bool,
+    /// Insight ratios of the corrected distribution (none without samples).
+    pub ratios: Vec<Ratio>,
+    /// Insight warnings: failures, a missed rate, the generator's load, samples.
+    pub warnings: Vec<String>,
+    /// The corrected histogram in [`HISTOGRAM_ROWS`] rows: (lower edge, count).
+    pub histogram: Vec<(u64, u64)>,
+    /// The write phase was observed (io_uring does not observe its sends).
+    pub write_measured: bool,
+}
+
+impl<'a> Summary<'a> {
+    pub fn new(stats: &'a WorkerStats, info: &'a RunInfo) -> Summary<'a> {
+        let elapsed = info.elapsed.as_secs_f64();
+        let (corrected, uncorrected) = (&stats.corrected, &stats.latency);
+        let percentiles: Vec<Percentile> = PERCENTILES
+            .iter()
+            .map(|&p| Percentile {
+                p,
+                corrected_ns: corrected.percentile_ns(p),
+                uncorrected_ns: uncorrected.percentile_ns(p),
+            })
+            .collect();
+        let uncorrected_differs = corrected.count() != uncorrected.count()
+            || percentiles.iter().any(|q| {
+                let (a, b) = (q.corrected_ns as f64, q.uncorrected_ns as f64);
+                (a - b).abs() > DIFFERENT * b.max(1.0)
+            });
+        Summary {
+            stats,
+            info,
+            requests_per_sec: if elapsed > 0.0 { stats.responses as f64 / elapsed } else { 0.0 },
+            size_per_request: stats.body_bytes.checked_div(stats.responses).unwrap_or(0),
+            percentiles,
+            uncorrected_differs,
+            ratios: ratios(corrected),
+            warnings: warnings(stats, info),
+            histogram: histogram_rows(corrected),
+            write_measured: stats.write.count > 0 || stats.wait.count == 0,
+        }
+    }
+
+    /// The corrected percentile `p` (one of [`PERCENTILES`]), in nanoseconds.
+    pub fn corrected_ns(&self, p: f64) -> u64 {
+        self.percentiles.iter().find(|q| q.p == p).map_or(0, |q| q.corrected_ns)
+    }
+
+    /// Why requests were aborted, for the report's wording.
+    pub fn aborted_when(&self) -> &'static str {
+        match (self.info.interrupted, self.info.rate.is_some()) {
+            (true, _) => "in flight when interrupted",
+            (false, true) => "in flight or waiting for a connection at the deadline",
+            (false, false) => "in flight at the deadline",
+        }
+    }
+}
+
+/// Every warning line of the Insight section.
+fn warnings(stats: &WorkerStats, info: &RunInfo) -> Vec<String> {
+    let non_2xx = stats.statuses().filter(|(code, _)| !(200..300).contains(code)).map(|(_, n)| n).sum();
+    let counts = insight::Counts {
+        issued: stats.issued(),
+        errors: stats.total_errors(),
+        timeouts: stats.error_count(ErrorKind::Timeout),
+        responses: stats.responses,
+        non_2xx,
+    };
+    let mut warnings = insight::warnings(counts);
+    warnings.extend(info.rate.and_then(|r| insight::rate_warning(r.target, r.achieved)));
+    warnings.extend(insight::load_warning(&info.load, info.elapsed));
+    warnings.extend(insight::sample_warnings(stats.corrected.count(), info.elapsed));
+    warnings
+}
+
+/// The Insight ratios of a distribution (none without samples).
+fn ratios(latency: &Histogram) -> Vec<Ratio> {
+    if latency.count() == 0 {
+        return Vec::new();
+    }
+    let p = |q| latency.percentile_ns(q);
+    insight::ratios(p(50.0), p(95.0), p(99.0), p(99.9)).to_vec()
+}
+
+/// Counts per row: [`HISTOGRAM_ROWS`] equal-width rows from fastest to
+/// slowest, each counting latencies in [lower edge, next edge) and the last
+/// one up to the slowest. Empty without samples.
+pub fn histogram_rows(latency: &Histogram) -> Vec<(u64, u64)> {
+    if latency.count() == 0 {
+        return Vec::new();
+    }
+    let (min, max) = (latency.min_ns(), latency.max_ns());
+    let span = u128::from(max - min);
+    let rows = HISTOGRAM_ROWS as u128;
+    let mut out: Vec<(u64, u64)> = (0..rows).map(|i| (min + (span * i / rows) as u64, 0)).collect();
+    for (value, count) in latency.buckets() {
+        let row = (u128::from(value - min) * rows).checked_div(span).map_or(0, |r| r.min(rows - 1) as usize);
+        out[row].1 += count;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_rows_split_the_range_evenly() {
+        let mut stats = WorkerStats::new();
+        // Values below 256 ns are recorded exactly.
+        for ns in 100..=210u64 {
+            stats.latency.record(ns);
+        }
+        let rows = histogram_rows(&stats.latency);
+        let (edges, counts): (Vec<u64>, Vec<u64>) = rows.into_iter().unzip();
+        assert_eq!(edges, (0..11).map(|i| 100 + 10 * i).collect::<Vec<u64>>());
+        assert_eq!(counts, vec![10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11]);
+        assert_eq!(counts.iter().sum::<u64>(), stats.latency.count());
+    }
+
+    #[test]
+    fn a_single_latency_fills_the_first_row() {
+        let mut stats = WorkerStats::new();
+        for _ in 0..5 {
+            stats.latency.record(1_000_000);
+        }
+        let (edges, counts): (Vec<u64>, Vec<u64>) = histogram_rows(&stats.latency).into_iter().unzip();
+        assert_eq!(edges, vec![1_000_000; 11]);
+        assert_eq!(counts[0], 5);
+    }
+
+    #[test]
+    fn percentiles_of_an_exact_set() {
+        let mut stats = WorkerStats::new();
+        for ns in 1..=200u64 {
+            stats.latency.record(ns);
+        }
+        let want =
+            [(10.0, 20), (25.0, 50), (50.0, 100), (75.0, 150), (90.0, 180), (95.0, 190), (99.0, 198), (99.9, 200)];
+        for (p, ns) in want {
+            assert_eq!(stats.latency.percentile_ns(p), ns, "p{p}");
+        }
+    }
+
+    #[test]
+    fn an_empty_distribution_has_no_rows_ratios_or_percentiles_beyond_zero() {
+        let stats = WorkerStats::new();
+        let info = RunInfo {
+            elapsed: Duration::ZERO,
+            backend: "fake".into(),
+            workers: 1,
+            connections: 1,
+            interrupted: false,
+            rate: None,
+            dns: None,
+            load: Load::default(),
+            merged: None,
+        };
+        let summary = Summary::new(&stats, &info);
+        assert!(summary.histogram.is_empty() && summary.ratios.is_empty());
+        assert_eq!((summary.requests_per_sec, summary.size_per_request), (0.0, 0));
+        assert!(summary.percentiles.iter().all(|q| q.corrected_ns == 0 && q.uncorrected_ns == 0));
+        assert!(summary.write_measured, "nothing was left unmeasured");
+    }
+}
