@@ -5,7 +5,9 @@
 //! answers every request with the same pre-built response (a body of a chosen
 //! size, framed by Content-Length or chunked), honours keep-alive, pipelining,
 //! `Connection: close` and request bodies, and counts the requests it
-//! answered so tests can compare both sides' totals.
+//! answered so tests can compare both sides' totals. Requests are read by
+//! the sans-I/O parser in [`crate::http::request_head`]; this file only
+//! moves bytes.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-use crate::http::head::find_head_end;
-use crate::http::{ChunkedDecoder, MAX_HEAD_BYTES};
+use crate::http::head::Status;
+use crate::http::{ChunkedDecoder, RequestBody, parse_request_head};
 
 /// How the server answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,59 +151,18 @@ async fn accept_loop(listener: TcpListener, answers: Arc<Answers>, requests: Arc
     }
 }
 
-/// A request head's facts that matter to this server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct RequestHead {
-    len: usize,
+/// How to answer a request once its body has been read.
+#[derive(Clone, Copy, Debug)]
+struct Answer {
     head_method: bool,
     close: bool,
-    body: RequestBody,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RequestBody {
-    Length(u64),
-    Chunked,
-}
-
-/// Parses a request head; `Ok(None)` while incomplete, `Err` for a bad request.
-fn parse_request(buf: &[u8]) -> Result<Option<RequestHead>, ()> {
-    let Some(len) = find_head_end(buf, 0) else {
-        return if buf.len() > MAX_HEAD_BYTES { Err(()) } else { Ok(None) };
-    };
-    let text = std::str::from_utf8(&buf[..len]).map_err(|_| ())?;
-    let mut lines = text.lines();
-    let mut parts = lines.next().ok_or(())?.split(' ');
-    let (method, _target, version) = (parts.next().ok_or(())?, parts.next().ok_or(())?, parts.next().ok_or(())?);
-    let http10 = match version {
-        "HTTP/1.1" => false,
-        "HTTP/1.0" => true,
-        _ => return Err(()),
-    };
-    let (mut close, mut keep_alive, mut body) = (false, false, RequestBody::Length(0));
-    for line in lines.take_while(|l| !l.is_empty()) {
-        let (name, value) = line.split_once(':').ok_or(())?;
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            body = RequestBody::Length(value.parse().map_err(|_| ())?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            body = RequestBody::Chunked;
-        } else if name.eq_ignore_ascii_case("connection") {
-            for token in value.split(',').map(str::trim) {
-                close |= token.eq_ignore_ascii_case("close");
-                keep_alive |= token.eq_ignore_ascii_case("keep-alive");
-            }
-        }
-    }
-    close |= http10 && !keep_alive;
-    Ok(Some(RequestHead { len, head_method: method == "HEAD", close, body }))
 }
 
 /// Where a connection is between requests.
 enum Pending {
     Head,
-    Length { left: u64, head: RequestHead },
-    Chunked { decoder: ChunkedDecoder, head: RequestHead },
+    Length { left: u64, head: Answer },
+    Chunked { decoder: ChunkedDecoder, head: Answer },
 }
 
 async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests: Arc<AtomicU64>) {
@@ -218,18 +179,20 @@ async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests
         let mut close = false;
         while !close {
             let answered = match &mut pending {
-                Pending::Head => match parse_request(&buf[pos..]) {
-                    Ok(None) => break,
-                    Err(()) => {
+                Pending::Head => match parse_request_head(&buf[pos..]) {
+                    Ok(Status::Partial) => break,
+                    Err(_) => {
                         out.extend_from_slice(
                             b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                         );
                         close = true;
                         None
                     }
-                    Ok(Some(head)) => {
-                        pos += head.len;
-                        pending = match head.body {
+                    Ok(Status::Complete(request)) => {
+                        let head_method = request.method.slice(&buf[pos..]) == b"HEAD";
+                        let head = Answer { head_method, close: request.close };
+                        pos += request.len;
+                        pending = match request.body {
                             RequestBody::Length(left) => Pending::Length { left, head },
                             RequestBody::Chunked => Pending::Chunked { decoder: ChunkedDecoder::new(), head },
                         };
@@ -286,45 +249,6 @@ async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_heads_are_understood() {
-        let cases: &[(&[u8], Option<RequestHead>)] = &[
-            (
-                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-                Some(RequestHead { len: 27, head_method: false, close: false, body: RequestBody::Length(0) }),
-            ),
-            (
-                b"HEAD / HTTP/1.1\r\n\r\n",
-                Some(RequestHead { len: 19, head_method: true, close: false, body: RequestBody::Length(0) }),
-            ),
-            (
-                b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n",
-                Some(RequestHead { len: 38, head_method: false, close: false, body: RequestBody::Length(3) }),
-            ),
-            (
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-                Some(RequestHead { len: 47, head_method: false, close: false, body: RequestBody::Chunked }),
-            ),
-            (
-                b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
-                Some(RequestHead { len: 37, head_method: false, close: true, body: RequestBody::Length(0) }),
-            ),
-            (
-                b"GET / HTTP/1.0\r\n\r\n",
-                Some(RequestHead { len: 18, head_method: false, close: true, body: RequestBody::Length(0) }),
-            ),
-            (
-                b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-                Some(RequestHead { len: 42, head_method: false, close: false, body: RequestBody::Length(0) }),
-            ),
-            (b"GET / HTTP/1.1\r\nHost", None),
-        ];
-        for &(input, want) in cases {
-            assert_eq!(parse_request(input), Ok(want), "{:?}", String::from_utf8_lossy(input));
-        }
-        assert_eq!(parse_request(b"GET / SPDY/3\r\n\r\n"), Err(()));
-    }
 
     #[test]
     fn answers_are_framed_as_asked() {

@@ -1,5 +1,6 @@
 //! Response head parser: status line and the header fields that decide
-//! framing and connection reuse.
+//! framing and connection reuse. The field rules are shared with the
+//! request-head parser ([`super::request_head`]).
 //!
 //! Shaped like httparse: it borrows the received bytes, allocates nothing,
 //! and answers `Partial` until the blank line that ends the head has arrived.
@@ -32,9 +33,10 @@ impl Span {
 }
 
 /// What Transfer-Encoding says about framing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TransferCoding {
     /// No Transfer-Encoding field.
+    #[default]
     Absent,
     /// The final coding is `chunked`.
     Chunked,
@@ -78,7 +80,7 @@ pub fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 
 /// Empty lines before a status line, which are skipped (RFC 9112 §2.2
 /// allows this leniency; httparse does the same).
-fn leading_empty_lines(buf: &[u8]) -> usize {
+pub(crate) fn leading_empty_lines(buf: &[u8]) -> usize {
     let mut i = 0;
     loop {
         if buf[i..].starts_with(b"\r\n") {
@@ -123,7 +125,7 @@ pub fn parse_head_from(buf: &[u8], from: usize) -> Result<Status<Head>, HttpErro
 }
 
 /// Splits `head` into lines without their line endings, with each line's offset.
-fn lines(head: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+pub(crate) fn lines(head: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let mut pos = 0;
     std::iter::from_fn(move || {
         if pos >= head.len() {
@@ -142,23 +144,43 @@ fn parse_complete(head: &[u8], skipped: usize) -> Result<Head, HttpError> {
     let mut it = lines(head);
     let (_, status_line) = it.next().ok_or(HttpError::Version)?;
     let (minor_version, status) = parse_status_line(status_line)?;
-    let mut parsed = Head {
+    let fields = parse_fields(it, skipped)?;
+    Ok(Head {
         len: skipped + head.len(),
         minor_version,
         status,
-        content_length: None,
-        transfer_coding: TransferCoding::Absent,
-        close: false,
-        keep_alive: false,
-        location: None,
-    };
-    for (offset, line) in it {
+        content_length: fields.content_length,
+        transfer_coding: fields.transfer_coding,
+        close: fields.close,
+        keep_alive: fields.keep_alive,
+        location: fields.location,
+    })
+}
+
+/// The header fields that decide framing, reuse and redirects, of a
+/// request or a response alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Fields {
+    pub content_length: Option<u64>,
+    pub transfer_coding: TransferCoding,
+    pub close: bool,
+    pub keep_alive: bool,
+    pub location: Option<Span>,
+}
+
+/// Validates every field line up to the blank line and keeps the [`Fields`].
+pub(crate) fn parse_fields<'a>(
+    lines: impl Iterator<Item = (usize, &'a [u8])>,
+    skipped: usize,
+) -> Result<Fields, HttpError> {
+    let mut fields = Fields::default();
+    for (offset, line) in lines {
         if line.is_empty() {
             break;
         }
-        parse_field(line, skipped + offset, &mut parsed)?;
+        parse_field(line, skipped + offset, &mut fields)?;
     }
-    Ok(parsed)
+    Ok(fields)
 }
 
 fn parse_status_line(line: &[u8]) -> Result<(u8, u16), HttpError> {
@@ -190,7 +212,7 @@ fn parse_status_line(line: &[u8]) -> Result<(u8, u16), HttpError> {
     Ok((minor, status))
 }
 
-fn parse_field(line: &[u8], offset: usize, head: &mut Head) -> Result<(), HttpError> {
+fn parse_field(line: &[u8], offset: usize, head: &mut Fields) -> Result<(), HttpError> {
     if line[0] == b' ' || line[0] == b'\t' {
         return Err(HttpError::ObsFold);
     }
@@ -236,7 +258,7 @@ fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Content-Length may repeat (in one list or several fields) only with one value.
-fn merge_content_length(head: &mut Head, value: &[u8]) -> Result<(), HttpError> {
+fn merge_content_length(head: &mut Fields, value: &[u8]) -> Result<(), HttpError> {
     let mut any = false;
     for item in value.split(|&b| b == b',') {
         let item = trim_ows(item, 0).0;

@@ -10,11 +10,13 @@ pub mod chunked;
 pub mod head;
 pub mod reader;
 pub mod request;
+pub mod request_head;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use head::{Head, Span, Status, TransferCoding, parse_head};
 pub use reader::{Feed, Response, ResponseReader};
 pub use request::RequestSpec;
+pub use request_head::{RequestBody, RequestHead, parse_request_head};
 
 /// Largest response head (status line + header fields) accepted, in bytes.
 /// Beyond it the response is refused instead of buffering without bound.
@@ -54,6 +56,11 @@ pub enum HttpError {
     ChunkDelimiter,
     /// The trailer section is larger than [`MAX_TRAILER_BYTES`].
     TrailersTooLarge,
+    /// A request line is not `method SP target SP HTTP/1.x`.
+    RequestLine,
+    /// A request's Transfer-Encoding does not end in `chunked`: its body
+    /// length cannot be known (RFC 9112 §6.3).
+    TransferCoding,
 }
 
 impl HttpError {
@@ -72,6 +79,8 @@ impl HttpError {
             HttpError::ChunkExtension => "chunk extension too long",
             HttpError::ChunkDelimiter => "chunk data not followed by CRLF",
             HttpError::TrailersTooLarge => "trailers larger than 64 KiB",
+            HttpError::RequestLine => "invalid request line",
+            HttpError::TransferCoding => "request Transfer-Encoding does not end in chunked",
         }
     }
 }
