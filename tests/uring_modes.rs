@@ -23,7 +23,10 @@ fn modes() -> Vec<&'static dyn Backend> {
         Features { incremental: false, ..probed },
         Features { multishot: false, incremental: false, ..probed },
     ];
-    variants.into_iter().map(|features| &*Box::leak(Box::new(Uring { features })) as &'static dyn Backend).collect()
+    variants
+        .into_iter()
+        .map(|features| &*Box::leak(Box::new(Uring { features, buffer_bytes: None })) as &'static dyn Backend)
+        .collect()
 }
 
 #[test]
@@ -47,4 +50,28 @@ fn degraded_modes_count_exactly() {
         let outcome = run(config(&["-n", "4", "-c", "2", "-t", "200ms"], &silent.url("/")), backend);
         assert_eq!(outcome.stats.error_count(ErrorKind::Timeout), 4, "{name}");
     }
+}
+
+/// Under buffer pressure every connection keeps progressing: many
+/// connections receiving large bodies through a deliberately tiny buffer
+/// pool (two 64 KiB buffers for the whole ring) all finish, none times out.
+/// Receives that ran out of buffers are re-armed oldest first.
+#[test]
+fn a_starved_buffer_pool_still_serves_every_connection() {
+    if !common::io_uring_usable() {
+        return;
+    }
+    let probed = vastar::engine::uring::probe().expect("probed once already");
+    let tight: &'static dyn Backend = Box::leak(Box::new(Uring { features: probed, buffer_bytes: Some(128 * 1024) }));
+    let options = ServerOptions { body_bytes: 128 * 1024, chunked: false, threads: 1 };
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), options).unwrap();
+    let url = format!("http://{}/", server.addr());
+    let outcome = common::run_within(
+        std::time::Duration::from_secs(60),
+        config(&["-n", "3000", "-c", "1000", "-t", "20s"], &url),
+        tight,
+    );
+    assert_eq!(outcome.stats.error_count(ErrorKind::Timeout), 0, "no connection starved");
+    assert_eq!(accounted(&outcome), (3000, 0, 0));
+    assert_eq!(outcome.stats.body_bytes, 3000 * 128 * 1024);
 }

@@ -92,7 +92,9 @@ impl std::error::Error for EngineError {}
 #[cfg(target_os = "linux")]
 pub fn io_uring() -> Result<&'static dyn Backend, String> {
     static URING: std::sync::OnceLock<Result<uring::Uring, String>> = std::sync::OnceLock::new();
-    let probed = URING.get_or_init(|| uring::probe().map(|features| uring::Uring { features }).map_err(|e| e.reason));
+    let probed = URING.get_or_init(|| {
+        uring::probe().map(|features| uring::Uring { features, buffer_bytes: None }).map_err(|e| e.reason)
+    });
     probed.as_ref().map(|b| b as &'static dyn Backend).map_err(Clone::clone)
 }
 

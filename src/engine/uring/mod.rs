@@ -125,6 +125,9 @@ pub fn probe() -> Result<Features, Unavailable> {
 /// The io_uring backend, for the features [`probe`] found.
 pub struct Uring {
     pub features: Features,
+    /// Most bytes of receive buffers per ring; `None`: sized by the
+    /// connection count (see `worker::buffer_pool`). Tests squeeze it.
+    pub buffer_bytes: Option<usize>,
 }
 
 impl Backend for Uring {
@@ -146,7 +149,7 @@ impl Backend for Uring {
     }
 
     fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn super::Worker<'a> + 'a>> {
-        Ok(Box::new(worker::Worker::new(job, policy, self.features)?))
+        Ok(Box::new(worker::Worker::new(job, policy, self.features, self.buffer_bytes)?))
     }
 }
 

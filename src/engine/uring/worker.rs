@@ -15,7 +15,7 @@
 //! for it in the wake-up heap; the ring's timed wait is nanosecond-precise.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
@@ -47,6 +47,19 @@ const MAX_WAIT: Duration = Duration::from_millis(50);
 /// memory is leaked, never freed: see [`Kernel`]).
 const TEARDOWN_LIMIT: Duration = Duration::from_secs(2);
 
+/// The receive buffer pool for `connections` connections: (buffers at
+/// first, most buffers, buffer size, incremental). Memory is bounded by the
+/// connection count, not the body size: 8 KiB a connection, from 1 MiB to
+/// 16 MiB (a generator that moves more than that between two turns of its
+/// loop is not limited by buffers). Incremental buffers are shared by many
+/// receives, so they are few and large; whole buffers are small.
+fn buffer_pool(connections: usize, limit: Option<usize>, incremental: bool) -> (u16, u16, u32, bool) {
+    let bytes = limit.unwrap_or(connections.saturating_mul(8 * 1024).clamp(1 << 20, 16 << 20));
+    let size: u32 = if incremental { 64 * 1024 } else { 4 * 1024 };
+    let most = (bytes / size as usize).clamp(1, usize::from(u16::MAX >> 1)) as u16;
+    (most.min(if incremental { 16 } else { 256 }), most, size, incremental)
+}
+
 fn user_data(generation: u32, slot: usize, op: u64) -> u64 {
     (u64::from(generation) << 32) | ((slot as u64) << 8) | op
 }
@@ -65,6 +78,8 @@ struct Slot {
     /// When the current request times out.
     deadline: Option<Instant>,
     recv_armed: bool,
+    /// Queued in `Worker::starved`.
+    starved: bool,
     connecting: bool,
     connect_started: Instant,
     /// The connection attempt in progress (which address, how many tried).
@@ -87,7 +102,10 @@ pub(super) struct Worker<'a> {
     /// due, so memory stays one `Option<Instant>` per slot.
     next_check: Option<Instant>,
     wakeups: BinaryHeap<Reverse<(Instant, usize)>>,
-    rearm: Vec<usize>,
+    /// Busy slots whose receive ended for want of buffers, oldest first:
+    /// re-armed in this order, so the slot that waited longest is served
+    /// first and none can be passed over again and again.
+    starved: VecDeque<usize>,
     /// The buffer pool already grew during this batch of completions.
     grew: bool,
     cqes: Vec<Cqe>,
@@ -115,7 +133,12 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
 
 impl<'a> Worker<'a> {
     /// The worker for `job`, pinned to its CPU, with its ring and buffers.
-    pub(super) fn new(job: Job<'a>, policy: Policy<'a>, features: Features) -> io::Result<Worker<'a>> {
+    pub(super) fn new(
+        job: Job<'a>,
+        policy: Policy<'a>,
+        features: Features,
+        buffer_bytes: Option<usize>,
+    ) -> io::Result<Worker<'a>> {
         let cpus = crate::load::allowed_cpus();
         if !cpus.is_empty() {
             pin_to(cpus[job.index % cpus.len()]);
@@ -123,8 +146,7 @@ impl<'a> Worker<'a> {
         let ring = build_ring(job.connections, features.defer_taskrun)?;
         // Incremental buffers are shared by many receives: few and large.
         // Either way the pool starts at 1-2 MiB and may grow to 16 MiB.
-        let pool = if features.incremental { (16, 256, 64 * 1024, true) } else { (512, 4096, 4 * 1024, false) };
-        let provided = features.multishot.then_some(pool);
+        let provided = features.multishot.then(|| buffer_pool(job.connections, buffer_bytes, features.incremental));
         let plan = &job.shared.plan;
         let addrs = plan.addrs.iter().map(raw_addr).collect();
         let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
@@ -137,6 +159,7 @@ impl<'a> Worker<'a> {
                 busy: false,
                 deadline: None,
                 recv_armed: false,
+                starved: false,
                 connecting: false,
                 connect_started: now,
                 attempt: Attempt::default(),
@@ -152,7 +175,7 @@ impl<'a> Worker<'a> {
             slots,
             next_check: None,
             wakeups: BinaryHeap::new(),
-            rearm: Vec::new(),
+            starved: VecDeque::new(),
             grew: false,
             cqes: Vec::new(),
             preconnecting: 0,
@@ -167,7 +190,10 @@ impl<'a> Worker<'a> {
         for i in 0..self.cqes.len() {
             self.complete(self.cqes[i], now);
         }
-        for idx in std::mem::take(&mut self.rearm) {
+        // After this batch gave its buffers back, in the order they starved.
+        for _ in 0..self.starved.len() {
+            let Some(idx) = self.starved.pop_front() else { break };
+            self.slots[idx].starved = false;
             if self.slots[idx].busy {
                 self.ensure_recv(idx);
             }

@@ -111,8 +111,9 @@ impl Worker<'_> {
             if !self.grew {
                 self.grew = self.kernel.grow_buffers();
             }
-            if busy {
-                self.rearm.push(idx);
+            if busy && !self.slots[idx].starved {
+                self.slots[idx].starved = true;
+                self.starved.push_back(idx);
             }
             return;
         } else {
