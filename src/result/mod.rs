@@ -250,6 +250,45 @@ impl HistogramDoc {
     }
 }
 
+impl Run {
+    fn of(info: &RunInfo, windows_ns: Vec<[u64; 2]>) -> Run {
+        Run {
+            backend: info.backend.clone(),
+            workers: info.workers,
+            connections: info.connections,
+            elapsed_ns: crate::stats::nanos(info.elapsed),
+            windows_ns,
+            interrupted: info.interrupted,
+            rate: info.rate.map(|r| RateDoc { target: r.target, achieved: r.achieved }),
+            dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),
+            load: LoadDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
+        }
+    }
+}
+
+impl Phases {
+    fn of(stats: &WorkerStats) -> Phases {
+        Phases {
+            write: PhaseDoc::of(&stats.write),
+            wait: PhaseDoc::of(&stats.wait),
+            read: PhaseDoc::of(&stats.read),
+            connect: PhaseDoc::of(&stats.connect),
+            send_lag: PhaseDoc::of(&stats.send_lag),
+        }
+    }
+}
+
+impl Histograms {
+    fn of(stats: &WorkerStats) -> Histograms {
+        Histograms {
+            format: HistogramFormat::current(),
+            corrected: HistogramDoc::of(&stats.corrected),
+            uncorrected: HistogramDoc::of(&stats.latency),
+            connect: HistogramDoc::of(&stats.connect_latency),
+        }
+    }
+}
+
 impl PhaseDoc {
     fn of(p: &Phase) -> Self {
         PhaseDoc { count: p.count, sum_ns: p.sum_ns, min_ns: p.min_ns(), max_ns: p.max_ns }
@@ -325,17 +364,7 @@ impl ResultDoc {
                 late_ms: (start_unix_ns as f64 - wallclock::unix_ns(at) as f64) / 1e6,
             }),
             parts: meta.parts,
-            run: Run {
-                backend: info.backend.clone(),
-                workers: info.workers,
-                connections: info.connections,
-                elapsed_ns: crate::stats::nanos(info.elapsed),
-                windows_ns,
-                interrupted: info.interrupted,
-                rate: info.rate.map(|r| RateDoc { target: r.target, achieved: r.achieved }),
-                dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),
-                load: LoadDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
-            },
+            run: Run::of(info, windows_ns),
             summary: SummaryDoc {
                 total_s: info.elapsed.as_secs_f64(),
                 slowest_s: secs(lat.max_ns()),
@@ -367,23 +396,12 @@ impl ResultDoc {
                 })
                 .collect(),
             insight: Insight { ratios: ratios.collect(), warnings: summary.warnings.clone() },
-            phases: Phases {
-                write: PhaseDoc::of(&stats.write),
-                wait: PhaseDoc::of(&stats.wait),
-                read: PhaseDoc::of(&stats.read),
-                connect: PhaseDoc::of(&stats.connect),
-                send_lag: PhaseDoc::of(&stats.send_lag),
-            },
+            phases: Phases::of(stats),
             connect_percentiles: ConnectPercentiles {
                 p50_s: secs(stats.connect_latency.percentile_ns(50.0)),
                 p99_s: secs(stats.connect_latency.percentile_ns(99.0)),
             },
-            histograms: Histograms {
-                format: HistogramFormat::current(),
-                corrected: HistogramDoc::of(&stats.corrected),
-                uncorrected: HistogramDoc::of(&stats.latency),
-                connect: HistogramDoc::of(&stats.connect_latency),
-            },
+            histograms: Histograms::of(stats),
         }
     }
 

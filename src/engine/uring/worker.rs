@@ -382,3 +382,18 @@ impl<'a> Worker<'a> {
         self.start_next(idx, now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::buffer_pool;
+
+    #[test]
+    fn the_buffer_pool_follows_the_connection_count_within_bounds() {
+        assert_eq!(buffer_pool(1, None, true), (16, 16, 64 * 1024, true), "1 MiB at least");
+        assert_eq!(buffer_pool(500, None, true), (16, 62, 64 * 1024, true), "8 KiB a connection");
+        assert_eq!(buffer_pool(100_000, None, true).1, 256, "16 MiB at most");
+        assert_eq!(buffer_pool(10, None, false), (256, 256, 4 * 1024, false));
+        assert_eq!(buffer_pool(10, Some(128 * 1024), true), (2, 2, 64 * 1024, true), "a test's squeeze");
+        assert_eq!(buffer_pool(10, Some(1), true).1, 1, "never empty");
+    }
+}
