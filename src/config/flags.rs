@@ -147,14 +147,10 @@ fn rate(rate: Option<f64>) -> Result<Option<f64>, ConfigError> {
 /// A `-t` style limit: seconds or a duration with a unit; 0 = none.
 fn limit(flag: &'static str, text: &str) -> Result<Option<Duration>, ConfigError> {
     let d = parse_duration(flag, text, Some(Duration::from_secs(1)))?;
-    if d.is_zero() {
-        // A value that only rounds to zero (1e-30) was not meant as "none".
-        let literal_zero = text.chars().filter(char::is_ascii_digit).all(|c| c == '0');
-        return if literal_zero {
-            Ok(None)
-        } else {
-            Err(invalid(flag, format!("{text:?} is too short; give at least 1ms, or 0 for no limit")))
-        };
+    // Only a written zero means "none": a value that rounds to zero (1e-30)
+    // is a limit too short to use.
+    if d.is_zero() && text.chars().filter(char::is_ascii_digit).all(|c| c == '0') {
+        return Ok(None);
     }
     if d < MIN_DURATION {
         return Err(invalid(flag, format!("{text:?} is too short; give at least 1ms, or 0 for no limit")));

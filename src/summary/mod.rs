@@ -115,11 +115,6 @@ impl<'a> Summary<'a> {
         }
     }
 
-    /// The corrected percentile `p` (one of [`PERCENTILES`]), in nanoseconds.
-    pub fn corrected_ns(&self, p: f64) -> u64 {
-        self.percentiles.iter().find(|q| q.p == p).map_or(0, |q| q.corrected_ns)
-    }
-
     /// Why requests were aborted, for the report's wording.
     pub fn aborted_when(&self) -> &'static str {
         match (self.info.interrupted, self.info.rate.is_some()) {

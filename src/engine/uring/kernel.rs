@@ -13,6 +13,7 @@
 //! them has been submitted (see [`Kernel::close_later`]).
 #![allow(unsafe_code, reason = "submissions that hand memory to the kernel")]
 
+use std::collections::HashMap;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
@@ -44,8 +45,8 @@ enum Receive {
     /// Multishot receives that pick buffers from a registered ring.
     Provided(BufRing),
     /// One receive per arm, each into a buffer lent to it until its final
-    /// completion (kernels without buffer rings).
-    Lent { len: usize, lent: Vec<(u64, Box<[u8]>)>, spare: Vec<Box<[u8]>> },
+    /// completion (kernels without buffer rings), found by its user_data.
+    Lent { len: usize, lent: HashMap<u64, Box<[u8]>>, spare: Vec<Box<[u8]>> },
 }
 
 pub struct Kernel {
@@ -83,7 +84,7 @@ impl Kernel {
                 // closes the ring before it frees (or leaks) the buffer ring.
                 Receive::Provided(unsafe { BufRing::register(&ring, block, max, size, 1, incremental)? })
             }
-            None => Receive::Lent { len: SINGLE_SHOT_BUFFER, lent: Vec::new(), spare: Vec::new() },
+            None => Receive::Lent { len: SINGLE_SHOT_BUFFER, lent: HashMap::new(), spare: Vec::new() },
         };
         let timespec = |t: Duration| Box::new(types::Timespec::new().sec(t.as_secs()).nsec(t.subsec_nanos()));
         Ok(Kernel {
@@ -154,7 +155,7 @@ impl Kernel {
             Receive::Lent { len, lent, spare } => {
                 let mut buf = spare.pop().unwrap_or_else(|| vec![0; *len].into_boxed_slice());
                 let entry = opcode::Recv::new(types::Fd(fd), buf.as_mut_ptr(), buf.len() as u32).build().user_data(ud);
-                lent.push((ud, buf));
+                lent.insert(ud, buf);
                 entry
             }
         };
@@ -250,13 +251,12 @@ impl Kernel {
                 None => use_bytes(&[]),
             },
             Receive::Lent { lent, spare, .. } => {
-                let pos = lent.iter().position(|(ud, _)| *ud == cqe.user_data);
-                let result = match pos {
-                    Some(pos) => use_bytes(&lent[pos].1[..len.min(lent[pos].1.len())]),
+                let result = match lent.get(&cqe.user_data) {
+                    Some(buf) => use_bytes(&buf[..len.min(buf.len())]),
                     None => use_bytes(&[]),
                 };
-                if let Some(pos) = pos.filter(|_| cqe.is_final()) {
-                    spare.push(lent.swap_remove(pos).1);
+                if cqe.is_final() {
+                    spare.extend(lent.remove(&cqe.user_data));
                 }
                 result
             }

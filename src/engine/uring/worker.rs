@@ -84,8 +84,6 @@ struct Slot {
     connect_started: Instant,
     /// The connection attempt in progress (which address, how many tried).
     attempt: Attempt,
-    /// No request is left: the slot is done.
-    retired: bool,
     /// When the policy lets the slot start next.
     timing: SlotTiming,
 }
@@ -116,88 +114,6 @@ pub(super) struct Worker<'a> {
 impl<'a> crate::engine::Worker<'a> for Worker<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
         &mut self.policy
-    }
-
-    fn preconnect(&mut self) {
-        Worker::preconnect(self);
-    }
-
-    fn work(&mut self) {
-        Worker::work(self);
-    }
-
-    fn teardown(&mut self) {
-        Worker::teardown(self);
-    }
-}
-
-impl<'a> Worker<'a> {
-    /// The worker for `job`, pinned to its CPU, with its ring and buffers.
-    pub(super) fn new(
-        job: Job<'a>,
-        policy: Policy<'a>,
-        features: Features,
-        buffer_bytes: Option<usize>,
-    ) -> io::Result<Worker<'a>> {
-        let cpus = crate::load::allowed_cpus();
-        if !cpus.is_empty() {
-            pin_to(cpus[job.index % cpus.len()]);
-        }
-        let ring = build_ring(job.connections, features.defer_taskrun)?;
-        // Incremental buffers are shared by many receives: few and large.
-        // Either way the pool starts at 1-2 MiB and may grow to 16 MiB.
-        let provided = features.multishot.then(|| buffer_pool(job.connections, buffer_bytes, features.incremental));
-        let plan = &job.shared.plan;
-        let addrs = plan.addrs.iter().map(raw_addr).collect();
-        let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
-        let now = Instant::now();
-        let slots = (0..job.connections)
-            .map(|_| Slot {
-                fd: -1,
-                generation: 0,
-                ex: Exchange::new(false, now),
-                busy: false,
-                deadline: None,
-                recv_armed: false,
-                starved: false,
-                connecting: false,
-                connect_started: now,
-                attempt: Attempt::default(),
-                retired: false,
-                timing: SlotTiming::default(),
-            })
-            .collect();
-        Ok(Worker {
-            kernel,
-            shared: job.shared,
-            policy,
-            dialer: Dialer::default(),
-            slots,
-            next_check: None,
-            wakeups: BinaryHeap::new(),
-            starved: VecDeque::new(),
-            grew: false,
-            cqes: Vec::new(),
-            preconnecting: 0,
-        })
-    }
-
-    /// Handles every completion that has arrived.
-    fn reap(&mut self, now: Instant) {
-        self.cqes.clear();
-        self.grew = false;
-        self.kernel.completions(&mut self.cqes);
-        for i in 0..self.cqes.len() {
-            self.complete(self.cqes[i], now);
-        }
-        // After this batch gave its buffers back, in the order they starved.
-        for _ in 0..self.starved.len() {
-            let Some(idx) = self.starved.pop_front() else { break };
-            self.slots[idx].starved = false;
-            if self.slots[idx].busy {
-                self.ensure_recv(idx);
-            }
-        }
     }
 
     /// Opens every connection before the start, a bounded number at a time.
@@ -285,6 +201,75 @@ impl<'a> Worker<'a> {
         }
         self.kernel.submit();
     }
+}
+
+impl<'a> Worker<'a> {
+    /// The worker for `job`, pinned to its CPU, with its ring and buffers.
+    pub(super) fn new(
+        job: Job<'a>,
+        policy: Policy<'a>,
+        features: Features,
+        buffer_bytes: Option<usize>,
+    ) -> io::Result<Worker<'a>> {
+        let cpus = crate::load::allowed_cpus();
+        if !cpus.is_empty() {
+            pin_to(cpus[job.index % cpus.len()]);
+        }
+        let ring = build_ring(job.connections, features.defer_taskrun)?;
+        // Incremental buffers are shared by many receives: few and large.
+        // Either way the pool starts at 1-2 MiB and may grow to 16 MiB.
+        let provided = features.multishot.then(|| buffer_pool(job.connections, buffer_bytes, features.incremental));
+        let plan = &job.shared.plan;
+        let addrs = plan.addrs.iter().map(raw_addr).collect();
+        let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
+        let now = Instant::now();
+        let slots = (0..job.connections)
+            .map(|_| Slot {
+                fd: -1,
+                generation: 0,
+                ex: Exchange::new(false, now),
+                busy: false,
+                deadline: None,
+                recv_armed: false,
+                starved: false,
+                connecting: false,
+                connect_started: now,
+                attempt: Attempt::default(),
+                timing: SlotTiming::default(),
+            })
+            .collect();
+        Ok(Worker {
+            kernel,
+            shared: job.shared,
+            policy,
+            dialer: Dialer::default(),
+            slots,
+            next_check: None,
+            wakeups: BinaryHeap::new(),
+            starved: VecDeque::new(),
+            grew: false,
+            cqes: Vec::new(),
+            preconnecting: 0,
+        })
+    }
+
+    /// Handles every completion that has arrived.
+    fn reap(&mut self, now: Instant) {
+        self.cqes.clear();
+        self.grew = false;
+        self.kernel.completions(&mut self.cqes);
+        for i in 0..self.cqes.len() {
+            self.complete(self.cqes[i], now);
+        }
+        // After this batch gave its buffers back, in the order they starved.
+        for _ in 0..self.starved.len() {
+            let Some(idx) = self.starved.pop_front() else { break };
+            self.slots[idx].starved = false;
+            if self.slots[idx].busy {
+                self.ensure_recv(idx);
+            }
+        }
+    }
 
     /// Times out requests whose deadline passed, once the earliest is due.
     fn expire(&mut self, now: Instant) {
@@ -316,10 +301,7 @@ impl<'a> Worker<'a> {
     /// Begins the slot's next request when the policy says so.
     fn start_next(&mut self, idx: usize, now: Instant) {
         let intended = match self.policy.next(&mut self.slots[idx].timing, now) {
-            Next::Retire => {
-                self.slots[idx].retired = true;
-                return;
-            }
+            Next::Retire => return,
             Next::Wait(at) => {
                 self.wakeups.push(Reverse((at, idx)));
                 return;
