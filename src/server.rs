@@ -168,7 +168,11 @@ enum Pending {
 async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests: Arc<AtomicU64>) {
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
-    let mut out: Vec<u8> = Vec::new();
+    // The replies owed, in order: slices of the pre-built answers, never
+    // copied per request (a copy per connection held 256 KiB bodies 5000
+    // times over, 1.3 GB, and made the server the bottleneck of its tests).
+    let mut out: Vec<&[u8]> = Vec::new();
+    let mut joined: Vec<u8> = Vec::new();
     let mut pending = Pending::Head;
     loop {
         match stream.read_buf(&mut buf).await {
@@ -182,9 +186,7 @@ async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests
                 Pending::Head => match parse_request_head(&buf[pos..]) {
                     Ok(Status::Partial) => break,
                     Err(_) => {
-                        out.extend_from_slice(
-                            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        );
+                        out.push(BAD_REQUEST);
                         close = true;
                         None
                     }
@@ -217,9 +219,7 @@ async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests
                         Some(*head)
                     }
                     Err(_) => {
-                        out.extend_from_slice(
-                            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        );
+                        out.push(BAD_REQUEST);
                         close = true;
                         None
                     }
@@ -227,23 +227,46 @@ async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests
             };
             if let Some(head) = answered {
                 requests.fetch_add(1, Ordering::Relaxed);
-                out.extend_from_slice(if head.head_method { &answers.head_only } else { &answers.full });
+                out.push(if head.head_method { &answers.head_only } else { &answers.full });
                 close = head.close;
                 pending = Pending::Head;
             }
         }
         buf.drain(..pos);
-        if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
-                return;
-            }
-            out.clear();
+        if !write_replies(&mut stream, &mut out, &mut joined).await {
+            return;
         }
         if close {
             let _ = stream.shutdown().await;
             return;
         }
     }
+}
+
+const BAD_REQUEST: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/// Pipelined replies up to this size are joined into one write.
+const JOIN_BYTES: usize = 64 * 1024;
+
+/// Writes the replies owed, straight from the answers; small pipelined
+/// replies joined into one write. False if the peer is gone.
+async fn write_replies(stream: &mut TcpStream, out: &mut Vec<&[u8]>, joined: &mut Vec<u8>) -> bool {
+    let total: usize = out.iter().map(|reply| reply.len()).sum();
+    let mut written = Ok(());
+    if out.len() > 1 && total <= JOIN_BYTES {
+        joined.clear();
+        out.iter().for_each(|reply| joined.extend_from_slice(reply));
+        written = stream.write_all(joined).await;
+    } else {
+        for reply in out.iter() {
+            written = stream.write_all(reply).await;
+            if written.is_err() {
+                break;
+            }
+        }
+    }
+    out.clear();
+    written.is_ok()
 }
 
 #[cfg(test)]
