@@ -3,7 +3,7 @@
 //! `Scripted` is a raw TCP server: it reads each request (head and
 //! Content-Length body), records its bytes, and lets the test decide what to
 //! write back, byte for byte, so every framing and fault case can be staged.
-#![allow(unsafe_code, reason = "SO_LINGER for the reset test server")]
+#![allow(unsafe_code, reason = "SO_LINGER for the reset test server; CPU pinning")]
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -266,5 +266,21 @@ pub fn each_backend(case: impl Fn(&'static dyn Backend)) {
     for backend in vastar::engine::backends() {
         eprintln!("backend: {}", backend.name());
         case(backend);
+    }
+}
+
+/// Pins the calling thread (and the threads it starts from now on) to
+/// `cpu`, as the benchmarks pin the target and the generator apart. False
+/// if the machine has too few CPUs or the pin was refused.
+#[cfg(target_os = "linux")]
+pub fn pin_current_thread(cpu: usize) -> bool {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) <= cpu {
+        return false;
+    }
+    // SAFETY: the set is built on the stack and only read by the syscall.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }

@@ -112,10 +112,10 @@ pub fn probe() -> Result<Features, Unavailable> {
     }
     // SAFETY: no receive is ever queued on this ring, and it is closed
     // before the buffer rings are dropped (just below).
-    let plain = unsafe { bufring::BufRing::register(&ring, 2, 2, 4096, 0, false) };
+    let plain = unsafe { bufring::BufRing::register(&ring, 2, 4096, 0, false) };
     let multishot = kernel_version() >= (6, 0) && plain.is_ok();
     // SAFETY: as above.
-    let inc = if multishot { unsafe { bufring::BufRing::register(&ring, 2, 2, 4096, 1, true).ok() } } else { None };
+    let inc = if multishot { unsafe { bufring::BufRing::register(&ring, 2, 4096, 1, true).ok() } } else { None };
     let incremental = inc.as_ref().is_some_and(|b| b.incremental);
     drop(ring);
     drop((plain, inc));
@@ -125,8 +125,8 @@ pub fn probe() -> Result<Features, Unavailable> {
 /// The io_uring backend, for the features [`probe`] found.
 pub struct Uring {
     pub features: Features,
-    /// Most bytes of receive buffers per ring; `None`: sized by the
-    /// connection count (see `worker::buffer_pool`). Tests squeeze it.
+    /// Bytes of receive buffers per ring; `None`: the default (see
+    /// `worker::buffer_pool`). Tests squeeze it.
     pub buffer_bytes: Option<usize>,
 }
 

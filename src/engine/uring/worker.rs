@@ -47,17 +47,19 @@ const MAX_WAIT: Duration = Duration::from_millis(50);
 /// memory is leaked, never freed: see [`Kernel`]).
 const TEARDOWN_LIMIT: Duration = Duration::from_secs(2);
 
-/// The receive buffer pool for `connections` connections: (buffers at
-/// first, most buffers, buffer size, incremental). Memory is bounded by the
-/// connection count, not the body size: 8 KiB a connection, from 1 MiB to
-/// 16 MiB (a generator that moves more than that between two turns of its
-/// loop is not limited by buffers). Incremental buffers are shared by many
-/// receives, so they are few and large; whole buffers are small.
-fn buffer_pool(connections: usize, limit: Option<usize>, incremental: bool) -> (u16, u16, u32, bool) {
-    let bytes = limit.unwrap_or(connections.saturating_mul(8 * 1024).clamp(1 << 20, 16 << 20));
+/// Bytes of receive buffers per ring unless a test squeezes them: the same
+/// at every -c (see `bufring`: a pool that fits in the caches receives large
+/// bodies fastest; the re-arm budget keeps every connection progressing).
+const POOL_BYTES: usize = 1 << 20;
+
+/// The receive buffer pool: (buffers, buffer size, incremental).
+/// Incremental buffers are shared by many receives, so they are few and
+/// large; whole buffers are small.
+fn buffer_pool(limit: Option<usize>, incremental: bool) -> (u16, u32, bool) {
+    let bytes = limit.unwrap_or(POOL_BYTES);
     let size: u32 = if incremental { 64 * 1024 } else { 4 * 1024 };
-    let most = (bytes / size as usize).clamp(1, usize::from(u16::MAX >> 1)) as u16;
-    (most.min(if incremental { 16 } else { 256 }), most, size, incremental)
+    let count = (bytes / size as usize).clamp(1, usize::from(u16::MAX >> 1)) as u16;
+    (count, size, incremental)
 }
 
 fn user_data(generation: u32, slot: usize, op: u64) -> u64 {
@@ -101,11 +103,10 @@ pub(super) struct Worker<'a> {
     next_check: Option<Instant>,
     wakeups: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Busy slots whose receive ended for want of buffers, oldest first:
-    /// re-armed in this order, so the slot that waited longest is served
-    /// first and none can be passed over again and again.
+    /// after each batch of completions the oldest are re-armed, as many as
+    /// the pool has buffers, so a slot waits at most its place in this
+    /// queue divided by that number of batches, whatever the others do.
     starved: VecDeque<usize>,
-    /// The buffer pool already grew during this batch of completions.
-    grew: bool,
     cqes: Vec<Cqe>,
     /// Connects in flight before the start (at most `shared.preconnect_parallel`).
     preconnecting: usize,
@@ -226,9 +227,7 @@ impl<'a> Worker<'a> {
             pin_to(cpus[job.index % cpus.len()]);
         }
         let ring = build_ring(job.connections, features.defer_taskrun)?;
-        // Incremental buffers are shared by many receives: few and large.
-        // Either way the pool starts at 1-2 MiB and may grow to 16 MiB.
-        let provided = features.multishot.then(|| buffer_pool(job.connections, buffer_bytes, features.incremental));
+        let provided = features.multishot.then(|| buffer_pool(buffer_bytes, features.incremental));
         let plan = &job.shared.plan;
         let addrs = plan.addrs.iter().map(raw_addr).collect();
         let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
@@ -257,7 +256,6 @@ impl<'a> Worker<'a> {
             next_check: None,
             wakeups: BinaryHeap::new(),
             starved: VecDeque::new(),
-            grew: false,
             cqes: Vec::new(),
             preconnecting: 0,
         })
@@ -266,13 +264,12 @@ impl<'a> Worker<'a> {
     /// Handles every completion that has arrived.
     fn reap(&mut self, now: Instant) {
         self.cqes.clear();
-        self.grew = false;
         self.kernel.completions(&mut self.cqes);
         for i in 0..self.cqes.len() {
             self.complete(self.cqes[i], now);
         }
         // After this batch gave its buffers back, in the order they starved.
-        for _ in 0..self.starved.len() {
+        for _ in 0..self.starved.len().min(self.kernel.rearm_budget()) {
             let Some(idx) = self.starved.pop_front() else { break };
             self.slots[idx].starved = false;
             if self.slots[idx].busy {
@@ -380,12 +377,11 @@ mod tests {
     use super::buffer_pool;
 
     #[test]
-    fn the_buffer_pool_follows_the_connection_count_within_bounds() {
-        assert_eq!(buffer_pool(1, None, true), (16, 16, 64 * 1024, true), "1 MiB at least");
-        assert_eq!(buffer_pool(500, None, true), (16, 62, 64 * 1024, true), "8 KiB a connection");
-        assert_eq!(buffer_pool(100_000, None, true).1, 256, "16 MiB at most");
-        assert_eq!(buffer_pool(10, None, false), (256, 256, 4 * 1024, false));
-        assert_eq!(buffer_pool(10, Some(128 * 1024), true), (2, 2, 64 * 1024, true), "a test's squeeze");
-        assert_eq!(buffer_pool(10, Some(1), true).1, 1, "never empty");
+    fn the_buffer_pool_is_one_mebibyte_whatever_the_connection_count() {
+        assert_eq!(buffer_pool(None, true), (16, 64 * 1024, true));
+        assert_eq!(buffer_pool(None, false), (256, 4 * 1024, false));
+        assert_eq!(buffer_pool(Some(128 * 1024), true), (2, 64 * 1024, true), "a test's squeeze");
+        assert_eq!(buffer_pool(Some(1), true).0, 1, "never empty");
+        assert_eq!(buffer_pool(Some(usize::MAX), false).0, u16::MAX >> 1, "at most the ring's entries");
     }
 }

@@ -106,11 +106,7 @@ impl Worker<'_> {
         } else if res == 0 {
             busy.then(|| self.slots[idx].ex.on_eof(now, template))
         } else if -res == libc::ENOBUFS {
-            // Out of buffers: grow the pool (once per batch), and re-arm once
-            // this batch has returned its buffers.
-            if !self.grew {
-                self.grew = self.kernel.grow_buffers();
-            }
+            // Out of buffers: re-armed in turn once this batch has returned its buffers.
             if busy && !self.slots[idx].starved {
                 self.slots[idx].starved = true;
                 self.starved.push_back(idx);
