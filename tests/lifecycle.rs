@@ -134,7 +134,7 @@ impl FakeWorker<'_> {
                     Next::Wait(at) => std::thread::sleep(at.saturating_duration_since(Instant::now())),
                     Next::Start { .. } => {
                         n += 1;
-                        let result = if n % 2 == 0 { Err(ErrorKind::Timeout) } else { Ok(200) };
+                        let result = if n.is_multiple_of(2) { Err(ErrorKind::Timeout) } else { Ok(200) };
                         let finished = vastar::engine::exchange::Finished { record: record(result), keep_conn: true };
                         self.policy.finish(slot, &finished, None, Instant::now());
                     }

@@ -166,11 +166,12 @@ fn parse_duration_unchecked(
     bare_unit: Option<Duration>,
 ) -> Result<Duration, ConfigError> {
     let units = "use a number with a unit: ns, us, ms, s, m or h (for example 500ms, 10s, 1m, 1h)";
-    if let (Some(unit), Ok(n)) = (bare_unit, text.parse::<f64>()) {
-        if n.is_finite() && n >= 0.0 {
-            return Duration::try_from_secs_f64(unit.as_secs_f64() * n)
-                .map_err(|_| invalid(flag, format!("{text:?} is too long")));
-        }
+    if let (Some(unit), Ok(n)) = (bare_unit, text.parse::<f64>())
+        && n.is_finite()
+        && n >= 0.0
+    {
+        return Duration::try_from_secs_f64(unit.as_secs_f64() * n)
+            .map_err(|_| invalid(flag, format!("{text:?} is too long")));
     }
     let mut total = Duration::ZERO;
     let mut rest = text;

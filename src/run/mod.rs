@@ -245,12 +245,12 @@ fn monitor(engine: &Engine, goal: Goal, draw: bool, finished: &AtomicBool) -> Op
     while !finished.load(Ordering::Acquire) {
         std::thread::sleep(MONITOR_TICK);
         let now = Instant::now();
-        if signal.is_none() {
-            if let Some(received) = signals::received() {
-                signal = Some(received);
-                engine.drain();
-                abort_at = Some(now + INTERRUPT_GRACE);
-            }
+        if signal.is_none()
+            && let Some(received) = signals::received()
+        {
+            signal = Some(received);
+            engine.drain();
+            abort_at = Some(now + INTERRUPT_GRACE);
         }
         if abort_at.is_some_and(|at| now >= at) {
             engine.abort();
