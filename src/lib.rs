@@ -21,6 +21,7 @@ pub mod signals;
 pub mod stats;
 pub mod summary;
 pub mod term;
+pub mod tls;
 pub mod wallclock;
 
 pub use run::{Error, benchmark, benchmark_on, run};
