@@ -10,10 +10,12 @@
 
 mod config;
 mod failure;
+mod selfsigned;
 mod session;
 
 pub use config::{ConfigError, TlsOptions, TlsVersion, client_config};
 pub use failure::TlsFailure;
+pub use selfsigned::{SelfSigned, self_signed};
 pub use session::{Negotiated, Received, Session};
 
 /// The first CPU feature graviola needs that this CPU lacks, if any: it

@@ -19,7 +19,10 @@ const CA_KEY: &[u8] = include_bytes!("../../tests/fixtures/tls/ca.key");
 
 fn server_config() -> Arc<rustls::ServerConfig> {
     let chain = CertificateDer::pem_slice_iter(SERVER_CERT).collect::<Result<Vec<_>, _>>().unwrap();
-    let key = PrivateKeyDer::from_pem_slice(SERVER_KEY).unwrap();
+    server_config_with(chain, PrivateKeyDer::from_pem_slice(SERVER_KEY).unwrap())
+}
+
+fn server_config_with(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Arc<rustls::ServerConfig> {
     let provider = Arc::new(rustls_graviola::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -183,4 +186,24 @@ fn bad_tls_files_are_refused_with_the_flag_named() {
     assert!(bad(mismatched).to_string().contains("does not belong"));
     let matched = TlsOptions { client_pem: Some((SERVER_CERT.to_vec(), SERVER_KEY.to_vec())), ..trusting_ca() };
     assert!(client_config(&matched).is_ok());
+}
+
+#[test]
+fn a_self_signed_certificate_serves_its_names_when_trusted() {
+    let made = crate::tls::self_signed(std::time::SystemTime::now()).unwrap();
+    let key = PrivateKeyDer::try_from(made.key_der.clone()).unwrap();
+    let server_config = server_config_with(vec![CertificateDer::from(made.cert_der.clone())], key);
+    let trusting = TlsOptions { ca_pem: Some(made.cert_pem().into_bytes()), ..TlsOptions::default() };
+    for (name, outcome) in
+        [("localhost", Ok(())), ("127.0.0.1", Ok(())), ("::1", Ok(())), ("example.com", Err(TlsFailure::WrongName))]
+    {
+        let mut client = session(&trusting, name);
+        let mut server = ServerConnection::new(server_config.clone()).unwrap();
+        assert_eq!(pump(&mut client, &mut server, usize::MAX).map(|_| ()), outcome, "{name}");
+    }
+    let stranger = TlsOptions { ca_pem: Some(CA.to_vec()), ..TlsOptions::default() };
+    let mut client = session(&stranger, "localhost");
+    let mut server = ServerConnection::new(server_config).unwrap();
+    assert_eq!(pump(&mut client, &mut server, usize::MAX).unwrap_err(), TlsFailure::UnknownIssuer);
+    assert!(made.key_pem().starts_with("-----BEGIN PRIVATE KEY-----\n"));
 }
