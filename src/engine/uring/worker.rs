@@ -54,10 +54,12 @@ const POOL_BYTES: usize = 1 << 20;
 
 /// The receive buffer pool: (buffers, buffer size, incremental).
 /// Incremental buffers are shared by many receives, so they are few and
-/// large; whole buffers are small.
+/// large. Without them (kernels before 6.12) each receive takes a whole
+/// buffer: 16 KiB, where 4 KiB made 58 KiB bodies a third slower (42k
+/// against 63k req/s at -c 500) and small bodies no faster.
 fn buffer_pool(limit: Option<usize>, incremental: bool) -> (u16, u32, bool) {
     let bytes = limit.unwrap_or(POOL_BYTES);
-    let size: u32 = if incremental { 64 * 1024 } else { 4 * 1024 };
+    let size: u32 = if incremental { 64 * 1024 } else { 16 * 1024 };
     let count = (bytes / size as usize).clamp(1, usize::from(u16::MAX >> 1)) as u16;
     (count, size, incremental)
 }
@@ -379,7 +381,7 @@ mod tests {
     #[test]
     fn the_buffer_pool_is_one_mebibyte_whatever_the_connection_count() {
         assert_eq!(buffer_pool(None, true), (16, 64 * 1024, true));
-        assert_eq!(buffer_pool(None, false), (256, 4 * 1024, false));
+        assert_eq!(buffer_pool(None, false), (64, 16 * 1024, false));
         assert_eq!(buffer_pool(Some(128 * 1024), true), (2, 64 * 1024, true), "a test's squeeze");
         assert_eq!(buffer_pool(Some(1), true).0, 1, "never empty");
         assert_eq!(buffer_pool(Some(usize::MAX), false).0, u16::MAX >> 1, "at most the ring's entries");
