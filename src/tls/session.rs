@@ -64,11 +64,6 @@ impl Session {
         out.len() - before
     }
 
-    /// Whether ciphertext is waiting to be sent.
-    pub fn wants_write(&self) -> bool {
-        self.conn.wants_write()
-    }
-
     /// Feeds ciphertext received from the server; every piece of plaintext
     /// it decrypts goes to `plain`, in order. Bytes after close_notify are
     /// ignored.

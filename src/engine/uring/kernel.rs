@@ -280,7 +280,6 @@ impl Kernel {
         self.pending -= 1;
     }
 
-    /// Provides more receive buffers after ENOBUFS; false at the cap.
     /// How many receives that ran out of buffers may be re-armed after one
     /// batch of completions: as many as the pool has buffers. Re-arming
     /// every starved receive at once makes each batch issue thousands of
