@@ -66,14 +66,33 @@ pub struct ServeArgs {
     /// Server threads (each an event loop accepting on the same socket), 1 to 1024.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
+    /// Serve HTTPS: with --cert and --key, or else a self-signed certificate
+    /// for localhost, 127.0.0.1 and ::1 made at startup (clients need -k,
+    /// or --cacert with the file --write-cert saves).
+    #[arg(long)]
+    pub tls: bool,
+    /// --tls: the server's certificate chain (PEM).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// --tls: the certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// --tls: require client certificates that chain to a CA in this PEM file.
+    #[arg(long = "client-ca", value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// --tls: save the self-signed certificate here (PEM), for clients' --cacert.
+    #[arg(long = "write-cert", value_name = "FILE", conflicts_with = "cert")]
+    pub write_cert: Option<PathBuf>,
 }
 
 impl ServeArgs {
+    /// The server's options, without TLS (see [`crate::run`], which adds it).
     pub fn options(&self) -> ServerOptions {
         ServerOptions {
             body_bytes: usize::try_from(self.body_bytes).unwrap_or(usize::MAX),
             chunked: self.chunked,
             threads: usize::from(self.threads),
+            tls: None,
         }
     }
 }
@@ -134,6 +153,34 @@ pub struct BenchArgs {
     /// Count 3xx responses as they are instead of following them.
     #[arg(long)]
     pub disable_redirects: bool,
+    /// https://: accept any certificate chain and host name (the
+    /// handshake's signature is still verified, so the client's work stays
+    /// realistic).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// https://: trust the CAs in this PEM file instead of the system's.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// https://: present this client certificate (PEM; needs --key).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// https://: the client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// https://: speak only this TLS version, 1.2 or 1.3 (default: both).
+    #[arg(long = "tls-version", value_name = "VERSION")]
+    pub tls_version: Option<String>,
+    /// https://: resume TLS sessions when reconnecting (an abbreviated
+    /// handshake instead of a full one: less CPU on both sides, one round
+    /// trip less with TLS 1.2). Off by default, so that every new
+    /// connection costs what a new client's would.
+    #[arg(long = "tls-resume")]
+    pub tls_resume: bool,
+    /// Connect to HOST:PORT instead of the URL's host and port, keeping the
+    /// URL's name in the Host header and TLS SNI; curl's form
+    /// HOST1:PORT1:HOST2:PORT2 is accepted too.
+    #[arg(long = "connect-to", value_name = "HOST:PORT")]
+    pub connect_to: Option<String>,
     /// I/O backend: auto (io_uring where it works), io-uring, or portable (tokio).
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     pub backend: String,
@@ -156,7 +203,11 @@ pub struct BenchArgs {
     /// Benchmark the built-in server on a free loopback port (no URL needed).
     #[arg(long, conflicts_with = "url")]
     pub demo: bool,
-    /// Target URL (http://host[:port][/path][?query]).
+    /// --demo over HTTPS: the built-in server gets a self-signed certificate,
+    /// which the client trusts (verification stays on, as for a real server).
+    #[arg(long)]
+    pub tls: bool,
+    /// Target URL (http[s]://host[:port][/path][?query]).
     #[arg(value_name = "URL", required_unless_present = "demo")]
     pub url: Option<String>,
 }
@@ -165,6 +216,11 @@ impl BenchArgs {
     /// The run's config for `url`: the flags' text handed to the rules in
     /// [`crate::config::flags`].
     pub fn to_config(&self, url: &str) -> Result<Config, ConfigError> {
+        if self.tls && !self.demo {
+            // (clap's `requires` cannot see that: --demo's default counts as given)
+            let why = "applies to --demo only; for a URL, https:// chooses TLS".to_string();
+            return Err(ConfigError::Invalid { flag: "--tls", why });
+        }
         config::flags::build(&Flags {
             url,
             requests: self.requests,
@@ -187,6 +243,15 @@ impl BenchArgs {
             backend: &self.backend,
             output: &self.output,
             start_at: self.start_at.as_deref(),
+            tls: config::tls::TlsFlags {
+                insecure: self.insecure,
+                cacert: self.cacert.as_deref(),
+                cert: self.cert.as_deref(),
+                key: self.key.as_deref(),
+                version: self.tls_version.as_deref(),
+                resume: self.tls_resume,
+            },
+            connect_to: self.connect_to.as_deref(),
         })
     }
 }
@@ -267,6 +332,12 @@ mod tests {
         assert_eq!((c.rate, c.connect_timeout), (Some(0.5), Some(Duration::from_millis(300))));
         let c = parse(&["--connect-timeout", "0", "http://h/"]).unwrap();
         assert_eq!(c.connect_timeout, None);
+        let c = parse(&["-k", "--tls-resume", "--tls-version", "1.2", "--connect-to", "127.0.0.1:8443", "https://h/"])
+            .unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!((tls.insecure, tls.resume, tls.version), (true, true, Some(crate::tls::TlsVersion::Tls12)));
+        assert_eq!((c.url.port, c.connect_to), (443, Some(("127.0.0.1".to_string(), 8443))));
+        assert!(parse(&["-k", "http://h/"]).unwrap().tls.is_none(), "TLS flags do not apply to http://");
         let c = parse(&["-o", "json", "--start-at", "1795848365", "http://h/"]).unwrap();
         assert_eq!(c.output, config::Output::Json);
         assert_eq!(c.start_at, Some(std::time::UNIX_EPOCH + Duration::from_secs(1_795_848_365)));
@@ -303,7 +374,10 @@ mod tests {
             (&["-d", "x", "-D", "f", "http://h/"], "cannot be used with"),
             (&["-m", "G T", "http://h/"], "not an HTTP method"),
             (&["-t", "soon", "http://h/"], "-t"),
-            (&["https://h/"], "TLS"),
+            (&["--tls-version", "1.0", "https://h/"], "--tls-version"),
+            (&["--cert", "c.pem", "https://h/"], "needs --key"),
+            (&["--cacert", "/nonexistent/ca.pem", "https://h/"], "--cacert: cannot read"),
+            (&["--connect-to", "nope", "http://h/"], "--connect-to"),
             (&["h:80"], "scheme"),
             (&["http://h:70000/"], "out of range"),
             (&[], "required"),

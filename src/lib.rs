@@ -2,10 +2,12 @@
 //!
 //! The binary is a thin shell over [`run`]; everything else lives here so it
 //! can be tested. Layers, with dependencies pointing one way:
-//! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`]};
+//! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`], [`tls`]};
 //! [`summary`] derives one model of a run from [`stats`], which [`report`]
 //! (text) and [`result`] (JSON) render. [`load`] measures how busy the CPUs were, for
-//! the report's self-diagnosis. [`server`] is the built-in benchmark target.
+//! the report's self-diagnosis. [`server`] is the built-in benchmark target
+//! (over TCP or [`tls`]). [`http`], [`stats`] and [`tls`] depend on nothing
+//! else in the crate.
 
 pub mod cli;
 pub mod config;

@@ -21,6 +21,9 @@ fn invalid_input_gives_one_line_and_exit_code_2() {
     std::fs::create_dir_all(&dir).unwrap();
     let missing = dir.join("missing.json");
     let missing = missing.to_str().unwrap();
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let garbage = garbage.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["-c", "0", "http://127.0.0.1:1/"], "-c: must be at least 1"),
         (&["-n", "10", "-c", "50", "http://127.0.0.1:1/"], "each connection needs at least one request"),
@@ -32,7 +35,14 @@ fn invalid_input_gives_one_line_and_exit_code_2() {
         (&["-d", "x", "-D", missing, "http://127.0.0.1:1/"], "cannot be used with"),
         (&["127.0.0.1:8080"], "needs a scheme"),
         (&["http:///nohost"], "no host"),
-        (&["https://127.0.0.1/"], "TLS (https://) is not supported yet"),
+        (&["--cacert", missing, "https://127.0.0.1:1/"], "--cacert: cannot read"),
+        (&["--cacert", garbage, "https://127.0.0.1:1/"], "--cacert: the file holds no certificate"),
+        (&["--cert", garbage, "--key", garbage, "https://127.0.0.1:1/"], "--cert/--key: --cert holds no certificate"),
+        (&["--cert", garbage, "https://127.0.0.1:1/"], "--cert: needs --key"),
+        (&["--tls-version", "1.1", "https://127.0.0.1:1/"], "use 1.2 or 1.3"),
+        (&["--tls", "https://127.0.0.1:1/"], "--demo"),
+        (&["--connect-to", "h", "https://127.0.0.1:1/"], "--connect-to"),
+        (&["ftp://127.0.0.1/"], "only http:// and https://"),
         (&["http://127.0.0.1:65536/"], "out of range"),
         (&["http://127.0.0.1:0/"], "out of range"),
         (&["-c", "abc", "http://127.0.0.1:1/"], "invalid value 'abc'"),

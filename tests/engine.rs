@@ -38,11 +38,11 @@ fn exactly_n_requests_reach_the_server() {
 fn chunked_and_large_bodies_are_counted_exactly() {
     each_backend(|backend| {
         for options in [
-            ServerOptions { body_bytes: 58 * 1024, chunked: false, threads: 1 },
-            ServerOptions { body_bytes: 300_000, chunked: true, threads: 1 },
-            ServerOptions { body_bytes: 0, chunked: true, threads: 1 },
+            ServerOptions { body_bytes: 58 * 1024, chunked: false, threads: 1, ..ServerOptions::default() },
+            ServerOptions { body_bytes: 300_000, chunked: true, threads: 1, ..ServerOptions::default() },
+            ServerOptions { body_bytes: 0, chunked: true, threads: 1, ..ServerOptions::default() },
         ] {
-            let server = builtin(options);
+            let server = builtin(options.clone());
             let url = format!("http://{}/", server.addr());
             let outcome = run(config(&["-n", "200", "-c", "8"], &url), backend);
             assert_eq!(accounted(&outcome), (200, 0, 0), "{options:?}");

@@ -135,7 +135,11 @@ impl FakeWorker<'_> {
                     Next::Start { .. } => {
                         n += 1;
                         let result = if n.is_multiple_of(2) { Err(ErrorKind::Timeout) } else { Ok(200) };
-                        let finished = vastar::engine::exchange::Finished { record: record(result), keep_conn: true };
+                        let finished = vastar::engine::exchange::Finished {
+                            record: record(result),
+                            keep_conn: true,
+                            handshake: None,
+                        };
                         self.policy.finish(slot, &finished, None, Instant::now());
                     }
                 }

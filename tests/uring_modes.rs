@@ -35,8 +35,11 @@ fn modes() -> Vec<&'static dyn Backend> {
 fn degraded_modes_count_exactly() {
     for backend in modes() {
         let name = backend.name();
-        for options in [ServerOptions::default(), ServerOptions { body_bytes: 200_000, chunked: true, threads: 1 }] {
-            let server = Server::start("127.0.0.1:0".parse().unwrap(), options).unwrap();
+        for options in [
+            ServerOptions::default(),
+            ServerOptions { body_bytes: 200_000, chunked: true, threads: 1, ..ServerOptions::default() },
+        ] {
+            let server = Server::start("127.0.0.1:0".parse().unwrap(), options.clone()).unwrap();
             let url = format!("http://{}/", server.addr());
             let outcome = run(config(&["-n", "503", "-c", "7"], &url), backend);
             assert_eq!(accounted(&outcome), (503, 0, 0), "{name} {options:?}");

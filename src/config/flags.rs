@@ -41,6 +41,8 @@ pub struct Flags<'a> {
     pub backend: &'a str,
     pub output: &'a str,
     pub start_at: Option<&'a str>,
+    pub tls: super::tls::TlsFlags<'a>,
+    pub connect_to: Option<&'a str>,
 }
 
 /// Validates every flag and builds the run's config.
@@ -64,6 +66,8 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         compression: flags.compression,
         keepalive: flags.keepalive,
     };
+    let tls = super::tls::options(&url, &flags.tls)?;
+    let connect_to = flags.connect_to.map(|text| super::tls::connect_to(&url, text)).transpose()?;
     Ok(Config {
         request: request_spec(&url, input)?,
         url,
@@ -78,6 +82,8 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         backend: BackendChoice::parse(flags.backend)?,
         output: Output::parse("-o", flags.output, true)?,
         start_at: flags.start_at.map(parse_start_at).transpose()?,
+        tls,
+        connect_to,
     })
 }
 

@@ -5,6 +5,7 @@
 //! error message is written once, saying what is wrong and how to fix it.
 
 pub mod flags;
+pub mod tls;
 pub mod url;
 
 use std::fmt;
@@ -105,6 +106,11 @@ pub struct Config {
     pub output: Output,
     /// Wall-clock moment to start at, connections already open (`--start-at`).
     pub start_at: Option<std::time::SystemTime>,
+    /// The TLS choices, with their files read: `Some` exactly for `https://`.
+    pub tls: Option<crate::tls::TlsOptions>,
+    /// `--connect-to`: the host and port to connect to instead of the
+    /// URL's (whose name still goes in Host and SNI).
+    pub connect_to: Option<(String, u16)>,
 }
 
 /// Input that cannot be used, with a message that says how to fix it.

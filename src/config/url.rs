@@ -1,6 +1,6 @@
-//! Parsing of the target URL: `http://host[:port][/path][?query]`.
+//! Parsing of the target URL: `http[s]://host[:port][/path][?query]`.
 //!
-//! Only what a plain HTTP/1.1 client can honour is accepted. The path and
+//! Only what an HTTP/1.1 client can honour is accepted. The path and
 //! query are kept byte for byte, except that bytes which may not appear on a
 //! request line (controls, space, non-ASCII) are percent-encoded. The
 //! fragment is dropped, as browsers and curl do.
@@ -9,9 +9,11 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use super::ConfigError;
 
-/// A parsed `http://` URL.
+/// A parsed `http://` or `https://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Url {
+    /// `https://`: the connection is made over TLS.
+    pub tls: bool,
     /// Host name or address as written, without IPv6 brackets.
     pub host: String,
     pub port: u16,
@@ -27,14 +29,9 @@ impl Url {
         let Some((scheme, rest)) = input.split_once("://") else {
             return Err(bad("a URL needs a scheme and a host, for example http://127.0.0.1:8080/"));
         };
-        if scheme.eq_ignore_ascii_case("https") {
-            return Err(ConfigError::Url(format!(
-                "{input:?}: TLS (https://) is not supported yet; benchmark the service over plain http:// \
-                 or through a TLS-terminating proxy"
-            )));
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(bad("only http:// URLs are supported"));
+        let tls = scheme.eq_ignore_ascii_case("https");
+        if !tls && !scheme.eq_ignore_ascii_case("http") {
+            return Err(bad("only http:// and https:// URLs are supported"));
         }
         let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -46,26 +43,30 @@ impl Url {
             }
             None => (None, authority),
         };
-        let (host, port) = split_host_port(host_port).map_err(|why| bad(&why))?;
+        let (host, port) = split_host_port(host_port, default_port(tls)).map_err(|why| bad(&why))?;
         let target = match path {
             "" => "/".to_string(),
             p if p.starts_with('?') => format!("/{}", encode_target(p)),
             p => encode_target(p),
         };
-        Ok(Url { host, port, target, credentials })
+        Ok(Url { tls, host, port, target, credentials })
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
     }
 
     /// The URL as it identifies the target, without credentials (which must
     /// not end up in result files): `http://host:port/target`.
     pub fn display_without_credentials(&self) -> String {
-        format!("http://{}{}", self.authority(), self.target)
+        format!("{}://{}{}", self.scheme(), self.authority(), self.target)
     }
 
     /// Value of the Host header: the host (bracketed if IPv6) and the port
-    /// unless it is 80.
+    /// unless it is the scheme's default.
     pub fn host_header(&self) -> String {
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        if self.port == 80 { host } else { format!("{host}:{}", self.port) }
+        if self.port == default_port(self.tls) { host } else { format!("{host}:{}", self.port) }
     }
 
     /// `host:port` in the form the resolver accepts.
@@ -78,7 +79,14 @@ impl Url {
     }
 }
 
-fn split_host_port(host_port: &str) -> Result<(String, u16), String> {
+/// 443 for `https://`, 80 for `http://`.
+fn default_port(tls: bool) -> u16 {
+    if tls { 443 } else { 80 }
+}
+
+/// Splits `host[:port]` (IPv6 in brackets); `port` when none is written.
+pub fn split_host_port(host_port: &str, port: u16) -> Result<(String, u16), String> {
+    let default = port;
     let (host, port) = if let Some(inner) = host_port.strip_prefix('[') {
         let (addr, after) = inner.split_once(']').ok_or("an IPv6 address needs its closing ']'")?;
         addr.parse::<Ipv6Addr>().map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
@@ -103,7 +111,7 @@ fn split_host_port(host_port: &str) -> Result<(String, u16), String> {
         }
     }
     let port = match port {
-        None | Some("") => 80,
+        None | Some("") => default,
         Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => match p.parse::<u32>() {
             Ok(n @ 1..=65535) => n as u16,
             _ => return Err(format!("port {p} is out of range; use 1 to 65535")),
@@ -168,12 +176,18 @@ mod tests {
             ("http://h/p#frag", "h", 80, "/p", "h"),
             ("http://h/a b/\u{e9}", "h", 80, "/a%20b/%C3%A9", "h"),
             ("http://h/%7Euser//x;y", "h", 80, "/%7Euser//x;y", "h"),
+            ("https://h/", "h", 443, "/", "h"),
+            ("HTTPS://h:443/x", "h", 443, "/x", "h"),
+            ("https://h:80/", "h", 80, "/", "h:80"),
+            ("https://[::1]:8443/", "::1", 8443, "/", "[::1]:8443"),
         ];
         for &(input, host, port, target, host_header) in cases {
             let url = ok(input);
             assert_eq!((url.host.as_str(), url.port, url.target.as_str()), (host, port, target), "{input}");
             assert_eq!(url.host_header(), host_header);
+            assert_eq!(url.tls, input.to_ascii_lowercase().starts_with("https"), "{input}");
         }
+        assert_eq!(ok("https://u:p@h:8443/x?y").display_without_credentials(), "https://h:8443/x?y");
     }
 
     #[test]
@@ -187,8 +201,8 @@ mod tests {
     fn rejected_urls_say_why() {
         let cases: &[(&str, &str)] = &[
             ("localhost:8080", "needs a scheme"),
-            ("https://h/", "TLS (https://) is not supported yet"),
-            ("ftp://h/", "only http://"),
+            ("ftp://h/", "only http:// and https://"),
+            ("https://h:0/", "out of range"),
             ("http:///path", "no host"),
             ("http://:80/", "no host"),
             ("http://h:0/", "out of range"),

@@ -6,15 +6,21 @@
 //! a stale keep-alive to retry, and how the request is recorded. Time comes in
 //! as arguments, so both backends behave identically and the logic is tested
 //! without sockets.
+//!
+//! For `https://` the machine also owns the connection's TLS session
+//! ([`Secure`]): after the TCP connect it asks for the handshake's flights
+//! to be sent and received, then sends requests as ciphertext, and turns
+//! what it receives into plaintext before the HTTP reader sees it.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::secure::{Secure, TlsTarget};
 use crate::http::reader::Truncated;
 use crate::http::request::resolve_location;
 use crate::http::{Feed, HttpError, RequestSpec, Response, ResponseReader};
-use crate::stats::{ErrorKind, Record, nanos};
+use crate::stats::{ErrorKind, Handshake, Record, nanos};
 
 /// Redirect hops followed before a request counts as failed (as Go's client, so hey).
 pub const MAX_REDIRECTS: u8 = 10;
@@ -33,11 +39,23 @@ pub struct Template {
     /// Origin of the target, to keep redirects on the same host and port.
     pub host: String,
     pub port: u16,
+    /// `https://`: how connections are secured (each worker uses its
+    /// [`TlsTarget::for_worker`] copy).
+    pub tls: Option<TlsTarget>,
 }
 
 impl Template {
     pub fn new(spec: RequestSpec, keepalive: bool, follow_redirects: bool, host: String, port: u16) -> Self {
-        Template { request: spec.build(), spec, keepalive, follow_redirects, host, port }
+        Template { request: spec.build(), spec, keepalive, follow_redirects, host, port, tls: None }
+    }
+
+    /// The same requests over TLS.
+    pub fn with_tls(self, tls: TlsTarget) -> Self {
+        Template { tls: Some(tls), ..self }
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 }
 
@@ -46,24 +64,46 @@ impl Template {
 pub enum Action {
     /// Close the socket if there is one, open a new one, then call `on_connect`.
     Connect,
-    /// Write all of [`Exchange::request`], then call `on_sent`.
+    /// Write all of [`Exchange::outgoing`], then call `on_sent`.
     Send,
     /// Read, then call `on_data`, `on_eof` or `on_recv_error`.
     Recv,
     /// The request is over: record it; close the socket unless `keep_conn`.
     Finish(Finished),
+    /// The connection asked for by [`Exchange::open`] is ready (or failed:
+    /// then close the socket).
+    Opened(Opened),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Finished {
     pub record: Record,
     pub keep_conn: bool,
+    /// A TLS handshake that ended during the request.
+    pub handshake: Option<Handshake>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Opened {
+    pub result: Result<(), ErrorKind>,
+    pub handshake: Option<Handshake>,
+}
+
+/// The bytes of a [`Action::Send`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outgoing {
+    /// The run's own request ([`Template::request`]).
+    Request,
+    /// Bytes of this connection: a redirect hop's request, or ciphertext.
+    Bytes(Bytes),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     Idle,
     Connecting,
+    /// The TLS handshake: sending or awaiting its flights.
+    Handshaking,
     Sending,
     Receiving,
 }
@@ -93,6 +133,16 @@ pub struct Exchange {
     started: Instant,
     mark: Instant,
     first_byte: Option<Instant>,
+    /// How this slot's connections are secured (`None`: plain TCP).
+    tls: Option<TlsTarget>,
+    /// The open connection's TLS session.
+    secure: Option<Secure>,
+    /// The current request's bytes were handed to the TLS session.
+    queued: bool,
+    /// Opening a connection for no request yet ([`Exchange::open`]).
+    opening: bool,
+    /// A handshake that ended and is not recorded yet.
+    handshake: Option<Handshake>,
     write_ns: u64,
     /// Every send of this request was seen to complete (see `on_sent_unobserved`).
     write_observed: bool,
@@ -118,6 +168,11 @@ impl Exchange {
             started: now,
             mark: now,
             first_byte: None,
+            tls: None,
+            secure: None,
+            queued: false,
+            opening: false,
+            handshake: None,
             write_ns: 0,
             write_observed: true,
             wait_ns: 0,
@@ -125,6 +180,19 @@ impl Exchange {
             wire_bytes: 0,
             body_bytes: 0,
         }
+    }
+
+    /// Secures this slot's connections as `tls` says (`https://`).
+    pub fn with_tls(self, tls: Option<TlsTarget>) -> Self {
+        Exchange { tls, ..self }
+    }
+
+    /// Opens a connection before any request is due (pre-connect): connect,
+    /// then the TLS handshake for `https://`; ends with [`Action::Opened`].
+    pub fn open(&mut self, now: Instant) -> Action {
+        self.opening = true;
+        self.connected = false;
+        self.next_hop(now)
     }
 
     /// Pause before the next request after connect failures, so that a
@@ -148,15 +216,47 @@ impl Exchange {
         self.next_hop(now)
     }
 
-    /// The bytes to send for the current hop.
+    /// The bytes to send for an [`Action::Send`] (a backend that hands
+    /// them to the kernel keeps [`Outgoing::Bytes`] alive until sent).
+    pub fn outgoing(&mut self, template: &Template) -> Outgoing {
+        let Some(secure) = self.secure.as_mut() else {
+            return self.hop.as_ref().map_or(Outgoing::Request, |(_, bytes)| Outgoing::Bytes(bytes.clone()));
+        };
+        if self.stage == Stage::Sending && !self.queued {
+            self.queued = true;
+            secure.queue(self.hop.as_ref().map_or(&template.request[..], |(_, bytes)| &bytes[..]));
+        }
+        Outgoing::Bytes(secure.take())
+    }
+
+    /// The bytes to send for the current hop, as plaintext.
     pub fn request<'a>(&'a self, template: &'a Template) -> &'a [u8] {
         self.hop.as_ref().map_or(&template.request[..], |(_, bytes)| &bytes[..])
     }
 
-    /// The bytes of the current redirect hop, when it is not the template's
-    /// request (a backend that hands buffers to the kernel keeps them alive).
-    pub fn hop_request(&self) -> Option<&Bytes> {
-        self.hop.as_ref().map(|(_, bytes)| bytes)
+    /// When the TLS handshake in progress runs out of the connect limit.
+    pub fn handshake_deadline(&self, connect_limit: Option<std::time::Duration>) -> Option<Instant> {
+        let secure = self.secure.as_ref().filter(|_| self.stage == Stage::Handshaking)?;
+        connect_limit.map(|limit| secure.began() + limit)
+    }
+
+    /// Bytes arrived on an idle connection (no request in flight). TLS
+    /// messages the server may send at any time (session tickets) are
+    /// absorbed; anything else means the connection cannot be reused.
+    /// Returns whether it can.
+    pub fn on_idle_data(&mut self, data: &[u8]) -> bool {
+        let usable = match self.secure.as_mut() {
+            Some(secure) if !data.is_empty() => {
+                let mut plaintext = false;
+                let fed = secure.feed(data, &mut |plain| plaintext |= !plain.is_empty());
+                !plaintext && fed.is_ok_and(|received| !received.closed)
+            }
+            _ => data.is_empty(),
+        };
+        if !usable {
+            self.connection_lost();
+        }
+        usable
     }
 
     /// The server closed the idle connection (or sent bytes nobody asked
@@ -171,20 +271,37 @@ impl Exchange {
     }
 
     pub fn on_connect(&mut self, result: Result<(), ErrorKind>, now: Instant) -> Action {
-        match result {
-            Ok(()) => {
-                self.connected = true;
-                self.reused = false;
-                self.connect_failures = 0;
-                self.mark = now;
-                self.stage = Stage::Sending;
+        if let Err(kind) = result {
+            self.connect_failures = self.connect_failures.saturating_add(1);
+            return self.finish(Err(kind), now);
+        }
+        self.connected = true;
+        self.reused = false;
+        self.connect_failures = 0;
+        self.mark = now;
+        let Some(target) = &self.tls else { return self.ready(now) };
+        match Secure::new(target, now) {
+            Ok(secure) => {
+                self.secure = Some(secure);
+                self.stage = Stage::Handshaking;
                 Action::Send
             }
-            Err(kind) => {
-                self.connect_failures = self.connect_failures.saturating_add(1);
-                self.finish(Err(kind), now)
-            }
+            Err(kind) => self.finish(Err(kind), now),
         }
+    }
+
+    /// The connection is open (and secured): send the request, or report
+    /// it open when there is none.
+    fn ready(&mut self, now: Instant) -> Action {
+        self.mark = now;
+        self.queued = false;
+        if self.opening {
+            self.opening = false;
+            self.stage = Stage::Idle;
+            return Action::Opened(Opened { result: Ok(()), handshake: self.handshake.take() });
+        }
+        self.stage = Stage::Sending;
+        Action::Send
     }
 
     /// The request was handed to the kernel together with the receive, and
@@ -197,6 +314,14 @@ impl Exchange {
     }
 
     pub fn on_sent(&mut self, result: Result<(), ErrorKind>, now: Instant, template: &Template) -> Action {
+        if self.stage == Stage::Handshaking {
+            return match result {
+                Err(kind) => self.finish(Err(kind), now),
+                Ok(()) if self.secure.as_ref().is_some_and(Secure::is_handshaking) => Action::Recv,
+                // The last flight of a handshake that ended before any request.
+                Ok(()) => self.ready(now),
+            };
+        }
         match result {
             Ok(()) => {
                 self.write_ns += nanos(now - self.mark);
@@ -212,18 +337,68 @@ impl Exchange {
     }
 
     pub fn on_data(&mut self, data: &[u8], now: Instant, template: &Template) -> Action {
+        if self.stage == Stage::Handshaking {
+            return self.on_handshake_data(data, now);
+        }
         if self.first_byte.is_none() {
             self.first_byte = Some(now);
             self.wait_ns += nanos(now - self.mark);
         }
-        match self.reader.feed(data) {
-            Ok(Feed::NeedMore) => Action::Recv,
-            Ok(Feed::Done(response)) => self.complete(response, now, template),
-            Err(e) => self.finish(Err(http_error_kind(e)), now),
+        let Some(secure) = self.secure.as_mut() else {
+            return match self.reader.feed(data) {
+                Ok(Feed::NeedMore) => Action::Recv,
+                Ok(Feed::Done(response)) => self.complete(response, now, template),
+                Err(e) => self.finish(Err(http_error_kind(e)), now),
+            };
+        };
+        let reader = &mut self.reader;
+        let mut fed = Ok(Feed::NeedMore);
+        let received = secure.feed(data, &mut |plain| {
+            if fed.is_ok() && !plain.is_empty() {
+                fed = reader.feed(plain);
+            }
+        });
+        match (received, fed) {
+            (Err(kind), _) => self.finish(Err(kind), now),
+            (_, Err(e)) => self.finish(Err(http_error_kind(e)), now),
+            (Ok(received), Ok(Feed::Done(mut response))) => {
+                // close_notify came with the response: nothing more will.
+                response.reusable &= !received.closed;
+                self.complete(response, now, template)
+            }
+            (Ok(received), Ok(Feed::NeedMore)) if received.closed => self.on_eof(now, template),
+            (Ok(_), Ok(Feed::NeedMore)) => Action::Recv,
         }
     }
 
+    /// A flight of the server's handshake arrived.
+    fn on_handshake_data(&mut self, data: &[u8], now: Instant) -> Action {
+        let Some(secure) = self.secure.as_mut() else { return self.finish(Err(ErrorKind::TlsOther), now) };
+        let mut plaintext = false;
+        let fed = secure.feed(data, &mut |plain| plaintext |= !plain.is_empty());
+        match fed {
+            Err(kind) => return self.finish(Err(kind), now),
+            Ok(received) if received.closed => return self.finish(Err(ErrorKind::ClosedBeforeResponse), now),
+            // Nothing was asked yet: application data now is not HTTP.
+            Ok(_) if plaintext => return self.finish(Err(ErrorKind::InvalidResponse), now),
+            Ok(_) => {}
+        }
+        if secure.is_handshaking() {
+            return if secure.has_output() { Action::Send } else { Action::Recv };
+        }
+        self.handshake = secure.handshake(now);
+        if self.opening && secure.has_output() {
+            // Finish the handshake before the clock starts.
+            return Action::Send;
+        }
+        // A request goes out with the handshake's last flight.
+        self.ready(now)
+    }
+
     pub fn on_eof(&mut self, now: Instant, template: &Template) -> Action {
+        if self.stage == Stage::Handshaking {
+            return self.finish(Err(ErrorKind::ClosedBeforeResponse), now);
+        }
         match self.reader.eof() {
             Ok(response) => self.complete(response, now, template),
             Err(Truncated::BeforeResponse) if self.may_retry(template, false) => self.retry(now),
@@ -241,13 +416,13 @@ impl Exchange {
         self.finish(Err(kind), now)
     }
 
-    /// The request's deadline passed; the backend has closed the socket.
-    pub fn on_timeout(&mut self, now: Instant) -> Finished {
-        let kind = if self.stage == Stage::Connecting { ErrorKind::ConnectTimeout } else { ErrorKind::Timeout };
-        match self.finish(Err(kind), now) {
-            Action::Finish(finished) => finished,
-            _ => unreachable!("finish always finishes"),
-        }
+    /// The request's deadline (or the connect limit, while connecting or
+    /// in the handshake) passed; the backend has closed the socket. Returns
+    /// [`Action::Finish`], or [`Action::Opened`] for [`Exchange::open`].
+    pub fn on_timeout(&mut self, now: Instant) -> Action {
+        let connecting = matches!(self.stage, Stage::Connecting | Stage::Handshaking);
+        let kind = if connecting { ErrorKind::ConnectTimeout } else { ErrorKind::Timeout };
+        self.finish(Err(kind), now)
     }
 
     /// A reused connection that failed before any byte of the response came
@@ -266,10 +441,12 @@ impl Exchange {
     /// Sends the current hop, connecting first when needed.
     fn next_hop(&mut self, now: Instant) -> Action {
         self.mark = now;
+        self.queued = false;
         if self.connected {
             self.stage = Stage::Sending;
             Action::Send
         } else {
+            self.secure = None;
             self.stage = Stage::Connecting;
             Action::Connect
         }
@@ -286,7 +463,7 @@ impl Exchange {
         if template.follow_redirects && matches!(response.status, 301 | 302 | 303 | 307 | 308) {
             let target = self.reader.location().and_then(|loc| {
                 let current = self.hop.as_ref().map_or(&template.spec.target, |(spec, _)| &spec.target);
-                resolve_location(loc, &template.host, template.port, current)
+                resolve_location(loc, template.scheme(), &template.host, template.port, current)
             });
             if let Some(target) = target {
                 if self.hops >= MAX_REDIRECTS {
@@ -313,6 +490,11 @@ impl Exchange {
             }
         }
         self.stage = Stage::Idle;
+        if self.opening {
+            self.opening = false;
+            let result = result.map(|_| ());
+            return Action::Opened(Opened { result, handshake: self.handshake.take() });
+        }
         let ns = Duration::from_nanos;
         Action::Finish(Finished {
             record: Record {
@@ -326,6 +508,7 @@ impl Exchange {
                 body_bytes: self.body_bytes,
             },
             keep_conn: self.connected,
+            handshake: self.handshake.take(),
         })
     }
 }

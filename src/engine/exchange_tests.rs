@@ -164,11 +164,11 @@ fn parse_errors_and_timeouts_close_the_connection() {
     let f = finished(ex.on_data(b"garbage", t0, &t));
     assert_eq!((f.record.result, f.keep_conn), (Err(ErrorKind::InvalidResponse), false));
     assert_eq!(ex.begin(t0, t0), Action::Connect);
-    assert_eq!(ex.on_timeout(ms(t0, 20)).record.result, Err(ErrorKind::ConnectTimeout));
+    assert_eq!(finished(ex.on_timeout(ms(t0, 20))).record.result, Err(ErrorKind::ConnectTimeout));
     assert_eq!(ex.begin(t0, t0), Action::Connect);
     ex.on_connect(Ok(()), t0);
     ex.on_sent(Ok(()), t0, &t);
-    let f = ex.on_timeout(ms(t0, 20));
+    let f = finished(ex.on_timeout(ms(t0, 20)));
     assert_eq!(
         (f.record.result, f.record.latency, f.keep_conn),
         (Err(ErrorKind::Timeout), Duration::from_millis(20), false)
@@ -213,11 +213,100 @@ fn a_late_start_is_queued_time_and_a_timeout_ends_at_its_limit() {
     assert_eq!((r.queued, r.latency), (Duration::from_millis(30), Duration::from_millis(5)));
     // The deadline counts from the intended start: queue + latency = the limit.
     ex.begin(ms(t0, 100), ms(t0, 180));
-    let r = ex.on_timeout(ms(t0, 400)).record;
+    let r = finished(ex.on_timeout(ms(t0, 400))).record;
     assert_eq!(r.result, Err(ErrorKind::Timeout));
     assert_eq!(r.queued + r.latency, Duration::from_millis(300));
     // An intended start after the actual one is clamped (never negative).
     ex.begin(ms(t0, 900), ms(t0, 500));
-    let r = ex.on_timeout(ms(t0, 510)).record;
+    let r = finished(ex.on_timeout(ms(t0, 510))).record;
     assert_eq!(r.queued, Duration::ZERO);
+}
+
+/// A client machine and an in-memory rustls server that trusts each other.
+fn tls_pair(t0: Instant) -> (Template, Exchange, rustls::ServerConnection) {
+    use crate::tls::{ServerIdentity, TlsOptions, client_config, self_signed, server_config};
+    let made = self_signed(std::time::SystemTime::now()).unwrap();
+    let identity = ServerIdentity::Der { cert: made.cert_der.clone(), key: made.key_der.clone() };
+    let server = rustls::ServerConnection::new(server_config(identity, None).unwrap()).unwrap();
+    let options = TlsOptions { ca_pem: Some(made.cert_pem().into_bytes()), ..TlsOptions::default() };
+    let server_name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let target = TlsTarget { config: client_config(&options).unwrap(), server: server_name, resume: false };
+    let ex = Exchange::new(false, t0).with_tls(Some(target.clone()));
+    (template("GET", true).with_tls(target), ex, server)
+}
+
+/// Carries the machine's sends to the server and the server's answers back
+/// until the machine finishes or reports the connection open.
+fn pump(ex: &mut Exchange, server: &mut rustls::ServerConnection, t: &Template, mut action: Action) -> Action {
+    let now = Instant::now();
+    for _ in 0..16 {
+        action = match action {
+            Action::Send => {
+                let Outgoing::Bytes(bytes) = ex.outgoing(t) else { panic!("TLS sends ciphertext") };
+                server.read_tls(&mut &bytes[..]).unwrap();
+                server.process_new_packets().unwrap();
+                ex.on_sent(Ok(()), now, t)
+            }
+            Action::Recv => {
+                let mut reply = Vec::new();
+                let mut plain = [0u8; 1024];
+                if let Ok(n) = std::io::Read::read(&mut server.reader(), &mut plain) {
+                    assert!(plain[..n].starts_with(b"GET /start HTTP/1.1\r\n"), "the server reads the request");
+                    std::io::Write::write_all(&mut server.writer(), OK).unwrap();
+                }
+                server.write_tls(&mut reply).unwrap();
+                assert!(!reply.is_empty(), "the machine waits only for what the server has sent");
+                ex.on_data(&reply, now, t)
+            }
+            end => return end,
+        };
+    }
+    panic!("no end after 16 steps")
+}
+
+#[test]
+fn over_tls_a_connection_is_opened_secured_and_then_carries_requests() {
+    let t0 = Instant::now();
+    let (t, mut ex, mut server) = tls_pair(t0);
+    assert_eq!(ex.open(t0), Action::Connect);
+    let action = ex.on_connect(Ok(()), t0);
+    let Action::Opened(opened) = pump(&mut ex, &mut server, &t, action) else { panic!("opened") };
+    assert_eq!(opened.result, Ok(()));
+    let handshake = opened.handshake.expect("the handshake is reported with the opening");
+    assert_eq!((handshake.version, handshake.resumed), ("TLS 1.3", false));
+    // The server's session tickets arrive on the idle connection and are absorbed.
+    let mut tickets = Vec::new();
+    server.write_tls(&mut tickets).unwrap();
+    assert!(ex.on_idle_data(&tickets), "TLS messages keep the connection usable");
+    for _ in 0..3 {
+        let action = ex.begin(t0, t0);
+        assert_eq!(action, Action::Send, "no new connection, no new handshake");
+        let f = finished(pump(&mut ex, &mut server, &t, action));
+        assert_eq!((f.record.result, f.keep_conn, f.handshake), (Ok(200), true, None));
+    }
+    // Plaintext on an idle connection is not a TLS message: it is lost.
+    std::io::Write::write_all(&mut server.writer(), b"surprise").unwrap();
+    let mut stray = Vec::new();
+    server.write_tls(&mut stray).unwrap();
+    assert!(!ex.on_idle_data(&stray));
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
+}
+
+#[test]
+fn over_tls_a_request_on_a_new_connection_carries_its_handshake_and_a_stall_is_a_connect_timeout() {
+    let t0 = Instant::now();
+    let (t, mut ex, mut server) = tls_pair(t0);
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    let action = ex.on_connect(Ok(()), t0);
+    let f = finished(pump(&mut ex, &mut server, &t, action));
+    assert_eq!(f.record.result, Ok(200));
+    assert!(f.handshake.is_some(), "the request reports the handshake it waited for");
+    let (_, mut stalled, _) = tls_pair(t0);
+    stalled.begin(t0, t0);
+    assert_eq!(stalled.on_connect(Ok(()), ms(t0, 1)), Action::Send);
+    assert_eq!(stalled.handshake_deadline(Some(Duration::from_secs(1))), Some(ms(t0, 1001)));
+    assert_eq!(stalled.handshake_deadline(None), None);
+    let f = finished(stalled.on_timeout(ms(t0, 1001)));
+    assert_eq!((f.record.result, f.keep_conn), (Err(ErrorKind::ConnectTimeout), false));
+    assert_eq!(stalled.handshake_deadline(Some(Duration::from_secs(1))), None, "no handshake in progress");
 }

@@ -25,6 +25,14 @@ pub struct Job<'a> {
     pub shared: &'a Shared,
 }
 
+impl Job<'_> {
+    /// How this worker secures its connections (`https://`): the run's
+    /// TLS target with the worker's own session cache.
+    pub fn tls(&self) -> Option<super::TlsTarget> {
+        self.shared.plan.template.tls.as_ref().map(super::TlsTarget::for_worker)
+    }
+}
+
 /// A way of moving bytes.
 pub trait Backend: Sync {
     /// What the report names: the backend and the features it uses.

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod policy;
 pub mod portable;
 pub mod schedule;
+pub mod secure;
 pub mod shared;
 #[cfg(target_os = "linux")]
 pub mod uring;
@@ -29,6 +30,7 @@ pub use exchange::Template;
 pub use lifecycle::{Backend, Job, Worker, WorkerResult};
 pub use policy::{Dialer, Next, Policy, SlotTiming};
 pub use schedule::{SPIN_AHEAD, Schedule};
+pub use secure::TlsTarget;
 pub use shared::Shared;
 
 /// Most connection attempts in flight at once while pre-connecting, so that
@@ -179,6 +181,12 @@ impl<'b> Engine<'b> {
     /// Stops issuing requests; those in flight may still finish.
     pub fn drain(&self) {
         self.shared.tickets.stop();
+    }
+
+    /// The verification failure that stopped the run before any handshake
+    /// succeeded, if one did (see [`shared::Trust`]).
+    pub fn refused(&self) -> Option<crate::stats::ErrorKind> {
+        self.shared.trust.stopped()
     }
 
     /// Stops issuing and abandons requests in flight (counted as aborted).

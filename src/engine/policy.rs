@@ -17,10 +17,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::exchange::Finished;
+use super::exchange::{Finished, Opened};
 use super::schedule::{Claim, Schedule};
 use super::{Shared, Until};
-use crate::stats::{WorkerStats, nanos};
+use crate::stats::{ErrorKind, Handshake, WorkerStats, nanos};
 
 /// What a slot does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +171,30 @@ impl<'a> Policy<'a> {
         self.shared.live.add(self.worker, &finished.record);
         self.in_flight -= 1;
         slot.not_before = backoff.map(|pause| now + pause);
+        self.secured(finished.handshake.as_ref(), finished.record.result.err());
+    }
+
+    /// Records a connection opened before the start (or its failure).
+    pub fn opened(&mut self, opened: &Opened) {
+        if opened.result.is_err() {
+            self.stats.preconnect_failures += 1;
+        }
+        self.secured(opened.handshake.as_ref(), opened.result.err());
+    }
+
+    /// Records a finished TLS handshake, and stops the run when the first
+    /// handshakes fail to verify the server (see [`super::shared::Trust`]).
+    fn secured(&mut self, handshake: Option<&Handshake>, error: Option<ErrorKind>) {
+        if let Some(handshake) = handshake {
+            self.stats.tls.record(handshake);
+            self.shared.trust.verified();
+        }
+        if let Some(kind) = error.filter(|kind| kind.is_tls_verification())
+            && self.shared.trust.refused(kind)
+        {
+            self.shared.tickets.stop();
+            self.shared.abort.fire();
+        }
     }
 
     /// Requests that never completed when the worker stopped at `finished`:

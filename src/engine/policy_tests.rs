@@ -47,7 +47,7 @@ fn ok() -> Finished {
         wire_bytes: 10,
         body_bytes: 2,
     };
-    Finished { record, keep_conn: true }
+    Finished { record, keep_conn: true, handshake: None }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! State that every worker of one run shares: the request budget, the live
-//! counters, the abort signal and the two start lines. Built only from
+//! counters, the abort signal, the TLS trust verdict and the two start lines. Built only from
 //! atomics and std primitives, so a bare thread driving io_uring and a tokio
 //! runtime use it alike (the abort signal is a future on any executor and a
 //! flag for a loop that polls).
@@ -7,12 +7,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Plan, Until};
-use crate::stats::Live;
+use crate::stats::{ErrorKind, Live};
 
 /// The request budget: a shared atomic ticket counter (never split per
 /// worker, so no remainder is lost as in hey), plus the stop flag.
@@ -170,6 +170,40 @@ impl Future for AbortWait<'_> {
     }
 }
 
+/// Whether the server's certificate was trusted yet. A run whose first
+/// handshakes fail verification stops at once: every later handshake would
+/// fail the same way, and one line with the fix says more than thousands
+/// of identical errors.
+#[derive(Debug, Default)]
+pub struct Trust {
+    verified: AtomicBool,
+    refused: OnceLock<ErrorKind>,
+}
+
+impl Trust {
+    /// A handshake succeeded: later verification failures are counted, not fatal.
+    pub fn verified(&self) {
+        if !self.verified.load(Ordering::Relaxed) {
+            self.verified.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// A handshake failed verification with `kind`; true when no handshake
+    /// has succeeded yet, so the run must stop.
+    pub fn refused(&self, kind: ErrorKind) -> bool {
+        if self.verified.load(Ordering::Relaxed) {
+            return false;
+        }
+        let _ = self.refused.set(kind);
+        true
+    }
+
+    /// Why the run was stopped, if it was.
+    pub fn stopped(&self) -> Option<ErrorKind> {
+        self.refused.get().copied()
+    }
+}
+
 /// State shared by all workers of one run.
 #[derive(Debug)]
 pub struct Shared {
@@ -177,6 +211,7 @@ pub struct Shared {
     pub tickets: Tickets,
     pub live: Live,
     pub abort: Abort,
+    pub trust: Trust,
     /// Passed once every worker has its event loop (before anyone connects,
     /// so that connections cannot use up the descriptors a loop needs).
     pub prepared: StartLine,
@@ -194,6 +229,7 @@ impl Shared {
             tickets: Tickets::new(plan.until),
             live: Live::new(workers),
             abort: Abort::default(),
+            trust: Trust::default(),
             prepared: StartLine::default(),
             start: StartLine::default(),
             preconnect_parallel: (super::MAX_PARALLEL_CONNECTS / workers.max(1)).max(1),

@@ -74,15 +74,15 @@ impl RequestSpec {
 }
 
 /// Where a redirect's Location points, as a request target, if it stays on
-/// the same scheme (http), host and port; `None` for another origin, which
+/// the same scheme (`http` or `https`), host and port; `None` for another origin, which
 /// this client does not follow. Relative references resolve against
 /// `current` (RFC 3986 §5.2, without dot-segment removal: servers see the
 /// path they asked for).
-pub fn resolve_location(location: &[u8], host: &str, port: u16, current: &str) -> Option<String> {
+pub fn resolve_location(location: &[u8], scheme: &str, host: &str, port: u16, current: &str) -> Option<String> {
     let location = std::str::from_utf8(location).ok()?;
     let location = location.split_once('#').map_or(location, |(before, _)| before);
-    let authority_and_path = if let Some((scheme, rest)) = location.split_once("://") {
-        if !scheme.eq_ignore_ascii_case("http") || scheme.contains(['/', '?']) {
+    let authority_and_path = if let Some((their_scheme, rest)) = location.split_once("://") {
+        if !their_scheme.eq_ignore_ascii_case(scheme) || their_scheme.contains(['/', '?']) {
             return None;
         }
         Some(rest)
@@ -93,7 +93,8 @@ pub fn resolve_location(location: &[u8], host: &str, port: u16, current: &str) -
         Some(rest) => {
             let split = rest.find(['/', '?']).unwrap_or(rest.len());
             let (authority, path) = rest.split_at(split);
-            if !same_origin(authority, host, port) {
+            let default_port = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+            if !same_origin(authority, host, port, default_port) {
                 return None;
             }
             match path {
@@ -117,7 +118,7 @@ pub fn resolve_location(location: &[u8], host: &str, port: u16, current: &str) -
 }
 
 /// Does `authority` (`host[:port]`, IPv6 in brackets, userinfo ignored) name `host`:`port`?
-fn same_origin(authority: &str, host: &str, port: u16) -> bool {
+fn same_origin(authority: &str, host: &str, port: u16, default_port: u16) -> bool {
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let (their_host, their_port) = match authority.strip_prefix('[') {
         Some(inner) => match inner.split_once(']') {
@@ -130,7 +131,7 @@ fn same_origin(authority: &str, host: &str, port: u16) -> bool {
         },
     };
     let their_port = match their_port {
-        None | Some("") => 80,
+        None | Some("") => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(p) => p,
             Err(_) => return false,
@@ -249,11 +250,16 @@ mod tests {
             ("/with space", None),
         ];
         for &(location, want) in cases {
-            let got = resolve_location(location.as_bytes(), "h", 8080, "/dir/file?x=1");
+            let got = resolve_location(location.as_bytes(), "http", "h", 8080, "/dir/file?x=1");
             assert_eq!(got.as_deref(), want, "{location:?}");
         }
-        assert_eq!(resolve_location(b"http://[::1]/x", "::1", 80, "/").as_deref(), Some("/x"));
-        assert_eq!(resolve_location(b"http://h/x", "h", 80, "/").as_deref(), Some("/x"));
+        assert_eq!(resolve_location(b"http://[::1]/x", "http", "::1", 80, "/").as_deref(), Some("/x"));
+        assert_eq!(resolve_location(b"http://h/x", "http", "h", 80, "/").as_deref(), Some("/x"));
+        assert_eq!(resolve_location(b"https://h/x", "https", "h", 443, "/").as_deref(), Some("/x"));
+        assert_eq!(resolve_location(b"HTTPS://h:443/x", "https", "h", 443, "/").as_deref(), Some("/x"));
+        assert_eq!(resolve_location(b"http://h/x", "https", "h", 443, "/"), None, "another scheme");
+        assert_eq!(resolve_location(b"https://h/x", "http", "h", 80, "/"), None, "another scheme");
+        assert_eq!(resolve_location(b"https://h/x", "https", "h", 8443, "/"), None, "another port");
     }
 
     #[test]

@@ -67,6 +67,9 @@ fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Resul
         "  Backend:      {}, {} worker{plural} x {} connections",
         info.backend, info.workers, info.connections
     )?;
+    if let Some(tls) = &stats.tls.negotiated {
+        writeln!(out, "  TLS:          {}, {}, {}", tls.version, tls.suite, tls.group)?;
+    }
     if let Some(merged) = info.merged {
         let spread = merged.start_spread.as_secs_f64() * 1e3;
         writeln!(out, "  Merged:       {} results, started within {spread:.1} ms of each other", merged.parts)?;
@@ -207,6 +210,13 @@ fn details(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
         let count = stats.connect.count;
         let plural = if count == 1 { "" } else { "s" };
         writeln!(out, " ({count} new connection{plural}; p50 {:.4}, p99 {:.4} secs)", p(50.0), p(99.0))?;
+    }
+    let tls = &stats.tls;
+    if tls.handshake.count > 0 {
+        line(out, "handshake:", &tls.handshake)?;
+        let count = tls.handshake.count;
+        let plural = if count == 1 { "" } else { "s" };
+        writeln!(out, " ({count} TLS handshake{plural}: {} full, {} resumed)", tls.full(), tls.resumed)?;
     }
     if stats.send_lag.count > 0 {
         // Microseconds: the lag is far below what four decimals of a second show.

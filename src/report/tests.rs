@@ -248,3 +248,25 @@ fn an_unobserved_write_phase_is_named_not_measured() {
     let (measured, info) = sample();
     assert!(rendered(&measured, &info, &Style::plain()).contains("  req write: 0.00"));
 }
+
+#[test]
+fn tls_runs_name_what_was_negotiated_and_time_the_handshakes() {
+    let (mut stats, info) = sample();
+    let handshake = |ns, resumed| crate::stats::Handshake {
+        ns,
+        resumed,
+        version: "TLS 1.3",
+        suite: "TLS13_AES_128_GCM_SHA256",
+        group: "X25519",
+    };
+    for (ns, resumed) in [(2_000_000, false), (1_000_000, true), (600_000, true)] {
+        stats.tls.record(&handshake(ns, resumed));
+    }
+    let text = rendered(&stats, &info, &Style::plain());
+    assert!(text.contains("\n  TLS:          TLS 1.3, TLS13_AES_128_GCM_SHA256, X25519\n"), "{text}");
+    let line = "\n  handshake: 0.0012 secs, 0.0006 secs, 0.0020 secs (3 TLS handshakes: 1 full, 2 resumed)\n";
+    assert!(text.contains(line), "{text}");
+    let (plain, _) = sample();
+    let text = rendered(&plain, &info, &Style::plain());
+    assert!(!text.contains("TLS") && !text.contains("handshake"), "http:// runs show no TLS lines");
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{ErrorKind, Histogram, Phase, WorkerStats};
+use crate::stats::{ErrorKind, Histogram, Negotiated, Phase, TlsStats, WorkerStats};
 use crate::summary::{Load, Merged, Rate, RunInfo, Summary};
 use crate::wallclock;
 
@@ -54,6 +54,25 @@ pub struct ResultDoc {
     pub phases: Phases,
     pub connect_percentiles: ConnectPercentiles,
     pub histograms: Histograms,
+    /// `https://`: the handshakes and what they negotiated (absent or
+    /// null for `http://`, and in results written before TLS existed).
+    #[serde(default)]
+    pub tls: Option<TlsDoc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsDoc {
+    /// Protocol version, cipher suite and key-exchange group of the first
+    /// handshake (`TLS 1.3`, `TLS13_AES_256_GCM_SHA384`, `X25519`).
+    pub version: String,
+    pub cipher_suite: String,
+    pub group: String,
+    /// Every completed handshake, from the TCP connection being open.
+    pub handshake: PhaseDoc,
+    /// Handshakes that resumed a session (`--tls-resume`).
+    pub resumed: u64,
+    /// Handshakes that did not (derived: `handshake.count - resumed`).
+    pub full: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +308,35 @@ impl Histograms {
     }
 }
 
+impl TlsDoc {
+    fn of(tls: &TlsStats) -> Option<TlsDoc> {
+        let negotiated = tls.negotiated.as_ref()?;
+        Some(TlsDoc {
+            version: negotiated.version.to_string(),
+            cipher_suite: negotiated.suite.to_string(),
+            group: negotiated.group.to_string(),
+            handshake: PhaseDoc::of(&tls.handshake),
+            resumed: tls.resumed,
+            full: tls.full(),
+        })
+    }
+
+    fn stats(&self) -> Result<TlsStats, String> {
+        if self.resumed > self.handshake.count {
+            return Err("more resumed TLS handshakes than handshakes".into());
+        }
+        Ok(TlsStats {
+            handshake: self.handshake.phase(),
+            resumed: self.resumed,
+            negotiated: Some(Negotiated {
+                version: self.version.clone().into(),
+                suite: self.cipher_suite.clone().into(),
+                group: self.group.clone().into(),
+            }),
+        })
+    }
+}
+
 impl PhaseDoc {
     fn of(p: &Phase) -> Self {
         PhaseDoc { count: p.count, sum_ns: p.sum_ns, min_ns: p.min_ns(), max_ns: p.max_ns }
@@ -402,6 +450,7 @@ impl ResultDoc {
                 p99_s: secs(stats.connect_latency.percentile_ns(99.0)),
             },
             histograms: Histograms::of(stats),
+            tls: TlsDoc::of(&stats.tls),
         }
     }
 
@@ -445,6 +494,9 @@ impl ResultDoc {
         (s.aborted, s.started, s.unsent, s.preconnect_failures) =
             (c.aborted, c.started, c.unsent, c.preconnect_failures);
         (s.wire_bytes, s.body_bytes) = (c.wire_bytes, c.body_bytes);
+        if let Some(tls) = &self.tls {
+            s.tls = tls.stats()?;
+        }
         for (&code, &n) in &self.status_codes {
             if !(100..=999).contains(&code) {
                 return Err(format!("status code {code} is out of range"));

@@ -226,3 +226,26 @@ fn pointer<'a>(value: &'a mut serde_json::Value, path: &[String]) -> &'a mut ser
     let text: String = path.iter().map(|p| format!("/{}", p.replace('~', "~0").replace('/', "~1"))).collect();
     value.pointer_mut(&text).expect("the path exists")
 }
+
+#[test]
+fn tls_figures_round_trip_and_merge() {
+    let mut stats = stats_of(&latencies(1_000, 3));
+    for (ns, resumed) in [(900_000, false), (300_000, true)] {
+        let h = crate::stats::Handshake { ns, resumed, version: "TLS 1.2", suite: "S", group: "G" };
+        stats.tls.record(&h);
+    }
+    let doc = ResultDoc::new(&Summary::new(&stats, &info(1_000)), meta(1_000, "https://h/"));
+    let tls = doc.tls.as_ref().unwrap();
+    assert_eq!((tls.version.as_str(), tls.full, tls.resumed, tls.handshake.count), ("TLS 1.2", 1, 1, 2));
+    let back = ResultDoc::parse(&serde_json::to_string(&doc).unwrap()).unwrap();
+    assert_eq!(back.stats().unwrap(), stats);
+    let merged = merge(&[doc.clone(), doc], false, vec!["vastar".into()]).unwrap().stats().unwrap();
+    assert_eq!((merged.tls.handshake.count, merged.tls.resumed), (4, 2));
+    // Written before TLS existed: no field at all.
+    let mut value = serde_json::to_value(&back).unwrap();
+    value.as_object_mut().unwrap().remove("tls");
+    assert!(ResultDoc::from_value(value).unwrap().tls.is_none());
+    let mut value = serde_json::to_value(&back).unwrap();
+    value["tls"]["resumed"] = 9.into();
+    assert!(ResultDoc::from_value(value).unwrap().stats().unwrap_err().contains("resumed"));
+}

@@ -2,6 +2,7 @@
 //! the backend, run the engine, render the result.
 
 mod output;
+mod serve;
 
 use std::fmt;
 use std::io::{self, Write};
@@ -10,16 +11,16 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::cli::{BenchArgs, Cli, Command, ServeArgs};
+use crate::cli::{BenchArgs, Cli, Command};
 use crate::config::{BackendChoice, Config, ConfigError, Stop};
-use crate::engine::{self, Backend, Engine, EngineError, Outcome, Plan, Template, Until};
+use crate::engine::{self, Backend, Engine, EngineError, Outcome, Plan, Template, TlsTarget, Until};
 use crate::load::CpuTicks;
 use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::result::{Meta, Target};
-use crate::server::{Server, ServerOptions};
 use crate::signals;
 use crate::summary::{Load, Rate, RunInfo};
 use crate::term;
+use rustls::pki_types::ServerName;
 
 /// Time in-flight requests get to finish after Ctrl-C before they are abandoned.
 const INTERRUPT_GRACE: Duration = Duration::from_secs(1);
@@ -52,13 +53,21 @@ pub enum Error {
     Output(io::Error),
     /// A result file that cannot be read or merged.
     Input(String),
+    /// The TLS settings cannot be used (a bad file, a CPU without the
+    /// instructions the TLS library needs).
+    Tls(String),
+    /// The first handshakes failed to verify the server: the run stopped.
+    Refused {
+        url: String,
+        why: String,
+    },
 }
 
 impl Error {
     /// Exit status: 2 for input the user must fix, 1 for failures at run time.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Config(_) | Error::Backend(_) | Error::Input(_) => ExitCode::from(2),
+            Error::Config(_) | Error::Backend(_) | Error::Input(_) | Error::Tls(_) => ExitCode::from(2),
             _ => ExitCode::from(1),
         }
     }
@@ -87,6 +96,8 @@ impl fmt::Display for Error {
             Error::Server(e) => write!(f, "cannot start the built-in server: {e}"),
             Error::Output(e) => write!(f, "cannot write the report: {e}"),
             Error::Input(why) => f.write_str(why),
+            Error::Tls(why) => f.write_str(why),
+            Error::Refused { url, why } => write!(f, "{url}: the first TLS handshakes failed, run stopped: {why}"),
         }
     }
 }
@@ -108,47 +119,39 @@ impl From<EngineError> for Error {
 /// Runs what the command line asks for.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Some(Command::Serve(args)) => serve(&args),
+        Some(Command::Serve(args)) => serve::serve(&args),
         Some(Command::Merge(args)) => output::merge_command(&args),
         None => bench(&cli.bench),
     }
 }
 
-fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
-    let server = Server::start(args.listen, args.options()).map_err(Error::Server)?;
-    println!(
-        "vastar serve: listening on http://{}/ ({} byte bodies{})",
-        server.addr(),
-        args.body_bytes,
-        if args.chunked { ", chunked" } else { "" }
-    );
-    server.wait();
-    Ok(ExitCode::SUCCESS)
-}
-
 fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     // Chosen first, so that a refused --backend fails before anything starts.
     let backend = select_backend(BackendChoice::parse(&args.backend)?, args.quiet)?;
-    let demo = if args.demo {
-        let server =
-            Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), ServerOptions::default()).map_err(Error::Server)?;
-        if !args.quiet {
-            eprintln!("vastar --demo: benchmarking the built-in server at http://{}/", server.addr());
-        }
-        Some(server)
+    let (demo, trust) = if args.demo {
+        let (server, trust) = serve::demo_server(args.tls)?;
+        (Some(server), trust)
     } else {
-        None
+        (None, None)
     };
+    let scheme = if args.tls { "https" } else { "http" };
     let url = match (&demo, &args.url) {
-        (Some(server), _) => format!("http://{}/", server.addr()),
+        (Some(server), _) => format!("{scheme}://{}/", server.addr()),
         (None, Some(url)) => url.clone(),
         (None, None) => unreachable!("clap requires a URL without --demo"),
     };
-    let config = args.to_config(&url)?;
+    if demo.is_some() && !args.quiet {
+        eprintln!("vastar --demo: benchmarking the built-in server at {url}");
+    }
+    let mut config = args.to_config(&url)?;
+    if let (Some(options), Some(pem)) = (config.tls.as_mut(), trust) {
+        // The demo's own certificate is trusted, unless the user chose otherwise.
+        options.ca_pem.get_or_insert_with(|| pem.into_bytes());
+    }
     let looked_up = Instant::now();
     let addrs = resolve(&config)?;
     let dns = config.url.host.parse::<std::net::IpAddr>().is_err().then(|| (looked_up.elapsed(), addrs.len()));
-    let engine = Engine::new(plan(&config, addrs), backend);
+    let engine = Engine::new(plan(&config, addrs)?, backend);
     // Without handlers Ctrl-C still ends the process, only without a report.
     let _ = signals::install();
     let goal = match config.stop {
@@ -160,6 +163,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         announce_start_at(at);
     }
     let (outcome, signal) = run_monitored(&engine, goal, term::stderr_is_terminal() && !args.quiet)?;
+    refused(&engine, &config)?;
     let cores_busy = ticks.zip(CpuTicks::now()).and_then(|(before, after)| before.busy_share(&after, outcome.spun));
     drop(demo);
     let info = run_info(&outcome, &config, signal.is_some(), dns, cores_busy);
@@ -280,28 +284,56 @@ fn monitor(engine: &Engine, goal: Goal, draw: bool, finished: &AtomicBool) -> Op
     signal
 }
 
-/// Resolves the target once (all addresses, in the resolver's order).
+/// Resolves the target once (all addresses, in the resolver's order): the
+/// URL's host, or `--connect-to`'s.
 pub fn resolve(config: &Config) -> Result<Vec<SocketAddr>, Error> {
-    let fail = |why: String| Error::Resolve { host: config.url.host.clone(), why };
-    let addrs: Vec<SocketAddr> = config.url.authority().to_socket_addrs().map_err(|e| fail(e.to_string()))?.collect();
+    let (host, port) = config.connect_to.clone().unwrap_or_else(|| (config.url.host.clone(), config.url.port));
+    let fail = |why: String| Error::Resolve { host: host.clone(), why };
+    let addrs: Vec<SocketAddr> = (host.as_str(), port).to_socket_addrs().map_err(|e| fail(e.to_string()))?.collect();
     if addrs.is_empty() {
         return Err(fail("no addresses".into()));
     }
     Ok(addrs)
 }
 
+/// The run's TLS target for `https://`, built once: the client
+/// configuration and the name sent as SNI.
+fn tls_target(config: &Config) -> Result<Option<TlsTarget>, Error> {
+    let Some(options) = &config.tls else { return Ok(None) };
+    if let Some(feature) = crate::tls::missing_cpu_feature() {
+        return Err(Error::Tls(format!(
+            "https:// needs a CPU with the {feature} instructions, which this one lacks \
+             (the TLS library uses them); benchmark the service over http:// instead"
+        )));
+    }
+    let client = crate::tls::client_config(options).map_err(|e| Error::Tls(e.to_string()))?;
+    let server = ServerName::try_from(config.url.host.clone()).map_err(|_| {
+        Error::Tls(format!(
+            "{:?} cannot be used as a TLS server name; use a DNS name or an IP address",
+            config.url.host
+        ))
+    })?;
+    Ok(Some(TlsTarget { config: client, server, resume: options.resume }))
+}
+
+/// The early stop of a run whose first handshakes failed verification.
+fn refused(engine: &Engine, config: &Config) -> Result<(), Error> {
+    let Some(kind) = engine.refused() else { return Ok(()) };
+    let why = engine::secure::verification_failure(kind).map_or_else(|| kind.label().to_string(), |f| f.to_string());
+    Err(Error::Refused { url: config.url.display_without_credentials(), why })
+}
+
 /// The engine's plan for a config and resolved addresses.
-pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Plan {
+pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Result<Plan, Error> {
     let url = &config.url;
-    Plan {
+    let mut template =
+        Template::new(config.request.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port);
+    if let Some(tls) = tls_target(config)? {
+        template = template.with_tls(tls);
+    }
+    Ok(Plan {
         addrs,
-        template: Template::new(
-            config.request.clone(),
-            config.keepalive,
-            config.follow_redirects,
-            url.host.clone(),
-            url.port,
-        ),
+        template,
         connections: config.connections,
         until: match config.stop {
             Stop::Requests(n) => Until::Count(n),
@@ -313,7 +345,7 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Plan {
         connect_timeout: config.connect_timeout,
         preconnect_timeout: config.connect_timeout.unwrap_or(PRECONNECT_TIMEOUT),
         start_at: config.start_at,
-    }
+    })
 }
 
 /// How to let io_uring through a container's seccomp filter.
@@ -350,6 +382,9 @@ pub fn benchmark(config: &Config) -> Result<Outcome, Error> {
 
 /// As [`benchmark`], on a chosen backend.
 pub fn benchmark_on(config: &Config, backend: &dyn Backend) -> Result<Outcome, Error> {
-    let plan = plan(config, resolve(config)?);
-    Ok(Engine::new(plan, backend).run()?)
+    let plan = plan(config, resolve(config)?)?;
+    let engine = Engine::new(plan, backend);
+    let outcome = engine.run()?;
+    refused(&engine, config)?;
+    Ok(outcome)
 }

@@ -7,12 +7,14 @@
 //! are counted in a fixed set of categories, never by free text.
 
 pub mod histogram;
+pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use histogram::add;
 pub use histogram::{Histogram, Overflow};
+pub use tls::{Handshake, Negotiated, TlsStats};
 
 /// Why a request failed. A fixed set so that counting never allocates and a
 /// flood of distinct messages cannot grow memory.
@@ -31,10 +33,25 @@ pub enum ErrorKind {
     HeadTooLarge,
     TooManyRedirects,
     Io,
+    /// TLS: the server's certificate chain leads to no trusted root.
+    TlsUnknownIssuer,
+    TlsExpired,
+    TlsNotYetValid,
+    /// TLS: the certificate does not name the host asked for.
+    TlsWrongName,
+    /// TLS: any other unusable certificate.
+    TlsBadCertificate,
+    /// TLS: the server ended the connection with a fatal alert.
+    TlsAlert,
+    /// TLS: no version, cipher suite or group in common.
+    TlsIncompatible,
+    /// TLS: the server broke the protocol (not TLS, a bad record).
+    TlsProtocol,
+    TlsOther,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 22] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Unreachable,
@@ -48,6 +65,15 @@ impl ErrorKind {
         ErrorKind::HeadTooLarge,
         ErrorKind::TooManyRedirects,
         ErrorKind::Io,
+        ErrorKind::TlsUnknownIssuer,
+        ErrorKind::TlsExpired,
+        ErrorKind::TlsNotYetValid,
+        ErrorKind::TlsWrongName,
+        ErrorKind::TlsBadCertificate,
+        ErrorKind::TlsAlert,
+        ErrorKind::TlsIncompatible,
+        ErrorKind::TlsProtocol,
+        ErrorKind::TlsOther,
     ];
 
     /// Short label for the report.
@@ -66,6 +92,15 @@ impl ErrorKind {
             ErrorKind::HeadTooLarge => "response head too large",
             ErrorKind::TooManyRedirects => "too many redirects",
             ErrorKind::Io => "other I/O error",
+            ErrorKind::TlsUnknownIssuer => "TLS: certificate signed by an unknown authority (--cacert, -k)",
+            ErrorKind::TlsExpired => "TLS: certificate expired (-k)",
+            ErrorKind::TlsNotYetValid => "TLS: certificate not valid yet (check the clock, -k)",
+            ErrorKind::TlsWrongName => "TLS: certificate not valid for the host name (-k)",
+            ErrorKind::TlsBadCertificate => "TLS: unusable certificate",
+            ErrorKind::TlsAlert => "TLS: fatal alert from the server",
+            ErrorKind::TlsIncompatible => "TLS: no version, cipher suite or group in common",
+            ErrorKind::TlsProtocol => "TLS: protocol error (is the server speaking TLS?)",
+            ErrorKind::TlsOther => "TLS: other failure",
         }
     }
 
@@ -85,6 +120,15 @@ impl ErrorKind {
             ErrorKind::HeadTooLarge => "head_too_large",
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::Io => "io",
+            ErrorKind::TlsUnknownIssuer => "tls_unknown_issuer",
+            ErrorKind::TlsExpired => "tls_expired",
+            ErrorKind::TlsNotYetValid => "tls_not_yet_valid",
+            ErrorKind::TlsWrongName => "tls_wrong_name",
+            ErrorKind::TlsBadCertificate => "tls_bad_certificate",
+            ErrorKind::TlsAlert => "tls_alert",
+            ErrorKind::TlsIncompatible => "tls_incompatible",
+            ErrorKind::TlsProtocol => "tls_protocol",
+            ErrorKind::TlsOther => "tls_other",
         }
     }
 
@@ -102,6 +146,15 @@ impl ErrorKind {
     /// corrected distribution instead of vanishing from it.
     pub fn is_timeout(self) -> bool {
         matches!(self, ErrorKind::Timeout | ErrorKind::ConnectTimeout)
+    }
+
+    /// The client refused to trust the server: every further handshake
+    /// will fail the same way until a flag (`--cacert`, `-k`) changes it.
+    pub fn is_tls_verification(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::TlsUnknownIssuer | ErrorKind::TlsExpired | ErrorKind::TlsNotYetValid | ErrorKind::TlsWrongName
+        )
     }
 }
 
@@ -183,6 +236,8 @@ pub struct WorkerStats {
     /// Every new connection, including those opened before the clock starts.
     pub connect: Phase,
     pub connect_latency: Histogram,
+    /// TLS handshakes (none for http://).
+    pub tls: TlsStats,
     /// Under `--rate`: how late the generator started requests that had a
     /// free connection waiting for them (its own timer error).
     pub send_lag: Phase,
@@ -217,6 +272,7 @@ impl WorkerStats {
             read: Phase::default(),
             connect: Phase::default(),
             connect_latency: Histogram::new(),
+            tls: TlsStats::default(),
             send_lag: Phase::default(),
             unsent: 0,
             started: 0,
@@ -268,6 +324,7 @@ impl WorkerStats {
         self.latency.merge(&other.latency)?;
         self.corrected.merge(&other.corrected)?;
         self.connect_latency.merge(&other.connect_latency)?;
+        self.tls.merge(&other.tls)?;
         for (a, b) in [
             (&mut self.write, &other.write),
             (&mut self.wait, &other.wait),

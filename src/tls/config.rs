@@ -47,6 +47,8 @@ pub enum ConfigError {
     NoSystemRoots,
     /// `--cert`/`--key` cannot be used.
     ClientCert(String),
+    /// The built-in server's `--client-ca` cannot be used.
+    ClientCa(String),
     /// rustls refused the combination (for example the version).
     Rustls(String),
 }
@@ -60,6 +62,7 @@ impl fmt::Display for ConfigError {
                  give the server's CA with --cacert, or skip verification with -k)",
             ),
             ConfigError::ClientCert(why) => write!(f, "--cert/--key: {why}"),
+            ConfigError::ClientCa(why) => write!(f, "--client-ca: {why}"),
             ConfigError::Rustls(why) => write!(f, "TLS settings: {why}"),
         }
     }
@@ -68,7 +71,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// The crypto provider of every connection: graviola, pure Rust.
-fn provider() -> Arc<CryptoProvider> {
+pub(super) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls_graviola::default_provider())
 }
 
@@ -96,7 +99,7 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigEr
     let mut config = match &options.client_pem {
         None => builder.with_no_client_auth(),
         Some((cert_pem, key_pem)) => {
-            let (chain, key) = client_identity(cert_pem, key_pem)?;
+            let (chain, key) = identity(cert_pem, key_pem)?;
             builder.with_client_auth_cert(chain, key).map_err(|e| ConfigError::ClientCert(e.to_string()))?
         }
     };
@@ -107,19 +110,23 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigEr
     Ok(Arc::new(config))
 }
 
+/// The configuration one worker uses: with `resume`, a copy of `base` with
+/// a session cache of its own (one cache shared by every worker would put
+/// a lock between the cores on every handshake); otherwise `base` itself.
+pub fn for_worker(base: &Arc<ClientConfig>, resume: bool) -> Arc<ClientConfig> {
+    if !resume {
+        return Arc::clone(base);
+    }
+    let mut config = ClientConfig::clone(base);
+    config.resumption = Resumption::in_memory_sessions(RESUMABLE_SESSIONS);
+    Arc::new(config)
+}
+
 /// The trusted roots: `--cacert`'s certificates, or the system's.
 fn roots(ca_pem: Option<&[u8]>) -> Result<RootCertStore, ConfigError> {
     let mut roots = RootCertStore::empty();
     match ca_pem {
-        Some(pem) => {
-            for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| ConfigError::CaFile(format!("not a PEM certificate file ({e})")))?;
-                roots.add(cert).map_err(|e| ConfigError::CaFile(format!("a certificate is unusable ({e})")))?;
-            }
-            if roots.is_empty() {
-                return Err(ConfigError::CaFile("the file holds no certificate (expected PEM)".into()));
-            }
-        }
+        Some(pem) => roots = pem_roots(pem).map_err(ConfigError::CaFile)?,
         None => {
             // Unreadable entries are skipped, as browsers and curl do.
             let found = rustls_native_certs::load_native_certs();
@@ -132,8 +139,21 @@ fn roots(ca_pem: Option<&[u8]>) -> Result<RootCertStore, ConfigError> {
     Ok(roots)
 }
 
-/// The client certificate chain and its private key, checked to match.
-fn client_identity(
+/// Every certificate of a PEM file, as trusted roots; why not, if unusable.
+pub(super) fn pem_roots(pem: &[u8]) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("not a PEM certificate file ({e})"))?;
+        roots.add(cert).map_err(|e| format!("a certificate is unusable ({e})"))?;
+    }
+    if roots.is_empty() {
+        return Err("the file holds no certificate (expected PEM)".into());
+    }
+    Ok(roots)
+}
+
+/// A certificate chain and its private key, checked to match.
+pub(super) fn identity(
     cert_pem: &[u8],
     key_pem: &[u8],
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ConfigError> {

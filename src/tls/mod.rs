@@ -11,11 +11,13 @@
 mod config;
 mod failure;
 mod selfsigned;
+mod server;
 mod session;
 
-pub use config::{ConfigError, TlsOptions, TlsVersion, client_config};
+pub use config::{ConfigError, TlsOptions, TlsVersion, client_config, for_worker};
 pub use failure::TlsFailure;
 pub use selfsigned::{SelfSigned, self_signed};
+pub use server::{ServerIdentity, server_config};
 pub use session::{Negotiated, Received, Session};
 
 /// The first CPU feature graviola needs that this CPU lacks, if any: it

@@ -35,6 +35,21 @@ pub struct Negotiated {
     pub resumed: bool,
 }
 
+impl Negotiated {
+    /// Printable names of the version, cipher suite and key-exchange group
+    /// (static, so that recording them allocates nothing).
+    pub fn names(&self) -> (&'static str, &'static str, &'static str) {
+        let version = match self.version {
+            rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2",
+            other => other.as_str().unwrap_or("unknown"),
+        };
+        let suite = self.suite.as_str().unwrap_or("unknown");
+        let group = self.group.and_then(|g| g.as_str()).unwrap_or("none");
+        (version, suite, group)
+    }
+}
+
 impl Session {
     /// A connection to `server` (its name is sent as SNI and checked against
     /// the certificate); its ClientHello is ready in [`Session::outgoing`].
@@ -52,16 +67,19 @@ impl Session {
         let _ = self.conn.writer().write_all(plaintext);
     }
 
-    /// Appends the ciphertext waiting to be sent to `out`; returns how many
-    /// bytes it added.
-    pub fn outgoing(&mut self, out: &mut Vec<u8>) -> usize {
-        let before = out.len();
+    /// Writes the ciphertext waiting to be sent into `out` (an in-memory
+    /// buffer: a writer that refuses bytes would lose them).
+    pub fn outgoing(&mut self, out: &mut dyn Write) {
         while self.conn.wants_write() {
             if self.conn.write_tls(out).is_err() {
                 break;
             }
         }
-        out.len() - before
+    }
+
+    /// Ciphertext is waiting to be sent.
+    pub fn wants_write(&self) -> bool {
+        self.conn.wants_write()
     }
 
     /// Feeds ciphertext received from the server; every piece of plaintext

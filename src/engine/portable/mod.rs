@@ -23,8 +23,8 @@ use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 use tokio::time::{timeout, timeout_at};
 
-use super::exchange::{Action, Exchange, Finished};
-use super::{Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, classify, classify_connect};
+use super::exchange::{Action, Exchange, Finished, Outgoing};
+use super::{Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, TlsTarget, classify, classify_connect};
 use crate::stats::{ErrorKind, nanos};
 use clock::Clock;
 
@@ -54,6 +54,7 @@ impl Backend for Portable {
             policy: RefCell::new(policy),
             dialer: Cell::new(Dialer::default()),
             clock,
+            tls: job.tls(),
         };
         Ok(Box::new(Driver { runtime, worker, connections: job.connections, streams: Vec::new() }))
     }
@@ -64,8 +65,11 @@ struct Driver<'a> {
     runtime: Runtime,
     worker: Worker<'a>,
     connections: usize,
-    streams: Vec<Option<TcpStream>>,
+    streams: Vec<Connection>,
 }
+
+/// A slot's socket (if open) and its machine, which holds the TLS session.
+type Connection = (Option<TcpStream>, Exchange);
 
 impl<'a> super::Worker<'a> for Driver<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
@@ -78,7 +82,8 @@ impl<'a> super::Worker<'a> for Driver<'a> {
 
     fn work(&mut self) {
         let mut streams = std::mem::take(&mut self.streams);
-        streams.resize_with(self.connections, || None);
+        let worker = &self.worker;
+        streams.resize_with(self.connections, || (None, worker.exchange_for_slot()));
         self.runtime.block_on(self.worker.work(streams));
         let spun = self.worker.clock.spun();
         self.worker.policy.get_mut().spun = spun;
@@ -94,27 +99,43 @@ struct Worker<'a> {
     policy: RefCell<Policy<'a>>,
     dialer: Cell<Dialer>,
     clock: Clock,
+    tls: Option<TlsTarget>,
 }
 
 impl Worker<'_> {
-    /// Opens this worker's connections, a bounded number at a time, within
-    /// the pre-connect limit.
-    async fn preconnect(&self, count: usize) -> Vec<Option<TcpStream>> {
-        let deadline = tokio::time::Instant::now() + self.shared.plan.preconnect_timeout;
-        let streams: Vec<Option<TcpStream>> = futures_util::stream::iter(0..count)
-            .map(|_| async move { timeout_at(deadline, self.connect()).await.ok()?.ok() })
+    fn exchange_for_slot(&self) -> Exchange {
+        Exchange::new(false, Instant::now()).with_tls(self.tls.clone())
+    }
+
+    /// Opens this worker's connections (and their TLS sessions), a bounded
+    /// number at a time, within the pre-connect limit.
+    async fn preconnect(&self, count: usize) -> Vec<Connection> {
+        let deadline = (Instant::now() + self.shared.plan.preconnect_timeout).into();
+        futures_util::stream::iter(0..count)
+            .map(|_| async move {
+                let (mut stream, mut ex) = (None, self.exchange_for_slot());
+                let action = ex.open(Instant::now());
+                let end = match timeout_at(deadline, self.carry_out(&mut ex, &mut stream, action)).await {
+                    Ok(end) => end,
+                    Err(_) => ex.on_timeout(Instant::now()),
+                };
+                if let Action::Opened(opened) = end {
+                    self.policy.borrow_mut().opened(&opened);
+                    if opened.result.is_err() {
+                        stream = None;
+                    }
+                }
+                (stream, ex)
+            })
             .buffer_unordered(self.shared.preconnect_parallel)
             .collect()
-            .await;
-        let failed = streams.iter().filter(|s| s.is_none()).count() as u64;
-        self.policy.borrow_mut().stats.preconnect_failures += failed;
-        streams
+            .await
     }
 
     /// Runs every connection until the plan ends, the deadline passes or the run is aborted.
-    async fn work(&self, streams: Vec<Option<TcpStream>>) {
+    async fn work(&self, streams: Vec<Connection>) {
         let end = self.policy.borrow().end();
-        let mut connections: FuturesUnordered<_> = streams.into_iter().map(|s| self.drive(s)).collect();
+        let mut connections: FuturesUnordered<_> = streams.into_iter().map(|c| self.drive(c)).collect();
         let all_done = async { while connections.next().await.is_some() {} };
         let deadline = async {
             match end {
@@ -131,8 +152,7 @@ impl Worker<'_> {
     }
 
     /// One connection slot: request after request, as the policy says.
-    async fn drive(&self, mut stream: Option<TcpStream>) {
-        let mut exchange = Exchange::new(stream.is_some(), Instant::now());
+    async fn drive(&self, (mut stream, mut exchange): Connection) {
         let mut timing = SlotTiming::default();
         loop {
             let next = self.policy.borrow_mut().next(&mut timing, Instant::now());
@@ -154,23 +174,28 @@ impl Worker<'_> {
 
     /// One request, under the plan's deadline counted from its intended start.
     async fn request(&self, exchange: &mut Exchange, stream: &mut Option<TcpStream>, intended: Instant) -> Finished {
-        let Some(limit) = self.shared.plan.timeout else {
-            return self.exchange(exchange, stream, intended).await;
-        };
-        match timeout_at((intended + limit).into(), self.exchange(exchange, stream, intended)).await {
-            Ok(finished) => finished,
-            Err(_) => {
-                *stream = None;
-                exchange.on_timeout(Instant::now())
+        let action = exchange.begin(intended, Instant::now());
+        let end = match self.shared.plan.timeout {
+            None => self.carry_out(exchange, stream, action).await,
+            Some(limit) => {
+                match timeout_at((intended + limit).into(), self.carry_out(exchange, stream, action)).await {
+                    Ok(end) => end,
+                    Err(_) => exchange.on_timeout(Instant::now()),
+                }
             }
+        };
+        match end {
+            Action::Finish(finished) => finished,
+            _ => unreachable!("a request ends with Finish"),
         }
     }
 
-    /// Carries out the machine's actions until the request finishes.
-    async fn exchange(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>, intended: Instant) -> Finished {
+    /// Carries out the machine's actions from `action` until it finishes a
+    /// request or opens a connection; returns that last action.
+    async fn carry_out(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>, mut action: Action) -> Action {
         let template = &self.shared.plan.template;
-        let mut action = ex.begin(intended, Instant::now());
         loop {
+            let handshake = ex.handshake_deadline(self.shared.plan.connect_timeout);
             action = match action {
                 Action::Connect => {
                     *stream = None;
@@ -178,17 +203,32 @@ impl Worker<'_> {
                     ex.on_connect(result, Instant::now())
                 }
                 Action::Send => {
-                    let result = match stream.as_mut() {
-                        Some(s) => s.write_all(ex.request(template)).await.map_err(|e| classify(&e)),
-                        None => Err(ErrorKind::Io),
+                    let send = async {
+                        let Some(s) = stream.as_mut() else { return Err(ErrorKind::Io) };
+                        let written = match ex.outgoing(template) {
+                            Outgoing::Request => s.write_all(&template.request).await,
+                            Outgoing::Bytes(bytes) => s.write_all(&bytes).await,
+                        };
+                        written.map_err(|e| classify(&e))
                     };
-                    ex.on_sent(result, Instant::now(), template)
+                    let result = match handshake {
+                        Some(at) => timeout_at(at.into(), send).await,
+                        None => Ok(send.await),
+                    };
+                    match result {
+                        Ok(result) => ex.on_sent(result, Instant::now(), template),
+                        Err(_) => ex.on_timeout(Instant::now()),
+                    }
                 }
-                Action::Recv => match stream.as_mut() {
-                    Some(s) => self.receive(ex, s).await,
-                    None => ex.on_recv_error(ErrorKind::Io, Instant::now(), template),
+                Action::Recv => match (stream.as_mut(), handshake) {
+                    (Some(s), None) => self.receive(ex, s).await,
+                    (Some(s), Some(at)) => match timeout_at(at.into(), self.receive(ex, s)).await {
+                        Ok(action) => action,
+                        Err(_) => ex.on_timeout(Instant::now()),
+                    },
+                    (None, _) => ex.on_recv_error(ErrorKind::Io, Instant::now(), template),
                 },
-                Action::Finish(finished) => return finished,
+                end @ (Action::Finish(_) | Action::Opened(_)) => return end,
             };
         }
     }

@@ -14,6 +14,7 @@
 #![allow(unsafe_code, reason = "submissions that hand memory to the kernel")]
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io;
 use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
@@ -49,6 +50,13 @@ enum Receive {
     Lent { len: usize, lent: HashMap<u64, Box<[u8]>>, spare: Vec<Box<[u8]>> },
 }
 
+/// Bytes sends read, kept until those sends complete.
+struct Kept {
+    sends: u32,
+    _bytes: Bytes,
+    more: Vec<Bytes>,
+}
+
 pub struct Kernel {
     ring: ManuallyDrop<IoUring>,
     receive: ManuallyDrop<Receive>,
@@ -58,8 +66,9 @@ pub struct Kernel {
     connect_limit: ManuallyDrop<Option<Box<types::Timespec>>>,
     /// The run's request, read by sends of it.
     request: ManuallyDrop<Bytes>,
-    /// Other bytes being sent (redirect hops), until their send completes.
-    kept: ManuallyDrop<Vec<(u64, Bytes)>>,
+    /// Other bytes being sent (redirect hops, TLS ciphertext), by the
+    /// send's `user_data`, until every send under that key completes.
+    kept: ManuallyDrop<HashMap<u64, Kept>>,
     /// Completions still expected. Sends of the run's request complete
     /// silently when they succeed and are not counted; teardown ends any
     /// still parked with a cancel-all whose completion is counted.
@@ -93,7 +102,7 @@ impl Kernel {
             addrs: ManuallyDrop::new(addrs),
             connect_limit: ManuallyDrop::new(connect_limit.map(timespec)),
             request: ManuallyDrop::new(request),
-            kept: ManuallyDrop::new(Vec::new()),
+            kept: ManuallyDrop::new(HashMap::new()),
             pending: 0,
             closing: Vec::new(),
         })
@@ -142,7 +151,19 @@ impl Kernel {
         let flags = libc::MSG_WAITALL | libc::MSG_NOSIGNAL;
         let entry =
             opcode::Send::new(types::Fd(fd), bytes.as_ptr(), bytes.len() as u32).flags(flags).build().user_data(ud);
-        self.kept.push((ud, bytes));
+        match self.kept.entry(ud) {
+            Entry::Vacant(entry) => {
+                entry.insert(Kept { sends: 1, _bytes: bytes, more: Vec::new() });
+            }
+            // The worker sends one buffer at a time per connection, so a
+            // key is never reused while in flight; if it were, every buffer
+            // under it lives until the last of its sends completes.
+            Entry::Occupied(mut entry) => {
+                let kept = entry.get_mut();
+                kept.sends += 1;
+                kept.more.push(bytes);
+            }
+        }
         self.pending += 1;
         self.push(&[entry]);
     }
@@ -269,8 +290,11 @@ impl Kernel {
 
     /// Accounts the completion of a counted send of kept bytes.
     pub fn send_done(&mut self, ud: u64) {
-        if let Some(pos) = self.kept.iter().position(|(k, _)| *k == ud) {
-            self.kept.swap_remove(pos);
+        if let Entry::Occupied(mut entry) = self.kept.entry(ud) {
+            entry.get_mut().sends -= 1;
+            if entry.get().sends == 0 {
+                entry.remove();
+            }
         }
         self.pending -= 1;
     }

@@ -20,9 +20,11 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+
 use super::kernel::{Cqe, Kernel, raw_addr};
 use super::{Features, build_ring, pin_to};
-use crate::engine::exchange::{Action, Exchange, Finished};
+use crate::engine::exchange::{Action, Exchange, Finished, Opened};
 use crate::engine::policy::Attempt;
 use crate::engine::{Dialer, Job, Next, Policy, SPIN_AHEAD, Shared, SlotTiming, classify_connect};
 
@@ -32,7 +34,8 @@ mod ops;
 const OP_CONNECT: u64 = 1;
 /// A send of the shared request, with CQE_SKIP_SUCCESS: only failures complete.
 const OP_SEND: u64 = 2;
-/// A send of a redirect hop's own bytes, tracked until it completes.
+/// A send of a connection's own bytes (a redirect hop's request, TLS
+/// ciphertext), tracked until it completes; one at a time per connection.
 const OP_SEND_TRACKED: u64 = 3;
 const OP_RECV: u64 = 4;
 const OP_CANCEL: u64 = 5;
@@ -79,8 +82,14 @@ struct Slot {
     ex: Exchange,
     /// A request is in progress.
     busy: bool,
+    /// The connection is being opened (and secured) before the start.
+    opening: bool,
     /// When the current request times out.
     deadline: Option<Instant>,
+    /// A tracked send is in flight on the socket.
+    sending: bool,
+    /// Bytes to send once it completes (TLS output queued meanwhile).
+    unsent: Option<Bytes>,
     recv_armed: bool,
     /// Queued in `Worker::starved`.
     starved: bool,
@@ -110,7 +119,7 @@ pub(super) struct Worker<'a> {
     /// queue divided by that number of batches, whatever the others do.
     starved: VecDeque<usize>,
     cqes: Vec<Cqe>,
-    /// Connects in flight before the start (at most `shared.preconnect_parallel`).
+    /// Connections being opened before the start (at most `shared.preconnect_parallel`).
     preconnecting: usize,
 }
 
@@ -119,18 +128,18 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
         &mut self.policy
     }
 
-    /// Opens every connection before the start, a bounded number at a time.
+    /// Opens (and secures) every connection before the start, a bounded
+    /// number at a time.
     fn preconnect(&mut self) {
         let deadline = Instant::now() + self.shared.plan.preconnect_timeout;
         let mut next = 0;
         loop {
             while next < self.slots.len() && self.preconnecting < self.shared.preconnect_parallel {
-                self.slots[next].attempt = self.dialer.first();
-                if self.open(next).is_ok() {
-                    self.preconnecting += 1;
-                } else {
-                    self.policy.stats.preconnect_failures += 1;
-                }
+                let now = Instant::now();
+                self.preconnecting += 1;
+                self.slots[next].opening = true;
+                let action = self.slots[next].ex.open(now);
+                self.apply(next, action, now);
                 next += 1;
             }
             let now = Instant::now();
@@ -139,15 +148,18 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
             }
             if now >= deadline {
                 for idx in 0..self.slots.len() {
-                    if self.slots[idx].connecting {
+                    if self.slots[idx].opening {
                         self.close(idx);
-                        self.policy.stats.preconnect_failures += 1;
+                        let action = self.slots[idx].ex.on_timeout(now);
+                        self.apply(idx, action, now);
                     }
                 }
-                self.preconnecting = 0;
                 next = self.slots.len();
+                continue;
             }
-            self.kernel.submit_and_wait(MAX_WAIT.min(deadline.saturating_duration_since(now)));
+            self.expire(now);
+            let until = self.next_check.unwrap_or(deadline).min(deadline);
+            self.kernel.submit_and_wait(MAX_WAIT.min(until.saturating_duration_since(now)));
             self.reap(Instant::now());
         }
     }
@@ -234,13 +246,17 @@ impl<'a> Worker<'a> {
         let addrs = plan.addrs.iter().map(raw_addr).collect();
         let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
         let now = Instant::now();
+        let tls = job.tls();
         let slots = (0..job.connections)
             .map(|_| Slot {
                 fd: -1,
                 generation: 0,
-                ex: Exchange::new(false, now),
+                ex: Exchange::new(false, now).with_tls(tls.clone()),
                 busy: false,
+                opening: false,
                 deadline: None,
+                sending: false,
+                unsent: None,
                 recv_armed: false,
                 starved: false,
                 connecting: false,
@@ -274,26 +290,47 @@ impl<'a> Worker<'a> {
         for _ in 0..self.starved.len().min(self.kernel.rearm_budget()) {
             let Some(idx) = self.starved.pop_front() else { break };
             self.slots[idx].starved = false;
-            if self.slots[idx].busy {
+            if self.slots[idx].busy || self.slots[idx].opening {
                 self.ensure_recv(idx);
             }
         }
     }
 
-    /// Times out requests whose deadline passed, once the earliest is due.
+    /// Times out requests whose deadline passed, and TLS handshakes that
+    /// outlast the connect limit, once the earliest is due.
     fn expire(&mut self, now: Instant) {
         if self.next_check.is_none_or(|at| at > now) {
             return;
         }
         for idx in 0..self.slots.len() {
-            let slot = &self.slots[idx];
-            if slot.busy && slot.deadline.is_some_and(|d| d <= now) {
+            if self.deadline(idx).is_some_and(|d| d <= now) {
                 self.close(idx);
-                let finished = self.slots[idx].ex.on_timeout(now);
-                self.finish(idx, finished, now);
+                let action = self.slots[idx].ex.on_timeout(now);
+                self.apply(idx, action, now);
             }
         }
-        self.next_check = self.slots.iter().filter(|s| s.busy).filter_map(|s| s.deadline).min();
+        self.next_check = (0..self.slots.len()).filter_map(|idx| self.deadline(idx)).min();
+    }
+
+    /// When the slot's request or handshake in progress times out.
+    fn deadline(&self, idx: usize) -> Option<Instant> {
+        let slot = &self.slots[idx];
+        if !slot.busy && !slot.opening {
+            return None;
+        }
+        let handshake = slot.ex.handshake_deadline(self.shared.plan.connect_timeout);
+        match (slot.deadline.filter(|_| slot.busy), handshake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Makes sure the sweep runs by `at`.
+    fn check_by(&mut self, at: Option<Instant>) {
+        self.next_check = match (self.next_check, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// Starts the slots whose pause (pacing or backoff) is over.
@@ -320,11 +357,9 @@ impl<'a> Worker<'a> {
         let slot = &mut self.slots[idx];
         slot.busy = true;
         slot.deadline = self.shared.plan.timeout.map(|t| intended + t);
-        self.next_check = match (self.next_check, slot.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let action = slot.ex.begin(intended, now);
+        let deadline = slot.deadline;
+        self.check_by(deadline);
+        let action = self.slots[idx].ex.begin(intended, now);
         self.apply(idx, action, now);
     }
 
@@ -351,13 +386,32 @@ impl<'a> Worker<'a> {
                 }
                 Action::Recv => {
                     self.ensure_recv(idx);
+                    let handshake = self.slots[idx].ex.handshake_deadline(shared.plan.connect_timeout);
+                    self.check_by(handshake);
                     return;
                 }
                 Action::Finish(finished) => {
                     self.finish(idx, finished, now);
                     return;
                 }
+                Action::Opened(opened) => {
+                    self.opened(idx, &opened);
+                    return;
+                }
             }
+        }
+    }
+
+    /// A connection opened before the start is ready (or failed).
+    fn opened(&mut self, idx: usize, opened: &Opened) {
+        self.slots[idx].opening = false;
+        self.preconnecting = self.preconnecting.saturating_sub(1);
+        self.policy.opened(opened);
+        if opened.result.is_ok() {
+            // Watch the idle connection: a close or stray bytes make it unusable.
+            self.ensure_recv(idx);
+        } else {
+            self.close(idx);
         }
     }
 

@@ -7,7 +7,6 @@ use std::time::Instant;
 use super::{
     OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, OP_TEARDOWN, Worker, decode,
 };
-use crate::engine::exchange::Exchange;
 use crate::engine::uring::kernel::Cqe;
 use crate::engine::{classify, classify_connect};
 use crate::stats::nanos;
@@ -35,11 +34,20 @@ impl Worker<'_> {
                 if op == OP_SEND_TRACKED {
                     self.kernel.send_done(cqe.user_data);
                 }
-                if cqe.result < 0 && !stale && self.slots[idx].busy {
+                if stale {
+                    return;
+                }
+                let slot = &mut self.slots[idx];
+                if cqe.result < 0 && (slot.busy || slot.opening) {
                     let kind = classify(&io::Error::from_raw_os_error(-cqe.result));
                     let shared = self.shared;
-                    let action = self.slots[idx].ex.on_recv_error(kind, now, &shared.plan.template);
+                    let action = slot.ex.on_recv_error(kind, now, &shared.plan.template);
                     self.apply(idx, action, now);
+                } else if op == OP_SEND_TRACKED {
+                    slot.sending = false;
+                    if let Some(bytes) = slot.unsent.take() {
+                        self.send_tracked(idx, bytes);
+                    }
                 }
             }
             OP_RECV => self.on_recv(idx, stale, cqe, now),
@@ -49,19 +57,11 @@ impl Worker<'_> {
 
     fn on_connect(&mut self, idx: usize, res: i32, now: Instant) {
         self.slots[idx].connecting = false;
-        // Before the start only pre-connects run; after it, only busy slots connect.
-        let busy = self.slots[idx].busy;
         if res == 0 {
             self.dialer.connected(self.slots[idx].attempt);
             self.policy.stats.connected(nanos(now - self.slots[idx].connect_started));
-            if busy {
-                let action = self.slots[idx].ex.on_connect(Ok(()), now);
-                self.apply(idx, action, now);
-            } else {
-                self.preconnecting = self.preconnecting.saturating_sub(1);
-                self.slots[idx].ex = Exchange::new(true, now);
-                self.ensure_recv(idx);
-            }
+            let action = self.slots[idx].ex.on_connect(Ok(()), now);
+            self.apply(idx, action, now);
             return;
         }
         // A connect cancelled by its linked timeout (closing the slot bumps
@@ -76,13 +76,8 @@ impl Worker<'_> {
                 Err(e) => error = e,
             }
         }
-        if busy {
-            let action = self.slots[idx].ex.on_connect(Err(classify_connect(&error)), now);
-            self.apply(idx, action, now);
-        } else {
-            self.preconnecting = self.preconnecting.saturating_sub(1);
-            self.policy.stats.preconnect_failures += 1;
-        }
+        let action = self.slots[idx].ex.on_connect(Err(classify_connect(&error)), now);
+        self.apply(idx, action, now);
     }
 
     fn on_recv(&mut self, idx: usize, stale: bool, cqe: Cqe, now: Instant) {
@@ -92,15 +87,31 @@ impl Worker<'_> {
         let shared = self.shared;
         let template = &shared.plan.template;
         let slot = &mut self.slots[idx];
-        let busy = slot.busy && !stale;
-        // The bytes go to the machine (when the request is live) before their
-        // buffer is given back.
-        let data =
-            self.kernel.received(&cqe, |data| (busy && !data.is_empty()).then(|| slot.ex.on_data(data, now, template)));
+        // A request, or the opening of a connection, is waiting for bytes.
+        let busy = (slot.busy || slot.opening) && !stale;
+        let mut usable = true;
+        // The bytes go to the machine before their buffer is given back;
+        // on an idle connection only TLS's own messages are expected.
+        let data = self.kernel.received(&cqe, |data| match data {
+            [] => None,
+            _ if busy => Some(slot.ex.on_data(data, now, template)),
+            _ if !stale => {
+                usable = slot.ex.on_idle_data(data);
+                None
+            }
+            _ => None,
+        });
         if stale {
             return;
         }
         let res = cqe.result;
+        if res > 0 && !busy && usable {
+            // A session ticket or the like: keep watching.
+            if cqe.is_final() {
+                self.ensure_recv(idx);
+            }
+            return;
+        }
         let action = if res > 0 {
             data
         } else if res == 0 {

@@ -7,7 +7,10 @@
 use std::io;
 use std::time::Instant;
 
+use bytes::{Bytes, BytesMut};
+
 use super::{OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, Worker, user_data};
+use crate::engine::exchange::Outgoing;
 
 impl Worker<'_> {
     /// Opens a socket and queues its connect to the address of the slot's attempt.
@@ -45,6 +48,8 @@ impl Worker<'_> {
         slot.generation = generation.wrapping_add(1);
         slot.recv_armed = false;
         slot.connecting = false;
+        slot.sending = false;
+        slot.unsent = None;
         let cancel = user_data(generation, idx, OP_CANCEL);
         if recv_armed {
             self.kernel.cancel(user_data(generation, idx, OP_RECV), cancel);
@@ -57,17 +62,40 @@ impl Worker<'_> {
         self.kernel.close_later(fd);
     }
 
-    /// Queues the request's bytes, with MSG_WAITALL so a short send is
-    /// continued by the kernel.
+    /// Queues what the machine has to send, with MSG_WAITALL so a short
+    /// send is continued by the kernel. The connection's own bytes go one
+    /// send at a time (two sends in flight on one socket may interleave);
+    /// what comes meanwhile waits in the slot.
     pub(super) fn send(&mut self, idx: usize) {
-        let slot = &self.slots[idx];
-        match slot.ex.hop_request() {
-            None => self.kernel.send_request(slot.fd, user_data(slot.generation, idx, OP_SEND)),
-            Some(bytes) => {
-                let ud = user_data(slot.generation, idx, OP_SEND_TRACKED);
-                self.kernel.send_bytes(slot.fd, ud, bytes.clone());
+        let shared = self.shared;
+        let slot = &mut self.slots[idx];
+        let bytes = match slot.ex.outgoing(&shared.plan.template) {
+            Outgoing::Request => {
+                self.kernel.send_request(slot.fd, user_data(slot.generation, idx, OP_SEND));
+                return;
             }
+            Outgoing::Bytes(bytes) if bytes.is_empty() => return,
+            Outgoing::Bytes(bytes) => bytes,
+        };
+        if slot.sending {
+            slot.unsent = Some(match slot.unsent.take() {
+                None => bytes,
+                Some(waiting) => {
+                    let mut joined = BytesMut::from(waiting);
+                    joined.extend_from_slice(&bytes);
+                    joined.freeze()
+                }
+            });
+            return;
         }
+        self.send_tracked(idx, bytes);
+    }
+
+    /// Sends the connection's own `bytes`, tracked until the send completes.
+    pub(super) fn send_tracked(&mut self, idx: usize, bytes: Bytes) {
+        let slot = &mut self.slots[idx];
+        slot.sending = true;
+        self.kernel.send_bytes(slot.fd, user_data(slot.generation, idx, OP_SEND_TRACKED), bytes);
     }
 
     /// Arms a receive on the slot's socket unless one is armed.

@@ -1,4 +1,4 @@
-//! A small, fast HTTP/1.1 server built into the binary.
+//! A small, fast HTTP/1.1 server built into the binary, over TCP or TLS.
 //!
 //! It gives a newcomer something real to benchmark (`vastar --demo`), and is
 //! the target of the integration tests and benches (`vastar serve`). It
@@ -6,8 +6,11 @@
 //! size, framed by Content-Length or chunked), honours keep-alive, pipelining,
 //! `Connection: close` and request bodies, and counts the requests it
 //! answered so tests can compare both sides' totals. Requests are read by
-//! the sans-I/O parser in [`crate::http::request_head`]; this file only
-//! moves bytes.
+//! the sans-I/O parser in [`crate::http::request_head`]; [`transport`]
+//! moves the bytes (through a rustls session with `--tls`, which also
+//! counts full and resumed handshakes).
+
+mod transport;
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,15 +18,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+use transport::{TlsCounts, Transport};
 
 use crate::http::head::Status;
 use crate::http::{ChunkedDecoder, RequestBody, parse_request_head};
 
 /// How the server answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ServerOptions {
     /// Size of every response body.
     pub body_bytes: usize,
@@ -31,11 +34,13 @@ pub struct ServerOptions {
     pub chunked: bool,
     /// Threads, each with its own event loop accepting on the same socket.
     pub threads: usize,
+    /// Serve HTTPS with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { body_bytes: 5, chunked: false, threads: 1 }
+        ServerOptions { body_bytes: 5, chunked: false, threads: 1, tls: None }
     }
 }
 
@@ -43,8 +48,17 @@ impl Default for ServerOptions {
 pub struct Server {
     addr: SocketAddr,
     requests: Arc<AtomicU64>,
+    tls_counts: Arc<TlsCounts>,
     stop: Arc<Notify>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// What every connection of the server shares.
+struct Shared {
+    answers: Answers,
+    requests: Arc<AtomicU64>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    tls_counts: Arc<TlsCounts>,
 }
 
 /// The two pre-built answers.
@@ -89,25 +103,31 @@ impl Server {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let requests = Arc::new(AtomicU64::new(0));
+        let tls_counts = Arc::new(TlsCounts::default());
         let stop = Arc::new(Notify::new());
-        let answers = Arc::new(Answers::new(&options));
+        let shared = Arc::new(Shared {
+            answers: Answers::new(&options),
+            requests: requests.clone(),
+            tls: options.tls.clone(),
+            tls_counts: tls_counts.clone(),
+        });
         let mut threads = Vec::new();
         for i in 0..options.threads.max(1) {
             let listener = listener.try_clone()?;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let (requests, stop, answers) = (requests.clone(), stop.clone(), answers.clone());
+            let (shared, stop) = (shared.clone(), stop.clone());
             let thread = std::thread::Builder::new().name(format!("vastar-server-{i}")).spawn(move || {
                 runtime.block_on(async move {
                     let Ok(listener) = TcpListener::from_std(listener) else { return };
                     tokio::select! {
-                        _ = accept_loop(listener, answers, requests) => {}
+                        _ = accept_loop(listener, shared) => {}
                         _ = stop.notified() => {}
                     }
                 });
             })?;
             threads.push(thread);
         }
-        Ok(Server { addr, requests, stop, threads })
+        Ok(Server { addr, requests, tls_counts, stop, threads })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -117,6 +137,11 @@ impl Server {
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// TLS handshakes completed so far: (full, resumed).
+    pub fn handshakes(&self) -> (u64, u64) {
+        (self.tls_counts.full.load(Ordering::Relaxed), self.tls_counts.resumed.load(Ordering::Relaxed))
     }
 
     /// Blocks until the server is stopped from elsewhere (for `vastar serve`).
@@ -139,11 +164,18 @@ impl Drop for Server {
     }
 }
 
-async fn accept_loop(listener: TcpListener, answers: Arc<Answers>, requests: Arc<AtomicU64>) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(serve_connection(stream, answers.clone(), requests.clone()));
+                let transport = match &shared.tls {
+                    None => Transport::Plain,
+                    Some(config) => match Transport::tls(config) {
+                        Ok(transport) => transport,
+                        Err(_) => continue,
+                    },
+                };
+                tokio::spawn(serve_connection(stream, transport, shared.clone()));
             }
             // Out of descriptors or similar: let connections finish, then retry.
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
@@ -165,7 +197,8 @@ enum Pending {
     Chunked { decoder: ChunkedDecoder, head: Answer },
 }
 
-async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests: Arc<AtomicU64>) {
+async fn serve_connection(mut stream: TcpStream, mut transport: Transport, shared: Arc<Shared>) {
+    let (answers, requests) = (&shared.answers, &shared.requests);
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     // The replies owed, in order: slices of the pre-built answers, never
@@ -175,7 +208,7 @@ async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests
     let mut joined: Vec<u8> = Vec::new();
     let mut pending = Pending::Head;
     loop {
-        match stream.read_buf(&mut buf).await {
+        match transport.read(&mut stream, &mut buf, &shared.tls_counts).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
@@ -233,11 +266,11 @@ async fn serve_connection(mut stream: TcpStream, answers: Arc<Answers>, requests
             }
         }
         buf.drain(..pos);
-        if !write_replies(&mut stream, &mut out, &mut joined).await {
+        if !write_replies(&mut stream, &mut transport, &mut out, &mut joined).await {
             return;
         }
         if close {
-            let _ = stream.shutdown().await;
+            transport.close(&mut stream).await;
             return;
         }
     }
@@ -250,16 +283,21 @@ const JOIN_BYTES: usize = 64 * 1024;
 
 /// Writes the replies owed, straight from the answers; small pipelined
 /// replies joined into one write. False if the peer is gone.
-async fn write_replies(stream: &mut TcpStream, out: &mut Vec<&[u8]>, joined: &mut Vec<u8>) -> bool {
+async fn write_replies(
+    stream: &mut TcpStream,
+    transport: &mut Transport,
+    out: &mut Vec<&[u8]>,
+    joined: &mut Vec<u8>,
+) -> bool {
     let total: usize = out.iter().map(|reply| reply.len()).sum();
     let mut written = Ok(());
     if out.len() > 1 && total <= JOIN_BYTES {
         joined.clear();
         out.iter().for_each(|reply| joined.extend_from_slice(reply));
-        written = stream.write_all(joined).await;
+        written = transport.write(stream, joined).await;
     } else {
         for reply in out.iter() {
-            written = stream.write_all(reply).await;
+            written = transport.write(stream, reply).await;
             if written.is_err() {
                 break;
             }
@@ -275,10 +313,10 @@ mod tests {
 
     #[test]
     fn answers_are_framed_as_asked() {
-        let plain = Answers::new(&ServerOptions { body_bytes: 3, chunked: false, threads: 1 });
+        let plain = Answers::new(&ServerOptions { body_bytes: 3, ..ServerOptions::default() });
         assert!(plain.full.ends_with(b"Content-Length: 3\r\n\r\nxxx"));
         assert!(plain.head_only.ends_with(b"Content-Length: 3\r\n\r\n"));
-        let chunked = Answers::new(&ServerOptions { body_bytes: 20_000, chunked: true, threads: 1 });
+        let chunked = Answers::new(&ServerOptions { body_bytes: 20_000, chunked: true, ..ServerOptions::default() });
         assert!(chunked.full.ends_with(b"\r\n0\r\n\r\n"));
         let mut reader = crate::http::ResponseReader::new();
         reader.start(false);
