@@ -6,6 +6,9 @@
 #   2. io_uring-allowing profile (derived from podman's default with jq)
 #                             -> io_uring backend
 #   3. --backend io-uring under the default profile -> exit 2 with the reason
+#   4. HTTPS: a server signed by a private CA is verified with --cacert, is
+#      refused without it (the image's own bundle is loaded and does not know
+#      that CA: exit 1, not "no roots"), and -k skips verification
 # Fails loudly when podman cannot run here; it never passes silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,16 +40,22 @@ printf '[containers]\ndefault_ulimits = []\n' > "$work/containers.conf"
 export CONTAINERS_CONF="$work/containers.conf"
 pm() { podman --runtime runc --cgroup-manager=cgroupfs "$@"; }
 
-# The runtime stage of docker/Dockerfile, copying the binary built above
-# instead of from the build stage (no registry to pull rust:1-bookworm from).
+# The runtime stage of docker/Dockerfile, copying the binary built above and
+# this machine's Debian CA bundle instead of from the build stage (no
+# registry to pull rust:1-bookworm from).
+bundle=/etc/ssl/certs/ca-certificates.crt
+[ -f "$bundle" ] || fail "$bundle is missing (apt-get install ca-certificates)"
 cp "$binary" "$work/vastar"
-sed -n '/^FROM scratch/,$p' docker/Dockerfile | sed 's#^COPY --from=build /vastar /vastar#COPY vastar /vastar#' \
-    > "$work/Containerfile"
-grep -q '^COPY vastar /vastar' "$work/Containerfile" || fail "could not derive the runtime stage from docker/Dockerfile"
+cp "$bundle" "$work/ca-certificates.crt"
+sed -n '/^FROM scratch/,$p' docker/Dockerfile \
+    | sed -e 's#^COPY --from=build /vastar /vastar#COPY vastar /vastar#' \
+          -e "s#^COPY --from=build $bundle #COPY ca-certificates.crt #" > "$work/Containerfile"
+grep -q '^COPY vastar /vastar' "$work/Containerfile" && grep -q '^COPY ca-certificates.crt ' "$work/Containerfile" \
+    || fail "could not derive the runtime stage from docker/Dockerfile"
 pm build --quiet -t localhost/vastar-test -f "$work/Containerfile" "$work" >/dev/null \
     || fail "podman cannot build images here (no privileges?)"
 size=$(pm image inspect --format '{{.Size}}' localhost/vastar-test)
-[ "$size" -lt 3000000 ] || fail "image is $size bytes, over 3 MB"
+[ "$size" -lt 5000000 ] || fail "image is $size bytes, over 5 MB"
 pass "image built FROM scratch, $size bytes"
 
 "$binary" serve --listen 127.0.0.1:0 > "$work/serve.log" &
@@ -89,4 +98,26 @@ run refused -- --backend io-uring -n 10 -c 1 "$url"
 [ "$(cat "$work/refused.code")" = 2 ] || fail "--backend io-uring: exit $(cat "$work/refused.code"), expected 2"
 grep -q "io_uring is not usable here" "$work/refused.err" || fail "--backend io-uring: no reason given"
 pass "--backend io-uring under the default profile -> exit 2"
-echo "3 passed, 0 failed"
+
+# 4. HTTPS from the image: a host server whose certificate the test CA signed.
+fixtures=tests/fixtures/tls
+"$binary" serve --tls --cert "$fixtures/server.pem" --key "$fixtures/server.key" --listen 127.0.0.1:0 \
+    > "$work/tls-serve.log" &
+tls_pid=$!
+for _ in $(seq 50); do grep -q listening "$work/tls-serve.log" && break; sleep 0.1; done
+tls_url=$(grep -o 'https://[0-9.:]*/' "$work/tls-serve.log") || fail "the host TLS server did not start"
+cp "$fixtures/ca.pem" "$work/ca.pem"
+chmod 644 "$work/ca.pem"
+run cacert -v "$work/ca.pem:/ca.pem:ro" -- -n 300 -c 10 --cacert /ca.pem "$tls_url"
+[ "$(cat "$work/cacert.code")" = 0 ] || fail "--cacert: exit $(cat "$work/cacert.code"): $(cat "$work/cacert.err")"
+grep -q "\[200\] 300 responses" "$work/cacert.out" || fail "--cacert: wrong count"
+grep -q "TLS:          TLS 1.3" "$work/cacert.out" || fail "--cacert: no TLS line in the report"
+run untrusted -- -n 300 -c 10 "$tls_url"
+[ "$(cat "$work/untrusted.code")" = 1 ] || fail "without --cacert: exit $(cat "$work/untrusted.code"), expected 1: $(cat "$work/untrusted.err")"
+grep -q "unknown authority" "$work/untrusted.err" || fail "without --cacert: $(cat "$work/untrusted.err")"
+run insecure -- -n 300 -c 10 -k "$tls_url"
+[ "$(cat "$work/insecure.code")" = 0 ] || fail "-k: exit $(cat "$work/insecure.code"): $(cat "$work/insecure.err")"
+grep -q "\[200\] 300 responses" "$work/insecure.out" || fail "-k: wrong count"
+kill "$tls_pid"
+pass "HTTPS: --cacert verifies, the image's bundle refuses a private CA (exit 1), -k passes"
+echo "4 passed, 0 failed"
