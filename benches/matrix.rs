@@ -5,8 +5,9 @@
 //! under two minutes) or `-- --full` (10 levels x 4 body sizes, writes
 //! BENCHMARK.md and BENCHMARK.csv); add `--soak` to run the 60 s soak test
 //! afterwards. `-- --quick --rate-check` runs vastar alone, closed-loop and
-//! under `--rate` far above its peak, into target/bench-rate.md. A plain
-//! `cargo bench` skips it.
+//! under `--rate` far above its peak, into target/bench-rate.md. `--https`
+//! measures against nginx with TLS instead (`--reconnect`: a handshake per
+//! request), into target/bench-https*.md. A plain `cargo bench` skips it.
 //!
 //! The target is the epoll server in `matrix/epoll_server.rs`, started by
 //! re-running this binary, pinned to the first CPU of the affinity mask; the
@@ -17,6 +18,9 @@
 #[cfg(target_os = "linux")]
 #[path = "matrix/epoll_server.rs"]
 mod epoll_server;
+#[cfg(target_os = "linux")]
+#[path = "matrix/nginx.rs"]
+mod nginx;
 #[cfg(target_os = "linux")]
 #[path = "matrix/rate_section.rs"]
 mod rate_section;

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::rate_section;
 use super::tools::{self, Tool};
+use super::{nginx, rate_section};
 
 pub struct Options {
     pub full: bool,
@@ -27,6 +27,11 @@ pub struct Options {
     /// vastar only, each backend closed-loop and under `--rate` far above
     /// its peak: shows what the open-model machinery costs at full speed.
     pub rate_check: bool,
+    /// HTTPS against nginx (`nginx.rs`) instead of plain HTTP against the epoll server.
+    pub https: bool,
+    /// A new connection (and with --https a full handshake) per request;
+    /// vastar also runs with --tls-resume.
+    pub reconnect: bool,
 }
 
 /// The `--rate` of the rate check: beyond any peak, so the schedule is
@@ -54,6 +59,8 @@ impl Options {
             concurrency: vec![],
             bodies: vec![],
             rate_check: false,
+            https: false,
+            reconnect: false,
         };
         let mut mode = None;
         let mut it = args.iter();
@@ -70,6 +77,8 @@ impl Options {
                 "--chunked" => o.chunked = true,
                 "--soak" => o.soak = true,
                 "--rate-check" => o.rate_check = true,
+                "--https" => o.https = true,
+                "--reconnect" => o.reconnect = true,
                 "--concurrency" => o.concurrency = list(value()?)?,
                 "--bodies" => o.bodies = list(value()?)?,
                 other => return Err(format!("unknown argument {other:?}")),
@@ -121,19 +130,34 @@ fn pin(command: &mut Command, cpus: Vec<usize>) {
     }
 }
 
-struct Target {
-    child: Child,
-    url: String,
+enum Target {
+    Epoll { child: Child, url: String },
+    Nginx(nginx::Nginx),
+}
+
+impl Target {
+    fn url(&self) -> &str {
+        match self {
+            Target::Epoll { url, .. } => url,
+            Target::Nginx(nginx) => &nginx.url,
+        }
+    }
 }
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Target::Epoll { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
-fn start_target(body: usize, chunked: bool, cpus: &[usize]) -> Result<Target, String> {
+fn start_target(body: usize, o: &Options, cpus: &[usize], scratch: &Path) -> Result<Target, String> {
+    if o.https {
+        return nginx::start(body, scratch, |command| pin(command, cpus.to_vec())).map(Target::Nginx);
+    }
+    let chunked = o.chunked;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut command = Command::new(exe);
     command.args(["--serve-epoll", &body.to_string(), if chunked { "chunked" } else { "length" }]);
@@ -143,7 +167,7 @@ fn start_target(body: usize, chunked: bool, cpus: &[usize]) -> Result<Target, St
     let mut line = String::new();
     BufReader::new(child.stdout.take().ok_or("no server stdout")?).read_line(&mut line).map_err(|e| e.to_string())?;
     let port: u16 = line.trim().parse().map_err(|_| format!("the target server said {line:?}"))?;
-    Ok(Target { child, url: format!("http://127.0.0.1:{port}/") })
+    Ok(Target::Epoll { child, url: format!("http://127.0.0.1:{port}/") })
 }
 
 /// One measured run of one generator.
@@ -161,7 +185,8 @@ fn run_once(tool: &Tool, url: &str, c: usize, o: &Options, cpus: &[usize], scrat
     let out = File::create(&out_path).map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut command = Command::new(&tool.program);
-    command.args(tool.args(url, c, o.seconds, cpus.len())).stdin(Stdio::null()).stdout(out).stderr(err);
+    let mode = tools::Mode { tls: o.https, reconnect: o.reconnect };
+    command.args(tool.args(url, c, o.seconds, cpus.len(), mode)).stdin(Stdio::null()).stdout(out).stderr(err);
     pin(&mut command, cpus.to_vec());
     let child = command.spawn().map_err(|e| format!("{}: {e}", tool.name))?;
     let pid = child.id() as libc::pid_t;
@@ -254,17 +279,23 @@ pub fn run(o: &Options) -> Result<(), String> {
     for name in &missing {
         println!("matrix: {name} is not installed; skipped");
     }
+    tools.retain(|t| t.supports(tools::Mode { tls: o.https, reconnect: o.reconnect }));
+    if o.https && o.reconnect {
+        let resuming: Vec<Tool> =
+            tools.iter().filter(|t| t.is_vastar()).map(|t| t.with_args(" resume", &["--tls-resume"])).collect();
+        tools.extend(resuming);
+    }
     let scratch = std::env::temp_dir().join(format!("vastar-matrix-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
     let mut results = Results::new();
     for &body in &o.bodies {
-        let target = start_target(body, o.chunked, &server_cpus)?;
+        let target = start_target(body, o, &server_cpus, &scratch)?;
         for &c in &o.concurrency {
             let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); tools.len()];
             for round in 0..o.rounds {
                 for k in 0..tools.len() {
                     let i = (k + round) % tools.len();
-                    match run_once(&tools[i], &target.url, c, o, &gen_cpus, &scratch) {
+                    match run_once(&tools[i], target.url(), c, o, &gen_cpus, &scratch) {
                         Ok(sample) => samples[i].push(sample),
                         Err(e) => println!("matrix: {e}"),
                     }
@@ -303,7 +334,11 @@ pub fn run(o: &Options) -> Result<(), String> {
         md = rate_section::splice(&md, section);
     }
     let csv = csv(&results, &vastars, &names);
-    let (md_path, csv_path) = if o.full {
+    let (md_path, csv_path) = if o.https {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+        let name = if o.reconnect { "bench-https-reconnect" } else { "bench-https" };
+        (dir.join(format!("{name}.md")), dir.join(format!("{name}.csv")))
+    } else if o.full {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         (root.join("BENCHMARK.md"), root.join("BENCHMARK.csv"))
     } else {
@@ -395,8 +430,15 @@ fn markdown(
     let _ = writeln!(md, "# vastar benchmarks\n");
     let _ = writeln!(
         md,
-        "Measured {}. The target is a single-threaded epoll server (`benches/matrix/epoll_server.rs`); {split}.",
-        machine()
+        "Measured {}. The target is {}; {split}.",
+        machine(),
+        match (o.https, o.reconnect) {
+            (false, _) => "a single-threaded epoll server (`benches/matrix/epoll_server.rs`)",
+            (true, false) =>
+                "nginx over HTTPS, one worker, ECDSA P-256 (`benches/matrix/nginx.rs`); no tool verifies the certificate (vastar -k, oha --insecure)",
+            (true, true) =>
+                "nginx over HTTPS (`benches/matrix/nginx.rs`) with a new connection and handshake per request (wrk: Connection: close; h2load cannot); vastar also with --tls-resume",
+        }
     );
     let _ = writeln!(
         md,

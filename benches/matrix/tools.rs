@@ -5,6 +5,15 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// How the target is reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Mode {
+    /// `https://` (no tool verifies the certificate: vastar runs with -k).
+    pub tls: bool,
+    /// A new connection for every request.
+    pub reconnect: bool,
+}
+
 /// What a generator reported about one run.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Parsed {
@@ -88,8 +97,13 @@ impl Tool {
         tool
     }
 
+    /// Whether the tool can run in `mode` (h2load cannot reconnect per request).
+    pub fn supports(&self, mode: Mode) -> bool {
+        !(mode.reconnect && self.kind == Kind::H2load)
+    }
+
     /// Arguments for a run of `seconds` at `concurrency` on `threads` CPUs.
-    pub fn args(&self, url: &str, concurrency: usize, seconds: f64, threads: usize) -> Vec<String> {
+    pub fn args(&self, url: &str, concurrency: usize, seconds: f64, threads: usize, mode: Mode) -> Vec<String> {
         let c = concurrency.to_string();
         let threads = threads.min(concurrency).max(1).to_string();
         let mut args: Vec<String> = match self.kind {
@@ -101,6 +115,22 @@ impl Tool {
                 vec!["--h1".into(), "-c".into(), c, "-t".into(), threads, "-D".into(), format!("{seconds}")]
             }
         };
+        let flags: &[&str] = match (self.kind, mode.tls) {
+            (Kind::Vastar, true) => &["-k"],
+            (Kind::Oha, true) => &["--insecure"],
+            _ => &[],
+        };
+        args.extend(flags.iter().map(|f| f.to_string()));
+        if mode.reconnect {
+            let flags: &[&str] = match self.kind {
+                Kind::Vastar | Kind::Oha => &["--disable-keepalive"],
+                Kind::Hey => &["-disable-keepalive"],
+                // wrk reconnects when the server closes: ask it to.
+                Kind::Wrk => &["-H", "Connection: close"],
+                Kind::H2load => &[],
+            };
+            args.extend(flags.iter().map(|f| f.to_string()));
+        }
         args.extend(self.extra.iter().cloned());
         args.push(url.to_string());
         args
