@@ -448,9 +448,14 @@ fn markdown(
     if !missing.is_empty() {
         let _ = writeln!(md, "\nNot installed, so not measured: {}.", missing.join(", "));
     }
+    let mode = match (o.https, o.reconnect) {
+        (false, _) => "",
+        (true, false) => " --https",
+        (true, true) => " --https --reconnect",
+    };
     let _ = writeln!(
         md,
-        "\nReproduce with `cargo bench --bench matrix -- {}`.\n",
+        "\nReproduce with `cargo bench --bench matrix -- {}{mode}`.\n",
         if o.full { "--full" } else { "--quick" }
     );
     headline(&mut md, results, vastars, o);
