@@ -340,11 +340,8 @@ impl Exchange {
         if self.stage == Stage::Handshaking {
             return self.on_handshake_data(data, now);
         }
-        if self.first_byte.is_none() {
-            self.first_byte = Some(now);
-            self.wait_ns += nanos(now - self.mark);
-        }
         let Some(secure) = self.secure.as_mut() else {
+            self.first_byte_at(now);
             return match self.reader.feed(data) {
                 Ok(Feed::NeedMore) => Action::Recv,
                 Ok(Feed::Done(response)) => self.complete(response, now, template),
@@ -352,12 +349,17 @@ impl Exchange {
             };
         };
         let reader = &mut self.reader;
-        let mut fed = Ok(Feed::NeedMore);
+        let (mut fed, mut plaintext) = (Ok(Feed::NeedMore), false);
         let received = secure.feed(data, &mut |plain| {
+            plaintext |= !plain.is_empty();
             if fed.is_ok() && !plain.is_empty() {
                 fed = reader.feed(plain);
             }
         });
+        // The response's first byte, not a session ticket that came before it.
+        if plaintext {
+            self.first_byte_at(now);
+        }
         match (received, fed) {
             (Err(kind), _) => self.finish(Err(kind), now),
             (_, Err(e)) => self.finish(Err(http_error_kind(e)), now),
@@ -368,6 +370,14 @@ impl Exchange {
             }
             (Ok(received), Ok(Feed::NeedMore)) if received.closed => self.on_eof(now, template),
             (Ok(_), Ok(Feed::NeedMore)) => Action::Recv,
+        }
+    }
+
+    /// The first byte of the response arrived at `now` (if none had).
+    fn first_byte_at(&mut self, now: Instant) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(now);
+            self.wait_ns += nanos(now - self.mark);
         }
     }
 

@@ -310,3 +310,32 @@ fn over_tls_a_request_on_a_new_connection_carries_its_handshake_and_a_stall_is_a
     assert_eq!((f.record.result, f.keep_conn), (Err(ErrorKind::ConnectTimeout), false));
     assert_eq!(stalled.handshake_deadline(Some(Duration::from_secs(1))), None, "no handshake in progress");
 }
+
+#[test]
+fn over_tls_the_wait_ends_at_the_response_not_at_a_session_ticket() {
+    let t0 = Instant::now();
+    let (t, mut ex, mut server) = tls_pair(t0);
+    let to_server = |ex: &mut Exchange, server: &mut rustls::ServerConnection| {
+        let Outgoing::Bytes(bytes) = ex.outgoing(&t) else { panic!("TLS sends ciphertext") };
+        server.read_tls(&mut &bytes[..]).unwrap();
+        server.process_new_packets().unwrap();
+    };
+    let from_server = |server: &mut rustls::ServerConnection| {
+        let mut out = Vec::new();
+        server.write_tls(&mut out).unwrap();
+        out
+    };
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.on_connect(Ok(()), t0), Action::Send);
+    to_server(&mut ex, &mut server);
+    assert_eq!(ex.on_sent(Ok(()), t0, &t), Action::Recv);
+    assert_eq!(ex.on_data(&from_server(&mut server), t0, &t), Action::Send, "handshake done: the request goes");
+    to_server(&mut ex, &mut server);
+    assert_eq!(ex.on_sent(Ok(()), ms(t0, 1), &t), Action::Recv);
+    let tickets = from_server(&mut server);
+    assert!(!tickets.is_empty());
+    assert_eq!(ex.on_data(&tickets, ms(t0, 2), &t), Action::Recv, "tickets are no response");
+    std::io::Write::write_all(&mut server.writer(), OK).unwrap();
+    let f = finished(ex.on_data(&from_server(&mut server), ms(t0, 5), &t));
+    assert_eq!((f.record.result, f.record.wait), (Ok(200), Duration::from_millis(4)));
+}
