@@ -339,3 +339,57 @@ fn over_tls_the_wait_ends_at_the_response_not_at_a_session_ticket() {
     let f = finished(ex.on_data(&from_server(&mut server), ms(t0, 5), &t));
     assert_eq!((f.record.result, f.record.wait), (Ok(200), Duration::from_millis(4)));
 }
+
+#[test]
+fn the_low_water_mark_follows_the_body_still_due_and_returns_to_one() {
+    let t = template("GET", true);
+    let t0 = Instant::now();
+    let mut ex = awaiting_response(&t, t0);
+    assert_eq!(ex.low_water_change(), None, "nothing due before the head: 1 byte, as set");
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 600000\r\n\r\n";
+    assert_eq!(ex.on_data(head, t0, &t), Action::Recv);
+    assert_eq!(ex.low_water_change(), Some(256 * 1024), "capped");
+    assert_eq!(ex.low_water_change(), None, "asked for once");
+    assert_eq!(ex.on_data(&vec![b'x'; 500_000], t0, &t), Action::Recv);
+    assert_eq!(ex.low_water_change(), Some(100_000), "exactly what is left of a plain body");
+    assert_eq!(ex.on_data(&[b'x'; 40_000], t0, &t), Action::Recv);
+    assert_eq!(ex.low_water_change(), Some(1), "below 64 KiB a wake-up per segment is cheaper");
+    assert!(finished(ex.on_data(&[b'x'; 60_000], t0, &t)).keep_conn);
+    ex.begin(t0, t0);
+    ex.on_sent(Ok(()), t0, &t);
+    assert_eq!(ex.low_water_change(), None, "the next response starts at 1 byte");
+    // Chunked bodies give no length: no watermark.
+    let mut ex = awaiting_response(&t, t0);
+    ex.on_data(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n", t0, &t);
+    assert_eq!(ex.low_water_change(), None);
+}
+
+#[test]
+fn over_tls_the_low_water_mark_leaves_room_for_a_record_held_in_the_session() {
+    let t0 = Instant::now();
+    let (t, mut ex, mut server) = tls_pair(t0);
+    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    let mut action = ex.on_connect(Ok(()), t0);
+    for _ in 0..4 {
+        action = match action {
+            Action::Send => {
+                let Outgoing::Bytes(bytes) = ex.outgoing(&t) else { panic!("ciphertext") };
+                server.read_tls(&mut &bytes[..]).unwrap();
+                server.process_new_packets().unwrap();
+                ex.on_sent(Ok(()), t0, &t)
+            }
+            Action::Recv => {
+                let mut flight = Vec::new();
+                server.write_tls(&mut flight).unwrap();
+                ex.on_data(&flight, t0, &t)
+            }
+            other => panic!("{other:?}"),
+        };
+    }
+    assert_eq!(action, Action::Recv, "the request is out");
+    std::io::Write::write_all(&mut server.writer(), b"HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    server.write_tls(&mut head).unwrap();
+    assert_eq!(ex.on_data(&head, t0, &t), Action::Recv);
+    assert_eq!(ex.low_water_change(), Some(200_000 - 17 * 1024));
+}

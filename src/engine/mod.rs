@@ -17,6 +17,7 @@ pub mod portable;
 pub mod schedule;
 pub mod secure;
 pub mod shared;
+pub mod sockopt;
 #[cfg(target_os = "linux")]
 pub mod uring;
 

@@ -111,6 +111,15 @@ impl ResponseReader {
         self.wire_bytes + self.carry.len() as u64
     }
 
+    /// Body bytes still to come of a response framed by Content-Length
+    /// (`None` before its head, for chunked and close-framed bodies).
+    pub fn body_left(&self) -> Option<u64> {
+        match &self.state {
+            State::Body(Body::Length { left }) => Some(*left),
+            _ => None,
+        }
+    }
+
     /// Bytes held for a head split across reads (never more than
     /// [`MAX_HEAD_BYTES`] + 1; bodies are never held).
     pub fn carried(&self) -> usize {

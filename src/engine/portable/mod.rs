@@ -14,6 +14,7 @@ mod clock;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -236,6 +237,9 @@ impl Worker<'_> {
     /// Waits for data and hands one read's worth to the machine.
     async fn receive(&self, ex: &mut Exchange, stream: &mut TcpStream) -> Action {
         let template = &self.shared.plan.template;
+        if let Some(bytes) = ex.low_water_change() {
+            super::sockopt::set_receive_low_water(stream.as_raw_fd(), bytes);
+        }
         if let Err(e) = stream.readable().await {
             return ex.on_recv_error(classify(&e), Instant::now(), template);
         }

@@ -386,6 +386,7 @@ impl<'a> Worker<'a> {
                 }
                 Action::Recv => {
                     self.ensure_recv(idx);
+                    self.low_water(idx);
                     let handshake = self.slots[idx].ex.handshake_deadline(shared.plan.connect_timeout);
                     self.check_by(handshake);
                     return;

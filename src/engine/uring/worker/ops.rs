@@ -98,6 +98,17 @@ impl Worker<'_> {
         self.kernel.send_bytes(slot.fd, user_data(slot.generation, idx, OP_SEND_TRACKED), bytes);
     }
 
+    /// Sets the socket's receive low-water mark when the machine asks for
+    /// another one (see [`crate::engine::exchange::Exchange::low_water_change`]).
+    pub(super) fn low_water(&mut self, idx: usize) {
+        let slot = &mut self.slots[idx];
+        if slot.fd >= 0
+            && let Some(bytes) = slot.ex.low_water_change()
+        {
+            crate::engine::sockopt::set_receive_low_water(slot.fd, bytes);
+        }
+    }
+
     /// Arms a receive on the slot's socket unless one is armed.
     pub(super) fn ensure_recv(&mut self, idx: usize) {
         let slot = &mut self.slots[idx];
