@@ -72,6 +72,27 @@ fn requests_over_tls_are_counted_exactly_with_and_without_keepalive() {
 }
 
 #[test]
+fn large_bodies_over_tls_arrive_whole_without_waiting_for_bytes_that_never_come() {
+    // 1 MiB bodies engage the receive low-water mark, which over TLS must
+    // leave room for the record the session may hold: a mark one byte too
+    // high would stall each response until -t.
+    let cert = certificate(SystemTime::now());
+    let ca = file("large-ca.pem", &cert.cert_pem());
+    each_backend(|backend| {
+        for (body_bytes, chunked) in [(1 << 20, false), (300_000, true), (100_000, false)] {
+            let tls = Some(tls_config(&cert, None));
+            let options = ServerOptions { body_bytes, chunked, tls, ..ServerOptions::default() };
+            let server = Server::start("127.0.0.1:0".parse().unwrap(), options).unwrap();
+            let url = format!("https://127.0.0.1:{}/", server.addr().port());
+            let outcome = run(config(&["-n", "60", "-c", "6", "-t", "5s", "--cacert", &ca], &url), backend);
+            assert_eq!(accounted(&outcome), (60, 0, 0), "{body_bytes} bytes, chunked {chunked}");
+            assert_eq!(outcome.stats.body_bytes, 60 * body_bytes as u64);
+            assert!(outcome.stats.latency.max_ns() < 2_000_000_000, "no response waited for a timeout");
+        }
+    });
+}
+
+#[test]
 fn tls_resume_resumes_nearly_every_reconnect() {
     let cert = certificate(SystemTime::now());
     let ca = file("resume-ca.pem", &cert.cert_pem());
@@ -235,6 +256,38 @@ fn faults_in_the_middle_of_a_response_are_counted_not_hung() {
             let _ = tls.sock.shutdown(std::net::Shutdown::Both);
         });
         assert_eq!(accounted(&run_insecure(addr, 20, 2, backend)), (0, 20, 0));
+    });
+}
+
+#[test]
+fn a_large_body_paused_in_the_middle_of_a_record_still_completes() {
+    // While the pause lasts, part of a record sits undecrypted in the
+    // client's session: the bytes still to come are fewer than the body
+    // bytes still due, and a receive low-water mark that ignored that
+    // would sleep until the server closes (1.5 s after the last byte).
+    each_backend(|backend| {
+        let addr = scripted_tls(|mut tls| {
+            tls.conn.set_buffer_limit(None);
+            let body = vec![b'x'; 200_000];
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            tls.conn.writer().write_all(head.as_bytes()).unwrap();
+            tls.conn.writer().write_all(&body).unwrap();
+            let mut records = Vec::new();
+            while tls.conn.wants_write() {
+                tls.conn.write_tls(&mut records).unwrap();
+            }
+            let cut = 100_000 + 8_000; // inside the seventh record
+            let _ = tls.sock.write_all(&records[..cut]);
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = tls.sock.write_all(&records[cut..]);
+            std::thread::sleep(Duration::from_millis(1500));
+            let _ = tls.sock.shutdown(std::net::Shutdown::Both);
+        });
+        let url = format!("https://127.0.0.1:{}/", addr.port());
+        let outcome = run(config(&["-n", "4", "-c", "2", "-k", "--disable-keepalive"], &url), backend);
+        assert_eq!(accounted(&outcome), (4, 0, 0));
+        let slowest = Duration::from_nanos(outcome.stats.latency.max_ns());
+        assert!(slowest < Duration::from_millis(1200), "a response waited for the close: {slowest:?}");
     });
 }
 
