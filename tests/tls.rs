@@ -110,6 +110,15 @@ fn tls_resume_resumes_nearly_every_reconnect() {
             assert_eq!((tls.resumed, tls.full()), (resumed, full), "the report counts what the server saw");
             assert_eq!(tls.negotiated.as_ref().unwrap().version, format!("TLS {version}"));
         }
+        // Many connections reconnecting at once: every one still finds a
+        // ticket (rustls's own cache keeps 8 per server, which left most
+        // of them to full handshakes).
+        let server = tls_server(&cert, None);
+        let url = format!("https://127.0.0.1:{}/", server.addr().port());
+        let args = ["-n", "1280", "-c", "64", "--cacert", &ca, "--disable-keepalive", "--tls-resume"];
+        assert_eq!(accounted(&run(config(&args, &url), backend)), (1280, 0, 0));
+        let (full, resumed) = server.handshakes();
+        assert!(full <= 64 + 8, "{full} full handshakes for 64 connections ({resumed} resumed)");
     });
 }
 

@@ -12,8 +12,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-/// Sessions remembered per worker with `--tls-resume`.
-const RESUMABLE_SESSIONS: usize = 1024;
+use super::store::SessionStore;
 
 /// `--tls-version`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,7 +104,7 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigEr
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config.resumption =
-        if options.resume { Resumption::in_memory_sessions(RESUMABLE_SESSIONS) } else { Resumption::disabled() };
+        if options.resume { Resumption::store(Arc::new(SessionStore::default())) } else { Resumption::disabled() };
     config.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok(Arc::new(config))
 }
@@ -118,7 +117,7 @@ pub fn for_worker(base: &Arc<ClientConfig>, resume: bool) -> Arc<ClientConfig> {
         return Arc::clone(base);
     }
     let mut config = ClientConfig::clone(base);
-    config.resumption = Resumption::in_memory_sessions(RESUMABLE_SESSIONS);
+    config.resumption = Resumption::store(Arc::new(SessionStore::default()));
     Arc::new(config)
 }
 

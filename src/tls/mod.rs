@@ -13,6 +13,7 @@ mod failure;
 mod selfsigned;
 mod server;
 mod session;
+mod store;
 
 pub use config::{ConfigError, TlsOptions, TlsVersion, client_config, for_worker};
 pub use failure::TlsFailure;

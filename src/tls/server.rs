@@ -21,7 +21,7 @@ pub enum ServerIdentity {
 }
 
 /// A server configuration presenting `presented` (ALPN `http/1.1`; TLS 1.2
-/// and 1.3; sessions resumable). With `client_ca_pem`, every client must
+/// and 1.3; sessions resumable by tickets). With `client_ca_pem`, every client must
 /// present a certificate that chains to one of its CAs.
 pub fn server_config(
     presented: ServerIdentity,
@@ -49,6 +49,10 @@ pub fn server_config(
     };
     let mut config = builder.with_single_cert(chain, key).map_err(|e| ConfigError::ClientCert(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Stateless tickets: the default session store holds 256 sessions, so
+    // with hundreds of clients reconnecting most of them were forgotten
+    // (56% resumed at -c 200 --tls-resume).
+    config.ticketer = rustls_graviola::Ticketer::new().map_err(|e| ConfigError::Rustls(e.to_string()))?;
     Ok(Arc::new(config))
 }
 
