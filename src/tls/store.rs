@@ -3,11 +3,11 @@
 //!
 //! rustls's own memory cache keeps at most 8 tickets per server, so when
 //! hundreds of connections reconnect at once most find none and make a full
-//! handshake (against nginx at -c 500, 628 full handshakes in 3 s where
-//! about 500 are unavoidable; 24% of them against a server with few
-//! tickets). Every handshake yields tickets, so keeping them all lets every
-//! reconnect resume, as wrk's and oha's do. A run talks to one server, so
-//! the store is a short list of server names, not a map.
+//! handshake (against nginx at -c 500: 628 full handshakes in 3 s where the
+//! 500 first ones are unavoidable). Every handshake yields tickets, so
+//! keeping them all lets every reconnect resume, as wrk's and oha's do. A
+//! run talks to one server, so the store is a short list of server names,
+//! not a map.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
