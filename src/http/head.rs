@@ -216,13 +216,17 @@ fn parse_field(line: &[u8], offset: usize, head: &mut Fields) -> Result<(), Http
     if line[0] == b' ' || line[0] == b'\t' {
         return Err(HttpError::ObsFold);
     }
-    let colon = line.iter().position(|&b| b == b':').ok_or(HttpError::HeaderName)?;
-    let name = &line[..colon];
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+    // The name and the colon in one pass: the name ends at the first byte
+    // that is not a token character, which must be the colon.
+    let colon = line.iter().position(|&b| !is_tchar(b)).ok_or(HttpError::HeaderName)?;
+    if colon == 0 || line[colon] != b':' {
         return Err(HttpError::HeaderName);
     }
+    let name = &line[..colon];
     let raw = &line[colon + 1..];
-    if let Some(&bad) = raw.iter().find(|&&b| !is_field_byte(b)) {
+    if !all_field_bytes(raw)
+        && let Some(&bad) = raw.iter().find(|&&b| !is_field_byte(b))
+    {
         return Err(if bad == b'\r' { HttpError::BareCr } else { HttpError::HeaderValue });
     }
     let (value, value_start) = trim_ows(raw, offset + colon + 1);
@@ -242,6 +246,24 @@ fn parse_field(line: &[u8], offset: usize, head: &mut Fields) -> Result<(), Http
         head.location = Some(Span { start: value_start, end: value_start + value.len() });
     }
     Ok(())
+}
+
+/// Whether every byte may appear in a field value, eight at a time: a word
+/// with no byte below 0x20 and none equal to 0x7f passes at once; a word
+/// with one (an HTAB, or a byte to refuse) is checked byte by byte.
+fn all_field_bytes(value: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS != 0;
+    let mut words = value.chunks_exact(8);
+    for word in words.by_ref() {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let suspicious = has_below(x, 0x20) || has_below(x ^ (ONES * 0x7f), 1);
+        if suspicious && !word.iter().all(|&b| is_field_byte(b)) {
+            return false;
+        }
+    }
+    words.remainder().iter().all(|&b| is_field_byte(b))
 }
 
 /// Trims optional whitespace; returns the value and its offset in the head.
@@ -281,6 +303,18 @@ fn merge_content_length(head: &mut Fields, value: &[u8]) -> Result<(), HttpError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_at_a_time_value_check_agrees_with_the_byte_rule_everywhere() {
+        for b in 0..=255u8 {
+            for at in 0..19 {
+                let mut value = [b'x'; 19];
+                value[at] = b;
+                assert_eq!(all_field_bytes(&value), is_field_byte(b), "byte {b:#04x} at {at}");
+            }
+        }
+        assert!(all_field_bytes(b"") && all_field_bytes(b"\tobs-text \x80\xff ok\t"));
+    }
 
     fn complete(input: &[u8]) -> Head {
         match parse_head(input) {

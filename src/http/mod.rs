@@ -95,10 +95,21 @@ impl std::error::Error for HttpError {}
 
 /// Is `b` a `tchar` of RFC 9110 §5.6.2 (the characters of a token)?
 pub(crate) fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
-        | b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    TCHAR[usize::from(b)]
 }
+
+/// [`is_tchar`] as a table: one load per byte of every field name.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
+            | b'^' | b'_' | b'`' | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z');
+        b += 1;
+    }
+    table
+};
 
 /// May `b` appear in a field value or reason phrase (HTAB, SP, VCHAR, obs-text)?
 pub(crate) fn is_field_byte(b: u8) -> bool {
