@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use common::{accounted, config, each_backend, raw_server, reset, run, run_within};
 use vastar::server::{Server, ServerOptions};
 use vastar::stats::ErrorKind;
-use vastar::tls::{SelfSigned, ServerIdentity, self_signed, server_config};
+use vastar::tls::{SelfSigned, self_signed, server_config};
 
 /// A fresh certificate for localhost, 127.0.0.1 and ::1, valid from `at`.
 fn certificate(at: SystemTime) -> SelfSigned {
@@ -23,8 +23,7 @@ fn certificate(at: SystemTime) -> SelfSigned {
 }
 
 fn tls_config(cert: &SelfSigned, client_ca: Option<&str>) -> Arc<rustls::ServerConfig> {
-    let identity = ServerIdentity::Der { cert: cert.cert_der.clone(), key: cert.key_der.clone() };
-    server_config(identity, client_ca.map(str::as_bytes)).unwrap()
+    server_config(cert.identity(), client_ca.map(str::as_bytes)).unwrap()
 }
 
 fn tls_server(cert: &SelfSigned, client_ca: Option<&str>) -> Server {

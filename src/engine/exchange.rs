@@ -210,6 +210,11 @@ impl Exchange {
         self.next_hop(now)
     }
 
+    /// The connection asked for by [`Exchange::open`] is not ready yet.
+    pub fn is_opening(&self) -> bool {
+        self.opening
+    }
+
     /// Pause before the next request after connect failures, so that a
     /// refused or unreachable target is not hammered in a busy loop.
     pub fn backoff(&self) -> Option<Duration> {
@@ -239,14 +244,14 @@ impl Exchange {
         };
         if self.stage == Stage::Sending && !self.queued {
             self.queued = true;
-            secure.queue(self.hop.as_ref().map_or(&template.request[..], |(_, bytes)| &bytes[..]));
+            secure.queue(plaintext(&self.hop, template));
         }
         Outgoing::Bytes(secure.take())
     }
 
     /// The bytes to send for the current hop, as plaintext.
     pub fn request<'a>(&'a self, template: &'a Template) -> &'a [u8] {
-        self.hop.as_ref().map_or(&template.request[..], |(_, bytes)| &bytes[..])
+        plaintext(&self.hop, template)
     }
 
     /// When the TLS handshake in progress runs out of the connect limit.
@@ -564,6 +569,11 @@ impl Exchange {
             handshake: self.handshake.take(),
         })
     }
+}
+
+/// The request bytes of a redirect hop, or the template's.
+fn plaintext<'a>(hop: &'a Option<(RequestSpec, Bytes)>, template: &'a Template) -> &'a [u8] {
+    hop.as_ref().map_or(&template.request[..], |(_, bytes)| &bytes[..])
 }
 
 fn http_error_kind(e: HttpError) -> ErrorKind {

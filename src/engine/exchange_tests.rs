@@ -224,9 +224,9 @@ fn a_late_start_is_queued_time_and_a_timeout_ends_at_its_limit() {
 
 /// A client machine and an in-memory rustls server that trusts each other.
 fn tls_pair(t0: Instant) -> (Template, Exchange, rustls::ServerConnection) {
-    use crate::tls::{ServerIdentity, TlsOptions, client_config, self_signed, server_config};
+    use crate::tls::{TlsOptions, client_config, self_signed, server_config};
     let made = self_signed(std::time::SystemTime::now()).unwrap();
-    let identity = ServerIdentity::Der { cert: made.cert_der.clone(), key: made.key_der.clone() };
+    let identity = made.identity();
     let server = rustls::ServerConnection::new(server_config(identity, None).unwrap()).unwrap();
     let options = TlsOptions { ca_pem: Some(made.cert_pem().into_bytes()), ..TlsOptions::default() };
     let server_name = rustls::pki_types::ServerName::try_from("localhost").unwrap();

@@ -300,12 +300,7 @@ pub fn resolve(config: &Config) -> Result<Vec<SocketAddr>, Error> {
 /// configuration and the name sent as SNI.
 fn tls_target(config: &Config) -> Result<Option<TlsTarget>, Error> {
     let Some(options) = &config.tls else { return Ok(None) };
-    if let Some(feature) = crate::tls::missing_cpu_feature() {
-        return Err(Error::Tls(format!(
-            "https:// needs a CPU with the {feature} instructions, which this one lacks \
-             (the TLS library uses them); benchmark the service over http:// instead"
-        )));
-    }
+    tls_cpu("https://")?;
     let client = crate::tls::client_config(options).map_err(|e| Error::Tls(e.to_string()))?;
     let server = ServerName::try_from(config.url.host.clone()).map_err(|_| {
         Error::Tls(format!(
@@ -314,6 +309,18 @@ fn tls_target(config: &Config) -> Result<Option<TlsTarget>, Error> {
         ))
     })?;
     Ok(Some(TlsTarget { config: client, server, resume: options.resume }))
+}
+
+/// Refuses TLS (`what` needs it) on a CPU without the instructions the
+/// crypto library needs: it would panic on the first handshake.
+fn tls_cpu(what: &str) -> Result<(), Error> {
+    match crate::tls::missing_cpu_feature() {
+        None => Ok(()),
+        Some(feature) => Err(Error::Tls(format!(
+            "{what} needs a CPU with the {feature} instructions, which this one lacks (the TLS library uses \
+             them); use plain http:// instead"
+        ))),
+    }
 }
 
 /// The early stop of a run whose first handshakes failed verification.

@@ -50,6 +50,7 @@ pub(super) fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
 /// The server's TLS configuration from `--cert`/`--key`/`--client-ca`, or
 /// with a certificate made now (returned too, for `--write-cert`).
 fn tls_config(args: &ServeArgs) -> Result<(Arc<rustls::ServerConfig>, Option<SelfSigned>), Error> {
+    super::tls_cpu("--tls")?;
     let client_ca = args.client_ca.as_deref().map(|path| read_pem("--client-ca", path)).transpose()?;
     let (identity, made) = match (&args.cert, &args.key) {
         (Some(cert), Some(key)) => {
@@ -57,7 +58,7 @@ fn tls_config(args: &ServeArgs) -> Result<(Arc<rustls::ServerConfig>, Option<Sel
         }
         _ => {
             let made = make_certificate()?;
-            (ServerIdentity::Der { cert: made.cert_der.clone(), key: made.key_der.clone() }, Some(made))
+            (made.identity(), Some(made))
         }
     };
     let config = server_config(identity, client_ca.as_deref()).map_err(|e| Error::Tls(e.to_string()))?;
@@ -65,9 +66,6 @@ fn tls_config(args: &ServeArgs) -> Result<(Arc<rustls::ServerConfig>, Option<Sel
 }
 
 fn make_certificate() -> Result<SelfSigned, Error> {
-    if let Some(feature) = crate::tls::missing_cpu_feature() {
-        return Err(Error::Tls(format!("--tls needs a CPU with the {feature} instructions, which this one lacks")));
-    }
     self_signed(SystemTime::now()).map_err(Error::Tls)
 }
 
@@ -78,8 +76,9 @@ pub(super) fn demo_server(tls: bool) -> Result<(Server, Option<String>), Error> 
     let mut options = ServerOptions::default();
     let mut trust = None;
     if tls {
+        super::tls_cpu("--demo --tls")?;
         let made = make_certificate()?;
-        let identity = ServerIdentity::Der { cert: made.cert_der.clone(), key: made.key_der.clone() };
+        let identity = made.identity();
         options.tls = Some(server_config(identity, None).map_err(|e| Error::Tls(e.to_string()))?);
         trust = Some(made.cert_pem());
     }

@@ -31,6 +31,11 @@ impl SelfSigned {
     pub fn key_pem(&self) -> String {
         pem("PRIVATE KEY", &self.key_der)
     }
+
+    /// The certificate as the built-in server presents it.
+    pub fn identity(&self) -> super::ServerIdentity {
+        super::ServerIdentity::Der { cert: self.cert_der.clone(), key: self.key_der.clone() }
+    }
 }
 
 /// Makes a fresh key and a certificate for it, valid from an hour before

@@ -63,14 +63,12 @@ mod tests {
     #[test]
     fn files_or_a_fresh_certificate_make_a_server() {
         let made = super::super::self_signed(std::time::SystemTime::now()).unwrap();
-        assert!(
-            server_config(ServerIdentity::Der { cert: made.cert_der.clone(), key: made.key_der.clone() }, None).is_ok()
-        );
+        assert!(server_config(made.identity(), None).is_ok());
         let pem = ServerIdentity::Pem { cert: made.cert_pem().into_bytes(), key: made.key_pem().into_bytes() };
         assert!(server_config(pem, Some(made.cert_pem().as_bytes())).is_ok());
         let swapped = ServerIdentity::Pem { cert: made.key_pem().into_bytes(), key: made.cert_pem().into_bytes() };
         assert!(server_config(swapped, None).is_err());
-        let bad_ca = server_config(ServerIdentity::Der { cert: made.cert_der, key: made.key_der }, Some(b"nope"));
+        let bad_ca = server_config(made.identity(), Some(b"nope"));
         assert!(bad_ca.unwrap_err().to_string().starts_with("--client-ca: "));
     }
 }

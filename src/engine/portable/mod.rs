@@ -194,44 +194,45 @@ impl Worker<'_> {
     /// Carries out the machine's actions from `action` until it finishes a
     /// request or opens a connection; returns that last action.
     async fn carry_out(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>, mut action: Action) -> Action {
-        let template = &self.shared.plan.template;
         loop {
-            let handshake = ex.handshake_deadline(self.shared.plan.connect_timeout);
             action = match action {
                 Action::Connect => {
                     *stream = None;
                     let result = self.connect().await.map(|s| *stream = Some(s));
                     ex.on_connect(result, Instant::now())
                 }
-                Action::Send => {
-                    let send = async {
-                        let Some(s) = stream.as_mut() else { return Err(ErrorKind::Io) };
-                        let written = match ex.outgoing(template) {
-                            Outgoing::Request => s.write_all(&template.request).await,
-                            Outgoing::Bytes(bytes) => s.write_all(&bytes).await,
-                        };
-                        written.map_err(|e| classify(&e))
+                step @ (Action::Send | Action::Recv) => {
+                    // A TLS handshake in progress must end within the connect limit.
+                    let limit = ex.handshake_deadline(self.shared.plan.connect_timeout);
+                    let moved = self.move_bytes(ex, stream, step == Action::Send);
+                    let done = match limit {
+                        Some(at) => timeout_at(at.into(), moved).await.ok(),
+                        None => Some(moved.await),
                     };
-                    let result = match handshake {
-                        Some(at) => timeout_at(at.into(), send).await,
-                        None => Ok(send.await),
-                    };
-                    match result {
-                        Ok(result) => ex.on_sent(result, Instant::now(), template),
-                        Err(_) => ex.on_timeout(Instant::now()),
-                    }
+                    done.unwrap_or_else(|| ex.on_timeout(Instant::now()))
                 }
-                Action::Recv => match (stream.as_mut(), handshake) {
-                    (Some(s), None) => self.receive(ex, s).await,
-                    (Some(s), Some(at)) => match timeout_at(at.into(), self.receive(ex, s)).await {
-                        Ok(action) => action,
-                        Err(_) => ex.on_timeout(Instant::now()),
-                    },
-                    (None, _) => ex.on_recv_error(ErrorKind::Io, Instant::now(), template),
-                },
                 end @ (Action::Finish(_) | Action::Opened(_)) => return end,
             };
         }
+    }
+
+    /// Carries out one send (all of [`Exchange::outgoing`]) or one receive.
+    async fn move_bytes(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>, send: bool) -> Action {
+        let template = &self.shared.plan.template;
+        let Some(s) = stream.as_mut() else {
+            return match send {
+                true => ex.on_sent(Err(ErrorKind::Io), Instant::now(), template),
+                false => ex.on_recv_error(ErrorKind::Io, Instant::now(), template),
+            };
+        };
+        if !send {
+            return self.receive(ex, s).await;
+        }
+        let written = match ex.outgoing(template) {
+            Outgoing::Request => s.write_all(&template.request).await,
+            Outgoing::Bytes(bytes) => s.write_all(&bytes).await,
+        };
+        ex.on_sent(written.map_err(|e| classify(&e)), Instant::now(), template)
     }
 
     /// Waits for data and hands one read's worth to the machine.

@@ -75,6 +75,14 @@ fn decode(user_data: u64) -> (u32, usize, u64) {
     ((user_data >> 32) as u32, ((user_data >> 8) & 0xff_ffff) as usize, user_data & 0xff)
 }
 
+impl Slot {
+    /// A request, or the opening of a connection before the start, waits
+    /// for this slot's socket.
+    fn waiting(&self) -> bool {
+        self.busy || self.ex.is_opening()
+    }
+}
+
 /// One connection slot.
 struct Slot {
     fd: RawFd,
@@ -82,8 +90,6 @@ struct Slot {
     ex: Exchange,
     /// A request is in progress.
     busy: bool,
-    /// The connection is being opened (and secured) before the start.
-    opening: bool,
     /// When the current request times out.
     deadline: Option<Instant>,
     /// A tracked send is in flight on the socket.
@@ -137,7 +143,6 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
             while next < self.slots.len() && self.preconnecting < self.shared.preconnect_parallel {
                 let now = Instant::now();
                 self.preconnecting += 1;
-                self.slots[next].opening = true;
                 let action = self.slots[next].ex.open(now);
                 self.apply(next, action, now);
                 next += 1;
@@ -148,7 +153,7 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
             }
             if now >= deadline {
                 for idx in 0..self.slots.len() {
-                    if self.slots[idx].opening {
+                    if self.slots[idx].ex.is_opening() {
                         self.close(idx);
                         let action = self.slots[idx].ex.on_timeout(now);
                         self.apply(idx, action, now);
@@ -253,7 +258,6 @@ impl<'a> Worker<'a> {
                 generation: 0,
                 ex: Exchange::new(false, now).with_tls(tls.clone()),
                 busy: false,
-                opening: false,
                 deadline: None,
                 sending: false,
                 unsent: None,
@@ -290,7 +294,7 @@ impl<'a> Worker<'a> {
         for _ in 0..self.starved.len().min(self.kernel.rearm_budget()) {
             let Some(idx) = self.starved.pop_front() else { break };
             self.slots[idx].starved = false;
-            if self.slots[idx].busy || self.slots[idx].opening {
+            if self.slots[idx].waiting() {
                 self.ensure_recv(idx);
             }
         }
@@ -315,7 +319,7 @@ impl<'a> Worker<'a> {
     /// When the slot's request or handshake in progress times out.
     fn deadline(&self, idx: usize) -> Option<Instant> {
         let slot = &self.slots[idx];
-        if !slot.busy && !slot.opening {
+        if !slot.waiting() {
             return None;
         }
         let handshake = slot.ex.handshake_deadline(self.shared.plan.connect_timeout);
@@ -405,7 +409,6 @@ impl<'a> Worker<'a> {
 
     /// A connection opened before the start is ready (or failed).
     fn opened(&mut self, idx: usize, opened: &Opened) {
-        self.slots[idx].opening = false;
         self.preconnecting = self.preconnecting.saturating_sub(1);
         self.policy.opened(opened);
         if opened.result.is_ok() {

@@ -38,7 +38,7 @@ impl Worker<'_> {
                     return;
                 }
                 let slot = &mut self.slots[idx];
-                if cqe.result < 0 && (slot.busy || slot.opening) {
+                if cqe.result < 0 && slot.waiting() {
                     let kind = classify(&io::Error::from_raw_os_error(-cqe.result));
                     let shared = self.shared;
                     let action = slot.ex.on_recv_error(kind, now, &shared.plan.template);
@@ -87,8 +87,7 @@ impl Worker<'_> {
         let shared = self.shared;
         let template = &shared.plan.template;
         let slot = &mut self.slots[idx];
-        // A request, or the opening of a connection, is waiting for bytes.
-        let busy = (slot.busy || slot.opening) && !stale;
+        let busy = slot.waiting() && !stale;
         let mut usable = true;
         // The bytes go to the machine before their buffer is given back;
         // on an idle connection only TLS's own messages are expected.
