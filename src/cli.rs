@@ -196,6 +196,10 @@ pub struct BenchArgs {
     /// seconds or RFC 3339 (2026-11-28T12:00:00Z). For runs on many machines.
     #[arg(long = "start-at", value_name = "TIME")]
     pub start_at: Option<String>,
+    /// Length of the timeline's intervals (-o json's timeline, --html), at
+    /// least 100ms. Runs longer than 4096 intervals double it as they go.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub interval: String,
     /// Nothing on stderr but errors: no progress line, no notices, and with
     /// -o json or csv no report (so that stdout and stderr can share a log).
     #[arg(long)]
@@ -243,6 +247,7 @@ impl BenchArgs {
             backend: &self.backend,
             output: &self.output,
             start_at: self.start_at.as_deref(),
+            interval: &self.interval,
             tls: config::tls::TlsFlags {
                 insecure: self.insecure,
                 cacert: self.cacert.as_deref(),

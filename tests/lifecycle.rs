@@ -183,6 +183,7 @@ fn plan(connections: usize, until: Until) -> Plan {
         connect_timeout: None,
         preconnect_timeout: Duration::from_secs(1),
         start_at: None,
+        interval: std::time::Duration::from_secs(1),
     }
 }
 

@@ -41,6 +41,7 @@ pub struct Flags<'a> {
     pub backend: &'a str,
     pub output: &'a str,
     pub start_at: Option<&'a str>,
+    pub interval: &'a str,
     pub tls: super::tls::TlsFlags<'a>,
     pub connect_to: Option<&'a str>,
 }
@@ -82,6 +83,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         backend: BackendChoice::parse(flags.backend)?,
         output: Output::parse("-o", flags.output, true)?,
         start_at: flags.start_at.map(parse_start_at).transpose()?,
+        interval: interval(flags.interval)?,
         tls,
         connect_to,
     })
@@ -151,6 +153,14 @@ fn rate(rate: Option<f64>) -> Result<Option<f64>, ConfigError> {
 }
 
 /// A `-t` style limit: seconds or a duration with a unit; 0 = none.
+fn interval(text: &str) -> Result<Duration, ConfigError> {
+    let d = parse_duration("--interval", text, Some(Duration::from_secs(1)))?;
+    if d < crate::stats::timeline::MIN_INTERVAL {
+        return Err(invalid("--interval", format!("{text:?} is too short; give at least 100ms")));
+    }
+    Ok(d)
+}
+
 fn limit(flag: &'static str, text: &str) -> Result<Option<Duration>, ConfigError> {
     let d = parse_duration(flag, text, Some(Duration::from_secs(1)))?;
     // Only a written zero means "none": a value that rounds to zero (1e-30)

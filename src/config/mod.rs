@@ -106,6 +106,8 @@ pub struct Config {
     pub output: Output,
     /// Wall-clock moment to start at, connections already open (`--start-at`).
     pub start_at: Option<std::time::SystemTime>,
+    /// Length of the timeline's intervals (`--interval`).
+    pub interval: Duration,
     /// The TLS choices, with their files read: `Some` exactly for `https://`.
     pub tls: Option<crate::tls::TlsOptions>,
     /// `--connect-to`: the host and port to connect to instead of the

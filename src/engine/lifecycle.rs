@@ -94,6 +94,7 @@ pub fn run_worker(backend: &dyn Backend, job: Job<'_>) -> Result<WorkerResult, E
     let cpu = thread_cpu().saturating_sub(cpu_before);
     worker.teardown();
     let policy = worker.policy();
+    policy.close_timeline();
     let mut stats = std::mem::take(&mut policy.stats);
     stats.aborted += policy.abandoned(finished);
     let (last_start, spun) = (policy.last_start, policy.spun);

@@ -69,6 +69,8 @@ pub struct Plan {
     pub preconnect_timeout: Duration,
     /// Wall-clock moment to start at once connected (`--start-at`).
     pub start_at: Option<SystemTime>,
+    /// Length of the timeline's intervals (`--interval`).
+    pub interval: Duration,
 }
 
 /// A backend failed to run at all (not a request failure: those are counted).
@@ -136,6 +138,8 @@ pub struct Outcome {
     pub cores: usize,
     /// Wall-clock time of the common start.
     pub started_wall: SystemTime,
+    /// What completed in each interval of the run.
+    pub timeline: crate::stats::Timeline,
 }
 
 impl Outcome {
@@ -250,6 +254,7 @@ impl<'b> Engine<'b> {
             spun: Duration::ZERO,
             cores: self.workers.min(available_cpus()),
             started_wall,
+            timeline: crate::stats::Timeline::new(self.shared.plan.interval),
         };
         for result in results {
             let result = result?;
@@ -261,6 +266,8 @@ impl<'b> Engine<'b> {
             outcome.cpu += result.cpu;
             outcome.spun += result.spun;
         }
+        let mut timeline = self.shared.timeline.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        outcome.timeline = std::mem::replace(&mut *timeline, crate::stats::Timeline::new(self.shared.plan.interval));
         Ok(outcome)
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use super::exchange::{Finished, Opened};
 use super::schedule::{Claim, Schedule};
 use super::{Shared, Until};
-use crate::stats::{ErrorKind, Handshake, WorkerStats, nanos};
+use crate::stats::{ErrorKind, Handshake, Recorder, WorkerStats, nanos};
 
 /// What a slot does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +56,8 @@ pub struct Policy<'a> {
     pace_origin: Option<Instant>,
     end: Option<Instant>,
     pub stats: WorkerStats,
+    /// This worker's share of the run's timeline.
+    timeline: Recorder,
     /// Requests started and not yet finished: aborted if the run ends now.
     pub in_flight: u64,
     pub last_start: Option<Instant>,
@@ -75,6 +77,7 @@ impl<'a> Policy<'a> {
             pace_origin: None,
             end: None,
             stats: WorkerStats::new(),
+            timeline: Recorder::new(shared.plan.interval),
             in_flight: 0,
             last_start: None,
             spun: Duration::ZERO,
@@ -136,7 +139,7 @@ impl<'a> Policy<'a> {
                 Some(at) => (at, true),
                 // A start already due means every connection was busy: the
                 // wait counts as latency, not as the generator's lag.
-                None => match claim(self.shared, schedule, &mut self.stats, self.worker, now) {
+                None => match claim(self.shared, schedule, (&mut self.stats, &mut self.timeline), self.worker, now) {
                     Some(at) => (at, at > now),
                     None => return Err(Next::Retire),
                 },
@@ -168,10 +171,34 @@ impl<'a> Policy<'a> {
     /// for before the slot's next start (after connect failures).
     pub fn finish(&mut self, slot: &mut SlotTiming, finished: &Finished, backoff: Option<Duration>, now: Instant) {
         self.stats.record(&finished.record);
+        if let Some(done) = self.timeline.record(self.since_start(now), &finished.record) {
+            self.shared.interval_done(&done);
+        }
         self.shared.live.add(self.worker, &finished.record);
         self.in_flight -= 1;
         slot.not_before = backoff.map(|pause| now + pause);
         self.secured(finished.handshake.as_ref(), finished.record.result.err());
+    }
+
+    /// Records a connection opened at `now` after `took`.
+    pub fn connected(&mut self, took: Duration, now: Instant) {
+        self.stats.connected(nanos(took));
+        if let Some(done) = self.timeline.connected(self.since_start(now)) {
+            self.shared.interval_done(&done);
+        }
+    }
+
+    /// Hands the interval in progress to the run's timeline: the worker
+    /// has stopped.
+    pub fn close_timeline(&mut self) {
+        if let Some(done) = self.timeline.finish() {
+            self.shared.interval_done(&done);
+        }
+    }
+
+    /// Nanoseconds from the clock's start to `now` (0 before it).
+    fn since_start(&self, now: Instant) -> u64 {
+        self.pace_origin.map_or(0, |start| nanos(now.saturating_duration_since(start)))
     }
 
     /// Records a connection opened before the start (or its failure).
@@ -216,7 +243,7 @@ impl<'a> Policy<'a> {
 fn claim(
     shared: &Shared,
     schedule: &mut Schedule,
-    stats: &mut WorkerStats,
+    (stats, timeline): (&mut WorkerStats, &mut Recorder),
     worker: usize,
     now: Instant,
 ) -> Option<Instant> {
@@ -233,6 +260,10 @@ fn claim(
                 let record = Schedule::expired(shared.plan.timeout.unwrap_or_default());
                 stats.record(&record);
                 stats.unsent += 1;
+                let since_start = nanos(now.saturating_duration_since(schedule.start()));
+                if let Some(done) = timeline.record(since_start, &record) {
+                    shared.interval_done(&done);
+                }
                 shared.live.add(worker, &record);
             }
         }

@@ -59,6 +59,11 @@ impl Schedule {
         Schedule { start, period_ns: 1e9 / worker_rate, offset_ns: index as f64 * 1e9 / rate, claimed: 0 }
     }
 
+    /// The run's start, which the timetable counts from.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
     /// When this worker's request number `i` is due.
     pub fn due(&self, i: u64) -> Instant {
         self.start + Duration::from_nanos((self.offset_ns + i as f64 * self.period_ns).round() as u64)

@@ -1,5 +1,6 @@
 //! State that every worker of one run shares: the request budget, the live
-//! counters, the abort signal, the TLS trust verdict and the two start lines. Built only from
+//! counters, the abort signal, the TLS trust verdict, the two start lines
+//! and the run's timeline. Built only from
 //! atomics and std primitives, so a bare thread driving io_uring and a tokio
 //! runtime use it alike (the abort signal is a future on any executor and a
 //! flag for a loop that polls).
@@ -12,7 +13,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{Plan, Until};
-use crate::stats::{ErrorKind, Live};
+use crate::stats::{ErrorKind, Live, Timeline, timeline::Done};
 
 /// The request budget: a shared atomic ticket counter (never split per
 /// worker, so no remainder is lost as in hey), plus the stop flag.
@@ -221,6 +222,9 @@ pub struct Shared {
     /// pre-connecting, so that a large -c does not overflow the server's
     /// accept backlog (about [`super::MAX_PARALLEL_CONNECTS`] in all).
     pub preconnect_parallel: usize,
+    /// The run's intervals: each worker adds its finished ones (about once
+    /// per interval, so the lock is never contended).
+    pub timeline: Mutex<Timeline>,
 }
 
 impl Shared {
@@ -233,8 +237,16 @@ impl Shared {
             prepared: StartLine::default(),
             start: StartLine::default(),
             preconnect_parallel: (super::MAX_PARALLEL_CONNECTS / workers.max(1)).max(1),
+            timeline: Mutex::new(Timeline::new(plan.interval)),
             plan,
         }
+    }
+
+    /// Adds a worker's finished interval to the run's timeline.
+    pub fn interval_done(&self, done: &Done) {
+        let mut timeline = self.timeline.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // One run's counts stay far below 2^64.
+        let _ = timeline.add(done);
     }
 }
 

@@ -2,12 +2,13 @@
 //! run would have given: counts add, histograms add bucket by bucket (so
 //! every percentile is exact, not an average of percentiles), minima and
 //! maxima are global, and the run's time is the union of the parts' time
-//! windows, over which Requests/sec is computed.
+//! windows, over which Requests/sec is computed. Timelines add up interval
+//! by interval, aligned by the wall clock.
 
 use std::time::Duration;
 
 use super::{Meta, Part, ResultDoc, Target};
-use crate::stats::WorkerStats;
+use crate::stats::{Timeline, WorkerStats};
 use crate::summary::{Load, Rate, RunInfo};
 use crate::wallclock;
 
@@ -102,7 +103,26 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         parts,
         windows_ns: windows,
     };
-    Ok(ResultDoc::new(&crate::summary::Summary::new(&stats, &info), meta))
+    let timeline = timeline(docs, meta.windows_ns.first().map_or(0, |w| w[0]))?;
+    Ok(ResultDoc::new(&crate::summary::Summary::new(&stats, &info).with_timeline(timeline.as_ref()), meta))
+}
+
+/// The documents' timelines added up, aligned by wall clock: each starts
+/// at its own document's start, rounded to the nearest interval of the
+/// merged timeline, which begins at `start_unix_ns`. None unless every
+/// document has one (a timeline of some parts would not add up to the
+/// merged counts).
+fn timeline(docs: &[ResultDoc], start_unix_ns: u64) -> Result<Option<Timeline>, String> {
+    let mut merged: Option<Timeline> = None;
+    for (i, doc) in docs.iter().enumerate() {
+        let Some(part) = doc.timeline().map_err(|e| format!("result {}: {e}", i + 1))? else { return Ok(None) };
+        let interval_ns = part.interval().as_nanos().max(1);
+        let late_ns = u128::from(doc.start_unix_ns.saturating_sub(start_unix_ns));
+        let offset = usize::try_from((late_ns + interval_ns / 2) / interval_ns).map_err(|_| OVERFLOW)?;
+        let merged = merged.get_or_insert_with(|| Timeline::new(part.interval()));
+        merged.merge(&part, offset).map_err(|e| format!("result {} cannot be merged: {e}", i + 1))?;
+    }
+    Ok(merged)
 }
 
 #[cfg(test)]

@@ -9,14 +9,16 @@
 //! to this file; [`SCHEMA_VERSION`] changes whenever a field changes meaning
 //! or disappears (adding a field does not change it).
 
+pub mod json;
 pub mod merge;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{ErrorKind, Histogram, Negotiated, Phase, TlsStats, WorkerStats};
+use crate::stats::{ErrorKind, Histogram, Negotiated, Phase, Timeline, TlsStats, WorkerStats};
 use crate::summary::{Load, Merged, Rate, RunInfo, Summary};
 use crate::wallclock;
 
@@ -58,6 +60,10 @@ pub struct ResultDoc {
     /// null for `http://`, and in results written before TLS existed).
     #[serde(default)]
     pub tls: Option<TlsDoc>,
+    /// The run interval by interval (absent or null in results written
+    /// before vastar kept one, and in merges of such results).
+    #[serde(default)]
+    pub timeline: Option<timeline::TimelineDoc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -451,7 +457,28 @@ impl ResultDoc {
             },
             histograms: Histograms::of(stats),
             tls: TlsDoc::of(&stats.tls),
+            timeline: summary
+                .timeline
+                .map(|t| timeline::TimelineDoc::of(t, Duration::from_nanos(end_unix_ns - start_unix_ns))),
         }
+    }
+
+    /// The timeline this document holds, checked against its counts.
+    pub fn timeline(&self) -> Result<Option<Timeline>, String> {
+        let Some(doc) = &self.timeline else { return Ok(None) };
+        let timeline = doc.timeline()?;
+        let total = timeline.totals().map_err(|_| "the timeline's counts overflow".to_string())?;
+        let c = &self.counts;
+        if (total.responses(), total.total_errors()) != (c.responses, c.errors) {
+            return Err(format!(
+                "the timeline holds {} responses and {} errors, the counts say {} and {}",
+                total.responses(),
+                total.total_errors(),
+                c.responses,
+                c.errors
+            ));
+        }
+        Ok(Some(timeline))
     }
 
     /// Reads a document, refusing other formats and versions.
@@ -478,6 +505,7 @@ impl ResultDoc {
         if doc.histograms.format != HistogramFormat::current() {
             return Err("histogram format differs from this vastar's".into());
         }
+        doc.timeline()?;
         Ok(doc)
     }
 

@@ -175,7 +175,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         parts: Vec::new(),
         windows_ns: Vec::new(),
     };
-    output::emit(&outcome.stats, &info, meta, config.output, args)?;
+    output::emit((&outcome.stats, &outcome.timeline), &info, meta, config.output, args)?;
     Ok(match signal {
         Some(signal) => ExitCode::from(128 + signal as u8),
         None => ExitCode::SUCCESS,
@@ -352,6 +352,7 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Result<Plan, Error> {
         connect_timeout: config.connect_timeout,
         preconnect_timeout: config.connect_timeout.unwrap_or(PRECONNECT_TIMEOUT),
         start_at: config.start_at,
+        interval: config.interval,
     })
 }
 

@@ -10,7 +10,7 @@ use crate::cli::{BenchArgs, MergeArgs};
 use crate::config::Output;
 use crate::report;
 use crate::result::{Meta, ResultDoc, merge};
-use crate::stats::WorkerStats;
+use crate::stats::{Timeline, WorkerStats};
 use crate::summary::{RunInfo, Summary};
 use crate::term::Style;
 
@@ -29,16 +29,16 @@ fn to_stdout(write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>)
     }
 }
 
-/// A result document, pretty-printed, with a final newline.
-fn write_json(out: &mut impl Write, doc: &ResultDoc) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, doc).map_err(io::Error::other)?;
-    writeln!(out)
-}
-
 /// Prints a finished run in the format asked for: JSON and CSV on stdout
 /// with the report on stderr (left out with `--quiet`).
-pub fn emit(stats: &WorkerStats, info: &RunInfo, meta: Meta, output: Output, args: &BenchArgs) -> Result<(), Error> {
-    let summary = Summary::new(stats, info);
+pub fn emit(
+    (stats, timeline): (&WorkerStats, &Timeline),
+    info: &RunInfo,
+    meta: Meta,
+    output: Output,
+    args: &BenchArgs,
+) -> Result<(), Error> {
+    let summary = Summary::new(stats, info).with_timeline(Some(timeline));
     if output == Output::Text {
         return to_stdout(|out| report::render(out, &summary, &Style::for_stdout(args.no_color)));
     }
@@ -50,7 +50,7 @@ pub fn emit(stats: &WorkerStats, info: &RunInfo, meta: Meta, output: Output, arg
     let doc = ResultDoc::new(&summary, meta);
     to_stdout(|out| match output {
         Output::Csv => out.write_all(doc.csv().as_bytes()),
-        _ => write_json(out, &doc),
+        _ => crate::result::json::write(out, &doc),
     })
 }
 
@@ -97,7 +97,7 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     let merged = merge::merge(&docs, args.force, command_line()).map_err(Error::Input)?;
     let stats = merged.stats().map_err(Error::Input)?;
     match output {
-        Output::Json => to_stdout(|out| write_json(out, &merged))?,
+        Output::Json => to_stdout(|out| crate::result::json::write(out, &merged))?,
         _ => {
             let info = merged.run_info();
             let style = Style::for_stdout(args.no_color);

@@ -67,6 +67,36 @@ fn bucket_range(i: usize) -> (u64, u64) {
     (mantissa << shift, 1 << shift)
 }
 
+/// Value at percentile `p` of `count` values in `buckets` ((index, count),
+/// ascending), whose exact extremes are `min_ns` and `max_ns`: the value
+/// at rank ceil(p% of count), as its bucket's midpoint clamped to the
+/// extremes. `count` must be more than 0.
+pub(crate) fn percentile(
+    buckets: impl Iterator<Item = (usize, u64)>,
+    count: u64,
+    min_ns: u64,
+    max_ns: u64,
+    p: f64,
+) -> u64 {
+    let rank = ((p / 100.0) * count as f64).ceil().clamp(1.0, count as f64) as u64;
+    // The extremes are known exactly; only values in between are bucketed.
+    if rank == 1 {
+        return min_ns;
+    }
+    if rank == count {
+        return max_ns;
+    }
+    let mut seen = 0;
+    for (i, c) in buckets {
+        seen += c;
+        if seen >= rank {
+            let (low, width) = bucket_range(i);
+            return (low + width / 2).clamp(min_ns, max_ns);
+        }
+    }
+    max_ns
+}
+
 impl Histogram {
     pub fn new() -> Self {
         Histogram { counts: vec![0; BUCKETS].into_boxed_slice(), count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 }
@@ -118,23 +148,7 @@ impl Histogram {
         if self.count == 0 {
             return 0;
         }
-        let rank = ((p / 100.0) * self.count as f64).ceil().clamp(1.0, self.count as f64) as u64;
-        // The extremes are known exactly; only values in between are bucketed.
-        if rank == 1 {
-            return self.min_ns;
-        }
-        if rank == self.count {
-            return self.max_ns;
-        }
-        let mut seen = 0;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                let (low, width) = bucket_range(i);
-                return (low + width / 2).clamp(self.min_ns, self.max_ns);
-            }
-        }
-        self.max_ns
+        percentile(self.counts.iter().copied().enumerate(), self.count, self.min_ns, self.max_ns, p)
     }
 
     /// Non-empty buckets in ascending order, each as (value, count): the
@@ -179,6 +193,12 @@ impl Histogram {
             (h.sum_ns, h.min_ns, h.max_ns) = (sum_ns, min_ns, max_ns);
         }
         Ok(h)
+    }
+
+    /// Empties the histogram, keeping its buckets' memory.
+    pub fn clear(&mut self) {
+        self.counts.fill(0);
+        (self.count, self.sum_ns, self.min_ns, self.max_ns) = (0, 0, u64::MAX, 0);
     }
 
     /// How many recorded values are ≤ `ns` (to bucket precision).

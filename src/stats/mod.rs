@@ -7,6 +7,7 @@
 //! are counted in a fixed set of categories, never by free text.
 
 pub mod histogram;
+pub mod timeline;
 pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use histogram::add;
 pub use histogram::{Histogram, Overflow};
+pub use timeline::{Interval, Recorder, Sparse, Timeline};
 pub use tls::{Handshake, Negotiated, TlsStats};
 
 /// Why a request failed. A fixed set so that counting never allocates and a

@@ -10,7 +10,7 @@ pub mod insight;
 
 use std::time::Duration;
 
-use crate::stats::{ErrorKind, Histogram, WorkerStats};
+use crate::stats::{ErrorKind, Histogram, Timeline, WorkerStats};
 pub use insight::{Grade, Load, Ratio};
 
 /// Facts about the run that are not latency measurements.
@@ -82,6 +82,9 @@ pub struct Summary<'a> {
     pub histogram: Vec<(u64, u64)>,
     /// The write phase was observed (io_uring does not observe its sends).
     pub write_measured: bool,
+    /// What completed in each interval (a run's, or a merge of runs that
+    /// all had one).
+    pub timeline: Option<&'a Timeline>,
 }
 
 impl<'a> Summary<'a> {
@@ -112,7 +115,13 @@ impl<'a> Summary<'a> {
             warnings: warnings(stats, info),
             histogram: histogram_rows(corrected),
             write_measured: stats.write.count > 0 || stats.wait.count == 0,
+            timeline: None,
         }
+    }
+
+    /// The summary with the run's timeline.
+    pub fn with_timeline(self, timeline: Option<&'a Timeline>) -> Summary<'a> {
+        Summary { timeline, ..self }
     }
 
     /// Why requests were aborted, for the report's wording.

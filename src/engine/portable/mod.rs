@@ -26,7 +26,7 @@ use tokio::time::{timeout, timeout_at};
 
 use super::exchange::{Action, Exchange, Finished, Outgoing};
 use super::{Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, TlsTarget, classify, classify_connect};
-use crate::stats::{ErrorKind, nanos};
+use crate::stats::ErrorKind;
 use clock::Clock;
 
 /// Connections per worker thread before another worker is added.
@@ -280,7 +280,8 @@ impl Worker<'_> {
                     let mut dialer = self.dialer.get();
                     dialer.connected(current);
                     self.dialer.set(dialer);
-                    self.policy.borrow_mut().stats.connected(nanos(begun.elapsed()));
+                    let now = Instant::now();
+                    self.policy.borrow_mut().connected(now - begun, now);
                     return Ok(stream);
                 }
                 Err(e) => last_error = classify_connect(&e),

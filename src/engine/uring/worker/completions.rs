@@ -9,7 +9,6 @@ use super::{
 };
 use crate::engine::uring::kernel::Cqe;
 use crate::engine::{classify, classify_connect};
-use crate::stats::nanos;
 
 impl Worker<'_> {
     pub(super) fn complete(&mut self, cqe: Cqe, now: Instant) {
@@ -59,7 +58,7 @@ impl Worker<'_> {
         self.slots[idx].connecting = false;
         if res == 0 {
             self.dialer.connected(self.slots[idx].attempt);
-            self.policy.stats.connected(nanos(now - self.slots[idx].connect_started));
+            self.policy.connected(now - self.slots[idx].connect_started, now);
             let action = self.slots[idx].ex.on_connect(Ok(()), now);
             self.apply(idx, action, now);
             return;

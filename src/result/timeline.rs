@@ -1,0 +1,136 @@
+//! The `timeline` section of a result: the run interval by interval, with
+//! each interval's latency histogram in full so that intervals from several
+//! machines add up exactly. Its derived figures (rate, percentiles) are
+//! there for scripts and charts and are recomputed when read.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::HistogramDoc;
+use crate::stats::timeline::{CLASSES, Interval, Sparse, Timeline};
+use crate::stats::{ErrorKind, nanos};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineDoc {
+    /// Length of every interval; interval `i` covers
+    /// `[start + i * interval, start + (i + 1) * interval)`.
+    pub interval_ns: u64,
+    pub intervals: Vec<IntervalDoc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IntervalDoc {
+    /// Derived: the interval's start, in seconds from the run's start.
+    #[serde(default)]
+    pub t_s: f64,
+    /// Responses by status class (`1xx` .. `5xx`, `other`), non-zero only.
+    pub statuses: BTreeMap<String, u64>,
+    /// Failures by category id, non-zero only.
+    pub errors: BTreeMap<String, u64>,
+    pub wire_bytes: u64,
+    pub body_bytes: u64,
+    pub connections: u64,
+    /// Latency from the intended start of the responses and timeouts.
+    pub latency: HistogramDoc,
+    /// Derived: responses per second over the part of the interval the run covered.
+    #[serde(default)]
+    pub requests_per_sec: f64,
+    /// Derived: latency percentiles and maximum, seconds (0 when empty).
+    #[serde(default)]
+    pub p50_s: f64,
+    #[serde(default)]
+    pub p90_s: f64,
+    #[serde(default)]
+    pub p99_s: f64,
+    #[serde(default)]
+    pub max_s: f64,
+}
+
+impl TimelineDoc {
+    /// The document of `timeline`, for a run that lasted `span`.
+    pub fn of(timeline: &Timeline, span: Duration) -> TimelineDoc {
+        let interval = timeline.interval();
+        let intervals = timeline.intervals().iter().enumerate().map(|(i, part)| {
+            let begins = interval.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+            let covered = span.saturating_sub(begins).min(interval).as_secs_f64();
+            IntervalDoc::of(part, begins, covered)
+        });
+        TimelineDoc { interval_ns: nanos(interval), intervals: intervals.collect() }
+    }
+
+    /// The timeline this document holds, checked.
+    pub fn timeline(&self) -> Result<Timeline, String> {
+        if self.interval_ns < 1_000_000 {
+            return Err(format!("timeline interval of {} ns is too short", self.interval_ns));
+        }
+        let intervals = self
+            .intervals
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| doc.interval().map_err(|e| format!("timeline interval {i}: {e}")));
+        Ok(Timeline::from_intervals(Duration::from_nanos(self.interval_ns), intervals.collect::<Result<_, _>>()?))
+    }
+}
+
+fn secs(ns: u64) -> f64 {
+    ns as f64 / 1e9
+}
+
+impl IntervalDoc {
+    fn of(part: &Interval, begins: Duration, covered_s: f64) -> IntervalDoc {
+        let statuses = CLASSES.iter().zip(part.statuses).filter(|&(_, n)| n > 0);
+        let latency = &part.latency;
+        IntervalDoc {
+            t_s: begins.as_secs_f64(),
+            statuses: statuses.map(|(class, n)| (class.to_string(), n)).collect(),
+            errors: part.errors().map(|(kind, n)| (kind.id().to_string(), n)).collect(),
+            wire_bytes: part.wire_bytes,
+            body_bytes: part.body_bytes,
+            connections: part.connections,
+            latency: HistogramDoc {
+                count: latency.count(),
+                sum_ns: latency.sum_ns(),
+                min_ns: latency.min_ns(),
+                max_ns: latency.max_ns(),
+                buckets: latency.buckets().map(|(i, n)| [i as u64, n]).collect(),
+            },
+            requests_per_sec: if covered_s > 0.0 { part.responses() as f64 / covered_s } else { 0.0 },
+            p50_s: secs(latency.percentile_ns(50.0)),
+            p90_s: secs(latency.percentile_ns(90.0)),
+            p99_s: secs(latency.percentile_ns(99.0)),
+            max_s: secs(latency.max_ns()),
+        }
+    }
+
+    fn interval(&self) -> Result<Interval, String> {
+        let mut part = Interval::default();
+        for (class, &n) in &self.statuses {
+            let at =
+                CLASSES.iter().position(|c| c == class).ok_or_else(|| format!("unknown status class {class:?}"))?;
+            part.statuses[at] = n;
+        }
+        let overflow = |_| "its counts overflow".to_string();
+        let mut timeouts = 0u64;
+        for (id, &n) in &self.errors {
+            let kind = ErrorKind::from_id(id).ok_or_else(|| format!("unknown error category {id:?}"))?;
+            part.add_errors(kind, n).map_err(overflow)?;
+            if kind.is_timeout() {
+                timeouts = timeouts.checked_add(n).ok_or("its counts overflow")?;
+            }
+        }
+        (part.wire_bytes, part.body_bytes, part.connections) = (self.wire_bytes, self.body_bytes, self.connections);
+        let h = &self.latency;
+        let buckets = h.buckets.iter().map(|&[i, n]| (usize::try_from(i).unwrap_or(usize::MAX), n));
+        part.latency = Sparse::from_parts(buckets, h.sum_ns, h.min_ns, h.max_ns)?;
+        let expected = part.statuses.iter().try_fold(timeouts, |sum, &n| sum.checked_add(n));
+        if expected != Some(part.latency.count()) || h.count != part.latency.count() {
+            return Err(format!(
+                "its latency histogram holds {} values, not one per response and timeout",
+                part.latency.count()
+            ));
+        }
+        Ok(part)
+    }
+}

@@ -1,0 +1,373 @@
+//! The run over time: what completed in each interval of the run (one
+//! second unless `--interval` says otherwise), so that the warm-up, a
+//! stall or a burst of errors shows instead of hiding in the totals.
+//!
+//! Memory depends on the run's length, never on its request count. A
+//! worker counts the interval in progress in a dense histogram it reuses
+//! ([`Recorder`]) and hands each finished interval over in sparse form
+//! ([`Interval`]: only the non-empty buckets), to be added into the run's
+//! one [`Timeline`]. A timeline keeps at most [`MAX_INTERVALS`]: a longer
+//! run doubles its interval (adding neighbours, which is exact), so an
+//! hours-long run stays within tens of megabytes.
+//!
+//! Intervals count from the run's start (the clock start, after the
+//! connections opened); a request belongs to the interval in which it
+//! completed, a connection to the one in which it opened (those opened
+//! before the start to the first).
+
+use std::time::Duration;
+
+use super::histogram::{Histogram, Overflow, add, percentile};
+use super::{ErrorKind, Record, nanos};
+
+/// Shortest interval `--interval` accepts.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// The interval when none is asked for.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+/// Most intervals a timeline keeps; beyond, the interval doubles.
+pub const MAX_INTERVALS: usize = 4096;
+
+/// Status classes counted per interval: 1xx to 5xx, then codes above 599.
+pub const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
+/// Index in [`CLASSES`] of a status code (100..=999).
+pub fn class_of(status: u16) -> usize {
+    usize::from(status / 100).clamp(1, CLASSES.len()) - 1
+}
+
+/// A latency histogram in the layout of [`Histogram`], holding only its
+/// non-empty buckets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sparse {
+    index: Box<[u16]>,
+    counts: Box<[u64]>,
+    count: u64,
+    sum_ns: u128,
+    min_ns: u64,
+    max_ns: u64,
+}
+
+impl Sparse {
+    pub fn of(h: &Histogram) -> Sparse {
+        // Bucket indexes are below histogram::BUCKETS (4608), so they fit in u16.
+        let (index, counts): (Vec<u16>, Vec<u64>) = h.raw_buckets().map(|(i, c)| (i as u16, c)).unzip();
+        let (count, sum_ns, min_ns, max_ns) = (h.count(), h.sum_ns(), h.min_ns(), h.max_ns());
+        Sparse { index: index.into(), counts: counts.into(), count, sum_ns, min_ns, max_ns }
+    }
+
+    /// Rebuilt from its parts (as read from a result file), checked as
+    /// [`Histogram::from_parts`] checks them.
+    pub fn from_parts(
+        buckets: impl IntoIterator<Item = (usize, u64)>,
+        sum_ns: u128,
+        min_ns: u64,
+        max_ns: u64,
+    ) -> Result<Sparse, String> {
+        Histogram::from_parts(buckets, sum_ns, min_ns, max_ns).map(|h| Sparse::of(&h))
+    }
+
+    /// Non-empty buckets as (index, count), ascending.
+    pub fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.index.iter().map(|&i| usize::from(i)).zip(self.counts.iter().copied())
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn sum_ns(&self) -> u128 {
+        self.sum_ns
+    }
+
+    /// Smallest value (0 when empty).
+    pub fn min_ns(&self) -> u64 {
+        self.min_ns
+    }
+
+    pub fn max_ns(&self) -> u64 {
+        self.max_ns
+    }
+
+    /// As [`Histogram::percentile_ns`].
+    pub fn percentile_ns(&self, p: f64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        percentile(self.buckets(), self.count, self.min_ns, self.max_ns, p)
+    }
+
+    /// The values of both.
+    pub fn merged(&self, other: &Sparse) -> Result<Sparse, Overflow> {
+        if other.count == 0 {
+            return Ok(self.clone());
+        }
+        if self.count == 0 {
+            return Ok(other.clone());
+        }
+        let (mut index, mut counts) = (Vec::new(), Vec::new());
+        let (mut a, mut b) = (self.buckets().peekable(), other.buckets().peekable());
+        while let Some((i, n)) = match (a.peek().copied(), b.peek().copied()) {
+            (Some((i, x)), Some((j, y))) => match i.cmp(&j) {
+                std::cmp::Ordering::Less => a.next(),
+                std::cmp::Ordering::Greater => b.next(),
+                std::cmp::Ordering::Equal => {
+                    a.next();
+                    b.next();
+                    Some((i, x.checked_add(y).ok_or(Overflow)?))
+                }
+            },
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        } {
+            // Indexes come from histograms of histogram::BUCKETS (4608) buckets.
+            index.push(i as u16);
+            counts.push(n);
+        }
+        let mut count = self.count;
+        add(&mut count, other.count)?;
+        Ok(Sparse {
+            index: index.into(),
+            counts: counts.into(),
+            count,
+            sum_ns: self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?,
+            min_ns: self.min_ns.min(other.min_ns),
+            max_ns: self.max_ns.max(other.max_ns),
+        })
+    }
+}
+
+/// What completed in one interval.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interval {
+    /// Responses by [`CLASSES`].
+    pub statuses: [u64; CLASSES.len()],
+    errors: [u64; ErrorKind::ALL.len()],
+    pub wire_bytes: u64,
+    pub body_bytes: u64,
+    /// Connections opened.
+    pub connections: u64,
+    /// Latency from the intended start, of responses and timeouts (the
+    /// run's corrected distribution, interval by interval).
+    pub latency: Sparse,
+}
+
+impl Interval {
+    pub fn responses(&self) -> u64 {
+        self.statuses.iter().sum()
+    }
+
+    /// Failures by category, those that happened.
+    pub fn errors(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
+        ErrorKind::ALL.into_iter().map(|k| (k, self.errors[k.index()])).filter(|&(_, n)| n > 0)
+    }
+
+    pub fn add_errors(&mut self, kind: ErrorKind, n: u64) -> Result<(), Overflow> {
+        add(&mut self.errors[kind.index()], n)
+    }
+
+    pub fn total_errors(&self) -> u64 {
+        self.errors.iter().sum()
+    }
+
+    /// Adds `other`'s counts and values.
+    pub fn add(&mut self, other: &Interval) -> Result<(), Overflow> {
+        let pairs = self.statuses.iter_mut().zip(&other.statuses).chain(self.errors.iter_mut().zip(&other.errors));
+        for (a, &b) in pairs {
+            add(a, b)?;
+        }
+        add(&mut self.wire_bytes, other.wire_bytes)?;
+        add(&mut self.body_bytes, other.body_bytes)?;
+        add(&mut self.connections, other.connections)?;
+        self.latency = self.latency.merged(&other.latency)?;
+        Ok(())
+    }
+}
+
+/// A worker's side: counts the interval in progress and hands it over,
+/// as (its index, its counts), once a later one begins.
+#[derive(Debug)]
+pub struct Recorder {
+    interval_ns: u64,
+    index: u64,
+    end_ns: u64,
+    open: Interval,
+    latency: Histogram,
+    touched: bool,
+}
+
+/// A finished interval and its place: (index in intervals of the
+/// recorder's length, what it counted).
+pub type Done = (usize, Interval);
+
+impl Recorder {
+    pub fn new(interval: Duration) -> Recorder {
+        let interval_ns = nanos(interval).max(1);
+        let (open, latency) = (Interval::default(), Histogram::new());
+        Recorder { interval_ns, index: 0, end_ns: interval_ns, open, latency, touched: false }
+    }
+
+    /// Counts a finished request `at_ns` after the start.
+    #[inline]
+    pub fn record(&mut self, at_ns: u64, r: &Record) -> Option<Done> {
+        let done = self.advance(at_ns);
+        let open = &mut self.open;
+        open.wire_bytes += r.wire_bytes;
+        open.body_bytes += r.body_bytes;
+        match r.result {
+            Ok(status) => {
+                open.statuses[class_of(status)] += 1;
+                self.latency.record(nanos(r.queued + r.latency));
+            }
+            Err(kind) => {
+                open.errors[kind.index()] += 1;
+                if kind.is_timeout() {
+                    self.latency.record(nanos(r.queued + r.latency));
+                }
+            }
+        }
+        done
+    }
+
+    /// Counts a connection opened `at_ns` after the start.
+    #[inline]
+    pub fn connected(&mut self, at_ns: u64) -> Option<Done> {
+        let done = self.advance(at_ns);
+        self.open.connections += 1;
+        done
+    }
+
+    /// The interval in progress, when anything was counted in it.
+    pub fn finish(&mut self) -> Option<Done> {
+        if !std::mem::take(&mut self.touched) {
+            return None;
+        }
+        let mut done = std::mem::take(&mut self.open);
+        done.latency = Sparse::of(&self.latency);
+        self.latency.clear();
+        Some((usize::try_from(self.index).unwrap_or(usize::MAX), done))
+    }
+
+    #[inline]
+    fn advance(&mut self, at_ns: u64) -> Option<Done> {
+        let done = if at_ns >= self.end_ns { self.begin(at_ns) } else { None };
+        self.touched = true;
+        done
+    }
+
+    #[cold]
+    fn begin(&mut self, at_ns: u64) -> Option<Done> {
+        let done = self.finish();
+        self.index = at_ns / self.interval_ns;
+        self.end_ns = (self.index + 1).saturating_mul(self.interval_ns);
+        done
+    }
+}
+
+/// The run's intervals, added up from every worker (or every result file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeline {
+    /// The recorders' interval; the timeline's is this times 2^shift.
+    recorded: Duration,
+    shift: u32,
+    intervals: Vec<Interval>,
+}
+
+impl Timeline {
+    /// An empty timeline fed by recorders of `interval`.
+    pub fn new(interval: Duration) -> Timeline {
+        Timeline { recorded: interval, shift: 0, intervals: Vec::new() }
+    }
+
+    /// A timeline read back: `intervals` of `interval` each, from the start.
+    pub fn from_intervals(interval: Duration, intervals: Vec<Interval>) -> Timeline {
+        let mut timeline = Timeline { recorded: interval, shift: 0, intervals };
+        while timeline.intervals.len() > MAX_INTERVALS {
+            timeline.coarsen();
+        }
+        timeline
+    }
+
+    /// The length of each interval.
+    pub fn interval(&self) -> Duration {
+        Duration::from_nanos(nanos(self.recorded).saturating_mul(1 << self.shift.min(63)))
+    }
+
+    pub fn intervals(&self) -> &[Interval] {
+        &self.intervals
+    }
+
+    /// Adds a recorder's finished interval (its index counts intervals of
+    /// the recorders' length).
+    pub fn add(&mut self, (index, part): &Done) -> Result<(), Overflow> {
+        while index >> self.shift >= MAX_INTERVALS {
+            self.coarsen();
+        }
+        let at = index >> self.shift;
+        if self.intervals.len() <= at {
+            self.intervals.resize_with(at + 1, Interval::default);
+        }
+        self.intervals[at].add(part)
+    }
+
+    /// Adds `other`, which started `offset` intervals of `other`'s length
+    /// after this one. The longer interval of the two is kept; it must be
+    /// the shorter one times a power of two.
+    pub fn merge(&mut self, other: &Timeline, offset: usize) -> Result<(), String> {
+        let (mut other, mut offset) = (other.clone(), offset);
+        let (mine, theirs) = (self.interval(), other.interval());
+        let ratio = |long: Duration, short: Duration| {
+            let (long, short) = (long.as_nanos(), short.as_nanos().max(1));
+            (long % short == 0 && (long / short).is_power_of_two()).then(|| (long / short).trailing_zeros())
+        };
+        let mismatch = || {
+            format!(
+                "their timelines have intervals of {mine:?} and {theirs:?}, which do not divide evenly; \
+                 run them with the same --interval"
+            )
+        };
+        if mine < theirs {
+            for _ in 0..ratio(theirs, mine).ok_or_else(mismatch)? {
+                self.coarsen();
+            }
+        } else if mine > theirs {
+            let doublings = ratio(mine, theirs).ok_or_else(mismatch)?;
+            for _ in 0..doublings {
+                other.coarsen();
+            }
+            offset >>= doublings;
+        }
+        let overflow = |_| "the timelines' counts overflow; are the files corrupt?".to_string();
+        for (i, part) in other.intervals.iter().enumerate() {
+            let at = (offset + i) << self.shift;
+            self.add(&(at, part.clone())).map_err(overflow)?;
+        }
+        Ok(())
+    }
+
+    /// Every interval added up.
+    pub fn totals(&self) -> Result<Interval, Overflow> {
+        let mut total = Interval::default();
+        for part in &self.intervals {
+            total.add(part)?;
+        }
+        Ok(total)
+    }
+
+    /// Halves the number of intervals by adding neighbours.
+    fn coarsen(&mut self) {
+        let fine = std::mem::take(&mut self.intervals);
+        let mut pairs = fine.into_iter();
+        while let Some(mut first) = pairs.next() {
+            if let Some(second) = pairs.next() {
+                // A run's counts are far below 2^64; read files were checked.
+                let _ = first.add(&second);
+            }
+            self.intervals.push(first);
+        }
+        self.shift += 1;
+    }
+}
+
+#[cfg(test)]
+#[path = "timeline_tests.rs"]
+mod tests;
