@@ -50,6 +50,9 @@ pub struct MergeArgs {
     /// No colors in the report.
     #[arg(long)]
     pub no_color: bool,
+    /// Fail (exit 3) unless this holds for the merged result (as on a run).
+    #[arg(long = "assert", value_name = "EXPR")]
+    pub assertions: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -196,6 +199,10 @@ pub struct BenchArgs {
     /// seconds or RFC 3339 (2026-11-28T12:00:00Z). For runs on many machines.
     #[arg(long = "start-at", value_name = "TIME")]
     pub start_at: Option<String>,
+    /// Fail the run (exit 3) unless this holds, e.g. p99<20ms, errors<0.1%,
+    /// rps>=50000 (repeatable, or comma-separated; forms in README).
+    #[arg(long = "assert", value_name = "EXPR")]
+    pub assertions: Vec<String>,
     /// Length of the timeline's intervals (-o json's timeline, --html), at
     /// least 100ms. Runs longer than 4096 intervals double it as they go.
     #[arg(long, value_name = "DURATION", default_value = "1s")]
@@ -248,6 +255,7 @@ impl BenchArgs {
             output: &self.output,
             start_at: self.start_at.as_deref(),
             interval: &self.interval,
+            assertions: &self.assertions,
             tls: config::tls::TlsFlags {
                 insecure: self.insecure,
                 cacert: self.cacert.as_deref(),

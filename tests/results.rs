@@ -5,32 +5,15 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Scripted, send};
+use common::{Scripted, backend_flags, send, text, vastar};
 use serde_json::Value;
 use vastar::result::ResultDoc;
 use vastar::stats::WorkerStats;
 
 const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-
-fn vastar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vastar")).args(args).output().expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The `--backend` value of every backend that can run here.
-fn backend_flags() -> Vec<&'static str> {
-    common::io_uring_usable();
-    vastar::engine::backends()
-        .iter()
-        .map(|b| if b.name().starts_with("io_uring") { "io-uring" } else { "portable" })
-        .collect()
-}
 
 fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("vastar-results-{}-{name}", std::process::id()));

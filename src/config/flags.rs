@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::summary::{Assertion, assertion};
+
 use super::{
     BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MAX_RATE, MIN_RATE, Output, RequestInput, Stop, Url,
     invalid, parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file, request_spec,
@@ -42,6 +44,7 @@ pub struct Flags<'a> {
     pub output: &'a str,
     pub start_at: Option<&'a str>,
     pub interval: &'a str,
+    pub assertions: &'a [String],
     pub tls: super::tls::TlsFlags<'a>,
     pub connect_to: Option<&'a str>,
 }
@@ -84,6 +87,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         output: Output::parse("-o", flags.output, true)?,
         start_at: flags.start_at.map(parse_start_at).transpose()?,
         interval: interval(flags.interval)?,
+        assertions: assertions(flags.assertions)?,
         tls,
         connect_to,
     })
@@ -153,6 +157,15 @@ fn rate(rate: Option<f64>) -> Result<Option<f64>, ConfigError> {
 }
 
 /// A `-t` style limit: seconds or a duration with a unit; 0 = none.
+/// Parses every `--assert` value (each one or a comma-separated list).
+pub fn assertions(texts: &[String]) -> Result<Vec<Assertion>, ConfigError> {
+    let mut all = Vec::new();
+    for text in texts {
+        all.extend(assertion::parse_list(text).map_err(|e| invalid("--assert", e.0))?);
+    }
+    Ok(all)
+}
+
 fn interval(text: &str) -> Result<Duration, ConfigError> {
     let d = parse_duration("--interval", text, Some(Duration::from_secs(1)))?;
     if d < crate::stats::timeline::MIN_INTERVAL {

@@ -108,6 +108,8 @@ pub struct Config {
     pub start_at: Option<std::time::SystemTime>,
     /// Length of the timeline's intervals (`--interval`).
     pub interval: Duration,
+    /// `--assert` thresholds.
+    pub assertions: Vec<crate::summary::Assertion>,
     /// The TLS choices, with their files read: `Some` exactly for `https://`.
     pub tls: Option<crate::tls::TlsOptions>,
     /// `--connect-to`: the host and port to connect to instead of the

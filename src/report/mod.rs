@@ -39,7 +39,24 @@ pub fn render(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Res
     histogram(out, summary, style)?;
     statuses(out, summary)?;
     errors(out, summary)?;
-    details(out, summary)
+    details(out, summary)?;
+    assertions(out, summary, style)
+}
+
+/// The `--assert` thresholds, last, where CI logs end.
+fn assertions(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {
+    if summary.assertions.is_empty() {
+        return Ok(());
+    }
+    let failed = summary.assertions.iter().filter(|a| !a.pass).count();
+    writeln!(out)?;
+    writeln!(out, "{}", style.bold(&format!("Assertions ({} of {} failed):", failed, summary.assertions.len())))?;
+    let width = summary.assertions.iter().map(|a| a.text.len()).max().unwrap_or(0);
+    for a in &summary.assertions {
+        let verdict = if a.pass { style.paint(34, "pass") } else { style.paint(196, "FAIL") };
+        writeln!(out, "  {verdict}  {:<width$}  measured {}", a.text, a.shown)?;
+    }
+    Ok(())
 }
 
 fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {

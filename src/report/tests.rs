@@ -270,3 +270,17 @@ fn tls_runs_name_what_was_negotiated_and_time_the_handshakes() {
     let text = rendered(&plain, &info, &Style::plain());
     assert!(!text.contains("TLS") && !text.contains("handshake"), "http:// runs show no TLS lines");
 }
+
+#[test]
+fn assertions_end_the_report_with_their_verdicts() {
+    let (stats, info) = sample();
+    let list = crate::summary::assertion::parse_list("p99<100ms,errors<0.1%,status:503==8,rps>=500").unwrap();
+    let summary = Summary::new(&stats, &info).with_assertions(&list);
+    let mut out = Vec::new();
+    render(&mut out, &summary, &Style::plain()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let tail: Vec<&str> = text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+    check_snapshot("assertions.txt", &(tail.join("\n") + "\n"));
+    assert!(!summary.passed(), "errors < 0.1% fails: 3 errors in 2003 requests");
+    assert!(summary.assertions.iter().filter(|a| !a.pass).all(|a| a.text == "errors<0.1%"), "{tail:?}");
+}

@@ -53,6 +53,9 @@ pub struct ResultDoc {
     pub errors: BTreeMap<String, u64>,
     pub percentiles: Vec<Percentile>,
     pub insight: Insight,
+    /// `--assert` thresholds and their verdicts (empty without any).
+    #[serde(default)]
+    pub assertions: Vec<AssertionDoc>,
     pub phases: Phases,
     pub connect_percentiles: ConnectPercentiles,
     pub histograms: Histograms,
@@ -176,6 +179,17 @@ pub struct Percentile {
 pub struct Insight {
     pub ratios: Vec<RatioDoc>,
     pub warnings: Vec<String>,
+}
+
+/// One `--assert` threshold, checked (derived from the run and the flag).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssertionDoc {
+    /// The expression as given, spaces removed (`p99<20ms`).
+    pub expr: String,
+    /// What was measured: seconds for latency, requests/second, a count,
+    /// or a percentage of the completed requests.
+    pub value: f64,
+    pub pass: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -450,6 +464,7 @@ impl ResultDoc {
                 })
                 .collect(),
             insight: Insight { ratios: ratios.collect(), warnings: summary.warnings.clone() },
+            assertions: ResultDoc::assertions_of(summary),
             phases: Phases::of(stats),
             connect_percentiles: ConnectPercentiles {
                 p50_s: secs(stats.connect_latency.percentile_ns(50.0)),
@@ -461,6 +476,12 @@ impl ResultDoc {
                 .timeline
                 .map(|t| timeline::TimelineDoc::of(t, Duration::from_nanos(end_unix_ns - start_unix_ns))),
         }
+    }
+
+    /// The checked `--assert` thresholds of `summary`, as the document holds them.
+    pub fn assertions_of(summary: &Summary) -> Vec<AssertionDoc> {
+        let checked = summary.assertions.iter();
+        checked.map(|a| AssertionDoc { expr: a.text.clone(), value: a.value, pass: a.pass }).collect()
     }
 
     /// The timeline this document holds, checked against its counts.

@@ -175,9 +175,10 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         parts: Vec::new(),
         windows_ns: Vec::new(),
     };
-    output::emit((&outcome.stats, &outcome.timeline), &info, meta, config.output, args)?;
+    let passed = output::emit((&outcome.stats, &outcome.timeline), &info, meta, &config, args)?;
     Ok(match signal {
         Some(signal) => ExitCode::from(128 + signal as u8),
+        None if !passed => ExitCode::from(output::ASSERTION_FAILED),
         None => ExitCode::SUCCESS,
     })
 }

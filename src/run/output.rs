@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use super::Error;
 use crate::cli::{BenchArgs, MergeArgs};
-use crate::config::Output;
+use crate::config::{Config, Output};
 use crate::report;
 use crate::result::{Meta, ResultDoc, merge};
 use crate::stats::{Timeline, WorkerStats};
@@ -31,16 +31,19 @@ fn to_stdout(write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>)
 
 /// Prints a finished run in the format asked for: JSON and CSV on stdout
 /// with the report on stderr (left out with `--quiet`).
+/// Returns whether every `--assert` threshold held.
 pub fn emit(
     (stats, timeline): (&WorkerStats, &Timeline),
     info: &RunInfo,
     meta: Meta,
-    output: Output,
+    config: &Config,
     args: &BenchArgs,
-) -> Result<(), Error> {
-    let summary = Summary::new(stats, info).with_timeline(Some(timeline));
+) -> Result<bool, Error> {
+    let summary = Summary::new(stats, info).with_timeline(Some(timeline)).with_assertions(&config.assertions);
+    let output = config.output;
     if output == Output::Text {
-        return to_stdout(|out| report::render(out, &summary, &Style::for_stdout(args.no_color)));
+        to_stdout(|out| report::render(out, &summary, &Style::for_stdout(args.no_color)))?;
+        return Ok(summary.passed());
     }
     if !args.quiet {
         let mut stderr = io::stderr().lock();
@@ -51,8 +54,12 @@ pub fn emit(
     to_stdout(|out| match output {
         Output::Csv => out.write_all(doc.csv().as_bytes()),
         _ => crate::result::json::write(out, &doc),
-    })
+    })?;
+    Ok(summary.passed())
 }
+
+/// Exit status 3: a `--assert` threshold failed.
+pub const ASSERTION_FAILED: u8 = 3;
 
 /// Every result document in `input` (several may follow each other).
 fn documents(name: &str, input: &str) -> Result<Vec<ResultDoc>, Error> {
@@ -75,6 +82,7 @@ const MAX_RESULT_BYTES: u64 = 256 * 1024 * 1024;
 /// `vastar merge FILE...`: one report (or document) for all the results.
 pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     let output = Output::parse("-o", &args.output, false)?;
+    let assertions = crate::config::flags::assertions(&args.assertions)?;
     let mut docs = Vec::new();
     for file in &args.files {
         let name = if file == "-" { "standard input".to_string() } else { format!("{file:?}") };
@@ -96,13 +104,15 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     }
     let merged = merge::merge(&docs, args.force, command_line()).map_err(Error::Input)?;
     let stats = merged.stats().map_err(Error::Input)?;
+    let info = merged.run_info();
+    let summary = Summary::new(&stats, &info).with_assertions(&assertions);
     match output {
-        Output::Json => to_stdout(|out| crate::result::json::write(out, &merged))?,
-        _ => {
-            let info = merged.run_info();
-            let style = Style::for_stdout(args.no_color);
-            to_stdout(|out| report::render(out, &Summary::new(&stats, &info), &style))?
+        Output::Json => {
+            let mut merged = merged;
+            merged.assertions = crate::result::ResultDoc::assertions_of(&summary);
+            to_stdout(|out| crate::result::json::write(out, &merged))?
         }
+        _ => to_stdout(|out| report::render(out, &summary, &Style::for_stdout(args.no_color)))?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::from(ASSERTION_FAILED) })
 }

@@ -338,7 +338,8 @@ impl Timeline {
         }
         let overflow = |_| "the timelines' counts overflow; are the files corrupt?".to_string();
         for (i, part) in other.intervals.iter().enumerate() {
-            let at = (offset + i) << self.shift;
+            let at = offset.checked_add(i).and_then(|n| n.checked_mul(1 << self.shift));
+            let at = at.ok_or("the timelines lie too far apart in time")?;
             self.add(&(at, part.clone())).map_err(overflow)?;
         }
         Ok(())

@@ -1,16 +1,19 @@
 //! The one summary of a run that every output renders: the text report,
-//! the JSON result (and whatever renders results later). It is computed once
+//! the JSON result and the HTML report. It is computed once
 //! from the merged stats and the run's facts ([`RunInfo`]); the renderers
 //! only format it, so a number can never differ between two outputs.
 //!
 //! [`insight`] holds the judgments (ratios with verdicts, warnings, the
-//! generator's self-diagnosis). This module depends on [`crate::stats`] only.
+//! generator's self-diagnosis); [`assertion`] the `--assert` thresholds.
+//! This module depends on [`crate::stats`] only.
 
+pub mod assertion;
 pub mod insight;
 
 use std::time::Duration;
 
 use crate::stats::{ErrorKind, Histogram, Timeline, WorkerStats};
+pub use assertion::{Assertion, Checked};
 pub use insight::{Grade, Load, Ratio};
 
 /// Facts about the run that are not latency measurements.
@@ -85,6 +88,8 @@ pub struct Summary<'a> {
     /// What completed in each interval (a run's, or a merge of runs that
     /// all had one).
     pub timeline: Option<&'a Timeline>,
+    /// `--assert` thresholds, checked.
+    pub assertions: Vec<Checked>,
 }
 
 impl<'a> Summary<'a> {
@@ -116,7 +121,19 @@ impl<'a> Summary<'a> {
             histogram: histogram_rows(corrected),
             write_measured: stats.write.count > 0 || stats.wait.count == 0,
             timeline: None,
+            assertions: Vec::new(),
         }
+    }
+
+    /// The summary with `assertions` checked against it.
+    pub fn with_assertions(mut self, assertions: &[Assertion]) -> Summary<'a> {
+        self.assertions = assertions.iter().map(|a| a.check(&self)).collect();
+        self
+    }
+
+    /// Every threshold passed (true without any).
+    pub fn passed(&self) -> bool {
+        self.assertions.iter().all(|a| a.pass)
     }
 
     /// The summary with the run's timeline.

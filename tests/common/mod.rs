@@ -284,3 +284,22 @@ pub fn pin_current_thread(cpu: usize) -> bool {
         libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) == 0
     }
 }
+
+/// Runs the vastar binary with `args` and collects its output.
+pub fn vastar(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_vastar")).args(args).output().expect("the binary runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The `--backend` value of every backend that can run here.
+pub fn backend_flags() -> Vec<&'static str> {
+    io_uring_usable();
+    vastar::engine::backends()
+        .iter()
+        .map(|b| if b.name().starts_with("io_uring") { "io-uring" } else { "portable" })
+        .collect()
+}

@@ -1,0 +1,187 @@
+//! Pass/fail thresholds for CI (`--assert p99<20ms`): a run, a merge or a
+//! diff ends with each threshold, the value measured and the verdict, and
+//! exits 3 when one fails. Expressions are parsed before anything runs, so
+//! a typo is a usage error, never a silent pass.
+//!
+//! Latency thresholds read the corrected distribution (the one the
+//! report's Summary and percentiles show). Percentages are of the requests
+//! that completed: responses plus errors (aborted ones never completed).
+
+use std::fmt;
+
+use super::Summary;
+
+/// The forms `--assert` accepts, for error messages and help.
+pub const FORMS: &str = "p99<20ms, p99.9<=100ms, mean<5ms, max<1s, rps>=50000, errors<0.1%, non2xx==0, status:503<10";
+
+/// One threshold, as parsed from its expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assertion {
+    /// The expression as written (spaces removed).
+    pub text: String,
+    metric: Metric,
+    op: Op,
+    limit: f64,
+    /// The limit is a share of the completed requests.
+    percent: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Metric {
+    /// Latency at a percentile (0 < p <= 100), nanoseconds.
+    Percentile(f64),
+    Mean,
+    Min,
+    Max,
+    Rps,
+    Errors,
+    Non2xx,
+    Status(u16),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+/// A threshold checked against a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checked {
+    pub text: String,
+    /// The value measured, in the unit of the metric: seconds for latency,
+    /// requests/second, a count, or a percentage.
+    pub value: f64,
+    /// `value` written for people (`12.41 ms`, `0.012%`, `17`).
+    pub shown: String,
+    pub pass: bool,
+}
+
+/// A malformed expression: the message names it and the accepted forms
+/// (the caller adds the flag's name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadAssertion(pub String);
+
+impl fmt::Display for BadAssertion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parses a `--assert` value: one expression or several separated by commas.
+pub fn parse_list(text: &str) -> Result<Vec<Assertion>, BadAssertion> {
+    text.split(',').map(Assertion::parse).collect()
+}
+
+fn latency_unit_ns(unit: &str) -> Option<f64> {
+    Some(match unit {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" => 60e9,
+        _ => return None,
+    })
+}
+
+impl Assertion {
+    pub fn parse(text: &str) -> Result<Assertion, BadAssertion> {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let bad = |why: &str| BadAssertion(format!("{compact:?}: {why}; accepted forms: {FORMS}"));
+        let at = compact.find(['<', '>', '=', '!']).ok_or_else(|| bad("no comparison (<, <=, >, >=, ==)"))?;
+        let (name, rest) = compact.split_at(at);
+        let (op, value) = match rest.as_bytes() {
+            [b'<', b'=', ..] => (Op::Le, &rest[2..]),
+            [b'>', b'=', ..] => (Op::Ge, &rest[2..]),
+            [b'=', b'=', ..] => (Op::Eq, &rest[2..]),
+            [b'<', ..] => (Op::Lt, &rest[1..]),
+            [b'>', ..] => (Op::Gt, &rest[1..]),
+            _ => return Err(bad("unknown comparison; use <, <=, >, >= or ==")),
+        };
+        let metric = metric(name).ok_or_else(|| bad(&format!("unknown measure {name:?}")))?;
+        let split = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
+        let (number, unit) = value.split_at(split);
+        let number: f64 = number.parse().map_err(|_| bad("the limit is not a number"))?;
+        let latency = matches!(metric, Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max);
+        let (limit, percent) = match (latency, unit) {
+            (true, "") => return Err(bad("a latency limit needs a unit (ns, us, ms, s, m)")),
+            (true, unit) => {
+                (number * latency_unit_ns(unit).ok_or_else(|| bad(&format!("unknown unit {unit:?}")))?, false)
+            }
+            (false, "%") if metric != Metric::Rps => (number, true),
+            (false, "") => (number, false),
+            (false, unit) => {
+                return Err(bad(&format!("{name} takes a plain number{}, not {unit:?}", percent_note(metric))));
+            }
+        };
+        if !limit.is_finite() || (percent && number > 100.0) {
+            return Err(bad("the limit is out of range"));
+        }
+        Ok(Assertion { text: compact, metric, op, limit, percent })
+    }
+
+    /// Checks the threshold against a run's summary.
+    pub fn check(&self, summary: &Summary) -> Checked {
+        let stats = summary.stats;
+        let completed = (stats.responses + stats.total_errors()) as f64;
+        let lat = &stats.corrected;
+        let count = |n: u64| if self.percent { 100.0 * n as f64 / completed.max(1.0) } else { n as f64 };
+        let measured = match self.metric {
+            Metric::Percentile(p) => lat.percentile_ns(p) as f64,
+            Metric::Mean => lat.mean_ns(),
+            Metric::Min => lat.min_ns() as f64,
+            Metric::Max => lat.max_ns() as f64,
+            Metric::Rps => summary.requests_per_sec,
+            Metric::Errors => count(stats.total_errors()),
+            Metric::Non2xx => {
+                count(stats.statuses().filter(|(code, _)| !(200..300).contains(code)).map(|(_, n)| n).sum())
+            }
+            Metric::Status(code) => count(stats.statuses().filter(|&(c, _)| c == code).map(|(_, n)| n).sum()),
+        };
+        let pass = match self.op {
+            Op::Lt => measured < self.limit,
+            Op::Le => measured <= self.limit,
+            Op::Gt => measured > self.limit,
+            Op::Ge => measured >= self.limit,
+            Op::Eq => measured == self.limit,
+        };
+        let latency = matches!(self.metric, Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max);
+        let (value, shown) = match (latency, self.metric, self.percent) {
+            (true, ..) => (measured / 1e9, format!("{:.3} ms", measured / 1e6)),
+            (_, Metric::Rps, _) => (measured, format!("{measured:.2} req/s")),
+            (_, _, true) => (measured, format!("{measured:.3}%")),
+            _ => (measured, format!("{measured}")),
+        };
+        Checked { text: self.text.clone(), value, shown, pass }
+    }
+}
+
+fn percent_note(metric: Metric) -> &'static str {
+    if metric == Metric::Rps { "" } else { " or a percentage" }
+}
+
+fn metric(name: &str) -> Option<Metric> {
+    Some(match name {
+        "mean" | "avg" => Metric::Mean,
+        "min" => Metric::Min,
+        "max" => Metric::Max,
+        "rps" => Metric::Rps,
+        "errors" => Metric::Errors,
+        "non2xx" => Metric::Non2xx,
+        _ => {
+            if let Some(code) = name.strip_prefix("status:") {
+                let code: u16 = code.parse().ok()?;
+                return (100..=999).contains(&code).then_some(Metric::Status(code));
+            }
+            let p: f64 = name.strip_prefix('p')?.parse().ok()?;
+            return (p > 0.0 && p <= 100.0).then_some(Metric::Percentile(p));
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "assertion_tests.rs"]
+mod tests;

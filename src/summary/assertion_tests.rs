@@ -1,0 +1,112 @@
+use std::time::Duration;
+
+use super::*;
+use crate::stats::{ErrorKind, Record, WorkerStats};
+use crate::summary::{Load, RunInfo};
+
+fn record(result: Result<u16, ErrorKind>, latency_ms: u64) -> Record {
+    Record {
+        result,
+        latency: Duration::from_millis(latency_ms),
+        queued: Duration::ZERO,
+        write: None,
+        wait: Duration::ZERO,
+        read: Duration::ZERO,
+        wire_bytes: 0,
+        body_bytes: 0,
+    }
+}
+
+/// 1000 completed requests over 2 s: latencies 1..=990 ms, 990 responses
+/// (980 of them 200, 10 of them 503), 10 resets.
+fn run() -> (WorkerStats, RunInfo) {
+    let mut stats = WorkerStats::new();
+    for ms in 1..=990 {
+        stats.record(&record(Ok(if ms % 99 == 0 { 503 } else { 200 }), ms));
+    }
+    for _ in 0..10 {
+        stats.record(&record(Err(ErrorKind::Reset), 0));
+    }
+    let info = RunInfo {
+        elapsed: Duration::from_secs(2),
+        backend: "test".into(),
+        workers: 1,
+        connections: 1,
+        interrupted: false,
+        rate: None,
+        dns: None,
+        load: Load { own: None, cores: 1, cores_busy: None },
+        merged: None,
+    };
+    (stats, info)
+}
+
+fn check(text: &str) -> Checked {
+    let (stats, info) = run();
+    let summary = Summary::new(&stats, &info);
+    Assertion::parse(text).unwrap().check(&summary)
+}
+
+#[test]
+fn every_form_passes_and_fails_on_purpose() {
+    // (expression that passes, one that fails, the value measured)
+    let cases: &[(&str, &str, f64)] = &[
+        ("p50<500ms", "p50<490ms", 0.496),
+        ("p99.9 <= 1s", "p99.9<=980ms", 0.990),
+        ("p100==990ms", "p100>990ms", 0.990),
+        ("mean<500ms", "mean>=500ms", 0.4955),
+        ("max<1s", "max<0.9s", 0.990),
+        ("min>=1ms", "min>1ms", 0.001),
+        ("rps>=495", "rps>495", 495.0),
+        ("errors<=10", "errors<10", 10.0),
+        ("errors<1.1%", "errors<1%", 1.0),
+        ("non2xx==10", "non2xx==0", 10.0),
+        ("status:503<11", "status:503<10", 10.0),
+        ("status:503<=1%", "status:503<1%", 1.0),
+        ("status:404==0", "status:404>0", 0.0),
+    ];
+    for &(passes, fails, value) in cases {
+        let good = check(passes);
+        assert!(good.pass, "{passes}: {good:?}");
+        assert!((good.value - value).abs() <= value * 0.005 + 1e-9, "{passes}: {} vs {value}", good.value);
+        let bad = check(fails);
+        assert!(!bad.pass, "{fails}: {bad:?}");
+    }
+    assert_eq!(check("p99 < 20ms").text, "p99<20ms");
+    assert_eq!(check("errors<1.1%").shown, "1.000%");
+    assert_eq!(check("max<1s").shown, "990.000 ms");
+}
+
+#[test]
+fn lists_split_at_commas() {
+    let list = parse_list("p99<20ms, errors<0.1%,rps>=1").unwrap();
+    assert_eq!(list.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(), ["p99<20ms", "errors<0.1%", "rps>=1"]);
+}
+
+#[test]
+fn malformed_expressions_name_themselves_and_the_accepted_forms() {
+    let cases = [
+        ("p99", "no comparison"),
+        ("p99<20", "needs a unit"),
+        ("p99<20parsecs", "unknown unit"),
+        ("p101<1s", "unknown measure"),
+        ("p0<1s", "unknown measure"),
+        ("latency<1s", "unknown measure"),
+        ("rps>=5%", "plain number"),
+        ("errors<5ms", "plain number or a percentage"),
+        ("errors<x", "not a number"),
+        ("errors<-1", "not a number"),
+        ("errors<101%", "out of range"),
+        ("status:42<1", "unknown measure"),
+        ("status:abc<1", "unknown measure"),
+        ("p99=<1s", "unknown comparison"),
+        ("p99!=1s", "unknown comparison"),
+        ("", "no comparison"),
+    ];
+    for (text, why) in cases {
+        let err = Assertion::parse(text).unwrap_err().to_string();
+        assert!(err.contains(why), "{text:?}: {err}");
+        assert!(err.starts_with('"') && err.contains(FORMS) && !err.contains('\n'), "{err}");
+    }
+    assert!(parse_list("p99<1s,").is_err(), "an empty item is an error");
+}
