@@ -33,6 +33,30 @@ pub enum Command {
     Serve(ServeArgs),
     /// Merge result files (-o json) from several runs into the report one run would give.
     Merge(MergeArgs),
+    /// Compare two results (-o json): each figure's change and whether it is beyond noise.
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// The result to compare against (-o json of the earlier run).
+    #[arg(value_name = "BASE")]
+    pub base: String,
+    /// The result to judge.
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    /// Print a Markdown table (for a pull request comment).
+    #[arg(long)]
+    pub markdown: bool,
+    /// Exit 3 when a figure is worse beyond noise and by more than PCT percent.
+    #[arg(long = "fail-on-regression", value_name = "PCT", allow_negative_numbers = true)]
+    pub fail_on_regression: Option<f64>,
+    /// Fail (exit 3) unless this holds for NEW (as on a run).
+    #[arg(long = "assert", value_name = "EXPR")]
+    pub assertions: Vec<String>,
+    /// No colors.
+    #[arg(long)]
+    pub no_color: bool,
 }
 
 #[derive(Args, Debug, Clone)]

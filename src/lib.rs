@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod engine;
 pub mod http;
 pub mod load;

@@ -44,7 +44,7 @@ pub fn render(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Res
 }
 
 /// The `--assert` thresholds, last, where CI logs end.
-fn assertions(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {
+pub fn assertions(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {
     if summary.assertions.is_empty() {
         return Ok(());
     }

@@ -121,6 +121,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Some(Command::Serve(args)) => serve::serve(&args),
         Some(Command::Merge(args)) => output::merge_command(&args),
+        Some(Command::Diff(args)) => output::diff_command(&args),
         None => bench(&cli.bench),
     }
 }

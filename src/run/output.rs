@@ -1,12 +1,12 @@
 //! Where results go: the human report, the JSON result document or the CSV
 //! percentile table on stdout (the report moving to stderr for the last
-//! two), and the `merge` command that reads result documents back.
+//! two), and the `merge` and `diff` commands that read result documents back.
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use super::Error;
-use crate::cli::{BenchArgs, MergeArgs};
+use crate::cli::{BenchArgs, DiffArgs, MergeArgs};
 use crate::config::{Config, Output};
 use crate::report;
 use crate::result::{Meta, ResultDoc, merge};
@@ -58,7 +58,8 @@ pub fn emit(
     Ok(summary.passed())
 }
 
-/// Exit status 3: a `--assert` threshold failed.
+/// Exit status 3: a `--assert` threshold failed, or `diff --fail-on-regression`
+/// found a regression.
 pub const ASSERTION_FAILED: u8 = 3;
 
 /// Every result document in `input` (several may follow each other).
@@ -79,28 +80,33 @@ fn documents(name: &str, input: &str) -> Result<Vec<ResultDoc>, Error> {
 /// a collected log of thousands still fits).
 const MAX_RESULT_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Every result document in `file` (`-` for standard input).
+fn read_documents(file: &str) -> Result<Vec<ResultDoc>, Error> {
+    let name = if file == "-" { "standard input".to_string() } else { format!("{file:?}") };
+    let bytes = if file == "-" {
+        let mut bytes = Vec::new();
+        io::stdin().take(MAX_RESULT_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
+    } else {
+        std::fs::File::open(file).and_then(|f| {
+            let mut bytes = Vec::new();
+            f.take(MAX_RESULT_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
+        })
+    };
+    let bytes = bytes.map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?;
+    if bytes.len() as u64 > MAX_RESULT_BYTES {
+        return Err(Error::Input(format!("{name} is larger than 256 MiB; is it a result file of vastar -o json?")));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| Error::Input(format!("{name} is not UTF-8 text")))?;
+    documents(&name, &text)
+}
+
 /// `vastar merge FILE...`: one report (or document) for all the results.
 pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     let output = Output::parse("-o", &args.output, false)?;
     let assertions = crate::config::flags::assertions(&args.assertions)?;
     let mut docs = Vec::new();
     for file in &args.files {
-        let name = if file == "-" { "standard input".to_string() } else { format!("{file:?}") };
-        let bytes = if file == "-" {
-            let mut bytes = Vec::new();
-            io::stdin().take(MAX_RESULT_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
-        } else {
-            std::fs::File::open(file).and_then(|f| {
-                let mut bytes = Vec::new();
-                f.take(MAX_RESULT_BYTES + 1).read_to_end(&mut bytes).map(|_| bytes)
-            })
-        };
-        let bytes = bytes.map_err(|e| Error::Input(format!("cannot read {name}: {e}")))?;
-        if bytes.len() as u64 > MAX_RESULT_BYTES {
-            return Err(Error::Input(format!("{name} is larger than 256 MiB; is it a result file of vastar -o json?")));
-        }
-        let text = String::from_utf8(bytes).map_err(|_| Error::Input(format!("{name} is not UTF-8 text")))?;
-        docs.extend(documents(&name, &text)?);
+        docs.extend(read_documents(file)?);
     }
     let merged = merge::merge(&docs, args.force, command_line()).map_err(Error::Input)?;
     let stats = merged.stats().map_err(Error::Input)?;
@@ -115,4 +121,41 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
         _ => to_stdout(|out| report::render(out, &summary, &Style::for_stdout(args.no_color)))?,
     }
     Ok(if summary.passed() { ExitCode::SUCCESS } else { ExitCode::from(ASSERTION_FAILED) })
+}
+
+/// `vastar diff BASE NEW`: each figure's change and its verdict.
+pub fn diff_command(args: &DiffArgs) -> Result<ExitCode, Error> {
+    let assertions = crate::config::flags::assertions(&args.assertions)?;
+    let fail_pct = match args.fail_on_regression {
+        Some(pct) if !(pct.is_finite() && pct >= 0.0) => {
+            let why = format!("{pct} is not a percentage; give 0 or more (5 means worse by more than 5%)");
+            return Err(Error::Config(crate::config::ConfigError::Invalid { flag: "--fail-on-regression", why }));
+        }
+        pct => pct,
+    };
+    let one = |file: &str| -> Result<ResultDoc, Error> {
+        let mut docs = read_documents(file)?;
+        match docs.len() {
+            1 => Ok(docs.remove(0)),
+            n => Err(Error::Input(format!(
+                "{file:?} holds {n} results; merge them first (vastar merge -o json) and compare the merge"
+            ))),
+        }
+    };
+    let (base, new) = (one(&args.base)?, one(&args.new)?);
+    let diff = crate::diff::diff(&base, &new).map_err(Error::Input)?;
+    let stats = new.stats().map_err(Error::Input)?;
+    let info = new.run_info();
+    let summary = Summary::new(&stats, &info).with_assertions(&assertions);
+    let names = [args.base.as_str(), args.new.as_str()];
+    let style = Style::for_stdout(args.no_color);
+    to_stdout(|out| {
+        match args.markdown {
+            true => crate::diff::render::markdown(out, &diff, names)?,
+            false => crate::diff::render::text(out, &diff, names, &style)?,
+        }
+        report::assertions(out, &summary, &style)
+    })?;
+    let regressed = fail_pct.is_some_and(|pct| diff.regressions(pct).next().is_some());
+    Ok(if regressed || !summary.passed() { ExitCode::from(ASSERTION_FAILED) } else { ExitCode::SUCCESS })
 }

@@ -1,0 +1,294 @@
+//! `vastar diff BASE.json NEW.json`: how a second run differs from a
+//! first, figure by figure, and whether each difference is larger than the
+//! runs' own noise.
+//!
+//! The noise comes from the files themselves: each run's timeline is cut
+//! into up to [`MAX_BLOCKS`] blocks of consecutive intervals, and a block
+//! bootstrap resamples them ([`RESAMPLES`] times, with a fixed seed so the
+//! verdict is the same every time): each resample draws as many blocks as
+//! the run has, with replacement, and computes the figure from the drawn
+//! blocks exactly as for the whole run (their histograms added, rates over
+//! their time). A difference is real when the middle 95% of the resampled
+//! differences (new minus base) lies entirely on one side of zero. Blocks
+//! rather than single intervals keep the bootstrap honest when neighbouring
+//! intervals resemble each other (a warm-up, a slow drift).
+//!
+//! [`render`] writes the comparison as text or as a Markdown table.
+
+pub mod render;
+
+use crate::result::ResultDoc;
+use crate::stats::histogram::{BUCKETS, percentile};
+use crate::stats::{Interval, Sparse, Timeline, WorkerStats};
+use crate::summary::PERCENTILES;
+
+/// Most blocks a run is cut into for the bootstrap.
+pub const MAX_BLOCKS: usize = 100;
+/// Fewest blocks (each at least one interval) a verdict needs from each run.
+pub const MIN_BLOCKS: usize = 5;
+/// Bootstrap resamples.
+pub const RESAMPLES: usize = 1000;
+
+/// What a difference means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Better,
+    Worse,
+    /// Within the runs' noise.
+    Noise,
+    /// Beyond noise, for a figure that is neither better nor worse when
+    /// it moves (bytes per request).
+    Changed,
+    /// The files cannot tell (too few intervals, or no timeline).
+    Unknown,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::Noise => "within noise",
+            Verdict::Changed => "changed",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// One compared figure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Figure {
+    Rps,
+    /// Corrected latency at a percentile, seconds.
+    Percentile(f64),
+    /// Failed requests as a share of the completed ones, percent.
+    ErrorRate,
+    BytesPerRequest,
+}
+
+impl Figure {
+    pub fn name(self) -> String {
+        match self {
+            Figure::Rps => "requests/sec".into(),
+            Figure::Percentile(p) => format!("p{p}"),
+            Figure::ErrorRate => "error rate".into(),
+            Figure::BytesPerRequest => "bytes/request".into(),
+        }
+    }
+
+    /// Whether a higher value is better (None: neither).
+    fn higher_is_better(self) -> Option<bool> {
+        match self {
+            Figure::Rps => Some(true),
+            Figure::Percentile(_) | Figure::ErrorRate => Some(false),
+            Figure::BytesPerRequest => None,
+        }
+    }
+
+    fn all() -> Vec<Figure> {
+        let percentiles = PERCENTILES.iter().map(|&p| Figure::Percentile(p));
+        std::iter::once(Figure::Rps).chain(percentiles).chain([Figure::ErrorRate, Figure::BytesPerRequest]).collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub figure: Figure,
+    pub base: f64,
+    pub new: f64,
+    /// (new - base) / base in percent; None when base is 0.
+    pub change_pct: Option<f64>,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diff {
+    pub rows: Vec<Row>,
+    /// Blocks each run's noise was estimated from (0 without a timeline).
+    pub blocks: [usize; 2],
+    /// Why verdicts are unknown, when they are.
+    pub note: Option<String>,
+}
+
+impl Diff {
+    /// Rows worse beyond noise and by more than `pct` percent (a worse
+    /// figure whose base was 0 counts at any `pct`).
+    pub fn regressions(&self, pct: f64) -> impl Iterator<Item = &Row> {
+        let beyond = move |row: &&Row| row.change_pct.is_none_or(|change| change.abs() > pct);
+        self.rows.iter().filter(|row| row.verdict == Verdict::Worse).filter(beyond)
+    }
+}
+
+/// A run's figures and the blocks its noise is estimated from.
+struct Side {
+    figures: Vec<f64>,
+    blocks: Vec<Block>,
+}
+
+/// Consecutive intervals added together.
+#[derive(Clone, Debug, Default)]
+struct Block {
+    responses: u64,
+    errors: u64,
+    body_bytes: u64,
+    seconds: f64,
+    latency: Sparse,
+}
+
+fn figures_of(stats: &WorkerStats, rps: f64, figures: &[Figure]) -> Vec<f64> {
+    let completed = stats.responses + stats.total_errors();
+    figures
+        .iter()
+        .map(|figure| match *figure {
+            Figure::Rps => rps,
+            Figure::Percentile(p) => stats.corrected.percentile_ns(p) as f64 / 1e9,
+            Figure::ErrorRate => 100.0 * stats.total_errors() as f64 / completed.max(1) as f64,
+            Figure::BytesPerRequest => stats.body_bytes as f64 / stats.responses.max(1) as f64,
+        })
+        .collect()
+}
+
+fn blocks_of(timeline: &Timeline, span_s: f64) -> Vec<Block> {
+    let interval_s = timeline.interval().as_secs_f64();
+    let intervals: Vec<(f64, &Interval)> = (timeline.intervals().iter().enumerate())
+        .map(|(i, part)| ((span_s - i as f64 * interval_s).clamp(0.0, interval_s), part))
+        .filter(|&(seconds, _)| seconds > 0.0)
+        .collect();
+    let count = intervals.len().min(MAX_BLOCKS);
+    let mut blocks = vec![Block::default(); count];
+    for (i, (seconds, part)) in intervals.iter().enumerate() {
+        let block = &mut blocks[i * count / intervals.len()];
+        block.responses += part.responses();
+        block.errors += part.total_errors();
+        block.body_bytes += part.body_bytes;
+        block.seconds += seconds;
+        // Counts from one checked document cannot overflow when regrouped.
+        block.latency = block.latency.merged(&part.latency).unwrap_or_default();
+    }
+    blocks
+}
+
+/// The figures of a resample: `draw` picks the blocks.
+fn resampled(
+    blocks: &[Block],
+    draw: &mut impl FnMut(usize) -> usize,
+    figures: &[Figure],
+    dense: &mut [u64],
+) -> Vec<f64> {
+    dense.fill(0);
+    let mut drawn = Block::default();
+    let (mut count, mut min_ns, mut max_ns) = (0u64, u64::MAX, 0u64);
+    for _ in 0..blocks.len() {
+        let block = &blocks[draw(blocks.len())];
+        drawn.responses += block.responses;
+        drawn.errors += block.errors;
+        drawn.body_bytes += block.body_bytes;
+        drawn.seconds += block.seconds;
+        let latency = &block.latency;
+        for (i, n) in latency.buckets() {
+            dense[i] += n;
+        }
+        if latency.count() > 0 {
+            count += latency.count();
+            (min_ns, max_ns) = (min_ns.min(latency.min_ns()), max_ns.max(latency.max_ns()));
+        }
+    }
+    let (responses, errors, seconds) = (drawn.responses, drawn.errors, drawn.seconds);
+    figures
+        .iter()
+        .map(|figure| match *figure {
+            Figure::Rps => responses as f64 / seconds.max(f64::MIN_POSITIVE),
+            Figure::Percentile(p) if count > 0 => {
+                percentile(dense.iter().copied().enumerate(), count, min_ns, max_ns, p) as f64 / 1e9
+            }
+            Figure::Percentile(_) => 0.0,
+            Figure::ErrorRate => 100.0 * errors as f64 / (responses + errors).max(1) as f64,
+            Figure::BytesPerRequest => drawn.body_bytes as f64 / responses.max(1) as f64,
+        })
+        .collect()
+}
+
+/// A small, seeded generator (splitmix64): the same files always give the
+/// same verdicts.
+struct Draw(u64);
+
+impl Draw {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    }
+}
+
+fn side(doc: &ResultDoc, figures: &[Figure]) -> Result<Side, String> {
+    let stats = doc.stats()?;
+    let span_s = (doc.end_unix_ns.saturating_sub(doc.start_unix_ns)) as f64 / 1e9;
+    let blocks = doc.timeline()?.map_or_else(Vec::new, |t| blocks_of(&t, span_s));
+    Ok(Side { figures: figures_of(&stats, doc.summary.requests_per_sec, figures), blocks })
+}
+
+/// Compares `new` with `base`.
+pub fn diff(base: &ResultDoc, new: &ResultDoc) -> Result<Diff, String> {
+    let figures = Figure::all();
+    let base = side(base, &figures).map_err(|e| format!("the base result: {e}"))?;
+    let new = side(new, &figures).map_err(|e| format!("the new result: {e}"))?;
+    let blocks = [base.blocks.len(), new.blocks.len()];
+    let note = match blocks {
+        [0, _] | [_, 0] => Some("a result without a timeline (written before vastar kept one): no verdicts".into()),
+        [a, b] if a.min(b) < MIN_BLOCKS => Some(format!(
+            "too few intervals for a verdict ({a} and {b}; at least {MIN_BLOCKS} each): run longer or with a shorter --interval"
+        )),
+        _ => None,
+    };
+    let spread = if note.is_none() { Some(differences(&base.blocks, &new.blocks, &figures)) } else { None };
+    let rows = figures.iter().enumerate().map(|(i, &figure)| {
+        let (b, n) = (base.figures[i], new.figures[i]);
+        let verdict = match &spread {
+            None => Verdict::Unknown,
+            Some(spread) => verdict(figure, spread[i]),
+        };
+        let change_pct = (b != 0.0).then(|| 100.0 * (n - b) / b);
+        Row { figure, base: b, new: n, change_pct, verdict }
+    });
+    Ok(Diff { rows: rows.collect(), blocks, note })
+}
+
+/// For each figure, the middle 95% of the resampled differences new - base.
+fn differences(base: &[Block], new: &[Block], figures: &[Figure]) -> Vec<(f64, f64)> {
+    let mut draw = Draw(0x7661_7374_6172);
+    let mut dense = vec![0u64; BUCKETS];
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(RESAMPLES); figures.len()];
+    for _ in 0..RESAMPLES {
+        let a = resampled(base, &mut |n| draw.below(n), figures, &mut dense);
+        let b = resampled(new, &mut |n| draw.below(n), figures, &mut dense);
+        for (i, sample) in samples.iter_mut().enumerate() {
+            sample.push(b[i] - a[i]);
+        }
+    }
+    let tail = RESAMPLES * 25 / 1000;
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            (s[tail], s[RESAMPLES - 1 - tail])
+        })
+        .collect()
+}
+
+fn verdict(figure: Figure, (low, high): (f64, f64)) -> Verdict {
+    let rose = match () {
+        _ if low > 0.0 => true,
+        _ if high < 0.0 => false,
+        _ => return Verdict::Noise,
+    };
+    match figure.higher_is_better() {
+        None => Verdict::Changed,
+        Some(higher) if higher == rose => Verdict::Better,
+        Some(_) => Verdict::Worse,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! Diff verdicts on synthetic runs whose differences are known.
+
+use std::time::Duration;
+
+use super::*;
+use crate::result::{Meta, Target};
+use crate::stats::{ErrorKind, Record, Recorder};
+use crate::summary::{Load, RunInfo, Summary};
+use crate::term::Style;
+
+/// A synthetic run of `seconds` one-second intervals at about 1000
+/// responses each, latencies around 2 ms times `slower` (with noise that
+/// varies from interval to interval), a share `error_share` of resets.
+fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
+    let (mut stats, mut recorder, mut timeline) =
+        (WorkerStats::new(), Recorder::new(Duration::from_secs(1)), Timeline::new(Duration::from_secs(1)));
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 1_000_000) as f64 / 1_000_000.0
+    };
+    // Each request takes its latency of the connection's time: fewer fit
+    // in a second when they are slower.
+    let per_second = (1000.0 / slower) as u64;
+    for second in 0..seconds {
+        let drift = 0.9 + 0.2 * next();
+        for i in 0..per_second {
+            let latency_ns = (2e6 * slower * drift * (0.5 + next() + 3.0 * next().powi(6))) as u64;
+            let result = if next() < error_share { Err(ErrorKind::Reset) } else { Ok(200) };
+            let record = Record {
+                result,
+                latency: Duration::from_nanos(latency_ns),
+                queued: Duration::ZERO,
+                write: None,
+                wait: Duration::ZERO,
+                read: Duration::ZERO,
+                wire_bytes: 100,
+                body_bytes: if result.is_ok() { 50 } else { 0 },
+            };
+            stats.record(&record);
+            if let Some(done) = recorder.record(second * 1_000_000_000 + i * 1_000_000_000 / per_second, &record) {
+                timeline.add(&done).unwrap();
+            }
+        }
+    }
+    timeline.add(&recorder.finish().unwrap()).unwrap();
+    let info = RunInfo {
+        elapsed: Duration::from_secs(seconds),
+        backend: "test".into(),
+        workers: 1,
+        connections: 2,
+        interrupted: false,
+        rate: None,
+        dns: None,
+        load: Load { own: None, cores: 1, cores_busy: None },
+        merged: None,
+    };
+    let meta = Meta {
+        command: vec!["vastar".into()],
+        target: Target { url: "http://h/".into(), method: "GET".into() },
+        start: crate::wallclock::from_unix_ns(1_800_000_000_000_000_000),
+        start_at: None,
+        parts: vec![],
+        windows_ns: vec![],
+    };
+    ResultDoc::new(&Summary::new(&stats, &info).with_timeline(Some(&timeline)), meta)
+}
+
+fn verdicts(diff: &Diff) -> Vec<(String, Verdict)> {
+    diff.rows.iter().map(|r| (r.figure.name(), r.verdict)).collect()
+}
+
+#[test]
+fn identical_runs_are_within_noise() {
+    let base = run(30, 1.0, 0.0, 7);
+    let diff = diff(&base, &base).unwrap();
+    assert_eq!(diff.blocks, [30, 30]);
+    assert!(diff.rows.iter().all(|r| r.verdict == Verdict::Noise), "{:?}", verdicts(&diff));
+    assert!(diff.rows.iter().all(|r| r.change_pct.is_none_or(|c| c == 0.0)));
+    assert_eq!(diff.regressions(0.0).count(), 0);
+}
+
+#[test]
+fn a_run_20_percent_slower_is_worse() {
+    let (base, new) = (run(30, 1.0, 0.0, 7), run(30, 1.2, 0.0, 99));
+    let diff = diff(&base, &new).unwrap();
+    let row = |name: &str| diff.rows.iter().find(|r| r.figure.name() == name).unwrap().clone();
+    for name in ["requests/sec", "p50", "p75", "p90"] {
+        assert_eq!(row(name).verdict, Verdict::Worse, "{name}: {:?}", verdicts(&diff));
+    }
+    let rps = row("requests/sec");
+    assert!((rps.change_pct.unwrap() + 16.7).abs() < 1.0, "{rps:?}");
+    assert!((row("p50").change_pct.unwrap() - 20.0).abs() < 6.0, "{:?}", row("p50"));
+    assert_eq!(row("bytes/request").verdict, Verdict::Noise);
+    assert_eq!(row("error rate").verdict, Verdict::Noise);
+    assert!(diff.regressions(10.0).any(|r| r.figure == Figure::Rps));
+    assert!(
+        diff.regressions(50.0).all(|r| matches!(r.figure, Figure::Percentile(p) if p > 99.0)),
+        "only tails move that much"
+    );
+    // The other way round, the same figures are better.
+    let back = super::diff(&new, &base).unwrap();
+    for name in ["requests/sec", "p50", "p90"] {
+        let row = back.rows.iter().find(|r| r.figure.name() == name).unwrap();
+        assert_eq!(row.verdict, Verdict::Better, "{name}");
+    }
+}
+
+#[test]
+fn errors_that_appear_are_worse_from_zero() {
+    let (base, new) = (run(20, 1.0, 0.0, 7), run(20, 1.0, 0.05, 7));
+    let diff = diff(&base, &new).unwrap();
+    let errors = diff.rows.iter().find(|r| r.figure == Figure::ErrorRate).unwrap();
+    assert_eq!((errors.verdict, errors.change_pct), (Verdict::Worse, None));
+    assert!(diff.regressions(1000.0).any(|r| r.figure == Figure::ErrorRate), "from zero counts at any threshold");
+}
+
+#[test]
+fn too_few_intervals_give_no_verdict() {
+    let (base, new) = (run(3, 1.0, 0.0, 7), run(30, 2.0, 0.0, 7));
+    let diff = diff(&base, &new).unwrap();
+    assert!(diff.rows.iter().all(|r| r.verdict == Verdict::Unknown));
+    assert!(diff.note.as_deref().unwrap().contains("too few intervals for a verdict (3 and 30;"), "{:?}", diff.note);
+    let mut old = new.clone();
+    old.timeline = None;
+    assert!(super::diff(&old, &new).unwrap().note.unwrap().contains("without a timeline"));
+}
+
+#[test]
+fn the_text_and_markdown_tables_hold_every_figure() {
+    let (base, new) = (run(10, 1.0, 0.0, 7), run(10, 1.3, 0.0, 9));
+    let diff = diff(&base, &new).unwrap();
+    let mut text_out = Vec::new();
+    render::text(&mut text_out, &diff, ["a.json", "b.json"], &Style::plain()).unwrap();
+    let text_out = String::from_utf8(text_out).unwrap();
+    let mut md = Vec::new();
+    render::markdown(&mut md, &diff, ["a.json", "b.json"]).unwrap();
+    let md = String::from_utf8(md).unwrap();
+    assert!(text_out.starts_with("b.json against a.json (verdicts: 95% block bootstrap over 10 and 10 blocks"));
+    assert!(md.contains("| figure | base | new | change | verdict |\n|---|---:|---:|---:|---|\n"), "{md}");
+    for row in &diff.rows {
+        let name = row.figure.name();
+        assert!(text_out.lines().any(|l| l.trim_start().starts_with(&format!("{name} "))), "{name}:\n{text_out}");
+        assert!(md.contains(&format!("| {name} |")), "{name}:\n{md}");
+    }
+    assert!(md.contains("| **worse** |"), "{md}");
+}
