@@ -35,6 +35,18 @@ pub enum Command {
     Merge(MergeArgs),
     /// Compare two results (-o json): each figure's change and whether it is beyond noise.
     Diff(DiffArgs),
+    /// Draw results (-o json) as one self-contained HTML report; several overlay.
+    Plot(PlotArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlotArgs {
+    /// Result files written with -o json (- reads standard input).
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// Write the report here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -235,6 +247,10 @@ pub struct BenchArgs {
     /// -o json or csv no report (so that stdout and stderr can share a log).
     #[arg(long)]
     pub quiet: bool,
+    /// Also write the report as one self-contained HTML file (charts of the
+    /// run over time; written at the end, after Ctrl-C too).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Benchmark the built-in server on a free loopback port (no URL needed).
     #[arg(long, conflicts_with = "url")]
     pub demo: bool,

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod diff;
 pub mod engine;
+pub mod html;
 pub mod http;
 pub mod load;
 pub mod progress;

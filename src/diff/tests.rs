@@ -64,6 +64,7 @@ fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
         start_at: None,
         parts: vec![],
         windows_ns: vec![],
+        machine: None,
     };
     ResultDoc::new(&Summary::new(&stats, &info).with_timeline(Some(&timeline)), meta)
 }

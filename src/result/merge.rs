@@ -102,6 +102,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         start_at: requested.first().filter(|_| same_start_at).map(|&ns| wallclock::from_unix_ns(ns)),
         parts,
         windows_ns: windows,
+        machine: None,
     };
     let timeline = timeline(docs, meta.windows_ns.first().map_or(0, |w| w[0]))?;
     Ok(ResultDoc::new(&crate::summary::Summary::new(&stats, &info).with_timeline(timeline.as_ref()), meta))

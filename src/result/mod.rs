@@ -9,9 +9,12 @@
 //! to this file; [`SCHEMA_VERSION`] changes whenever a field changes meaning
 //! or disappears (adding a field does not change it).
 
+mod facts;
 pub mod json;
 pub mod merge;
 pub mod timeline;
+
+pub use facts::{AssertionDoc, MachineDoc};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -63,6 +66,9 @@ pub struct ResultDoc {
     /// null for `http://`, and in results written before TLS existed).
     #[serde(default)]
     pub tls: Option<TlsDoc>,
+    /// The machine that ran it (absent in older documents and in merges).
+    #[serde(default)]
+    pub machine: Option<MachineDoc>,
     /// The run interval by interval (absent or null in results written
     /// before vastar kept one, and in merges of such results).
     #[serde(default)]
@@ -179,17 +185,6 @@ pub struct Percentile {
 pub struct Insight {
     pub ratios: Vec<RatioDoc>,
     pub warnings: Vec<String>,
-}
-
-/// One `--assert` threshold, checked (derived from the run and the flag).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AssertionDoc {
-    /// The expression as given, spaces removed (`p99<20ms`).
-    pub expr: String,
-    /// What was measured: seconds for latency, requests/second, a count,
-    /// or a percentage of the completed requests.
-    pub value: f64,
-    pub pass: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -381,6 +376,8 @@ pub struct Meta {
     /// For a merge: the union of the parts' windows (empty for one run:
     /// `[start, start + elapsed]`).
     pub windows_ns: Vec<[u64; 2]>,
+    /// The machine (of a single run).
+    pub machine: Option<MachineDoc>,
 }
 
 /// What the report says of a merge of `parts` (nothing for a single run):
@@ -472,16 +469,11 @@ impl ResultDoc {
             },
             histograms: Histograms::of(stats),
             tls: TlsDoc::of(&stats.tls),
+            machine: meta.machine,
             timeline: summary
                 .timeline
                 .map(|t| timeline::TimelineDoc::of(t, Duration::from_nanos(end_unix_ns - start_unix_ns))),
         }
-    }
-
-    /// The checked `--assert` thresholds of `summary`, as the document holds them.
-    pub fn assertions_of(summary: &Summary) -> Vec<AssertionDoc> {
-        let checked = summary.assertions.iter();
-        checked.map(|a| AssertionDoc { expr: a.text.clone(), value: a.value, pass: a.pass }).collect()
     }
 
     /// The timeline this document holds, checked against its counts.

@@ -43,6 +43,7 @@ fn meta(start_s: u64, url: &str) -> Meta {
         start_at: None,
         parts: vec![],
         windows_ns: vec![],
+        machine: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! From a parsed command line to a printed report: resolve the target, pick
 //! the backend, run the engine, render the result.
 
+mod machine;
 mod output;
 mod serve;
 
@@ -122,6 +123,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Some(Command::Serve(args)) => serve::serve(&args),
         Some(Command::Merge(args)) => output::merge_command(&args),
         Some(Command::Diff(args)) => output::diff_command(&args),
+        Some(Command::Plot(args)) => output::plot_command(&args),
         None => bench(&cli.bench),
     }
 }
@@ -145,6 +147,8 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         eprintln!("vastar --demo: benchmarking the built-in server at {url}");
     }
     let mut config = args.to_config(&url)?;
+    // Refused now rather than after the run: the HTML must have somewhere to go.
+    let html = args.html.as_deref().map(output::html_file).transpose()?;
     if let (Some(options), Some(pem)) = (config.tls.as_mut(), trust) {
         // The demo's own certificate is trusted, unless the user chose otherwise.
         options.ca_pem.get_or_insert_with(|| pem.into_bytes());
@@ -175,8 +179,9 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         start_at: config.start_at,
         parts: Vec::new(),
         windows_ns: Vec::new(),
+        machine: Some(machine::this()),
     };
-    let passed = output::emit((&outcome.stats, &outcome.timeline), &info, meta, &config, args)?;
+    let passed = output::emit((&outcome.stats, &outcome.timeline), &info, meta, &config, (args, html))?;
     Ok(match signal {
         Some(signal) => ExitCode::from(128 + signal as u8),
         None if !passed => ExitCode::from(output::ASSERTION_FAILED),

@@ -1,12 +1,13 @@
 //! Where results go: the human report, the JSON result document or the CSV
 //! percentile table on stdout (the report moving to stderr for the last
-//! two), and the `merge` and `diff` commands that read result documents back.
+//! two), the `--html` report, and the `merge`, `diff` and `plot` commands
+//! that read result documents back.
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 
 use super::Error;
-use crate::cli::{BenchArgs, DiffArgs, MergeArgs};
+use crate::cli::{BenchArgs, DiffArgs, MergeArgs, PlotArgs};
 use crate::config::{Config, Output};
 use crate::report;
 use crate::result::{Meta, ResultDoc, merge};
@@ -37,24 +38,29 @@ pub fn emit(
     info: &RunInfo,
     meta: Meta,
     config: &Config,
-    args: &BenchArgs,
+    (args, html): (&BenchArgs, Option<HtmlFile>),
 ) -> Result<bool, Error> {
     let summary = Summary::new(stats, info).with_timeline(Some(timeline)).with_assertions(&config.assertions);
     let output = config.output;
+    let label = format!("{} {}", meta.target.method, meta.target.url);
+    let doc = (html.is_some() || output != Output::Text).then(|| ResultDoc::new(&summary, meta));
     if output == Output::Text {
         to_stdout(|out| report::render(out, &summary, &Style::for_stdout(args.no_color)))?;
-        return Ok(summary.passed());
-    }
-    if !args.quiet {
+    } else if !args.quiet {
         let mut stderr = io::stderr().lock();
         let style = Style::for_stderr(args.no_color);
         let _ = report::render(&mut stderr, &summary, &style).and_then(|()| stderr.flush());
     }
-    let doc = ResultDoc::new(&summary, meta);
-    to_stdout(|out| match output {
-        Output::Csv => out.write_all(doc.csv().as_bytes()),
-        _ => crate::result::json::write(out, &doc),
-    })?;
+    if let Some(doc) = doc.as_ref().filter(|_| output != Output::Text) {
+        to_stdout(|out| match output {
+            Output::Csv => out.write_all(doc.csv().as_bytes()),
+            _ => crate::result::json::write(out, doc),
+        })?;
+    }
+    // Last: the report and the result are out even if this write fails.
+    if let (Some(html), Some(doc)) = (html, &doc) {
+        html.write(&[crate::html::Input { label, doc }])?;
+    }
     Ok(summary.passed())
 }
 
@@ -158,4 +164,55 @@ pub fn diff_command(args: &DiffArgs) -> Result<ExitCode, Error> {
     })?;
     let regressed = fail_pct.is_some_and(|pct| diff.regressions(pct).next().is_some());
     Ok(if regressed || !summary.passed() { ExitCode::from(ASSERTION_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// A file for `--html`, created before the run so that a bad path fails
+/// at once instead of after it.
+pub struct HtmlFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+/// Creates the `--html` file.
+pub fn html_file(path: &std::path::Path) -> Result<HtmlFile, Error> {
+    let file = std::fs::File::create(path).map_err(|e| {
+        Error::Config(crate::config::ConfigError::Invalid {
+            flag: "--html",
+            why: format!("cannot write {}: {e}", path.display()),
+        })
+    })?;
+    Ok(HtmlFile { path: path.to_path_buf(), file })
+}
+
+impl HtmlFile {
+    fn write(self, inputs: &[crate::html::Input]) -> Result<(), Error> {
+        let mut out = io::BufWriter::new(self.file);
+        crate::html::page(&mut out, inputs)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::Input(format!("cannot write the HTML report {}: {e}", self.path.display())))
+    }
+}
+
+/// `vastar plot FILE...`: the HTML report of one or several results.
+pub fn plot_command(args: &PlotArgs) -> Result<ExitCode, Error> {
+    let mut docs: Vec<(String, ResultDoc)> = Vec::new();
+    for file in &args.files {
+        let found = read_documents(file)?;
+        let name = if file == "-" {
+            "stdin".to_string()
+        } else {
+            std::path::Path::new(file).file_name().map_or(file.clone(), |n| n.to_string_lossy().into_owned())
+        };
+        let several = found.len() > 1;
+        for (i, doc) in found.into_iter().enumerate() {
+            docs.push((if several { format!("{name} #{}", i + 1) } else { name.clone() }, doc));
+        }
+    }
+    let inputs: Vec<crate::html::Input> =
+        docs.iter().map(|(label, doc)| crate::html::Input { label: label.clone(), doc }).collect();
+    match &args.out {
+        Some(path) => html_file(path)?.write(&inputs)?,
+        None => to_stdout(|out| crate::html::page(out, &inputs))?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
