@@ -146,3 +146,18 @@ fn a_terminal_gets_colors_unless_no_color_or_the_flag_says_otherwise() {
     let plain_flag = in_terminal(&format!("-n 100 -c 2 --no-color {url}"), false).unwrap();
     assert!(!plain_flag.contains("\x1b[38;5") && plain_flag.contains("Summary:"));
 }
+
+#[test]
+fn ctrl_c_still_writes_the_html_report() {
+    let server = slow_server(Duration::from_millis(1));
+    let page = std::env::temp_dir().join(format!("vastar-signals-{}.html", std::process::id()));
+    let child = spawn(&["-z", "30s", "-c", "2", "--html", page.to_str().unwrap(), &server.url("/")]);
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child, libc::SIGINT);
+    let out = finish_within(child, Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).expect("the report was written");
+    let _ = std::fs::remove_file(&page);
+    assert!(html.contains("(interrupted)") && html.contains("id=\"throughput\""), "{}", &html[..html.len().min(2000)]);
+    assert!(html.trim_end().ends_with("</html>"), "the file is complete");
+}

@@ -43,7 +43,10 @@ pub fn summary(runs: &[Run]) -> String {
     type Cell = fn(&Run, &Summary) -> String;
     let figures: [(&str, Cell); 13] = [
         ("Requests/sec", |_, s| format!("<b>{:.2}</b>", s.requests_per_sec)),
-        ("Total time", |r, _| format!("{:.3} s", r.info.elapsed.as_secs_f64())),
+        ("Total time", |r, _| {
+            let cut = if r.info.interrupted { " (interrupted)" } else { "" };
+            format!("{:.3} s{cut}", r.info.elapsed.as_secs_f64())
+        }),
         ("Responses", |r, _| r.stats.responses.to_string()),
         ("Errors", |r, _| {
             let completed = (r.stats.responses + r.stats.total_errors()).max(1);
