@@ -156,7 +156,6 @@ fn rate(rate: Option<f64>) -> Result<Option<f64>, ConfigError> {
     }
 }
 
-/// A `-t` style limit: seconds or a duration with a unit; 0 = none.
 /// Parses every `--assert` value (each one or a comma-separated list).
 pub fn assertions(texts: &[String]) -> Result<Vec<Assertion>, ConfigError> {
     let mut all = Vec::new();
@@ -174,6 +173,7 @@ fn interval(text: &str) -> Result<Duration, ConfigError> {
     Ok(d)
 }
 
+/// A `-t` style limit: seconds or a duration with a unit; 0 = none.
 fn limit(flag: &'static str, text: &str) -> Result<Option<Duration>, ConfigError> {
     let d = parse_duration(flag, text, Some(Duration::from_secs(1)))?;
     // Only a written zero means "none": a value that rounds to zero (1e-30)

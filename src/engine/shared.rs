@@ -1,9 +1,8 @@
 //! State that every worker of one run shares: the request budget, the live
 //! counters, the abort signal, the TLS trust verdict, the two start lines
-//! and the run's timeline. Built only from
-//! atomics and std primitives, so a bare thread driving io_uring and a tokio
-//! runtime use it alike (the abort signal is a future on any executor and a
-//! flag for a loop that polls).
+//! and the run's timeline. Built only from atomics and std primitives, so a
+//! bare thread driving io_uring and a tokio runtime use it alike (the abort
+//! signal is a future on any executor and a flag for a loop that polls).
 
 use std::future::Future;
 use std::pin::Pin;

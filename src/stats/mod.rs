@@ -4,7 +4,9 @@
 //! progress display reads while the run goes on (each worker writes only its
 //! own cache line, so there is no contention); [`WorkerStats`] is owned by one
 //! worker with no synchronisation at all and merged once at the end. Errors
-//! are counted in a fixed set of categories, never by free text.
+//! are counted in a fixed set of categories, never by free text. The run
+//! over time is kept apart, in [`timeline`]: intervals a worker hands over
+//! as they end.
 
 pub mod histogram;
 pub mod timeline;

@@ -1,7 +1,7 @@
 //! The one summary of a run that every output renders: the text report,
-//! the JSON result and the HTML report. It is computed once
-//! from the merged stats and the run's facts ([`RunInfo`]); the renderers
-//! only format it, so a number can never differ between two outputs.
+//! the JSON result and the HTML report. It is computed once from the
+//! merged stats and the run's facts ([`RunInfo`]); the renderers only
+//! format it, so a number can never differ between two outputs.
 //!
 //! [`insight`] holds the judgments (ratios with verdicts, warnings, the
 //! generator's self-diagnosis); [`assertion`] the `--assert` thresholds.
