@@ -12,13 +12,14 @@ use serde_json::ser::Formatter;
 
 use super::ResultDoc;
 
-/// Writes `doc`, with a final newline.
+/// Writes `doc`, with a final newline, as it is serialised (a one-hour
+/// timeline is megabytes: no copy of the whole text is kept).
 pub fn write(out: &mut impl Write, doc: &ResultDoc) -> io::Result<()> {
-    let mut text = Vec::with_capacity(64 * 1024);
-    doc.serialize(&mut serde_json::Serializer::with_formatter(&mut text, Layout::default()))
+    let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+    doc.serialize(&mut serde_json::Serializer::with_formatter(&mut buffered, Layout::default()))
         .map_err(io::Error::other)?;
-    text.push(b'\n');
-    out.write_all(&text)
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// An object or list being written.
