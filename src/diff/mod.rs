@@ -158,9 +158,9 @@ fn blocks_of(timeline: &Timeline, span_s: f64) -> Vec<Block> {
     let mut blocks = vec![Block::default(); count];
     for (i, (seconds, part)) in intervals.iter().enumerate() {
         let block = &mut blocks[i * count / intervals.len()];
-        block.responses += part.responses();
-        block.errors += part.total_errors();
-        block.body_bytes += part.body_bytes;
+        block.responses = block.responses.saturating_add(part.responses());
+        block.errors = block.errors.saturating_add(part.total_errors());
+        block.body_bytes = block.body_bytes.saturating_add(part.body_bytes);
         block.seconds += seconds;
         // Counts from one checked document cannot overflow when regrouped.
         block.latency = block.latency.merged(&part.latency).unwrap_or_default();
@@ -180,16 +180,18 @@ fn resampled(
     let (mut count, mut min_ns, mut max_ns) = (0u64, u64::MAX, 0u64);
     for _ in 0..blocks.len() {
         let block = &blocks[draw(blocks.len())];
-        drawn.responses += block.responses;
-        drawn.errors += block.errors;
-        drawn.body_bytes += block.body_bytes;
+        // Saturating: blocks drawn more than once can add up beyond what
+        // one (hostile) document's checked counts allow.
+        drawn.responses = drawn.responses.saturating_add(block.responses);
+        drawn.errors = drawn.errors.saturating_add(block.errors);
+        drawn.body_bytes = drawn.body_bytes.saturating_add(block.body_bytes);
         drawn.seconds += block.seconds;
         let latency = &block.latency;
         for (i, n) in latency.buckets() {
-            dense[i] += n;
+            dense[i] = dense[i].saturating_add(n);
         }
         if latency.count() > 0 {
-            count += latency.count();
+            count = count.saturating_add(latency.count());
             (min_ns, max_ns) = (min_ns.min(latency.min_ns()), max_ns.max(latency.max_ns()));
         }
     }
@@ -202,7 +204,7 @@ fn resampled(
                 percentile(dense.iter().copied().enumerate(), count, min_ns, max_ns, p) as f64 / 1e9
             }
             Figure::Percentile(_) => 0.0,
-            Figure::ErrorRate => 100.0 * errors as f64 / (responses + errors).max(1) as f64,
+            Figure::ErrorRate => 100.0 * errors as f64 / responses.saturating_add(errors).max(1) as f64,
             Figure::BytesPerRequest => drawn.body_bytes as f64 / responses.max(1) as f64,
         })
         .collect()

@@ -3,7 +3,7 @@
 
 use super::merge::merge;
 use super::*;
-use crate::stats::Record;
+use crate::stats::{Record, Recorder};
 use crate::summary::PERCENTILES;
 use crate::term::Style;
 
@@ -163,13 +163,27 @@ fn csv_lists_every_percentile() {
 /// reporting must refuse or cope, never panic or wrap.
 #[test]
 fn hostile_numbers_in_a_document_never_panic() {
-    let mut stats = stats_of(&latencies(200, 9));
-    stats.record(&record(Err(ErrorKind::Timeout), 5_000));
+    // Every record also goes into a timeline, so that its numbers are
+    // mutated too (seven intervals of 1 s: enough for diff to resample).
+    let mut stats = WorkerStats::new();
+    let (mut recorder, mut timeline) = (Recorder::new(Duration::from_secs(1)), Timeline::new(Duration::from_secs(1)));
+    let mut records: Vec<Record> =
+        latencies(200, 9).iter().map(|&v| record(Ok(if v % 7 == 0 { 503 } else { 200 }), v)).collect();
+    records.extend([record(Err(ErrorKind::Timeout), 5_000), record(Err(ErrorKind::Reset), 0)]);
+    for (i, r) in records.iter().enumerate() {
+        stats.record(r);
+        if let Some(done) = recorder.record(i as u64 * 30_000_000, r) {
+            timeline.add(&done).unwrap();
+        }
+    }
+    timeline.add(&recorder.finish().unwrap()).unwrap();
     stats.send_lag.record(1_000);
     let mut run = info(2_000);
     run.dns = Some((Duration::from_micros(300), 2));
     run.rate = Some(Rate { target: 100.0, achieved: 99.0 });
-    let doc = ResultDoc::new(&Summary::new(&stats, &run), meta(1_795_848_365, "http://h/"));
+    let summary = Summary::new(&stats, &run).with_timeline(Some(&timeline));
+    let doc = ResultDoc::new(&summary, meta(1_795_848_365, "http://h/"));
+    assert_eq!(doc.timeline.as_ref().map(|t| t.intervals.len()), Some(7));
     let original = serde_json::to_value(&doc).unwrap();
     let hostile: [serde_json::Value; 8] = [
         u64::MAX.into(),
@@ -189,6 +203,9 @@ fn hostile_numbers_in_a_document_never_panic() {
             let mut mutated = original.clone();
             *pointer(&mut mutated, path) = value.clone();
             let Ok(doc) = ResultDoc::from_value(mutated) else { continue };
+            // The commands that read results: none may panic.
+            let _ = crate::diff::diff(&doc, &doc);
+            let _ = crate::html::page(&mut Vec::new(), &[crate::html::Input { label: "x".into(), doc: &doc }]);
             for set in [vec![doc.clone()], vec![doc.clone(), doc.clone()]] {
                 let Ok(merged) = merge(&set, true, vec![]) else { continue };
                 let Ok(stats) = merged.stats() else { continue };

@@ -152,8 +152,10 @@ pub struct Interval {
 }
 
 impl Interval {
+    /// Responses of every class (saturating: a hostile result file cannot
+    /// make it wrap, and a saturated sum matches no real count).
     pub fn responses(&self) -> u64 {
-        self.statuses.iter().sum()
+        self.statuses.iter().fold(0, |sum, &n| sum.saturating_add(n))
     }
 
     /// Failures by category, those that happened.
@@ -165,8 +167,9 @@ impl Interval {
         add(&mut self.errors[kind.index()], n)
     }
 
+    /// Failures of every category (saturating, as [`Interval::responses`]).
     pub fn total_errors(&self) -> u64 {
-        self.errors.iter().sum()
+        self.errors.iter().fold(0, |sum, &n| sum.saturating_add(n))
     }
 
     /// Adds `other`'s counts and values.
