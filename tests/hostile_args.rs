@@ -144,6 +144,8 @@ fn corpus() -> Vec<(Vec<OsString>, bool)> {
         "--backend",
         "-o",
         "--start-at",
+        "--interval",
+        "--assert",
     ];
     let mut cases = Vec::new();
     for value in hostile_values() {
@@ -163,6 +165,13 @@ fn corpus() -> Vec<(Vec<OsString>, bool)> {
         cases.push((args(&["-n", "1", "-c", "1"], &value, &[]), false));
         cases.push((args(&["merge"], &value, &[]), false));
         cases.push((args(&["merge", "-o"], &value, &["-"]), false));
+        cases.push((args(&["merge", "--assert"], &value, &["-"]), false));
+        cases.push((args(&["diff"], &value, &["/nonexistent.json"]), false));
+        cases.push((
+            args(&["diff", "/nonexistent.json", "/nonexistent.json", "--fail-on-regression"], &value, &[]),
+            false,
+        ));
+        cases.push((args(&["plot"], &value, &[]), false));
         for flag in ["--listen", "--body-bytes", "--threads"] {
             let listen: &[&str] = if flag == "--listen" { &["serve"] } else { &["serve", "--listen", "127.0.0.1:0"] };
             let mut line = listen.to_vec();
