@@ -153,9 +153,10 @@ pub struct BenchArgs {
     pub qps: f64,
     /// Requests/second for the whole run on a fixed schedule, whatever the
     /// responses do (open model; fractions such as 0.5 allowed). Latency is
-    /// then measured from each request's intended send time.
-    #[arg(long, value_name = "RATE", conflicts_with = "qps", allow_negative_numbers = true)]
-    pub rate: Option<f64>,
+    /// then measured from each request's intended send time. FROM..TO
+    /// ramps linearly over -z (e.g. 100..5000).
+    #[arg(long, value_name = "RATE", conflicts_with = "qps", allow_hyphen_values = true)]
+    pub rate: Option<String>,
     /// HTTP method.
     #[arg(short = 'm', value_name = "METHOD", default_value = "GET")]
     pub method: String,
@@ -278,7 +279,7 @@ impl BenchArgs {
             concurrency: self.concurrency,
             duration: self.duration.as_deref(),
             qps: self.qps,
-            rate: self.rate,
+            rate: self.rate.as_deref(),
             method: &self.method,
             body: self.body.as_deref(),
             body_file: self.body_file.as_deref(),
@@ -383,6 +384,21 @@ mod tests {
         assert_eq!((c.stop, c.timeout), (Stop::Requests(5), Some(Duration::from_millis(250))));
         let c = parse(&["--rate", "0.5", "--connect-timeout", "300ms", "http://h/"]).unwrap();
         assert_eq!((c.rate, c.connect_timeout), (Some(0.5), Some(Duration::from_millis(300))));
+        let c = parse(&["--rate", "100..5000", "-z", "1m", "http://h/"]).unwrap();
+        let ramp = crate::stats::Ramp { from: 100.0, to: 5000.0, over_s: 60.0 };
+        assert_eq!((c.rate, c.ramp), (Some(100.0), Some(ramp)));
+        assert_eq!(parse(&["--rate", "300", "-z", "1m", "http://h/"]).unwrap().ramp, None);
+        for (args, why) in [
+            (&["--rate", "100..5000", "-n", "10", "http://h/"][..], "give it with -z"),
+            (&["--rate", "100..", "-z", "1s", "http://h/"][..], "FROM..TO needs two rates"),
+            (&["--rate", "..5", "-z", "1s", "http://h/"][..], "FROM..TO needs two rates"),
+            (&["--rate", "1..2..3", "-z", "1s", "http://h/"][..], "FROM..TO needs two rates"),
+            (&["--rate", "0..5", "-z", "1s", "http://h/"][..], "FROM..TO needs two rates"),
+            (&["--rate", "-5", "-z", "1s", "http://h/"][..], "not a usable rate"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert!(err.starts_with("--rate: ") && err.contains(why), "{args:?}: {err}");
+        }
         let c = parse(&["--connect-timeout", "0", "http://h/"]).unwrap();
         assert_eq!(c.connect_timeout, None);
         let c = parse(&["-k", "--tls-resume", "--tls-version", "1.2", "--connect-to", "127.0.0.1:8443", "https://h/"])
@@ -410,7 +426,7 @@ mod tests {
             (&["--start-at", "99999999999999999999", "http://h/"], "too far in the future"),
             (&["-q", "-1", "http://h/"], "-q"),
             (&["-q", "1e300", "http://h/"], "-q"),
-            (&["--rate", "0", "http://h/"], "--rate: 0.0 is not a usable rate"),
+            (&["--rate", "0", "http://h/"], "--rate: \"0\" is not a usable rate"),
             (&["--rate", "-5", "http://h/"], "--rate"),
             (&["--rate", "nan", "http://h/"], "--rate"),
             (&["--rate", "1e12", "http://h/"], "--rate"),

@@ -91,6 +91,25 @@ fn a_counted_rate_run_accounts_for_every_request() {
 }
 
 #[test]
+fn a_ramp_sends_what_its_shape_asks_for_in_every_interval() {
+    each_backend(|backend| {
+        let server = Scripted::start(|_| send(OK));
+        let args = ["--rate", "100..2000", "-z", "4s", "-c", "20", "--interval", "1s"];
+        let outcome = run(config(&args, &server.url("/")), backend);
+        let ramp = vastar::stats::Ramp { from: 100.0, to: 2000.0, over_s: 4.0 };
+        // The integral of the shape: 4200 requests due before the deadline.
+        assert!(outcome.stats.started.abs_diff(4200) <= 1, "{} sent", outcome.stats.started);
+        let sent: Vec<u64> = outcome.timeline.intervals().iter().map(|i| i.sent).collect();
+        for (i, &n) in sent.iter().take(4).enumerate() {
+            let target = ramp.due_by(i as f64 + 1.0) - ramp.due_by(i as f64);
+            assert!((n as f64 - target).abs() <= target * 0.02, "interval {i}: {n} sent, {target} due: {sent:?}");
+        }
+        let (responses, errors, aborted) = accounted(&outcome);
+        assert_eq!(responses + errors + aborted, outcome.stats.started);
+    });
+}
+
+#[test]
 fn timeouts_sit_at_their_limit_in_the_corrected_distribution() {
     each_backend(|backend| {
         // A server that never answers; 2 connections at 20 req/s with a

@@ -184,6 +184,7 @@ fn plan(connections: usize, until: Until) -> Plan {
         preconnect_timeout: Duration::from_secs(1),
         start_at: None,
         interval: std::time::Duration::from_secs(1),
+        ramp: None,
     }
 }
 

@@ -45,6 +45,7 @@ fn intervals_add_up_to_the_run_totals() {
         assert_eq!(total.errors().collect::<Vec<_>>(), stats.errors().collect::<Vec<_>>());
         assert_eq!((total.wire_bytes, total.body_bytes), (stats.wire_bytes, stats.body_bytes));
         assert_eq!(total.connections, stats.connect.count);
+        assert_eq!(total.sent, stats.started);
         assert_eq!(total.latency.count(), stats.corrected.count());
         assert_eq!(total.latency.max_ns(), stats.corrected.max_ns());
         assert_eq!(stats.issued(), 3000);

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::stats::Ramp;
 use crate::summary::{Assertion, assertion};
 
 use super::{
@@ -27,7 +28,7 @@ pub struct Flags<'a> {
     pub concurrency: u64,
     pub duration: Option<&'a str>,
     pub qps: f64,
-    pub rate: Option<f64>,
+    pub rate: Option<&'a str>,
     pub method: &'a str,
     pub body: Option<&'a str>,
     pub body_file: Option<&'a Path>,
@@ -70,6 +71,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         compression: flags.compression,
         keepalive: flags.keepalive,
     };
+    let rate = rate(flags)?;
     let tls = super::tls::options(&url, &flags.tls)?;
     let connect_to = flags.connect_to.map(|text| super::tls::connect_to(&url, text)).transpose()?;
     Ok(Config {
@@ -78,7 +80,8 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         connections,
         stop: stop(flags)?,
         qps_per_connection: qps(flags.qps)?,
-        rate: rate(flags.rate)?,
+        rate: rate.map(|(from, _)| from),
+        ramp: rate.and_then(|(from, to)| Some(Ramp { from, to: to?, over_s: ramp_over(flags)? })),
         timeout,
         connect_timeout,
         keepalive: flags.keepalive,
@@ -145,15 +148,43 @@ fn qps(qps: f64) -> Result<Option<f64>, ConfigError> {
     ))
 }
 
-fn rate(rate: Option<f64>) -> Result<Option<f64>, ConfigError> {
-    match rate {
-        Some(r) if r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r) => Ok(Some(r)),
-        Some(r) => Err(invalid(
+fn one_rate(text: &str) -> Result<f64, ConfigError> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
+        _ => Err(invalid(
             "--rate",
-            format!("{r:?} is not a usable rate; give requests per second for the whole run, {MIN_RATE} to {MAX_RATE}"),
+            format!(
+                "{text:?} is not a usable rate; give requests per second for the whole run, {MIN_RATE} to {MAX_RATE}, \
+                 or FROM..TO to ramp over -z (100..5000)"
+            ),
         )),
-        None => Ok(None),
     }
+}
+
+/// `--rate RATE`, or `--rate FROM..TO` (a ramp, which needs `-z`): the
+/// first rate and, for a ramp, the last.
+fn rate(flags: &Flags<'_>) -> Result<Option<(f64, Option<f64>)>, ConfigError> {
+    let Some(text) = flags.rate else { return Ok(None) };
+    let Some((from, to)) = text.split_once("..") else { return Ok(Some((one_rate(text)?, None))) };
+    let (from, to) = match (one_rate(from), one_rate(to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        _ => {
+            let why = format!("{text:?}: FROM..TO needs two rates, each {MIN_RATE} to {MAX_RATE} (e.g. 100..5000)");
+            return Err(invalid("--rate", why));
+        }
+    };
+    if ramp_over(flags).is_none() {
+        return Err(invalid(
+            "--rate",
+            format!("{text:?} ramps over the run's duration: give it with -z (e.g. -z 60s)"),
+        ));
+    }
+    Ok(Some((from, Some(to))))
+}
+
+/// The length of a ramp: the `-z` duration, when one was given and is valid.
+fn ramp_over(flags: &Flags<'_>) -> Option<f64> {
+    flags.duration.and_then(|text| parse_duration("-z", text, None).ok()).map(|d| d.as_secs_f64()).filter(|&s| s > 0.0)
 }
 
 /// Parses every `--assert` value (each one or a comma-separated list).
@@ -210,8 +241,8 @@ mod tests {
         for q in [1e-30, -1.0, f64::NAN, f64::INFINITY, 1e300] {
             assert!(qps(q).is_err(), "-q {q}");
         }
-        for r in [0.0, 1e-30, f64::NAN, -1.0, 1e12] {
-            assert!(rate(Some(r)).is_err(), "--rate {r}");
+        for r in ["0", "1e-30", "NaN", "-1", "1e12", "", "x"] {
+            assert!(one_rate(r).is_err(), "--rate {r}");
         }
     }
 }

@@ -95,6 +95,8 @@ pub struct Config {
     pub qps_per_connection: Option<f64>,
     /// Requests per second for the whole run on a fixed schedule (`--rate`).
     pub rate: Option<f64>,
+    /// `--rate FROM..TO`: the rate ramps from `rate` over `-z`.
+    pub ramp: Option<crate::stats::Ramp>,
     /// Deadline for a whole request, connect to last byte, from its intended
     /// start; `None` = none.
     pub timeout: Option<Duration>,

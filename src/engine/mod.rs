@@ -71,6 +71,8 @@ pub struct Plan {
     pub start_at: Option<SystemTime>,
     /// Length of the timeline's intervals (`--interval`).
     pub interval: Duration,
+    /// `--rate FROM..TO`: the schedule ramps (from `rate`) instead.
+    pub ramp: Option<crate::stats::Ramp>,
 }
 
 /// A backend failed to run at all (not a request failure: those are counted).

@@ -87,8 +87,12 @@ impl<'a> Policy<'a> {
     /// The clock started at `start`: the schedule and the deadline count from it.
     pub fn begin(&mut self, start: Instant) {
         let plan = &self.shared.plan;
-        self.schedule =
-            plan.rate.map(|rate| Schedule::new(start, rate, self.worker, self.share, plan.connections.max(1)));
+        let (worker, share, connections) = (self.worker, self.share, plan.connections.max(1));
+        self.schedule = match (plan.ramp, plan.rate) {
+            (Some(ramp), _) => Some(Schedule::ramped(start, ramp, worker, share, connections)),
+            (None, Some(rate)) => Some(Schedule::new(start, rate, worker, share, connections)),
+            (None, None) => None,
+        };
         self.pace_origin = Some(start);
         self.end = match plan.until {
             Until::Elapsed(d) => Some(start + d),
@@ -127,6 +131,9 @@ impl<'a> Policy<'a> {
         self.in_flight += 1;
         self.stats.started += 1;
         self.last_start = Some(now);
+        if let Some(done) = self.timeline.sent(self.since_start(now)) {
+            self.shared.interval_done(&done);
+        }
         Next::Start { intended: intended.min(now) }
     }
 
@@ -144,6 +151,11 @@ impl<'a> Policy<'a> {
                     None => return Err(Next::Retire),
                 },
             };
+            // Due at or after a -z deadline: not part of the run (a start
+            // spun towards just past the deadline would otherwise go out).
+            if self.end.is_some_and(|end| at >= end) {
+                return Err(Next::Retire);
+            }
             if at > now {
                 slot.claimed = Some(at);
                 return Err(Next::Wait(at));

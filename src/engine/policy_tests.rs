@@ -34,6 +34,7 @@ fn plan(until: Until, qps: Option<f64>, rate: Option<f64>, timeout: Option<Durat
         preconnect_timeout: ms(100),
         start_at: None,
         interval: std::time::Duration::from_secs(1),
+        ramp: None,
     }
 }
 

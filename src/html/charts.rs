@@ -9,6 +9,7 @@ use crate::stats::timeline::CLASSES;
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 300.0;
 const ERROR_COLOR: &str = "#a00000";
+const TARGET_COLOR: &str = "#222222";
 
 /// A point covering less than this share of its nominal length (the run's
 /// last, cut short by the deadline) has too little time for a rate.
@@ -31,7 +32,9 @@ fn rated<'r>(run: &'r Run) -> impl Iterator<Item = &'r Point> {
 /// Requests/sec over time: one run stacks its status classes; several
 /// runs draw their totals. Errors are marked where they happened.
 pub fn throughput(runs: &[Run]) -> String {
-    let peak = runs.iter().flat_map(rated).map(|p| p.rps(p.responses() + p.errors)).fold(0.0, f64::max);
+    let peak = runs.iter().flat_map(rated).map(|p| p.rps((p.responses() + p.errors).max(p.sent))).fold(0.0, f64::max);
+    let asked = runs.iter().filter_map(|r| r.info.rate.as_ref()).map(|r| r.ramp.map_or(r.target, |p| p.from.max(p.to)));
+    let peak = asked.fold(peak, f64::max);
     let mut chart = Chart::new(WIDTH, HEIGHT, Scale::Linear { min: 0.0, max: longest(runs) }, Scale::from_zero(peak));
     chart.axes("time since start", "requests/sec", &seconds, &|v| short(v));
     let mut legend = Vec::new();
@@ -51,6 +54,19 @@ pub fn throughput(runs: &[Run]) -> String {
             chart.line(&line, run.color, None);
             legend.push((run.color.to_string(), None, format!("{} responses/sec", run.label)));
         }
+    }
+    for run in runs.iter().filter(|run| run.info.rate.is_some()) {
+        // --rate: what the schedule asked for, and what was sent.
+        let rate = run.info.rate.as_ref().map_or(0.0, |r| r.target);
+        let target: Vec<(f64, f64)> = rated(run)
+            .map(|p| (p.mid(), run.info.rate.as_ref().map_or(rate, |r| r.target_between(p.t0, p.t1))))
+            .collect();
+        let sent: Vec<(f64, f64)> = rated(run).map(|p| (p.mid(), p.rps(p.sent))).collect();
+        let label = if runs.len() > 1 { format!("{} ", run.label) } else { String::new() };
+        chart.line(&target, TARGET_COLOR, Some("6 4"));
+        chart.line(&sent, run.color, Some("1 2"));
+        legend.push((TARGET_COLOR.to_string(), Some("6 4"), format!("{label}target (--rate)")));
+        legend.push((run.color.to_string(), Some("1 2"), format!("{label}sent/sec")));
     }
     for run in runs {
         for p in rated(run).filter(|p| p.errors > 0) {

@@ -67,6 +67,16 @@ pub fn summary(runs: &[Run]) -> String {
         .map(|(name, cell)| (name.to_string(), runs.iter().zip(&summaries).map(|(r, s)| cell(r, s)).collect()))
         .collect();
     rows.push(("Connections".into(), runs.iter().map(|r| r.info.connections.to_string()).collect()));
+    if runs.iter().any(|r| r.info.rate.is_some()) {
+        let rate = |r: &Run| match r.info.rate {
+            None => "closed loop".to_string(),
+            Some(rate) => match rate.ramp {
+                Some(p) => format!("{} req/s, ramp {} → {}", short(rate.target), short(p.from), short(p.to)),
+                None => format!("{} req/s", short(rate.target)),
+            },
+        };
+        rows.push(("Target rate (--rate)".into(), runs.iter().map(rate).collect()));
+    }
     if runs.iter().any(|r| r.doc.tls.is_some()) {
         let tls = |r: &Run| {
             r.doc

@@ -72,6 +72,13 @@ fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Resul
     if let Some(rate) = info.rate {
         let share = 100.0 * rate.achieved / rate.target;
         writeln!(out, "  Rate:         {:.2} req/s sent of {:.2} target ({share:.1}%)", rate.achieved, rate.target)?;
+        if let Some(ramp) = rate.ramp {
+            writeln!(
+                out,
+                "  Ramp:         {:.2} to {:.2} req/s over {:.1} secs (the target is its mean)",
+                ramp.from, ramp.to, ramp.over_s
+            )?;
+        }
     }
     writeln!(out, "  Total data:   {} bytes", stats.body_bytes)?;
     writeln!(out, "  Size/request: {} bytes", summary.size_per_request)?;

@@ -88,7 +88,7 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
         workers: 2,
         connections: 50,
         interrupted: false,
-        rate: Some(Rate { target: 1000.0, achieved: 999.5 }),
+        rate: Some(Rate { target: 1000.0, achieved: 999.5, ramp: None }),
         dns: None,
         load: Load { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
         merged: None,

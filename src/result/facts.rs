@@ -1,5 +1,6 @@
-//! Facts a result carries beside its measurements: where the run ran, and
-//! the `--assert` thresholds checked when it was written.
+//! Facts a result carries beside its measurements: where the run ran, the
+//! shape of a ramped rate, and the `--assert` thresholds checked when it
+//! was written.
 
 use serde::{Deserialize, Serialize};
 
@@ -40,5 +41,26 @@ impl ResultDoc {
         checked
             .map(|a| AssertionDoc { expr: a.text.clone(), value: a.value, shown: a.shown.clone(), pass: a.pass })
             .collect()
+    }
+}
+
+/// A linear ramp of the rate: `from` to `to` requests per second over
+/// `over_s` seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RampDoc {
+    pub from: f64,
+    pub to: f64,
+    pub over_s: f64,
+}
+
+impl RampDoc {
+    /// The ramp, when its numbers make one.
+    pub(crate) fn ramp(self) -> Option<crate::stats::Ramp> {
+        let usable = |v: f64| v.is_finite() && v > 0.0;
+        (usable(self.from) && usable(self.to) && usable(self.over_s)).then_some(crate::stats::Ramp {
+            from: self.from,
+            to: self.to,
+            over_s: self.over_s,
+        })
     }
 }

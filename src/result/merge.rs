@@ -83,8 +83,11 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         workers: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.workers)).ok_or(OVERFLOW)?,
         connections: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.connections)).ok_or(OVERFLOW)?,
         interrupted: infos.iter().any(|i| i.interrupted),
-        rate: rates
-            .map(|r| Rate { target: r.iter().map(|r| r.target).sum(), achieved: r.iter().map(|r| r.achieved).sum() }),
+        rate: rates.map(|r| Rate {
+            target: r.iter().map(|r| r.target).sum(),
+            achieved: r.iter().map(|r| r.achieved).sum(),
+            ramp: None,
+        }),
         dns: infos.iter().filter_map(|i| i.dns).max_by_key(|d| d.0),
         load: Load {
             own: max(|i| i.load.own),

@@ -14,7 +14,7 @@ pub mod json;
 pub mod merge;
 pub mod timeline;
 
-pub use facts::{AssertionDoc, MachineDoc};
+pub use facts::{AssertionDoc, MachineDoc, RampDoc};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -133,6 +133,10 @@ pub struct Run {
 pub struct RateDoc {
     pub target: f64,
     pub achieved: f64,
+    /// `--rate FROM..TO`: the ramp (absent for a constant rate and in
+    /// older documents).
+    #[serde(default)]
+    pub ramp: Option<RampDoc>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -293,7 +297,11 @@ impl Run {
             elapsed_ns: crate::stats::nanos(info.elapsed),
             windows_ns,
             interrupted: info.interrupted,
-            rate: info.rate.map(|r| RateDoc { target: r.target, achieved: r.achieved }),
+            rate: info.rate.map(|r| RateDoc {
+                target: r.target,
+                achieved: r.achieved,
+                ramp: r.ramp.map(|p| RampDoc { from: p.from, to: p.to, over_s: p.over_s }),
+            }),
             dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),
             load: LoadDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
         }
@@ -470,9 +478,9 @@ impl ResultDoc {
             histograms: Histograms::of(stats),
             tls: TlsDoc::of(&stats.tls),
             machine: meta.machine,
-            timeline: summary
-                .timeline
-                .map(|t| timeline::TimelineDoc::of(t, Duration::from_nanos(end_unix_ns - start_unix_ns))),
+            timeline: summary.timeline.map(|t| {
+                timeline::TimelineDoc::of(t, Duration::from_nanos(end_unix_ns - start_unix_ns), info.rate.as_ref())
+            }),
         }
     }
 
@@ -567,7 +575,7 @@ impl ResultDoc {
             workers: r.workers,
             connections: r.connections,
             interrupted: r.interrupted,
-            rate: r.rate.map(|r| Rate { target: r.target, achieved: r.achieved }),
+            rate: r.rate.map(|r| Rate { target: r.target, achieved: r.achieved, ramp: r.ramp.and_then(RampDoc::ramp) }),
             dns: r.dns.map(|d| (Duration::try_from_secs_f64(d.seconds).unwrap_or_default(), d.addresses)),
             load: Load { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
             merged: merged(&self.parts),

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::HistogramDoc;
 use crate::stats::timeline::{CLASSES, Interval, Sparse, Timeline};
 use crate::stats::{ErrorKind, nanos};
+use crate::summary::Rate;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelineDoc {
@@ -32,6 +33,13 @@ pub struct IntervalDoc {
     pub wire_bytes: u64,
     pub body_bytes: u64,
     pub connections: u64,
+    /// Requests sent in it (0 in documents written before it was kept).
+    #[serde(default)]
+    pub sent: u64,
+    /// Derived, for `--rate`: the requests per second the schedule asked
+    /// for over the interval (the mean of a ramp's part in it).
+    #[serde(default)]
+    pub target_rps: Option<f64>,
     /// Latency from the intended start of the responses and timeouts.
     pub latency: HistogramDoc,
     /// Derived: responses per second over the part of the interval the run covered.
@@ -49,13 +57,17 @@ pub struct IntervalDoc {
 }
 
 impl TimelineDoc {
-    /// The document of `timeline`, for a run that lasted `span`.
-    pub fn of(timeline: &Timeline, span: Duration) -> TimelineDoc {
+    /// The document of `timeline`, for a run that lasted `span` under
+    /// `rate` (`--rate`; none for a closed loop).
+    pub fn of(timeline: &Timeline, span: Duration, rate: Option<&Rate>) -> TimelineDoc {
         let interval = timeline.interval();
         let intervals = timeline.intervals().iter().enumerate().map(|(i, part)| {
             let begins = interval.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
             let covered = span.saturating_sub(begins).min(interval).as_secs_f64();
-            IntervalDoc::of(part, begins, covered)
+            let mut doc = IntervalDoc::of(part, begins, covered);
+            let t0 = begins.as_secs_f64();
+            doc.target_rps = rate.filter(|_| covered > 0.0).map(|rate| rate.target_between(t0, t0 + covered));
+            doc
         });
         TimelineDoc { interval_ns: nanos(interval), intervals: intervals.collect() }
     }
@@ -89,6 +101,8 @@ impl IntervalDoc {
             wire_bytes: part.wire_bytes,
             body_bytes: part.body_bytes,
             connections: part.connections,
+            sent: part.sent,
+            target_rps: None,
             latency: HistogramDoc {
                 count: latency.count(),
                 sum_ns: latency.sum_ns(),
@@ -121,6 +135,7 @@ impl IntervalDoc {
             }
         }
         (part.wire_bytes, part.body_bytes, part.connections) = (self.wire_bytes, self.body_bytes, self.connections);
+        part.sent = self.sent;
         let h = &self.latency;
         let buckets = h.buckets.iter().map(|&[i, n]| (usize::try_from(i).unwrap_or(usize::MAX), n));
         part.latency = Sparse::from_parts(buckets, h.sum_ns, h.min_ns, h.max_ns)?;

@@ -208,7 +208,10 @@ fn run_info(
     dns: Option<(Duration, usize)>,
     cores_busy: Option<f64>,
 ) -> RunInfo {
-    let rate = config.rate.map(|target| Rate { target, achieved: outcome.achieved_rate(target) });
+    let rate = config.rate.map(|rate| {
+        let target = config.ramp.map_or(rate, |ramp| ramp.mean());
+        Rate { target, achieved: outcome.achieved_rate(target), ramp: config.ramp }
+    });
     let core_time = outcome.elapsed.as_secs_f64() * outcome.cores as f64;
     RunInfo {
         elapsed: outcome.elapsed,
@@ -360,6 +363,7 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Result<Plan, Error> {
         preconnect_timeout: config.connect_timeout.unwrap_or(PRECONNECT_TIMEOUT),
         start_at: config.start_at,
         interval: config.interval,
+        ramp: config.ramp,
     })
 }
 

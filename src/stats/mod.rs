@@ -9,6 +9,7 @@
 //! as they end.
 
 pub mod histogram;
+pub mod shape;
 pub mod timeline;
 pub mod tls;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use histogram::add;
 pub use histogram::{Histogram, Overflow};
+pub use shape::Ramp;
 pub use timeline::{Interval, Recorder, Sparse, Timeline};
 pub use tls::{Handshake, Negotiated, TlsStats};
 

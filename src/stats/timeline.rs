@@ -146,6 +146,8 @@ pub struct Interval {
     pub body_bytes: u64,
     /// Connections opened.
     pub connections: u64,
+    /// Requests sent (started), by when they were sent: the achieved rate.
+    pub sent: u64,
     /// Latency from the intended start, of responses and timeouts (the
     /// run's corrected distribution, interval by interval).
     pub latency: Sparse,
@@ -181,6 +183,7 @@ impl Interval {
         add(&mut self.wire_bytes, other.wire_bytes)?;
         add(&mut self.body_bytes, other.body_bytes)?;
         add(&mut self.connections, other.connections)?;
+        add(&mut self.sent, other.sent)?;
         self.latency = self.latency.merged(&other.latency)?;
         Ok(())
     }
@@ -228,6 +231,14 @@ impl Recorder {
                 }
             }
         }
+        done
+    }
+
+    /// Counts a request sent `at_ns` after the start.
+    #[inline]
+    pub fn sent(&mut self, at_ns: u64) -> Option<Done> {
+        let done = self.advance(at_ns);
+        self.open.sent += 1;
         done
     }
 

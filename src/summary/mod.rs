@@ -42,8 +42,23 @@ pub struct Merged {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Rate {
+    /// Requests per second asked for (the mean of a ramp).
     pub target: f64,
     pub achieved: f64,
+    /// `--rate FROM..TO`: the ramp the target followed.
+    pub ramp: Option<crate::stats::Ramp>,
+}
+
+impl Rate {
+    /// Requests per second the schedule asked for between `t0` and `t1`
+    /// seconds after the start (a ramp's mean over that span).
+    pub fn target_between(&self, t0: f64, t1: f64) -> f64 {
+        match self.ramp {
+            Some(ramp) if t1 > t0 => (ramp.due_by(t1) - ramp.due_by(t0)) / (t1 - t0),
+            Some(ramp) => ramp.rate_at(t0),
+            None => self.target,
+        }
+    }
 }
 
 /// Relative difference from which corrected and uncorrected percentiles
