@@ -15,6 +15,7 @@
 //! request per period, on a grid that begins at the run's start; a tick
 //! missed because the previous request was slow is skipped, not made up.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::exchange::{Finished, Opened};
@@ -63,6 +64,13 @@ pub struct Policy<'a> {
     pub last_start: Option<Instant>,
     /// Time spent spinning before scheduled starts (not load).
     pub spun: Duration,
+    /// Under `--rate`: starts claimed from the schedule that slots hold
+    /// until their instant, ascending (claims are handed out in order). At
+    /// a deadline those already due were neither sent nor unclaimed, and
+    /// count as aborted.
+    held: VecDeque<Instant>,
+    /// Under `--rate -z`: due starts the stopped run refused to send.
+    refused_due: u64,
 }
 
 impl<'a> Policy<'a> {
@@ -81,6 +89,8 @@ impl<'a> Policy<'a> {
             in_flight: 0,
             last_start: None,
             spun: Duration::ZERO,
+            held: VecDeque::new(),
+            refused_due: 0,
         }
     }
 
@@ -123,6 +133,11 @@ impl<'a> Policy<'a> {
             Err(next) => return next,
         };
         if !self.shared.tickets.take() {
+            // A scheduled start before the deadline that the stopped run
+            // will not send: still one of the run's requests.
+            if self.schedule.is_some() && self.end.is_some() {
+                self.refused_due += 1;
+            }
             return Next::Retire;
         }
         if waited {
@@ -143,7 +158,12 @@ impl<'a> Policy<'a> {
     fn intended(&mut self, slot: &mut SlotTiming, now: Instant) -> Result<(Instant, bool), Next> {
         if let Some(schedule) = self.schedule.as_mut() {
             let (at, waited) = match slot.claimed.take() {
-                Some(at) => (at, true),
+                Some(at) => {
+                    if let Ok(i) = self.held.binary_search(&at) {
+                        self.held.remove(i);
+                    }
+                    (at, true)
+                }
                 // A start already due means every connection was busy: the
                 // wait counts as latency, not as the generator's lag.
                 None => match claim(self.shared, schedule, (&mut self.stats, &mut self.timeline), self.worker, now) {
@@ -158,6 +178,7 @@ impl<'a> Policy<'a> {
             }
             if at > now {
                 slot.claimed = Some(at);
+                self.held.push_back(at);
                 return Err(Next::Wait(at));
             }
             return Ok((at, waited));
@@ -241,7 +262,11 @@ impl<'a> Policy<'a> {
     /// deadline that were still waiting for a connection.
     pub fn abandoned(&self, finished: Instant) -> u64 {
         let waiting = match (self.schedule.as_ref(), self.end) {
-            (Some(schedule), Some(end)) => schedule.unclaimed_before(end.min(finished)),
+            (Some(schedule), Some(end)) => {
+                let by = end.min(finished);
+                let held = self.held.partition_point(|&at| at < by) as u64;
+                schedule.unclaimed_before(by) + held + self.refused_due
+            }
             _ => 0,
         };
         self.in_flight + waiting

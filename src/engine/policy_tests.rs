@@ -130,6 +130,33 @@ fn requests_due_before_a_deadline_but_never_started_are_abandoned() {
 }
 
 #[test]
+fn starts_held_or_refused_at_a_deadline_are_abandoned_and_those_past_it_never_start() {
+    // --rate 100 for 100 ms, two slots of the one connection share: due
+    // at 0, 10, ... 90 ms.
+    let shared = Shared::new(plan(Until::Elapsed(ms(100)), None, Some(100.0), None), 1);
+    let (mut policy, t0) = (Policy::new(&shared, 0, 1), Instant::now());
+    let (mut a, mut b) = (SlotTiming::default(), SlotTiming::default());
+    policy.begin(t0);
+    for i in 0..9 {
+        let now = t0 + ms(10 * i);
+        assert_eq!(policy.next(&mut a, now), Next::Start { intended: now });
+        policy.finish(&mut a, &ok(), None, now);
+    }
+    // Slot b claims 90 ms at 85 ms and holds it; the worker is late and
+    // stops at 100 ms without having started it: one of the run's requests.
+    assert_eq!(policy.next(&mut b, t0 + ms(85)), Next::Wait(t0 + ms(90)));
+    assert_eq!(policy.abandoned(t0 + ms(100)), 1, "held and due");
+    assert_eq!(policy.abandoned(t0 + ms(88)), 0, "held, not yet due when interrupted at 88 ms");
+    // Slot a asks again: the next start (100 ms) is at the deadline, so
+    // it retires without sending; nothing more is owed.
+    assert_eq!(policy.next(&mut a, t0 + ms(99)), Next::Retire);
+    // b wakes in time, but the run has been stopped: refused, still owed.
+    shared.tickets.stop();
+    assert_eq!(policy.next(&mut b, t0 + ms(90)), Next::Retire);
+    assert_eq!((policy.abandoned(t0 + ms(100)), policy.stats.started), (1, 9));
+}
+
+#[test]
 fn a_connect_failure_pauses_the_slot_for_the_backoff() {
     let shared = Shared::new(plan(Until::Count(10), None, None, None), 1);
     let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
