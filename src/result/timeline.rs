@@ -136,11 +136,10 @@ impl IntervalDoc {
         }
         (part.wire_bytes, part.body_bytes, part.connections) = (self.wire_bytes, self.body_bytes, self.connections);
         part.sent = self.sent;
-        let h = &self.latency;
-        let buckets = h.buckets.iter().map(|&[i, n]| (usize::try_from(i).unwrap_or(usize::MAX), n));
-        part.latency = Sparse::from_parts(buckets, h.sum_ns, h.min_ns, h.max_ns)?;
+        // Checked as the run's own histograms are (buckets, count, extremes).
+        part.latency = Sparse::of(&self.latency.histogram("latency")?);
         let expected = part.statuses.iter().try_fold(timeouts, |sum, &n| sum.checked_add(n));
-        if expected != Some(part.latency.count()) || h.count != part.latency.count() {
+        if expected != Some(part.latency.count()) {
             return Err(format!(
                 "its latency histogram holds {} values, not one per response and timeout",
                 part.latency.count()

@@ -55,17 +55,6 @@ impl Sparse {
         Sparse { index: index.into(), counts: counts.into(), count, sum_ns, min_ns, max_ns }
     }
 
-    /// Rebuilt from its parts (as read from a result file), checked as
-    /// [`Histogram::from_parts`] checks them.
-    pub fn from_parts(
-        buckets: impl IntoIterator<Item = (usize, u64)>,
-        sum_ns: u128,
-        min_ns: u64,
-        max_ns: u64,
-    ) -> Result<Sparse, String> {
-        Histogram::from_parts(buckets, sum_ns, min_ns, max_ns).map(|h| Sparse::of(&h))
-    }
-
     /// Non-empty buckets as (index, count), ascending.
     pub fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
         self.index.iter().map(|&i| usize::from(i)).zip(self.counts.iter().copied())
