@@ -141,9 +141,9 @@ pub struct BenchArgs {
     /// Number of requests to send in total.
     #[arg(short = 'n', value_name = "REQUESTS", default_value_t = 200)]
     pub requests: u64,
-    /// Concurrent connections (hey's workers).
-    #[arg(short = 'c', value_name = "CONCURRENCY", default_value_t = 50)]
-    pub concurrency: u64,
+    /// Concurrent connections (hey's workers) [default: 50].
+    #[arg(short = 'c', value_name = "CONCURRENCY")]
+    pub concurrency: Option<u64>,
     /// Run for this long instead of a request count (e.g. 500ms, 10s, 1m, 1h). Overrides -n.
     #[arg(short = 'z', value_name = "DURATION")]
     pub duration: Option<String>,
@@ -157,6 +157,38 @@ pub struct BenchArgs {
     /// ramps linearly over -z (e.g. 100..5000).
     #[arg(long, value_name = "RATE", conflicts_with = "qps", allow_hyphen_values = true)]
     pub rate: Option<String>,
+    /// A sequence of stages, run on the same connections; their total is
+    /// the run's duration. Rates (open model): 30s:1000,60s:1000..5000
+    /// (0 pauses). Connections (closed loop, all opened before the start,
+    /// idle ones parked): 30s:c50,60s:c200.
+    #[arg(long, value_name = "STAGES", conflicts_with_all = ["duration", "requests", "rate"], allow_hyphen_values = true)]
+    pub stages: Option<String>,
+    /// Run the load this long first and keep it out of the results (the
+    /// timeline still shows it, marked); -z and -n count after it.
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+    /// Find the highest rate (open model) that meets --slo: climb from
+    /// --find-max-start by --find-max-factor, then bisect. Each step is
+    /// its own run of --find-max-step (longer for thin percentiles).
+    #[arg(long = "find-max", requires = "slo", conflicts_with_all = ["requests", "duration", "rate", "stages", "qps", "assertions", "html", "start_at"])]
+    pub find_max: bool,
+    /// The thresholds every --find-max step must meet, in --assert's
+    /// forms (e.g. 'p99<50ms,errors<1%').
+    #[arg(long, value_name = "EXPR", requires = "find_max")]
+    pub slo: Option<String>,
+    /// --find-max: the first step's rate, requests/second.
+    #[arg(long = "find-max-start", value_name = "RATE", default_value = "100")]
+    pub find_max_start: String,
+    /// --find-max: each climbing step's rate over the last one's.
+    #[arg(long = "find-max-factor", value_name = "FACTOR", default_value = "2")]
+    pub find_max_factor: String,
+    /// --find-max: stop bisecting when the failing rate is within this of
+    /// the passing one.
+    #[arg(long = "find-max-precision", value_name = "PERCENT", default_value = "5%")]
+    pub find_max_precision: String,
+    /// --find-max: each step's length (at least 500ms).
+    #[arg(long = "find-max-step", value_name = "DURATION", default_value = "5s")]
+    pub find_max_step: String,
     /// HTTP method.
     #[arg(short = 'm', value_name = "METHOD", default_value = "GET")]
     pub method: String,
@@ -280,6 +312,15 @@ impl BenchArgs {
             duration: self.duration.as_deref(),
             qps: self.qps,
             rate: self.rate.as_deref(),
+            stages: self.stages.as_deref(),
+            warmup: self.warmup.as_deref(),
+            find_max: self.find_max.then_some(config::shape::SearchFlags {
+                slo: self.slo.as_deref(),
+                start: &self.find_max_start,
+                factor: &self.find_max_factor,
+                precision: &self.find_max_precision,
+                step: &self.find_max_step,
+            }),
             method: &self.method,
             body: self.body.as_deref(),
             body_file: self.body_file.as_deref(),
@@ -318,7 +359,9 @@ pub fn exit_on_parse_error(e: clap::Error) -> std::process::ExitCode {
         let _ = e.print();
         return std::process::ExitCode::SUCCESS;
     }
-    if e.kind() == ErrorKind::MissingRequiredArgument {
+    // (the message's first paragraph names what is missing; the usage after it always shows <URL>)
+    let missing_url = e.to_string().split("\n\n").next().is_some_and(|first| first.contains("<URL>"));
+    if e.kind() == ErrorKind::MissingRequiredArgument && missing_url {
         eprintln!(
             "vastar: no target URL; for example vastar http://127.0.0.1:8080/, or vastar --demo to try the built-in server"
         );
@@ -385,9 +428,8 @@ mod tests {
         let c = parse(&["--rate", "0.5", "--connect-timeout", "300ms", "http://h/"]).unwrap();
         assert_eq!((c.rate, c.connect_timeout), (Some(0.5), Some(Duration::from_millis(300))));
         let c = parse(&["--rate", "100..5000", "-z", "1m", "http://h/"]).unwrap();
-        let ramp = crate::stats::Ramp { from: 100.0, to: 5000.0, over_s: 60.0 };
-        assert_eq!((c.rate, c.ramp), (Some(100.0), Some(ramp)));
-        assert_eq!(parse(&["--rate", "300", "-z", "1m", "http://h/"]).unwrap().ramp, None);
+        assert_eq!((c.rate, c.shape), (Some(100.0), crate::stats::Shape::ramp(100.0, 5000.0, 60.0)));
+        assert_eq!(parse(&["--rate", "300", "-z", "1m", "http://h/"]).unwrap().shape, None);
         for (args, why) in [
             (&["--rate", "100..5000", "-n", "10", "http://h/"][..], "give it with -z"),
             (&["--rate", "100..", "-z", "1s", "http://h/"][..], "FROM..TO needs two rates"),

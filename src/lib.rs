@@ -6,7 +6,8 @@
 //! [`summary`] derives one model of a run from [`stats`], which [`report`]
 //! (text) and [`result`] (JSON) render. [`load`] measures how busy the CPUs were, for
 //! the report's self-diagnosis. [`server`] is the built-in benchmark target
-//! (over TCP or [`tls`]). [`http`], [`stats`] and [`tls`] depend on nothing
+//! (over TCP or [`tls`]). [`search`] decides the steps of `--find-max`,
+//! which [`run`] runs. [`http`], [`stats`] and [`tls`] depend on nothing
 //! else in the crate.
 
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod progress;
 pub mod report;
 pub mod result;
 pub mod run;
+pub mod search;
 pub mod server;
 pub mod signals;
 pub mod stats;

@@ -28,6 +28,8 @@ pub struct Frame {
     pub elapsed: Option<Duration>,
     /// Requests per second over the last second.
     pub rate: f64,
+    /// `--warmup` still running: how much of it is left.
+    pub warmup_left: Option<Duration>,
 }
 
 /// Moves the cursor to the line start and erases the line (no screen clear).
@@ -39,9 +41,13 @@ pub fn render(frame: &Frame, width: usize) -> String {
     let Some(elapsed) = frame.elapsed else {
         return fit("connecting...".to_string(), width);
     };
-    let (fraction, position) = match frame.goal {
-        Goal::Requests(total) => (frame.done as f64 / total.max(1) as f64, format!("{}/{}", frame.done, total)),
-        Goal::Duration(d) => (
+    let (fraction, position) = match (frame.goal, frame.warmup_left) {
+        (Goal::Requests(_), Some(left)) => (0.0, format!("warm-up, {:.1}s left", left.as_secs_f64())),
+        (Goal::Duration(d), Some(left)) => {
+            (elapsed.as_secs_f64() / d.as_secs_f64().max(1e-9), format!("warm-up, {:.1}s left", left.as_secs_f64()))
+        }
+        (Goal::Requests(total), None) => (frame.done as f64 / total.max(1) as f64, format!("{}/{}", frame.done, total)),
+        (Goal::Duration(d), None) => (
             elapsed.as_secs_f64() / d.as_secs_f64().max(1e-9),
             format!("{:.1}s/{:.1}s {} done", elapsed.as_secs_f64().min(d.as_secs_f64()), d.as_secs_f64(), frame.done),
         ),
@@ -98,7 +104,16 @@ mod tests {
     use super::*;
 
     fn frame(goal: Goal, done: u64, errors: u64, elapsed_ms: Option<u64>) -> Frame {
-        Frame { goal, done, errors, elapsed: elapsed_ms.map(Duration::from_millis), rate: 12345.4 }
+        Frame { goal, done, errors, elapsed: elapsed_ms.map(Duration::from_millis), rate: 12345.4, warmup_left: None }
+    }
+
+    #[test]
+    fn a_warmup_says_how_long_it_has_left() {
+        let warming = |goal| Frame { warmup_left: Some(Duration::from_millis(1500)), ..frame(goal, 0, 0, Some(500)) };
+        let line = render(&warming(Goal::Requests(200)), 100);
+        assert!(line.ends_with("]   0% warm-up, 1.5s left 12345 req/s 0 errors"), "{line}");
+        let line = render(&warming(Goal::Duration(Duration::from_secs(4))), 100);
+        assert!(line.ends_with("]  12% warm-up, 1.5s left 12345 req/s 0 errors"), "{line}");
     }
 
     #[test]

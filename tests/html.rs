@@ -111,6 +111,25 @@ fn one_run_written_with_html_renders_on_every_backend() {
 }
 
 #[test]
+fn stages_and_a_warmup_render_with_their_target_and_the_warmup_marked() {
+    let Some(chromium) = chromium() else { return };
+    let server = Scripted::start(|_| send(OK));
+    let dir = scratch("stages");
+    let (page, json) = (dir.join("stages.html"), dir.join("stages.json"));
+    let args = ["--stages", "1s:200,1s:200..600", "--warmup", "500ms", "-c", "4", "--interval", "100ms", "-o", "json"];
+    let out = vastar(&[&args[..], &["--quiet", "--html", page.to_str().unwrap(), &server.url("/")]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(&json, &out.stdout).unwrap();
+    let dom = render(chromium, &page, intervals(&json));
+    for needle in ["end of the warm-up", "target (--rate)", "200 req/s for 0.5 s (warm-up)", "200 → 600 req/s over 1 s"]
+    {
+        assert!(dom.contains(needle), "the page shows {needle:?}");
+    }
+    assert!(dom.contains("Warm-up") && dom.contains("responses not counted"), "the warm-up row");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn errors_three_runs_overlaid_and_an_hour_render() {
     let Some(chromium) = chromium() else { return };
     let dir = scratch("plot");
@@ -214,6 +233,8 @@ fn one_hour() -> ResultDoc {
         dns: None,
         load: Load { own: None, cores: 1, cores_busy: None },
         merged: None,
+        stages: None,
+        warmup: None,
     };
     let meta = Meta {
         command: vec!["vastar".into(), "-z".into(), "1h".into()],

@@ -184,7 +184,9 @@ fn plan(connections: usize, until: Until) -> Plan {
         preconnect_timeout: Duration::from_secs(1),
         start_at: None,
         interval: std::time::Duration::from_secs(1),
-        ramp: None,
+        shape: None,
+        stages: None,
+        warmup: std::time::Duration::ZERO,
     }
 }
 

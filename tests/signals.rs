@@ -161,3 +161,22 @@ fn ctrl_c_still_writes_the_html_report() {
     assert!(html.contains("(interrupted)") && html.contains("id=\"throughput\""), "{}", &html[..html.len().min(2000)]);
     assert!(html.trim_end().ends_with("</html>"), "the file is complete");
 }
+
+#[test]
+fn ctrl_c_during_find_max_prints_what_was_found_so_far() {
+    // Steps of 2 s from 100 req/s: at 3 s the first step has passed and
+    // the second is under way; it ends unjudged.
+    let server = Scripted::start(|_| send(OK));
+    let args = ["--find-max", "--slo", "p50<50ms", "--find-max-start", "100", "--find-max-step", "2s", "-c", "4"];
+    let child = spawn(&[&args[..], &[server.url("/").as_str()]].concat());
+    std::thread::sleep(Duration::from_secs(3));
+    signal(&child, libc::SIGINT);
+    let out = finish_within(child, Duration::from_secs(5));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        report.starts_with("Find max: interrupted; so far 100 req/s is the highest rate that met p50<50ms"),
+        "{report}"
+    );
+    assert!(report.contains("    1  climb          100") && !report.contains("    2  climb"), "{report}");
+}

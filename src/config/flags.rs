@@ -8,27 +8,34 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::stats::Ramp;
 use crate::summary::{Assertion, assertion};
 
 use super::{
-    BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MAX_RATE, MIN_RATE, Output, RequestInput, Stop, Url,
-    invalid, parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file, request_spec,
+    BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MIN_RATE, Output, RequestInput, Stop, Url, invalid,
+    parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file, request_spec,
 };
+
+/// Connections when `-c` is not given.
+pub const DEFAULT_CONNECTIONS: u64 = 50;
 
 /// Shortest nonzero `-t`, `--connect-timeout` and `-z`: anything shorter is
 /// a typo (a bare `-t 0.0001` is 100 µs) and would fail every request.
 pub const MIN_DURATION: Duration = Duration::from_millis(1);
 
 /// A run's flags as given, not yet checked.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Flags<'a> {
     pub url: &'a str,
     pub requests: u64,
-    pub concurrency: u64,
+    /// `-c`, when given.
+    pub concurrency: Option<u64>,
     pub duration: Option<&'a str>,
     pub qps: f64,
     pub rate: Option<&'a str>,
+    pub stages: Option<&'a str>,
+    pub warmup: Option<&'a str>,
+    /// `--find-max` and its flags, when given.
+    pub find_max: Option<super::shape::SearchFlags<'a>>,
     pub method: &'a str,
     pub body: Option<&'a str>,
     pub body_file: Option<&'a Path>,
@@ -53,7 +60,14 @@ pub struct Flags<'a> {
 /// Validates every flag and builds the run's config.
 pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
     let url = Url::parse(flags.url)?;
-    let connections = connections(flags.concurrency)?;
+    let load = super::shape::load(flags, duration(flags)?)?;
+    let connections = match (&load.stages, flags.concurrency) {
+        (Some(_), Some(_)) => {
+            return Err(invalid("-c", "cannot be used with --stages of connections: the stages give the counts"));
+        }
+        (Some(stages), None) => stages.most(),
+        (None, given) => connections(given.unwrap_or(DEFAULT_CONNECTIONS))?,
+    };
     let timeout = limit("-t", flags.timeout)?;
     let connect_timeout = limit("--connect-timeout", flags.connect_timeout)?;
     let body = match (flags.body, flags.body_file) {
@@ -71,17 +85,25 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         compression: flags.compression,
         keepalive: flags.keepalive,
     };
-    let rate = rate(flags)?;
     let tls = super::tls::options(&url, &flags.tls)?;
     let connect_to = flags.connect_to.map(|text| super::tls::connect_to(&url, text)).transpose()?;
     Ok(Config {
         request: request_spec(&url, input)?,
         url,
         connections,
-        stop: stop(flags)?,
+        stop: match load.duration {
+            Some(d) => Stop::Duration(d),
+            None => stop(flags)?,
+        },
         qps_per_connection: qps(flags.qps)?,
-        rate: rate.map(|(from, _)| from),
-        ramp: rate.and_then(|(from, to)| Some(Ramp { from, to: to?, over_s: ramp_over(flags)? })),
+        rate: load.rate,
+        shape: load.shape,
+        stages: load.stages,
+        warmup: super::shape::warmup(flags.warmup)?,
+        find_max: match (&flags.find_max, Output::parse("-o", flags.output, true)?) {
+            (Some(_), Output::Csv) => return Err(invalid("-o", "csv has no search table; use text or json")),
+            (find, _) => find.as_ref().map(super::shape::find_max).transpose()?,
+        },
         timeout,
         connect_timeout,
         keepalive: flags.keepalive,
@@ -106,24 +128,31 @@ fn connections(concurrency: u64) -> Result<usize, ConfigError> {
     usize::try_from(concurrency).map_err(|_| invalid("-c", "is more than this machine can address"))
 }
 
+/// `-z`, when given.
+fn duration(flags: &Flags<'_>) -> Result<Option<Duration>, ConfigError> {
+    let Some(text) = flags.duration else { return Ok(None) };
+    let d = parse_duration("-z", text, None)?;
+    if d < MIN_DURATION {
+        return Err(invalid("-z", format!("{text:?} is too short; give at least 1ms")));
+    }
+    Ok(Some(d))
+}
+
 fn stop(flags: &Flags<'_>) -> Result<Stop, ConfigError> {
-    if let Some(text) = flags.duration {
-        let d = parse_duration("-z", text, None)?;
-        if d < MIN_DURATION {
-            return Err(invalid("-z", format!("{text:?} is too short; give at least 1ms")));
-        }
+    if let Some(d) = duration(flags)? {
         return Ok(Stop::Duration(d));
     }
     if flags.requests == 0 {
         return Err(invalid("-n", "must be at least 1"));
     }
-    if flags.requests < flags.concurrency {
+    let concurrency = flags.concurrency.unwrap_or(DEFAULT_CONNECTIONS);
+    if flags.requests < concurrency {
         return Err(invalid(
             "-n",
             format!(
                 "{} requests cannot be spread over {} connections: each connection needs at least one request; \
                  lower -c or raise -n",
-                flags.requests, flags.concurrency
+                flags.requests, concurrency
             ),
         ));
     }
@@ -146,45 +175,6 @@ fn qps(qps: f64) -> Result<Option<f64>, ConfigError> {
              (0 = no limit)"
         ),
     ))
-}
-
-fn one_rate(text: &str) -> Result<f64, ConfigError> {
-    match text.trim().parse::<f64>() {
-        Ok(r) if r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r) => Ok(r),
-        _ => Err(invalid(
-            "--rate",
-            format!(
-                "{text:?} is not a usable rate; give requests per second for the whole run, {MIN_RATE} to {MAX_RATE}, \
-                 or FROM..TO to ramp over -z (100..5000)"
-            ),
-        )),
-    }
-}
-
-/// `--rate RATE`, or `--rate FROM..TO` (a ramp, which needs `-z`): the
-/// first rate and, for a ramp, the last.
-fn rate(flags: &Flags<'_>) -> Result<Option<(f64, Option<f64>)>, ConfigError> {
-    let Some(text) = flags.rate else { return Ok(None) };
-    let Some((from, to)) = text.split_once("..") else { return Ok(Some((one_rate(text)?, None))) };
-    let (from, to) = match (one_rate(from), one_rate(to)) {
-        (Ok(from), Ok(to)) => (from, to),
-        _ => {
-            let why = format!("{text:?}: FROM..TO needs two rates, each {MIN_RATE} to {MAX_RATE} (e.g. 100..5000)");
-            return Err(invalid("--rate", why));
-        }
-    };
-    if ramp_over(flags).is_none() {
-        return Err(invalid(
-            "--rate",
-            format!("{text:?} ramps over the run's duration: give it with -z (e.g. -z 60s)"),
-        ));
-    }
-    Ok(Some((from, Some(to))))
-}
-
-/// The length of a ramp: the `-z` duration, when one was given and is valid.
-fn ramp_over(flags: &Flags<'_>) -> Option<f64> {
-    flags.duration.and_then(|text| parse_duration("-z", text, None).ok()).map(|d| d.as_secs_f64()).filter(|&s| s > 0.0)
 }
 
 /// Parses every `--assert` value (each one or a comma-separated list).
@@ -240,9 +230,6 @@ mod tests {
         assert_eq!(qps(MIN_RATE), Ok(Some(MIN_RATE)));
         for q in [1e-30, -1.0, f64::NAN, f64::INFINITY, 1e300] {
             assert!(qps(q).is_err(), "-q {q}");
-        }
-        for r in ["0", "1e-30", "NaN", "-1", "1e12", "", "x"] {
-            assert!(one_rate(r).is_err(), "--rate {r}");
         }
     }
 }

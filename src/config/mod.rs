@@ -5,6 +5,7 @@
 //! error message is written once, saying what is wrong and how to fix it.
 
 pub mod flags;
+pub mod shape;
 pub mod tls;
 pub mod url;
 
@@ -95,8 +96,17 @@ pub struct Config {
     pub qps_per_connection: Option<f64>,
     /// Requests per second for the whole run on a fixed schedule (`--rate`).
     pub rate: Option<f64>,
-    /// `--rate FROM..TO`: the rate ramps from `rate` over `-z`.
-    pub ramp: Option<crate::stats::Ramp>,
+    /// `--rate FROM..TO` or `--stages` of rates: the rate follows this
+    /// shape (from `rate`) instead of staying constant.
+    pub shape: Option<crate::stats::Shape>,
+    /// `--stages` of connection counts: how many of the connections are
+    /// active when (`connections` is the most).
+    pub stages: Option<crate::stats::Concurrency>,
+    /// `--warmup`: load before the measured run, kept out of its results
+    /// (before each step of `--find-max`).
+    pub warmup: Option<Duration>,
+    /// `--find-max`: search for the highest rate that meets the SLO.
+    pub find_max: Option<shape::FindMax>,
     /// Deadline for a whole request, connect to last byte, from its intended
     /// start; `None` = none.
     pub timeout: Option<Duration>,

@@ -148,9 +148,12 @@ fn figures_of(stats: &WorkerStats, rps: f64, figures: &[Figure]) -> Vec<f64> {
         .collect()
 }
 
-fn blocks_of(timeline: &Timeline, span_s: f64) -> Vec<Block> {
+/// The blocks of a timeline covering `span_s` seconds, leaving out the
+/// intervals that begin in the first `warmup_s` (the run's figures do).
+fn blocks_of(timeline: &Timeline, span_s: f64, warmup_s: f64) -> Vec<Block> {
     let interval_s = timeline.interval().as_secs_f64();
     let intervals: Vec<(f64, &Interval)> = (timeline.intervals().iter().enumerate())
+        .filter(|&(i, _)| i as f64 * interval_s >= warmup_s)
         .map(|(i, part)| ((span_s - i as f64 * interval_s).clamp(0.0, interval_s), part))
         .filter(|&(seconds, _)| seconds > 0.0)
         .collect();
@@ -227,7 +230,8 @@ impl Draw {
 fn side(doc: &ResultDoc, figures: &[Figure]) -> Result<Side, String> {
     let stats = doc.stats()?;
     let span_s = (doc.end_unix_ns.saturating_sub(doc.start_unix_ns)) as f64 / 1e9;
-    let blocks = doc.timeline()?.map_or_else(Vec::new, |t| blocks_of(&t, span_s));
+    let warmup_s = doc.run.warmup.map_or(0.0, |w| w.seconds);
+    let blocks = doc.timeline()?.map_or_else(Vec::new, |t| blocks_of(&t, span_s, warmup_s));
     Ok(Side { figures: figures_of(&stats, doc.summary.requests_per_sec, figures), blocks })
 }
 

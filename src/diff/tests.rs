@@ -56,6 +56,8 @@ fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
         dns: None,
         load: Load { own: None, cores: 1, cores_busy: None },
         merged: None,
+        stages: None,
+        warmup: None,
     };
     let meta = Meta {
         command: vec!["vastar".into()],

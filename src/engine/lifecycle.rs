@@ -97,6 +97,7 @@ pub fn run_worker(backend: &dyn Backend, job: Job<'_>) -> Result<WorkerResult, E
     policy.close_timeline();
     let mut stats = std::mem::take(&mut policy.stats);
     stats.aborted += policy.abandoned(finished);
+    stats.warmup.aborted += policy.warm_abandoned();
     let (last_start, spun) = (policy.last_start, policy.spun);
     Ok(WorkerResult { stats, finished, last_start, cpu: cpu.saturating_sub(spun), spun })
 }

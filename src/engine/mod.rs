@@ -71,8 +71,16 @@ pub struct Plan {
     pub start_at: Option<SystemTime>,
     /// Length of the timeline's intervals (`--interval`).
     pub interval: Duration,
-    /// `--rate FROM..TO`: the schedule ramps (from `rate`) instead.
-    pub ramp: Option<crate::stats::Ramp>,
+    /// `--rate FROM..TO`, `--stages` of rates: the schedule follows this
+    /// shape (warm-up included) instead of `rate`.
+    pub shape: Option<crate::stats::Shape>,
+    /// `--stages` of connections: how many of the connections are active
+    /// when, warm-up included (`connections` is the most).
+    pub stages: Option<crate::stats::Concurrency>,
+    /// `--warmup`: requests meant to start this soon after the start are
+    /// tallied apart ([`crate::stats::Warmup`]), take no ticket from the
+    /// budget, and are left out of the run's other figures (not its timeline).
+    pub warmup: Duration,
 }
 
 /// A backend failed to run at all (not a request failure: those are counted).
@@ -125,9 +133,10 @@ pub fn backends() -> Vec<&'static dyn Backend> {
 #[derive(Debug)]
 pub struct Outcome {
     pub stats: WorkerStats,
-    /// From the common start to the end of the last request.
+    /// From the common start (the end of any warm-up) to the end of the
+    /// last request.
     pub elapsed: Duration,
-    /// From the common start to the last request's start.
+    /// From the common start (the end of any warm-up) to the last request's start.
     pub last_start: Duration,
     pub workers: usize,
     pub connections: usize,
@@ -178,6 +187,11 @@ impl<'b> Engine<'b> {
 
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// How long the warm-up lasts (zero without one).
+    pub fn warmup(&self) -> Duration {
+        self.shared.plan.warmup
     }
 
     /// When the clock started (all connections open), once it has.
@@ -268,6 +282,10 @@ impl<'b> Engine<'b> {
             outcome.cpu += result.cpu;
             outcome.spun += result.spun;
         }
+        // The measured run begins after the warm-up (the timeline does not).
+        let warmup = self.shared.plan.warmup;
+        (outcome.elapsed, outcome.last_start) =
+            (outcome.elapsed.saturating_sub(warmup), outcome.last_start.saturating_sub(warmup));
         let mut timeline = self.shared.timeline.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         outcome.timeline = std::mem::replace(&mut *timeline, crate::stats::Timeline::new(self.shared.plan.interval));
         Ok(outcome)

@@ -5,7 +5,8 @@
 //! Given the time, [`Policy::next`] answers start now, wait until an
 //! instant, or retire. It covers the request budget (tickets), the `--rate`
 //! schedule (a claimed start that lies ahead is kept in the slot until it
-//! comes), `-q` pacing, and the pause after connect failures. It also keeps
+//! comes), `-q` pacing, the connections `--stages` parks, the warm-up, and
+//! the pause after connect failures. It also keeps
 //! the worker's tally: requests started and in flight, the last start, the
 //! send lag, and every finished request recorded in the worker's stats and
 //! the live counters. [`Dialer`] chooses which of the target's addresses a
@@ -44,6 +45,8 @@ pub struct SlotTiming {
     /// Under `--rate`: a start claimed from the schedule that lay ahead when
     /// claimed, so the slot waits for it and any lateness is the generator's.
     claimed: Option<Instant>,
+    /// The request in flight belongs to the warm-up.
+    warmup: bool,
 }
 
 /// One worker's start policy and tally.
@@ -71,6 +74,14 @@ pub struct Policy<'a> {
     held: VecDeque<Instant>,
     /// Under `--rate -z`: due starts the stopped run refused to send.
     refused_due: u64,
+    /// `--stages` of connections: this worker's active connections until
+    /// each instant, ascending (after the last, the run is over and none
+    /// is parked).
+    stages: Vec<(Instant, u64)>,
+    /// The end of the warm-up, when there is one.
+    warmup_end: Option<Instant>,
+    /// Warm-up requests in flight (also in `in_flight`).
+    warm_in_flight: u64,
 }
 
 impl<'a> Policy<'a> {
@@ -91,6 +102,9 @@ impl<'a> Policy<'a> {
             spun: Duration::ZERO,
             held: VecDeque::new(),
             refused_due: 0,
+            stages: Vec::new(),
+            warmup_end: None,
+            warm_in_flight: 0,
         }
     }
 
@@ -98,11 +112,24 @@ impl<'a> Policy<'a> {
     pub fn begin(&mut self, start: Instant) {
         let plan = &self.shared.plan;
         let (worker, share, connections) = (self.worker, self.share, plan.connections.max(1));
-        self.schedule = match (plan.ramp, plan.rate) {
-            (Some(ramp), _) => Some(Schedule::ramped(start, ramp, worker, share, connections)),
+        self.schedule = match (&plan.shape, plan.rate) {
+            (Some(shape), _) => Some(Schedule::shaped(start, shape.clone(), worker, share, connections)),
             (None, Some(rate)) => Some(Schedule::new(start, rate, worker, share, connections)),
             (None, None) => None,
         };
+        if let Some(stages) = &plan.stages {
+            let workers = self.shared.workers.max(1);
+            let mut end = Duration::ZERO;
+            let mut ends = Vec::with_capacity(stages.stages.len());
+            for &(over_s, count) in &stages.stages {
+                end = end.saturating_add(Duration::from_secs_f64(over_s));
+                // The stage's count spread over workers as the connections are.
+                let mine = count / workers + usize::from(worker < count % workers);
+                ends.push((start + end, mine.min(share) as u64));
+            }
+            self.stages = ends;
+        }
+        self.warmup_end = (!plan.warmup.is_zero()).then(|| start + plan.warmup);
         self.pace_origin = Some(start);
         self.end = match plan.until {
             Until::Elapsed(d) => Some(start + d),
@@ -128,11 +155,20 @@ impl<'a> Policy<'a> {
             return Next::Wait(at);
         }
         slot.not_before = None;
+        if let Some(until) = self.parked(now) {
+            return Next::Wait(until);
+        }
         let (intended, waited) = match self.intended(slot, now) {
             Ok(start) => start,
             Err(next) => return next,
         };
-        if !self.shared.tickets.take() {
+        let warmup = self.warmup_end.is_some_and(|end| intended < end);
+        if warmup {
+            // The warm-up takes nothing from the run's request budget.
+            if !self.shared.tickets.left() {
+                return Next::Retire;
+            }
+        } else if !self.shared.tickets.take() {
             // A scheduled start before the deadline that the stopped run
             // will not send: still one of the run's requests.
             if self.schedule.is_some() && self.end.is_some() {
@@ -140,16 +176,30 @@ impl<'a> Policy<'a> {
             }
             return Next::Retire;
         }
-        if waited {
-            self.stats.send_lag.record(nanos(now.saturating_duration_since(intended)));
-        }
         self.in_flight += 1;
-        self.stats.started += 1;
-        self.last_start = Some(now);
+        slot.warmup = warmup;
+        if warmup {
+            self.warm_in_flight += 1;
+        } else {
+            if waited {
+                self.stats.send_lag.record(nanos(now.saturating_duration_since(intended)));
+            }
+            self.stats.started += 1;
+            self.last_start = Some(now);
+        }
         if let Some(done) = self.timeline.sent(self.since_start(now)) {
             self.shared.interval_done(&done);
         }
         Next::Start { intended: intended.min(now) }
+    }
+
+    /// Under `--stages` of connections, when this worker's active
+    /// connections are all busy: the end of the stage (the slot waits,
+    /// connected, until then).
+    fn parked(&self, now: Instant) -> Option<Instant> {
+        let i = self.stages.partition_point(|&(end, _)| end <= now);
+        let &(end, active) = self.stages.get(i)?;
+        (self.in_flight >= active).then_some(end)
     }
 
     /// When the request the slot may start now was meant to start, and
@@ -166,7 +216,13 @@ impl<'a> Policy<'a> {
                 }
                 // A start already due means every connection was busy: the
                 // wait counts as latency, not as the generator's lag.
-                None => match claim(self.shared, schedule, (&mut self.stats, &mut self.timeline), self.worker, now) {
+                None => match claim(
+                    self.shared,
+                    schedule,
+                    (&mut self.stats, &mut self.timeline),
+                    (self.worker, self.warmup_end),
+                    now,
+                ) {
                     Some(at) => (at, at > now),
                     None => return Err(Next::Retire),
                 },
@@ -203,11 +259,17 @@ impl<'a> Policy<'a> {
     /// Records a finished request; `backoff` is the pause the exchange asks
     /// for before the slot's next start (after connect failures).
     pub fn finish(&mut self, slot: &mut SlotTiming, finished: &Finished, backoff: Option<Duration>, now: Instant) {
-        self.stats.record(&finished.record);
+        if std::mem::take(&mut slot.warmup) {
+            self.stats.warmup.record(&finished.record);
+            self.shared.live.add_warmup(self.worker);
+            self.warm_in_flight -= 1;
+        } else {
+            self.stats.record(&finished.record);
+            self.shared.live.add(self.worker, &finished.record);
+        }
         if let Some(done) = self.timeline.record(self.since_start(now), &finished.record) {
             self.shared.interval_done(&done);
         }
-        self.shared.live.add(self.worker, &finished.record);
         self.in_flight -= 1;
         slot.not_before = backoff.map(|pause| now + pause);
         self.secured(finished.handshake.as_ref(), finished.record.result.err());
@@ -263,25 +325,32 @@ impl<'a> Policy<'a> {
     pub fn abandoned(&self, finished: Instant) -> u64 {
         let waiting = match (self.schedule.as_ref(), self.end) {
             (Some(schedule), Some(end)) => {
-                let by = end.min(finished);
-                let held = self.held.partition_point(|&at| at < by) as u64;
-                schedule.unclaimed_before(by) + held + self.refused_due
+                // Only the measured part's: from the end of any warm-up.
+                let (from, by) = (self.warmup_end.unwrap_or(schedule.start()), end.min(finished));
+                let held = self.held.iter().filter(|&&at| at >= from && at < by).count() as u64;
+                schedule.unclaimed_between(from, by) + held + self.refused_due
             }
             _ => 0,
         };
-        self.in_flight + waiting
+        self.in_flight - self.warm_in_flight + waiting
+    }
+
+    /// Warm-up requests still in flight when the worker stopped.
+    pub fn warm_abandoned(&self) -> u64 {
+        self.warm_in_flight
     }
 }
 
 /// Under `--rate`, for a connection free at `now`: the next scheduled start
 /// it claims. Requests that waited longer than the timeout for a connection
-/// are recorded on the way as unsent timeouts (each takes a ticket). `None`
-/// when no request is left.
+/// are recorded on the way as unsent timeouts (each takes a ticket, unless
+/// it was due in the warm-up, which ends at `warmup_end`). `None` when no
+/// request is left.
 fn claim(
     shared: &Shared,
     schedule: &mut Schedule,
     (stats, timeline): (&mut WorkerStats, &mut Recorder),
-    worker: usize,
+    (worker, warmup_end): (usize, Option<Instant>),
     now: Instant,
 ) -> Option<Instant> {
     loop {
@@ -290,18 +359,22 @@ fn claim(
         }
         match schedule.claim(now, shared.plan.timeout) {
             Claim::At(at) => return Some(at),
-            Claim::Expired(_) => {
-                if !shared.tickets.take() {
+            Claim::Expired(due) => {
+                let record = Schedule::expired(shared.plan.timeout.unwrap_or_default());
+                if warmup_end.is_some_and(|end| due < end) {
+                    stats.warmup.record(&record);
+                    shared.live.add_warmup(worker);
+                } else if shared.tickets.take() {
+                    stats.record(&record);
+                    stats.unsent += 1;
+                    shared.live.add(worker, &record);
+                } else {
                     return None;
                 }
-                let record = Schedule::expired(shared.plan.timeout.unwrap_or_default());
-                stats.record(&record);
-                stats.unsent += 1;
                 let since_start = nanos(now.saturating_duration_since(schedule.start()));
                 if let Some(done) = timeline.record(since_start, &record) {
                     shared.interval_done(&done);
                 }
-                shared.live.add(worker, &record);
             }
         }
     }

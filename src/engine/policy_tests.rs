@@ -34,7 +34,9 @@ fn plan(until: Until, qps: Option<f64>, rate: Option<f64>, timeout: Option<Durat
         preconnect_timeout: ms(100),
         start_at: None,
         interval: std::time::Duration::from_secs(1),
-        ramp: None,
+        shape: None,
+        stages: None,
+        warmup: Duration::ZERO,
     }
 }
 
@@ -184,4 +186,42 @@ fn the_dialer_starts_where_it_last_succeeded_and_tries_each_address_once() {
     assert_eq!(again.addr, 2);
     assert_eq!(dialer.after(again, 3).map(|a| a.addr), Some(0), "wraps around");
     assert_eq!(Dialer::default().after(Dialer::default().first(), 1), None);
+}
+
+#[test]
+fn connection_stages_park_busy_slots_until_the_stage_ends() {
+    // Two connections: one active for 100 ms, then both.
+    let stages = crate::stats::Concurrency { stages: vec![(0.1, 1), (0.1, 2)] };
+    let plan = Plan { connections: 2, stages: Some(stages), ..plan(Until::Elapsed(ms(200)), None, None, None) };
+    let shared = Shared::new(plan, 1);
+    let (mut policy, t0) = (Policy::new(&shared, 0, 2), Instant::now());
+    let (mut a, mut b) = (SlotTiming::default(), SlotTiming::default());
+    policy.begin(t0);
+    assert_eq!(policy.next(&mut a, t0), Next::Start { intended: t0 });
+    assert_eq!(policy.next(&mut b, t0), Next::Wait(t0 + ms(100)), "parked: one is active");
+    policy.finish(&mut a, &ok(), None, t0 + ms(5));
+    assert_eq!(policy.next(&mut a, t0 + ms(5)), Next::Start { intended: t0 + ms(5) }, "the active one goes on");
+    assert_eq!(policy.next(&mut b, t0 + ms(100)), Next::Start { intended: t0 + ms(100) }, "woken by the next stage");
+    assert_eq!(policy.in_flight, 2);
+}
+
+#[test]
+fn warmup_requests_take_no_ticket_and_are_tallied_apart() {
+    let plan = Plan { warmup: ms(50), ..plan(Until::Count(1), None, None, None) };
+    let shared = Shared::new(plan, 1);
+    let (mut policy, mut slot, t0) = (Policy::new(&shared, 0, 1), SlotTiming::default(), Instant::now());
+    policy.begin(t0);
+    for i in 0..3 {
+        assert_eq!(policy.next(&mut slot, t0 + ms(i)), Next::Start { intended: t0 + ms(i) });
+        policy.finish(&mut slot, &ok(), None, t0 + ms(i));
+    }
+    assert_eq!((policy.stats.started, policy.stats.responses, policy.stats.warmup.responses), (0, 0, 3));
+    assert_eq!(shared.live.totals().warmup, 3);
+    // Started in the warm-up, still in flight when the run ends: the warm-up's.
+    assert_eq!(policy.next(&mut slot, t0 + ms(49)), Next::Start { intended: t0 + ms(49) });
+    // The one ticket: after the warm-up.
+    let mut other = SlotTiming::default();
+    assert_eq!(policy.next(&mut other, t0 + ms(50)), Next::Start { intended: t0 + ms(50) });
+    assert_eq!(policy.next(&mut other, t0 + ms(51)), Next::Retire);
+    assert_eq!((policy.stats.started, policy.abandoned(t0 + ms(60)), policy.warm_abandoned()), (1, 1, 1));
 }

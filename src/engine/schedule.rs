@@ -15,12 +15,13 @@
 //!
 //! The rate is split over workers by their share of the connections; worker
 //! `w` is offset by `w / rate` so that equal shares interleave exactly. A
-//! rate that ramps (`--rate FROM..TO`) numbers the run's requests instead
-//! and puts each where the rate's integral reaches its number ([`Ramp`]).
+//! rate that changes (`--rate FROM..TO`, `--stages`) numbers the run's
+//! requests instead and puts each where the rate's integral reaches its
+//! number ([`Shape`]).
 
 use std::time::{Duration, Instant};
 
-pub use crate::stats::Ramp;
+pub use crate::stats::Shape;
 use crate::stats::{ErrorKind, Record};
 
 /// How long before a scheduled start a worker stops sleeping and spins
@@ -32,6 +33,10 @@ use crate::stats::{ErrorKind, Record};
 /// the generator's self-diagnosis.
 pub const SPIN_AHEAD: Duration = Duration::from_micros(100);
 
+/// A due time that never comes, in nanoseconds from the start (a century:
+/// far enough to be never, near enough not to overflow an `Instant`).
+const NEVER_NS: f64 = 100.0 * 365.0 * 86400.0 * 1e9;
+
 /// One worker's share of the whole run's request schedule.
 #[derive(Clone, Debug)]
 pub struct Schedule {
@@ -42,8 +47,8 @@ pub struct Schedule {
     offset_ns: f64,
     /// Requests whose due time has been handed to a connection.
     claimed: u64,
-    /// `--rate FROM..TO`: the shape the due times follow instead.
-    ramp: Option<Ramp>,
+    /// `--rate FROM..TO`, `--stages`: the shape the due times follow instead.
+    shape: Option<Shape>,
 }
 
 /// What a free connection should do next.
@@ -61,16 +66,16 @@ impl Schedule {
     /// connections, for `rate` requests per second in total.
     pub fn new(start: Instant, rate: f64, index: usize, share: usize, connections: usize) -> Self {
         let worker_rate = rate * share as f64 / connections.max(1) as f64;
-        Schedule { start, period_ns: 1e9 / worker_rate, offset_ns: index as f64 * 1e9 / rate, claimed: 0, ramp: None }
+        Schedule { start, period_ns: 1e9 / worker_rate, offset_ns: index as f64 * 1e9 / rate, claimed: 0, shape: None }
     }
 
-    /// As [`Schedule::new`], for a rate that follows `ramp`: the worker's
+    /// As [`Schedule::new`], for a rate that follows `shape`: the worker's
     /// requests take the run's request numbers `index`, `index + 1/f`,
     /// `index + 2/f` ... (f its share of the connections), which
     /// interleave with the other workers' as with a constant rate.
-    pub fn ramped(start: Instant, ramp: Ramp, index: usize, share: usize, connections: usize) -> Self {
+    pub fn shaped(start: Instant, shape: Shape, index: usize, share: usize, connections: usize) -> Self {
         let share = share as f64 / connections.max(1) as f64;
-        Schedule { start, period_ns: 1.0 / share, offset_ns: index as f64, claimed: 0, ramp: Some(ramp) }
+        Schedule { start, period_ns: 1.0 / share, offset_ns: index as f64, claimed: 0, shape: Some(shape) }
     }
 
     /// The run's start, which the timetable counts from.
@@ -80,12 +85,13 @@ impl Schedule {
 
     /// When this worker's request number `i` is due.
     pub fn due(&self, i: u64) -> Instant {
-        let ns = match &self.ramp {
-            // With a ramp, offset and period count requests, not nanoseconds.
-            Some(ramp) => ramp.time_of(self.offset_ns + i as f64 * self.period_ns) * 1e9,
+        let ns = match &self.shape {
+            // With a shape, offset and period count requests, not nanoseconds.
+            Some(shape) => shape.time_of(self.offset_ns + i as f64 * self.period_ns) * 1e9,
             None => self.offset_ns + i as f64 * self.period_ns,
         };
-        self.start + Duration::from_nanos(ns.round() as u64)
+        // Never, past the end of a shape that ends at rate zero: a century on.
+        self.start + Duration::from_nanos(ns.round().min(NEVER_NS) as u64)
     }
 
     /// Hands the next due instant to a connection that is free at `now`.
@@ -101,11 +107,21 @@ impl Schedule {
     /// Requests due before `end` that no connection claimed: at a `-z`
     /// deadline these were waiting for a connection, and count as aborted.
     pub fn unclaimed_before(&self, end: Instant) -> u64 {
+        self.due_before(end).saturating_sub(self.claimed)
+    }
+
+    /// As [`Schedule::unclaimed_before`], counting only those due from `from`.
+    pub fn unclaimed_between(&self, from: Instant, end: Instant) -> u64 {
+        self.due_before(end).saturating_sub(self.claimed.max(self.due_before(from)))
+    }
+
+    /// How many of this worker's requests are due before `end`.
+    fn due_before(&self, end: Instant) -> u64 {
         let elapsed_ns = end.saturating_duration_since(self.start).as_nanos() as f64;
-        // In the units of offset and period: nanoseconds, or requests for a ramp.
-        let elapsed = self.ramp.map_or(elapsed_ns, |ramp| ramp.due_by(elapsed_ns / 1e9));
+        // In the units of offset and period: nanoseconds, or requests for a shape.
+        let elapsed = self.shape.as_ref().map_or(elapsed_ns, |shape| shape.due_by(elapsed_ns / 1e9));
         let due = if elapsed <= self.offset_ns { 0.0 } else { ((elapsed - self.offset_ns) / self.period_ns).ceil() };
-        (due as u64).saturating_sub(self.claimed)
+        due as u64
     }
 
     /// The record of a request that expired waiting for a connection: a
@@ -185,31 +201,28 @@ mod tests {
     }
 
     #[test]
-    fn a_ramp_puts_each_request_where_the_rate_integral_reaches_it() {
-        let ramp = Ramp { from: 100.0, to: 2000.0, over_s: 4.0 };
-        assert_eq!(ramp.due_by(4.0), 4200.0);
-        assert_eq!(ramp.due_by(6.0), 8200.0, "then the end rate");
-        for c in [0.0, 1.0, 99.5, 1234.0, 4200.0, 5000.0] {
-            assert!((ramp.due_by(ramp.time_of(c)) - c).abs() < 1e-6, "{c}");
-        }
-        // Down as well as up, and a flat ramp is the constant schedule.
-        let down = Ramp { from: 2000.0, to: 100.0, over_s: 4.0 };
-        assert!((down.due_by(down.time_of(4000.0)) - 4000.0).abs() < 1e-6);
+    fn a_shaped_schedule_puts_each_request_where_the_rate_integral_reaches_it() {
+        let ramp = Shape::ramp(100.0, 2000.0, 4.0).unwrap();
+        // A flat ramp is the constant schedule.
         let t0 = Instant::now();
-        let flat = Schedule::ramped(t0, Ramp { from: 1000.0, to: 1000.0, over_s: 2.0 }, 1, 25, 100);
+        let flat = Schedule::shaped(t0, Shape::ramp(1000.0, 1000.0, 2.0).unwrap(), 1, 25, 100);
         let constant = Schedule::new(t0, 1000.0, 1, 25, 100);
         for i in [0, 1, 7, 499, 1999] {
             assert_eq!(flat.due(i), constant.due(i), "request {i}");
         }
         // Four workers interleave: every run-wide request number once.
-        let mut all: Vec<Instant> =
-            (0..4).flat_map(|w| (0..1050).map(move |i| Schedule::ramped(t0, ramp, w, 25, 100).due(i))).collect();
+        let mut all: Vec<Instant> = (0..4)
+            .flat_map(|w| {
+                let s = Schedule::shaped(t0, ramp.clone(), w, 25, 100);
+                (0..1050).map(move |i| s.due(i))
+            })
+            .collect();
         all.sort();
         for (c, at) in all.iter().enumerate() {
             let want = Duration::from_secs_f64(ramp.time_of(c as f64));
             assert!((*at - t0).abs_diff(want) <= Duration::from_nanos(1), "request {c}");
         }
-        let s = Schedule::ramped(t0, ramp, 0, 1, 1);
+        let s = Schedule::shaped(t0, ramp.clone(), 0, 1, 1);
         assert_eq!(s.unclaimed_before(t0 + ms(4000)), 4200);
         assert_eq!(s.unclaimed_before(t0 + ms(1000)), ramp.due_by(1.0).ceil() as u64);
     }

@@ -224,6 +224,8 @@ pub struct Shared {
     /// The run's intervals: each worker adds its finished ones (about once
     /// per interval, so the lock is never contended).
     pub timeline: Mutex<Timeline>,
+    /// Worker threads in the run.
+    pub workers: usize,
 }
 
 impl Shared {
@@ -237,6 +239,7 @@ impl Shared {
             start: StartLine::default(),
             preconnect_parallel: (super::MAX_PARALLEL_CONNECTS / workers.max(1)).max(1),
             timeline: Mutex::new(Timeline::new(plan.interval)),
+            workers,
             plan,
         }
     }

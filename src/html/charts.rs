@@ -29,11 +29,14 @@ fn rated<'r>(run: &'r Run) -> impl Iterator<Item = &'r Point> {
     run.points.iter().filter(|p| p.covered() >= MIN_COVERED * run.point_s)
 }
 
+/// The line that marks the end of a warm-up.
+const WARMUP_COLOR: &str = "#8e44ad";
+
 /// Requests/sec over time: one run stacks its status classes; several
 /// runs draw their totals. Errors are marked where they happened.
 pub fn throughput(runs: &[Run]) -> String {
     let peak = runs.iter().flat_map(rated).map(|p| p.rps((p.responses() + p.errors).max(p.sent))).fold(0.0, f64::max);
-    let asked = runs.iter().filter_map(|r| r.info.rate.as_ref()).map(|r| r.ramp.map_or(r.target, |p| p.from.max(p.to)));
+    let asked = runs.iter().filter_map(|r| r.info.rate.as_ref()).map(crate::summary::Rate::peak);
     let peak = asked.fold(peak, f64::max);
     let mut chart = Chart::new(WIDTH, HEIGHT, Scale::Linear { min: 0.0, max: longest(runs) }, Scale::from_zero(peak));
     chart.axes("time since start", "requests/sec", &seconds, &|v| short(v));
@@ -67,6 +70,12 @@ pub fn throughput(runs: &[Run]) -> String {
         chart.line(&sent, run.color, Some("1 2"));
         legend.push((TARGET_COLOR.to_string(), Some("6 4"), format!("{label}target (--rate)")));
         legend.push((run.color.to_string(), Some("1 2"), format!("{label}sent/sec")));
+    }
+    if let Some(end) = runs.iter().filter_map(|r| r.info.warmup).max() {
+        // Left of this line the requests were the warm-up's, not counted.
+        let x = end.as_secs_f64();
+        chart.line(&[(x, 0.0), (x, peak)], WARMUP_COLOR, Some("2 3"));
+        legend.push((WARMUP_COLOR.to_string(), Some("2 3"), "end of the warm-up".to_string()));
     }
     for run in runs {
         for p in rated(run).filter(|p| p.errors > 0) {

@@ -66,12 +66,31 @@ pub fn summary(runs: &[Run]) -> String {
         .iter()
         .map(|(name, cell)| (name.to_string(), runs.iter().zip(&summaries).map(|(r, s)| cell(r, s)).collect()))
         .collect();
-    rows.push(("Connections".into(), runs.iter().map(|r| r.info.connections.to_string()).collect()));
+    let connections = |r: &Run| match &r.info.stages {
+        Some(stages) => crate::summary::describe_stages(stages, r.info.warmup.is_some()),
+        None => r.info.connections.to_string(),
+    };
+    rows.push(("Connections".into(), runs.iter().map(connections).collect()));
+    if runs.iter().any(|r| r.info.warmup.is_some()) {
+        let warmup = |r: &Run| match r.info.warmup {
+            Some(w) => {
+                let counts = &r.doc.run.warmup;
+                let responses = counts.map_or(0, |c| c.responses);
+                format!("{:.1} s, {responses} responses not counted", w.as_secs_f64())
+            }
+            None => "none".to_string(),
+        };
+        rows.push(("Warm-up".into(), runs.iter().map(warmup).collect()));
+    }
     if runs.iter().any(|r| r.info.rate.is_some()) {
-        let rate = |r: &Run| match r.info.rate {
+        let rate = |r: &Run| match &r.info.rate {
             None => "closed loop".to_string(),
-            Some(rate) => match rate.ramp {
-                Some(p) => format!("{} req/s, ramp {} → {}", short(rate.target), short(p.from), short(p.to)),
+            Some(rate) => match &rate.shape {
+                Some(shape) => format!(
+                    "{} req/s: {}",
+                    short(rate.target),
+                    crate::summary::describe_shape(shape, r.info.warmup.is_some())
+                ),
                 None => format!("{} req/s", short(rate.target)),
             },
         };

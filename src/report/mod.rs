@@ -69,16 +69,31 @@ fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Resul
     writeln!(out, "  Fastest:      {:.4} secs", secs(lat.min_ns()))?;
     writeln!(out, "  Average:      {:.4} secs", lat.mean_ns() / 1e9)?;
     writeln!(out, "  Requests/sec: {}", style.bold(&format!("{:.2}", summary.requests_per_sec)))?;
-    if let Some(rate) = info.rate {
+    if let Some(rate) = &info.rate {
         let share = 100.0 * rate.achieved / rate.target;
         writeln!(out, "  Rate:         {:.2} req/s sent of {:.2} target ({share:.1}%)", rate.achieved, rate.target)?;
-        if let Some(ramp) = rate.ramp {
+        if let Some(shape) = &rate.shape {
+            let mean = if info.warmup.is_some() { "its mean after the warm-up" } else { "its mean" };
             writeln!(
                 out,
-                "  Ramp:         {:.2} to {:.2} req/s over {:.1} secs (the target is its mean)",
-                ramp.from, ramp.to, ramp.over_s
+                "  Shape:        {} (the target is {mean})",
+                crate::summary::describe_shape(shape, info.warmup.is_some())
             )?;
         }
+    }
+    if let Some(stages) = &info.stages {
+        writeln!(out, "  Stages:       {}", crate::summary::describe_stages(stages, info.warmup.is_some()))?;
+    }
+    if let Some(warmup) = info.warmup {
+        let w = &stats.warmup;
+        let aborted = if w.aborted > 0 { format!(", {} aborted", w.aborted) } else { String::new() };
+        writeln!(
+            out,
+            "  Warm-up:      {:.1} secs, {} responses and {} errors not counted{aborted}",
+            warmup.as_secs_f64(),
+            w.responses,
+            w.errors
+        )?;
     }
     writeln!(out, "  Total data:   {} bytes", stats.body_bytes)?;
     writeln!(out, "  Size/request: {} bytes", summary.size_per_request)?;

@@ -55,6 +55,8 @@ fn sample() -> (WorkerStats, RunInfo) {
         dns: Some((Duration::from_micros(1200), 2)),
         load: Load { own: Some(0.42), cores: 2, cores_busy: Some(0.55) },
         merged: None,
+        stages: None,
+        warmup: None,
     };
     (stats, info)
 }
@@ -88,10 +90,12 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
         workers: 2,
         connections: 50,
         interrupted: false,
-        rate: Some(Rate { target: 1000.0, achieved: 999.5, ramp: None }),
+        rate: Some(Rate { target: 1000.0, achieved: 999.5, shape: None }),
         dns: None,
         load: Load { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
         merged: None,
+        stages: None,
+        warmup: None,
     };
     (stats, info)
 }

@@ -41,6 +41,17 @@ fn parts_of(doc: &ResultDoc) -> Vec<Part> {
     }]
 }
 
+/// The wall-clock windows a document measured: a single run's span
+/// without its warm-up (a merged document's windows are already so).
+fn measured_windows(doc: &ResultDoc) -> Vec<[u64; 2]> {
+    let mut windows = doc.run.windows_ns.clone();
+    if let (true, Some(warmup), Some(first)) = (doc.parts.is_empty(), doc.run.warmup, windows.first_mut()) {
+        let warmup_ns = Duration::try_from_secs_f64(warmup.seconds).map_or(u64::MAX, crate::stats::nanos);
+        first[0] = first[0].saturating_add(warmup_ns).min(first[1]);
+    }
+    windows
+}
+
 fn describe(t: &Target) -> String {
     format!("{} {}", t.method, t.url)
 }
@@ -65,7 +76,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         let part = doc.stats().map_err(|e| format!("result {}: {e}", i + 1))?;
         stats.merge(&part).map_err(|_| format!("result {}: its counts overflow the merged totals", i + 1))?;
     }
-    let windows = union(docs.iter().flat_map(|d| d.run.windows_ns.iter().copied()).collect());
+    let windows = union(docs.iter().flat_map(measured_windows).collect());
     let elapsed_ns = windows.iter().try_fold(0u64, |sum, w| sum.checked_add(w[1] - w[0])).ok_or(OVERFLOW)?;
     let infos: Vec<RunInfo> = docs.iter().map(ResultDoc::run_info).collect();
     let mut backends: Vec<&str> = Vec::new();
@@ -74,7 +85,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
             backends.push(&info.backend);
         }
     }
-    let rates: Option<Vec<Rate>> = infos.iter().map(|i| i.rate).collect();
+    let rates: Option<Vec<Rate>> = infos.iter().map(|i| i.rate.clone()).collect();
     let max = |f: fn(&RunInfo) -> Option<f64>| infos.iter().filter_map(f).reduce(f64::max);
     let parts: Vec<Part> = docs.iter().flat_map(parts_of).collect();
     let info = RunInfo {
@@ -86,7 +97,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         rate: rates.map(|r| Rate {
             target: r.iter().map(|r| r.target).sum(),
             achieved: r.iter().map(|r| r.achieved).sum(),
-            ramp: None,
+            shape: None,
         }),
         dns: infos.iter().filter_map(|i| i.dns).max_by_key(|d| d.0),
         load: Load {
@@ -95,6 +106,9 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
             cores_busy: max(|i| i.load.cores_busy),
         },
         merged: super::merged(&parts),
+        stages: None,
+        // The longest, so that the timeline's warm-up counts are read back.
+        warmup: infos.iter().filter_map(|i| i.warmup).max(),
     };
     let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
     let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);

@@ -14,7 +14,7 @@ pub mod json;
 pub mod merge;
 pub mod timeline;
 
-pub use facts::{AssertionDoc, MachineDoc, RampDoc};
+pub use facts::{AssertionDoc, Dns, LoadDoc, MachineDoc, RampDoc, RateDoc, StageDoc, WarmupDoc};
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -127,29 +127,12 @@ pub struct Run {
     pub rate: Option<RateDoc>,
     pub dns: Option<Dns>,
     pub load: LoadDoc,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RateDoc {
-    pub target: f64,
-    pub achieved: f64,
-    /// `--rate FROM..TO`: the ramp (absent for a constant rate and in
-    /// older documents).
+    /// `--stages` of connections (absent otherwise and in older documents).
     #[serde(default)]
-    pub ramp: Option<RampDoc>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Dns {
-    pub seconds: f64,
-    pub addresses: usize,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LoadDoc {
-    pub own_busy: Option<f64>,
-    pub cores: usize,
-    pub cores_busy: Option<f64>,
+    pub connection_stages: Option<Vec<StageDoc>>,
+    /// `--warmup` (absent otherwise and in older documents).
+    #[serde(default)]
+    pub warmup: Option<WarmupDoc>,
 }
 
 /// The report's Summary section (derived; ignored when read back).
@@ -289,7 +272,7 @@ impl HistogramDoc {
 }
 
 impl Run {
-    fn of(info: &RunInfo, windows_ns: Vec<[u64; 2]>) -> Run {
+    fn of(info: &RunInfo, windows_ns: Vec<[u64; 2]>, warmup: &crate::stats::Warmup) -> Run {
         Run {
             backend: info.backend.clone(),
             workers: info.workers,
@@ -297,13 +280,21 @@ impl Run {
             elapsed_ns: crate::stats::nanos(info.elapsed),
             windows_ns,
             interrupted: info.interrupted,
-            rate: info.rate.map(|r| RateDoc {
-                target: r.target,
-                achieved: r.achieved,
-                ramp: r.ramp.map(|p| RampDoc { from: p.from, to: p.to, over_s: p.over_s }),
+            rate: info.rate.as_ref().map(|r| {
+                let segments = r.shape.as_ref().map(|shape| shape.segments());
+                RateDoc {
+                    target: r.target,
+                    achieved: r.achieved,
+                    ramp: segments.filter(|s| s.len() == 1).map(|s| RampDoc::of(&s[0])),
+                    stages: segments.map(|s| s.iter().map(RampDoc::of).collect()),
+                }
             }),
             dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),
             load: LoadDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
+            connection_stages: info.stages.as_ref().map(|stages| {
+                stages.stages.iter().map(|&(over_s, connections)| StageDoc { over_s, connections }).collect()
+            }),
+            warmup: info.warmup.map(|w| WarmupDoc::of(w, warmup)),
         }
     }
 }
@@ -407,8 +398,10 @@ impl ResultDoc {
         let (stats, info) = (summary.stats, summary.info);
         let windows_ns = match meta.windows_ns.is_empty() {
             true => {
+                // The run's wall-clock span, any warm-up included (the
+                // timeline covers it; merges leave the warm-up out).
                 let start = wallclock::unix_ns(meta.start);
-                vec![[start, start + crate::stats::nanos(info.elapsed)]]
+                vec![[start, start + crate::stats::nanos(info.warmup.unwrap_or_default() + info.elapsed)]]
             }
             false => meta.windows_ns.clone(),
         };
@@ -437,7 +430,7 @@ impl ResultDoc {
                 late_ms: (start_unix_ns as f64 - wallclock::unix_ns(at) as f64) / 1e6,
             }),
             parts: meta.parts,
-            run: Run::of(info, windows_ns),
+            run: Run::of(info, windows_ns, &stats.warmup),
             summary: SummaryDoc {
                 total_s: info.elapsed.as_secs_f64(),
                 slowest_s: secs(lat.max_ns()),
@@ -479,7 +472,8 @@ impl ResultDoc {
             tls: TlsDoc::of(&stats.tls),
             machine: meta.machine,
             timeline: summary.timeline.map(|t| {
-                timeline::TimelineDoc::of(t, Duration::from_nanos(end_unix_ns - start_unix_ns), info.rate.as_ref())
+                let span = Duration::from_nanos(end_unix_ns - start_unix_ns);
+                timeline::TimelineDoc::of(t, span, info.rate.as_ref(), info.warmup.unwrap_or_default())
             }),
         }
     }
@@ -490,13 +484,17 @@ impl ResultDoc {
         let timeline = doc.timeline()?;
         let total = timeline.totals().map_err(|_| "the timeline's counts overflow".to_string())?;
         let c = &self.counts;
-        if (total.responses(), total.total_errors()) != (c.responses, c.errors) {
+        // The timeline holds the warm-up's requests too.
+        let (warm_responses, warm_errors) = self.run.warmup.map_or((0, 0), |w| (w.responses, w.errors));
+        let responses = c.responses.checked_add(warm_responses).ok_or("the warm-up's counts overflow")?;
+        let errors = c.errors.checked_add(warm_errors).ok_or("the warm-up's counts overflow")?;
+        if (total.responses(), total.total_errors()) != (responses, errors) {
             return Err(format!(
-                "the timeline holds {} responses and {} errors, the counts say {} and {}",
+                "the timeline holds {} responses and {} errors, the counts (warm-up included) say {} and {}",
                 total.responses(),
                 total.total_errors(),
-                c.responses,
-                c.errors
+                responses,
+                errors
             ));
         }
         Ok(Some(timeline))
@@ -543,6 +541,9 @@ impl ResultDoc {
         (s.aborted, s.started, s.unsent, s.preconnect_failures) =
             (c.aborted, c.started, c.unsent, c.preconnect_failures);
         (s.wire_bytes, s.body_bytes) = (c.wire_bytes, c.body_bytes);
+        if let Some(w) = self.run.warmup {
+            s.warmup = crate::stats::Warmup { responses: w.responses, errors: w.errors, aborted: w.aborted };
+        }
         if let Some(tls) = &self.tls {
             s.tls = tls.stats()?;
         }
@@ -575,10 +576,14 @@ impl ResultDoc {
             workers: r.workers,
             connections: r.connections,
             interrupted: r.interrupted,
-            rate: r.rate.map(|r| Rate { target: r.target, achieved: r.achieved, ramp: r.ramp.and_then(RampDoc::ramp) }),
+            rate: r.rate.as_ref().map(|r| Rate { target: r.target, achieved: r.achieved, shape: r.shape() }),
             dns: r.dns.map(|d| (Duration::try_from_secs_f64(d.seconds).unwrap_or_default(), d.addresses)),
             load: Load { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
             merged: merged(&self.parts),
+            stages: r.connection_stages.as_ref().map(|stages| crate::stats::Concurrency {
+                stages: stages.iter().map(|s| (s.over_s, s.connections)).collect(),
+            }),
+            warmup: r.warmup.and_then(|w| Duration::try_from_secs_f64(w.seconds).ok()),
         }
     }
 

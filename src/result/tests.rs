@@ -32,6 +32,8 @@ fn info(elapsed_ms: u64) -> RunInfo {
         dns: None,
         load: Load { own: Some(0.5), cores: 1, cores_busy: None },
         merged: None,
+        stages: None,
+        warmup: None,
     }
 }
 
@@ -180,7 +182,7 @@ fn hostile_numbers_in_a_document_never_panic() {
     stats.send_lag.record(1_000);
     let mut run = info(2_000);
     run.dns = Some((Duration::from_micros(300), 2));
-    run.rate = Some(Rate { target: 100.0, achieved: 99.0, ramp: None });
+    run.rate = Some(Rate { target: 100.0, achieved: 99.0, shape: None });
     let summary = Summary::new(&stats, &run).with_timeline(Some(&timeline));
     let doc = ResultDoc::new(&summary, meta(1_795_848_365, "http://h/"));
     assert_eq!(doc.timeline.as_ref().map(|t| t.intervals.len()), Some(7));

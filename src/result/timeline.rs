@@ -40,6 +40,10 @@ pub struct IntervalDoc {
     /// for over the interval (the mean of a ramp's part in it).
     #[serde(default)]
     pub target_rps: Option<f64>,
+    /// Derived: the interval begins in the warm-up (`--warmup`), whose
+    /// requests the run's other figures leave out.
+    #[serde(default)]
+    pub warmup: bool,
     /// Latency from the intended start of the responses and timeouts.
     pub latency: HistogramDoc,
     /// Derived: responses per second over the part of the interval the run covered.
@@ -59,7 +63,7 @@ pub struct IntervalDoc {
 impl TimelineDoc {
     /// The document of `timeline`, for a run that lasted `span` under
     /// `rate` (`--rate`; none for a closed loop).
-    pub fn of(timeline: &Timeline, span: Duration, rate: Option<&Rate>) -> TimelineDoc {
+    pub fn of(timeline: &Timeline, span: Duration, rate: Option<&Rate>, warmup: Duration) -> TimelineDoc {
         let interval = timeline.interval();
         let intervals = timeline.intervals().iter().enumerate().map(|(i, part)| {
             let begins = interval.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
@@ -67,6 +71,7 @@ impl TimelineDoc {
             let mut doc = IntervalDoc::of(part, begins, covered);
             let t0 = begins.as_secs_f64();
             doc.target_rps = rate.filter(|_| covered > 0.0).map(|rate| rate.target_between(t0, t0 + covered));
+            doc.warmup = begins < warmup;
             doc
         });
         TimelineDoc { interval_ns: nanos(interval), intervals: intervals.collect() }
@@ -95,6 +100,7 @@ impl IntervalDoc {
         let statuses = CLASSES.iter().zip(part.statuses).filter(|&(_, n)| n > 0);
         let latency = &part.latency;
         IntervalDoc {
+            warmup: false,
             t_s: begins.as_secs_f64(),
             statuses: statuses.map(|(class, n)| (class.to_string(), n)).collect(),
             errors: part.errors().map(|(kind, n)| (kind.id().to_string(), n)).collect(),

@@ -1,6 +1,7 @@
 //! From a parsed command line to a printed report: resolve the target, pick
 //! the backend, run the engine, render the result.
 
+mod find_max;
 mod machine;
 mod output;
 mod serve;
@@ -156,12 +157,19 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     let looked_up = Instant::now();
     let addrs = resolve(&config)?;
     let dns = config.url.host.parse::<std::net::IpAddr>().is_err().then(|| (looked_up.elapsed(), addrs.len()));
+    if let Some(find) = &config.find_max {
+        let _ = signals::install();
+        let exit = find_max::find_max(args, &config, find, addrs, backend);
+        drop(demo);
+        return exit;
+    }
     let engine = Engine::new(plan(&config, addrs)?, backend);
     // Without handlers Ctrl-C still ends the process, only without a report.
     let _ = signals::install();
     let goal = match config.stop {
         Stop::Requests(n) => Goal::Requests(n),
-        Stop::Duration(d) => Goal::Duration(d),
+        // The bar runs over the warm-up too.
+        Stop::Duration(d) => Goal::Duration(d.saturating_add(config.warmup.unwrap_or_default())),
     };
     let ticks = CpuTicks::now();
     if let Some(at) = config.start_at.filter(|_| !args.quiet) {
@@ -208,9 +216,22 @@ fn run_info(
     dns: Option<(Duration, usize)>,
     cores_busy: Option<f64>,
 ) -> RunInfo {
+    let warmup = config.warmup.unwrap_or_default().as_secs_f64();
     let rate = config.rate.map(|rate| {
-        let target = config.ramp.map_or(rate, |ramp| ramp.mean());
-        Rate { target, achieved: outcome.achieved_rate(target), ramp: config.ramp }
+        let shape = executed(config).0;
+        // The target: the shape's mean over the measured part.
+        let target = shape.as_ref().map_or(rate, |s| s.mean_from(warmup));
+        let achieved = match &shape {
+            // Over the shape's measured length (or less, if cut short): its
+            // last requests may be due long before its end (a pause).
+            Some(s) => {
+                let length = s.duration_s() - warmup;
+                let window = if interrupted { length.min(outcome.elapsed.as_secs_f64()) } else { length };
+                outcome.stats.started as f64 / window.max(f64::MIN_POSITIVE)
+            }
+            None => outcome.achieved_rate(target),
+        };
+        Rate { target, achieved, shape }
     });
     let core_time = outcome.elapsed.as_secs_f64() * outcome.cores as f64;
     RunInfo {
@@ -227,7 +248,17 @@ fn run_info(
             cores_busy,
         },
         merged: None,
+        stages: executed(config).1,
+        warmup: config.warmup,
     }
+}
+
+/// The rate shape and connection stages as the engine runs them: from the
+/// start, the warm-up (at the first rate or count) included.
+fn executed(config: &Config) -> (Option<crate::stats::Shape>, Option<crate::stats::Concurrency>) {
+    let warmup = config.warmup.unwrap_or_default().as_secs_f64();
+    let shape = config.shape.as_ref().map(|s| s.after_constant(warmup));
+    (shape, config.stages.as_ref().map(|s| s.after_constant(warmup)))
 }
 
 /// Runs the engine while a monitor thread draws progress and handles signals.
@@ -274,12 +305,16 @@ fn monitor(engine: &Engine, goal: Goal, draw: bool, finished: &AtomicBool) -> Op
             next_frame = now + FRAME_INTERVAL;
             let totals = engine.live().totals();
             let done = totals.responses + totals.errors;
+            let elapsed = engine.started().map(|start| now.saturating_duration_since(start));
+            let warmup_left = elapsed.map(|e| engine.warmup().saturating_sub(e)).filter(|left| !left.is_zero());
             let frame = Frame {
                 goal,
                 done,
                 errors: totals.errors,
-                elapsed: engine.started().map(|start| now.saturating_duration_since(start)),
-                rate: meter.sample(now, done),
+                elapsed,
+                // The rate counts the warm-up's requests too: it is load.
+                rate: meter.sample(now, done + totals.warmup),
+                warmup_left,
             };
             let width = term::width(libc::STDERR_FILENO).unwrap_or(term::DEFAULT_WIDTH);
             let _ = write!(stderr, "{}{}", progress::ERASE, progress::render(&frame, width));
@@ -354,7 +389,7 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Result<Plan, Error> {
         connections: config.connections,
         until: match config.stop {
             Stop::Requests(n) => Until::Count(n),
-            Stop::Duration(d) => Until::Elapsed(d),
+            Stop::Duration(d) => Until::Elapsed(d.saturating_add(config.warmup.unwrap_or_default())),
         },
         qps_per_connection: config.qps_per_connection,
         rate: config.rate,
@@ -363,7 +398,9 @@ pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Result<Plan, Error> {
         preconnect_timeout: config.connect_timeout.unwrap_or(PRECONNECT_TIMEOUT),
         start_at: config.start_at,
         interval: config.interval,
-        ramp: config.ramp,
+        shape: executed(config).0,
+        stages: executed(config).1,
+        warmup: config.warmup.unwrap_or_default(),
     })
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use histogram::add;
 pub use histogram::{Histogram, Overflow};
-pub use shape::Ramp;
+pub use shape::{Concurrency, Segment, Shape};
 pub use timeline::{Interval, Recorder, Sparse, Timeline};
 pub use tls::{Handshake, Negotiated, TlsStats};
 
@@ -260,6 +260,32 @@ pub struct WorkerStats {
     /// Connections that could not be opened before the run started; the
     /// requests they would have carried are still sent (and counted).
     pub preconnect_failures: u64,
+    /// Requests of the warm-up (`--warmup`), kept out of every figure above.
+    pub warmup: Warmup,
+}
+
+/// What the warm-up's requests came to: counted, never mixed with the run's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Warmup {
+    pub responses: u64,
+    pub errors: u64,
+    /// In flight when the run ended (a warm-up cut short).
+    pub aborted: u64,
+}
+
+impl Warmup {
+    pub fn record(&mut self, r: &Record) {
+        match r.result {
+            Ok(_) => self.responses += 1,
+            Err(_) => self.errors += 1,
+        }
+    }
+
+    fn merge(&mut self, other: &Warmup) -> Result<(), Overflow> {
+        add(&mut self.responses, other.responses)?;
+        add(&mut self.errors, other.errors)?;
+        add(&mut self.aborted, other.aborted)
+    }
 }
 
 impl Default for WorkerStats {
@@ -289,6 +315,7 @@ impl WorkerStats {
             wire_bytes: 0,
             body_bytes: 0,
             preconnect_failures: 0,
+            warmup: Warmup::default(),
         }
     }
 
@@ -331,6 +358,7 @@ impl WorkerStats {
         self.corrected.merge(&other.corrected)?;
         self.connect_latency.merge(&other.connect_latency)?;
         self.tls.merge(&other.tls)?;
+        self.warmup.merge(&other.warmup)?;
         for (a, b) in [
             (&mut self.write, &other.write),
             (&mut self.wait, &other.wait),
@@ -416,6 +444,7 @@ struct Slot {
     responses: AtomicU64,
     errors: AtomicU64,
     body_bytes: AtomicU64,
+    warmup: AtomicU64,
 }
 
 /// Live progress counters, one slot per worker. A worker is the only writer
@@ -432,6 +461,8 @@ pub struct LiveTotals {
     pub responses: u64,
     pub errors: u64,
     pub body_bytes: u64,
+    /// Warm-up requests finished (in none of the other counts).
+    pub warmup: u64,
 }
 
 impl Live {
@@ -451,11 +482,19 @@ impl Live {
         bump(&slot.body_bytes, record.body_bytes);
     }
 
+    /// Counts one finished warm-up request of worker `w` (only worker `w` may call this).
+    #[inline]
+    pub fn add_warmup(&self, w: usize) {
+        let slot = &self.slots[w].warmup;
+        slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     pub fn totals(&self) -> LiveTotals {
         self.slots.iter().fold(LiveTotals::default(), |t, s| LiveTotals {
             responses: t.responses + s.responses.load(Ordering::Relaxed),
             errors: t.errors + s.errors.load(Ordering::Relaxed),
             body_bytes: t.body_bytes + s.body_bytes.load(Ordering::Relaxed),
+            warmup: t.warmup + s.warmup.load(Ordering::Relaxed),
         })
     }
 }
@@ -553,6 +592,6 @@ mod tests {
         live.add(0, &ok(200, 1));
         live.add(2, &ok(200, 1));
         live.add(2, &err(ErrorKind::Timeout));
-        assert_eq!(live.totals(), LiveTotals { responses: 2, errors: 1, body_bytes: 10 });
+        assert_eq!(live.totals(), LiveTotals { responses: 2, errors: 1, body_bytes: 10, warmup: 0 });
     }
 }

@@ -124,6 +124,19 @@ impl Assertion {
     }
 
     /// Checks the threshold against a run's summary.
+    /// The percentile this threshold reads, if it reads one (`p99` → 99).
+    pub fn percentile(&self) -> Option<f64> {
+        match self.metric {
+            Metric::Percentile(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Whether this threshold reads latency (a percentile, mean, min or max).
+    pub fn reads_latency(&self) -> bool {
+        matches!(self.metric, Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max)
+    }
+
     pub fn check(&self, summary: &Summary) -> Checked {
         let stats = summary.stats;
         let completed = (stats.responses + stats.total_errors()) as f64;

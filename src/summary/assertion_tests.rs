@@ -37,6 +37,8 @@ fn run() -> (WorkerStats, RunInfo) {
         dns: None,
         load: Load { own: None, cores: 1, cores_busy: None },
         merged: None,
+        stages: None,
+        warmup: None,
     };
     (stats, info)
 }

@@ -32,6 +32,11 @@ pub struct RunInfo {
     pub load: Load,
     /// A merge of several results: how many, and how far apart they started.
     pub merged: Option<Merged>,
+    /// `--stages` of connections: how many were active when (from the start).
+    pub stages: Option<crate::stats::Concurrency>,
+    /// `--warmup`: how long the warm-up ran before the measured run (whose
+    /// requests are counted in the stats' `warmup`, and nowhere else).
+    pub warmup: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,25 +45,66 @@ pub struct Merged {
     pub start_spread: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Rate {
-    /// Requests per second asked for (the mean of a ramp).
+    /// Requests per second asked for (a shape's mean after the warm-up).
     pub target: f64,
     pub achieved: f64,
-    /// `--rate FROM..TO`: the ramp the target followed.
-    pub ramp: Option<crate::stats::Ramp>,
+    /// `--rate FROM..TO`, `--stages`: the shape the target followed, from
+    /// the start (the warm-up included).
+    pub shape: Option<crate::stats::Shape>,
 }
 
 impl Rate {
     /// Requests per second the schedule asked for between `t0` and `t1`
-    /// seconds after the start (a ramp's mean over that span).
+    /// seconds after the start (a shape's mean over that span).
     pub fn target_between(&self, t0: f64, t1: f64) -> f64 {
-        match self.ramp {
-            Some(ramp) if t1 > t0 => (ramp.due_by(t1) - ramp.due_by(t0)) / (t1 - t0),
-            Some(ramp) => ramp.rate_at(t0),
+        match &self.shape {
+            Some(shape) if t1 > t0 => (shape.due_by(t1) - shape.due_by(t0)) / (t1 - t0),
+            Some(shape) => shape.rate_at(t0),
             None => self.target,
         }
     }
+
+    /// The highest rate asked for at any time.
+    pub fn peak(&self) -> f64 {
+        self.shape.as_ref().map_or(self.target, crate::stats::Shape::peak)
+    }
+}
+
+/// A rate shape in words: `1000 req/s for 30 s, 1000 → 5000 req/s over
+/// 60 s`; with `warmup`, its first segment is the warm-up, and says so.
+pub fn describe_shape(shape: &crate::stats::Shape, warmup: bool) -> String {
+    let parts = shape.segments().iter().map(|s| {
+        if s.from == s.to {
+            format!("{} req/s for {} s", round(s.from), round(s.over_s))
+        } else {
+            format!("{} → {} req/s over {} s", round(s.from), round(s.to), round(s.over_s))
+        }
+    });
+    join_stages(parts, warmup)
+}
+
+/// Connection stages in words: `50 connections for 30 s, 200 for 60 s`;
+/// with `warmup`, the first stage is the warm-up, and says so.
+pub fn describe_stages(stages: &crate::stats::Concurrency, warmup: bool) -> String {
+    let parts = stages.stages.iter().enumerate().map(|(i, &(over_s, count))| {
+        let unit = if i == 0 { if count == 1 { " connection" } else { " connections" } } else { "" };
+        format!("{count}{unit} for {} s", round(over_s))
+    });
+    join_stages(parts, warmup)
+}
+
+fn join_stages(parts: impl Iterator<Item = String>, warmup: bool) -> String {
+    let parts: Vec<String> =
+        parts.enumerate().map(|(i, part)| if i == 0 && warmup { format!("{part} (warm-up)") } else { part }).collect();
+    parts.join(", ")
+}
+
+/// A number with at most three decimals and no trailing zeros.
+fn round(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Relative difference from which corrected and uncorrected percentiles
@@ -177,7 +223,7 @@ fn warnings(stats: &WorkerStats, info: &RunInfo) -> Vec<String> {
         non_2xx,
     };
     let mut warnings = insight::warnings(counts);
-    warnings.extend(info.rate.and_then(|r| insight::rate_warning(r.target, r.achieved)));
+    warnings.extend(info.rate.as_ref().and_then(|r| insight::rate_warning(r.target, r.achieved)));
     warnings.extend(insight::load_warning(&info.load, info.elapsed));
     warnings.extend(insight::sample_warnings(stats.corrected.count(), info.elapsed));
     warnings
@@ -265,6 +311,8 @@ mod tests {
             dns: None,
             load: Load::default(),
             merged: None,
+            stages: None,
+            warmup: None,
         };
         let summary = Summary::new(&stats, &info);
         assert!(summary.histogram.is_empty() && summary.ratios.is_empty());

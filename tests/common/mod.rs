@@ -238,6 +238,22 @@ pub fn accounted(outcome: &Outcome) -> (u64, u64, u64) {
     (s.responses, s.total_errors(), s.aborted)
 }
 
+/// Asserts that a `-z` run under a rate shape sent what the shape asked:
+/// its integral (±1) in all, each request sent or, if still waiting for its
+/// start at the deadline (a busy CPU can delay the last few), aborted; and
+/// in each whole one-second interval within 2% of the shape's share.
+pub fn assert_follows(outcome: &Outcome, shape: &vastar::stats::Shape) {
+    let due_total = shape.total().round() as u64;
+    let (due, sent) = (outcome.stats.issued(), outcome.stats.started);
+    assert!(due.abs_diff(due_total) <= 1 && sent <= due && due - sent <= due / 100, "{due} due, {sent} sent");
+    let sent: Vec<u64> = outcome.timeline.intervals().iter().map(|i| i.sent).collect();
+    for (i, &n) in sent.iter().take(shape.duration_s() as usize).enumerate() {
+        let target = shape.due_by(i as f64 + 1.0) - shape.due_by(i as f64);
+        assert!((n as f64 - target).abs() <= target * 0.02, "interval {i}: {n} sent, {target} due: {sent:?}");
+    }
+    accounted(outcome);
+}
+
 /// Status codes and counts of a run.
 pub fn statuses(outcome: &Outcome) -> Vec<(u16, u64)> {
     outcome.stats.statuses().collect()
@@ -288,6 +304,15 @@ pub fn pin_current_thread(cpu: usize) -> bool {
 /// Runs the vastar binary with `args` and collects its output.
 pub fn vastar(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_vastar")).args(args).output().expect("the binary runs")
+}
+
+/// Asserts that vastar refuses `args` (a URL is added) with exit status 2
+/// and one line that contains `why`.
+pub fn refused_with_one_line(args: &[&str], why: &str) {
+    let out = vastar(&[args, &["http://127.0.0.1:9/"]].concat());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(why) && err.trim_end().lines().count() == 1, "{args:?}: {err}");
 }
 
 /// Output bytes as text.
