@@ -26,6 +26,9 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::bufring::BufRing;
 
+/// `IORING_ENTER_GETEVENTS` (linux/io_uring.h): run and post completions.
+const ENTER_GETEVENTS: u32 = 1;
+
 /// One completion, copied out of the completion queue.
 #[derive(Clone, Copy, Debug)]
 pub struct Cqe {
@@ -222,6 +225,20 @@ impl Kernel {
     /// Hands every queued entry to the kernel.
     pub fn submit(&mut self) {
         let _ = self.ring.submit();
+        self.close_submitted();
+    }
+
+    /// Hands every queued entry to the kernel and has it post the
+    /// completions it holds for this thread, without waiting. With
+    /// DEFER_TASKRUN the kernel runs a ring's completion work only inside
+    /// an enter that asks for events; a plain submit would leave responses
+    /// unreaped for as long as the worker spins (it then sees them only at
+    /// its next wait, so every connection stays busy in between).
+    pub fn submit_and_poll(&mut self) {
+        let pending = self.ring.submission().len() as u32;
+        // SAFETY: no argument is passed (a null pointer of size 0), and
+        // GETEVENTS with a minimum of zero completions returns at once.
+        let _ = unsafe { self.ring.submitter().enter::<libc::sigset_t>(pending, 0, ENTER_GETEVENTS, None) };
         self.close_submitted();
     }
 

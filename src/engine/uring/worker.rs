@@ -190,7 +190,7 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
             if self.policy.scheduled() {
                 if wake.is_some_and(|at| at <= now + SPIN_AHEAD) {
                     // A scheduled start is close: poll the ring without sleeping.
-                    self.kernel.submit();
+                    self.kernel.submit_and_poll();
                     self.reap(Instant::now());
                     self.policy.spun += now.elapsed();
                     continue;
