@@ -140,8 +140,8 @@ fn connections_or_server(outcome: &Outcome, info: &RunInfo, find: &FindMax) -> L
     let server_side = Summary::new(&own_latency, info);
     if find.slo.iter().all(|a| a.check(&server_side).pass) {
         return Limit::Generator(format!(
-            "all {} connections were busy, so requests waited in vastar for one while the server answered within \
-             the SLO: raise -c",
+            "all {} connections were busy and requests queued in vastar, while the server answered each within the \
+             SLO: rerun with more connections (-c) to learn whether it can take more",
             info.connections
         ));
     }
