@@ -301,6 +301,12 @@ pub fn pin_current_thread(cpu: usize) -> bool {
     }
 }
 
+/// Elsewhere threads cannot be pinned (macOS has no affinity call).
+#[cfg(not(target_os = "linux"))]
+pub fn pin_current_thread(_cpu: usize) -> bool {
+    false
+}
+
 /// Runs the vastar binary with `args` and collects its output.
 pub fn vastar(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_vastar")).args(args).output().expect("the binary runs")
