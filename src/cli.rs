@@ -253,6 +253,12 @@ pub struct BenchArgs {
     /// HOST1:PORT1:HOST2:PORT2 is accepted too.
     #[arg(long = "connect-to", value_name = "HOST:PORT")]
     pub connect_to: Option<String>,
+    /// Connect over IPv4 only (for a name that resolves to both families).
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Connect over IPv6 only (for a name that resolves to both families).
+    #[arg(short = '6')]
+    pub ipv6: bool,
     /// I/O backend: auto (io_uring where it works), io-uring, or portable (tokio).
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     pub backend: String,
@@ -347,6 +353,11 @@ impl BenchArgs {
                 resume: self.tls_resume,
             },
             connect_to: self.connect_to.as_deref(),
+            family: match (self.ipv4, self.ipv6) {
+                (true, _) => Some(config::Family::V4),
+                (_, true) => Some(config::Family::V6),
+                _ => None,
+            },
         })
     }
 }

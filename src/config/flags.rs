@@ -55,6 +55,8 @@ pub struct Flags<'a> {
     pub assertions: &'a [String],
     pub tls: super::tls::TlsFlags<'a>,
     pub connect_to: Option<&'a str>,
+    /// `-4`, `-6`.
+    pub family: Option<super::Family>,
 }
 
 /// Validates every flag and builds the run's config.
@@ -115,6 +117,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         assertions: assertions(flags.assertions)?,
         tls,
         connect_to,
+        family: flags.family,
     })
 }
 

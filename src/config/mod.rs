@@ -48,6 +48,32 @@ impl BackendChoice {
     }
 }
 
+/// The address family to connect over (`-4`, `-6`), for names that
+/// resolve to both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// Whether `addr` is of this family.
+    pub fn holds(self, addr: &std::net::SocketAddr) -> bool {
+        match self {
+            Family::V4 => addr.is_ipv4(),
+            Family::V6 => addr.is_ipv6(),
+        }
+    }
+
+    /// The flag that chose it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        }
+    }
+}
+
 /// What the run prints on stdout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -127,6 +153,8 @@ pub struct Config {
     /// `--connect-to`: the host and port to connect to instead of the
     /// URL's (whose name still goes in Host and SNI).
     pub connect_to: Option<(String, u16)>,
+    /// `-4`, `-6`: only the target's addresses of this family.
+    pub family: Option<Family>,
 }
 
 /// Input that cannot be used, with a message that says how to fix it.

@@ -46,6 +46,11 @@ pub enum Error {
         host: String,
         why: String,
     },
+    /// The host has no address of the family `-4` or `-6` asked for.
+    Family {
+        host: String,
+        why: String,
+    },
     Engine(EngineError),
     /// The backend asked for cannot run here.
     Backend(String),
@@ -69,7 +74,9 @@ impl Error {
     /// Exit status: 2 for input the user must fix, 1 for failures at run time.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Config(_) | Error::Backend(_) | Error::Input(_) | Error::Tls(_) => ExitCode::from(2),
+            Error::Config(_) | Error::Backend(_) | Error::Input(_) | Error::Tls(_) | Error::Family { .. } => {
+                ExitCode::from(2)
+            }
             _ => ExitCode::from(1),
         }
     }
@@ -93,6 +100,7 @@ impl fmt::Display for Error {
             Error::Resolve { host, why } => {
                 write!(f, "cannot resolve host {host:?}: {why} (check the URL, or use an IP address)")
             }
+            Error::Family { host, why } => write!(f, "{host}: {why}"),
             Error::Engine(e) => e.fmt(f),
             Error::Backend(why) => f.write_str(why),
             Error::Server(e) => write!(f, "cannot start the built-in server: {e}"),
@@ -338,7 +346,24 @@ pub fn resolve(config: &Config) -> Result<Vec<SocketAddr>, Error> {
     if addrs.is_empty() {
         return Err(fail("no addresses".into()));
     }
-    Ok(addrs)
+    of_family(addrs, config.family).map_err(|why| Error::Family { host: host.clone(), why })
+}
+
+/// The addresses of `family` (all without one), in the resolver's order;
+/// why none is left, if none is.
+fn of_family(addrs: Vec<SocketAddr>, family: Option<crate::config::Family>) -> Result<Vec<SocketAddr>, String> {
+    let Some(family) = family else { return Ok(addrs) };
+    let kept: Vec<SocketAddr> = addrs.iter().copied().filter(|a| family.holds(a)).collect();
+    if kept.is_empty() {
+        let found: Vec<String> = addrs.iter().map(|a| a.ip().to_string()).collect();
+        return Err(format!(
+            "it has no {} address ({} found); leave out {}",
+            if family == crate::config::Family::V4 { "IPv4" } else { "IPv6" },
+            found.join(", "),
+            family.flag()
+        ));
+    }
+    Ok(kept)
 }
 
 /// The run's TLS target for `https://`, built once: the client
@@ -443,4 +468,21 @@ pub fn benchmark_on(config: &Config, backend: &dyn Backend) -> Result<Outcome, E
     let outcome = engine.run()?;
     refused(&engine, config)?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Family;
+
+    #[test]
+    fn minus_4_and_minus_6_keep_their_family_in_the_resolvers_order() {
+        let addrs: Vec<SocketAddr> =
+            ["[::1]:80", "127.0.0.1:80", "[fe80::1]:80", "10.0.0.1:80"].iter().map(|a| a.parse().unwrap()).collect();
+        assert_eq!(of_family(addrs.clone(), None), Ok(addrs.clone()));
+        assert_eq!(of_family(addrs.clone(), Some(Family::V4)), Ok(vec![addrs[1], addrs[3]]));
+        assert_eq!(of_family(addrs.clone(), Some(Family::V6)), Ok(vec![addrs[0], addrs[2]]));
+        let err = of_family(vec![addrs[1]], Some(Family::V6)).unwrap_err();
+        assert_eq!(err, "it has no IPv6 address (127.0.0.1 found); leave out -6");
+    }
 }

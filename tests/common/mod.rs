@@ -58,7 +58,12 @@ pub struct Scripted {
 
 impl Scripted {
     pub fn start(script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Scripted {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Scripted::start_on("127.0.0.1:0", script)
+    }
+
+    /// As [`Scripted::start`], listening on `bind` (`"[::1]:0"` for IPv6).
+    pub fn start_on(bind: &str, script: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Scripted {
+        let listener = TcpListener::bind(bind).unwrap();
         let addr = listener.local_addr().unwrap();
         let server = Scripted {
             addr,
