@@ -253,6 +253,11 @@ pub struct BenchArgs {
     /// HOST1:PORT1:HOST2:PORT2 is accepted too.
     #[arg(long = "connect-to", value_name = "HOST:PORT")]
     pub connect_to: Option<String>,
+    /// Connect to this Unix domain socket instead of the URL's host and
+    /// port; the URL still gives the path and the Host header
+    /// (--unix-socket /run/app.sock http://localhost/api).
+    #[arg(long = "unix-socket", value_name = "PATH", conflicts_with_all = ["connect_to", "ipv4", "ipv6"])]
+    pub unix_socket: Option<PathBuf>,
     /// Connect over IPv4 only (for a name that resolves to both families).
     #[arg(short = '4', conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -353,6 +358,7 @@ impl BenchArgs {
                 resume: self.tls_resume,
             },
             connect_to: self.connect_to.as_deref(),
+            unix_socket: self.unix_socket.as_deref(),
             family: match (self.ipv4, self.ipv6) {
                 (true, _) => Some(config::Family::V4),
                 (_, true) => Some(config::Family::V6),

@@ -173,7 +173,7 @@ fn plan(connections: usize, until: Until) -> Plan {
     };
     let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
     Plan {
-        addrs: vec![addr],
+        addrs: vec![addr.into()],
         template: Template::new(spec, true, true, "fake".into(), 1),
         connections,
         until,

@@ -55,6 +55,8 @@ pub struct Flags<'a> {
     pub assertions: &'a [String],
     pub tls: super::tls::TlsFlags<'a>,
     pub connect_to: Option<&'a str>,
+    /// `--unix-socket`.
+    pub unix_socket: Option<&'a Path>,
     /// `-4`, `-6`.
     pub family: Option<super::Family>,
 }
@@ -118,7 +120,30 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         tls,
         connect_to,
         family: flags.family,
+        unix_socket: flags.unix_socket.map(unix_socket).transpose()?,
     })
+}
+
+/// Longest Unix socket path a `sockaddr_un` holds everywhere (104 bytes
+/// on macOS, 108 on Linux, each with its terminating NUL).
+pub const MAX_UNIX_PATH: usize = 103;
+
+/// `--unix-socket`: a path that fits a socket address and names a socket.
+fn unix_socket(path: &Path) -> Result<std::path::PathBuf, ConfigError> {
+    use std::os::unix::fs::FileTypeExt;
+    let shown = path.display();
+    let len = path.as_os_str().len();
+    if len == 0 || len > MAX_UNIX_PATH {
+        return Err(invalid(
+            "--unix-socket",
+            format!("{shown:?} is {len} bytes; a socket path must be 1 to {MAX_UNIX_PATH} (use a shorter one)"),
+        ));
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => Ok(path.to_path_buf()),
+        Ok(_) => Err(invalid("--unix-socket", format!("{shown:?} is not a socket"))),
+        Err(e) => Err(invalid("--unix-socket", format!("{shown:?}: {e} (is the server listening on it?)"))),
+    }
 }
 
 fn connections(concurrency: u64) -> Result<usize, ConfigError> {

@@ -155,6 +155,8 @@ pub struct Config {
     pub connect_to: Option<(String, u16)>,
     /// `-4`, `-6`: only the target's addresses of this family.
     pub family: Option<Family>,
+    /// `--unix-socket`: connect to this socket instead of any host.
+    pub unix_socket: Option<std::path::PathBuf>,
 }
 
 /// Input that cannot be used, with a message that says how to fix it.

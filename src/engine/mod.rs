@@ -47,11 +47,25 @@ pub enum Until {
     Elapsed(Duration),
 }
 
+/// Where a connection goes: a TCP address, or a Unix domain socket's path
+/// (`--unix-socket`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    Tcp(SocketAddr),
+    Unix(std::path::PathBuf),
+}
+
+impl From<SocketAddr> for Address {
+    fn from(addr: SocketAddr) -> Self {
+        Address::Tcp(addr)
+    }
+}
+
 /// Everything the engine needs to run.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// Addresses of the target, tried in order when a connect fails.
-    pub addrs: Vec<SocketAddr>,
+    pub addrs: Vec<Address>,
     pub template: Template,
     pub connections: usize,
     pub until: Until,

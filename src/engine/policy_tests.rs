@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::engine::exchange::Finished;
-use crate::engine::{Plan, Template};
+use crate::engine::{Address, Plan, Template};
 use crate::http::RequestSpec;
 use crate::stats::{ErrorKind, Record};
 
@@ -23,7 +23,7 @@ fn plan(until: Until, qps: Option<f64>, rate: Option<f64>, timeout: Option<Durat
         body: bytes::Bytes::new(),
     };
     Plan {
-        addrs: vec!["127.0.0.1:1".parse().unwrap()],
+        addrs: vec![Address::Tcp("127.0.0.1:1".parse().unwrap())],
         template: Template::new(spec, true, true, "h".into(), 80),
         connections: 1,
         until,

@@ -4,7 +4,6 @@
 //! Ctrl-C ends the step under way (unjudged) and prints what was found.
 
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -29,7 +28,7 @@ pub fn find_max(
     args: &BenchArgs,
     config: &Config,
     find: &FindMax,
-    addrs: Vec<SocketAddr>,
+    addrs: Vec<crate::engine::Address>,
     backend: &'static dyn Backend,
 ) -> Result<ExitCode, Error> {
     let mut search = Search::new(find.params);

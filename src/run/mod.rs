@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::{BenchArgs, Cli, Command};
 use crate::config::{BackendChoice, Config, ConfigError, Stop};
-use crate::engine::{self, Backend, Engine, EngineError, Outcome, Plan, Template, TlsTarget, Until};
+use crate::engine::{self, Address, Backend, Engine, EngineError, Outcome, Plan, Template, TlsTarget, Until};
 use crate::load::CpuTicks;
 use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::result::{Meta, Target};
@@ -164,7 +164,8 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     }
     let looked_up = Instant::now();
     let addrs = resolve(&config)?;
-    let dns = config.url.host.parse::<std::net::IpAddr>().is_err().then(|| (looked_up.elapsed(), addrs.len()));
+    let named = config.url.host.parse::<std::net::IpAddr>().is_err() && config.unix_socket.is_none();
+    let dns = named.then(|| (looked_up.elapsed(), addrs.len()));
     if let Some(find) = &config.find_max {
         let _ = signals::install();
         let exit = find_max::find_max(args, &config, find, addrs, backend);
@@ -338,15 +339,19 @@ fn monitor(engine: &Engine, goal: Goal, draw: bool, finished: &AtomicBool) -> Op
 }
 
 /// Resolves the target once (all addresses, in the resolver's order): the
-/// URL's host, or `--connect-to`'s.
-pub fn resolve(config: &Config) -> Result<Vec<SocketAddr>, Error> {
+/// URL's host, or `--connect-to`'s; or the `--unix-socket`.
+pub fn resolve(config: &Config) -> Result<Vec<Address>, Error> {
+    if let Some(path) = &config.unix_socket {
+        return Ok(vec![Address::Unix(path.clone())]);
+    }
     let (host, port) = config.connect_to.clone().unwrap_or_else(|| (config.url.host.clone(), config.url.port));
     let fail = |why: String| Error::Resolve { host: host.clone(), why };
     let addrs: Vec<SocketAddr> = (host.as_str(), port).to_socket_addrs().map_err(|e| fail(e.to_string()))?.collect();
     if addrs.is_empty() {
         return Err(fail("no addresses".into()));
     }
-    of_family(addrs, config.family).map_err(|why| Error::Family { host: host.clone(), why })
+    let addrs = of_family(addrs, config.family).map_err(|why| Error::Family { host: host.clone(), why })?;
+    Ok(addrs.into_iter().map(Address::Tcp).collect())
 }
 
 /// The addresses of `family` (all without one), in the resolver's order;
@@ -401,7 +406,7 @@ fn refused(engine: &Engine, config: &Config) -> Result<(), Error> {
 }
 
 /// The engine's plan for a config and resolved addresses.
-pub fn plan(config: &Config, addrs: Vec<SocketAddr>) -> Result<Plan, Error> {
+pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
     let url = &config.url;
     let mut template =
         Template::new(config.request.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port);

@@ -13,19 +13,18 @@ mod clock;
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::io::{AsyncWriteExt, Interest};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio::runtime::Runtime;
 use tokio::time::{timeout, timeout_at};
 
 use super::exchange::{Action, Exchange, Finished, Outgoing};
-use super::{Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, TlsTarget, classify, classify_connect};
+use super::{Address, Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, TlsTarget, classify, classify_connect};
 use crate::stats::ErrorKind;
 use clock::Clock;
 
@@ -70,7 +69,7 @@ struct Driver<'a> {
 }
 
 /// A slot's socket (if open) and its machine, which holds the TLS session.
-type Connection = (Option<TcpStream>, Exchange);
+type Connection = (Option<Stream>, Exchange);
 
 impl<'a> super::Worker<'a> for Driver<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
@@ -174,7 +173,7 @@ impl Worker<'_> {
     }
 
     /// One request, under the plan's deadline counted from its intended start.
-    async fn request(&self, exchange: &mut Exchange, stream: &mut Option<TcpStream>, intended: Instant) -> Finished {
+    async fn request(&self, exchange: &mut Exchange, stream: &mut Option<Stream>, intended: Instant) -> Finished {
         let action = exchange.begin(intended, Instant::now());
         let end = match self.shared.plan.timeout {
             None => self.carry_out(exchange, stream, action).await,
@@ -193,7 +192,7 @@ impl Worker<'_> {
 
     /// Carries out the machine's actions from `action` until it finishes a
     /// request or opens a connection; returns that last action.
-    async fn carry_out(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>, mut action: Action) -> Action {
+    async fn carry_out(&self, ex: &mut Exchange, stream: &mut Option<Stream>, mut action: Action) -> Action {
         loop {
             action = match action {
                 Action::Connect => {
@@ -217,7 +216,7 @@ impl Worker<'_> {
     }
 
     /// Carries out one send (all of [`Exchange::outgoing`]) or one receive.
-    async fn move_bytes(&self, ex: &mut Exchange, stream: &mut Option<TcpStream>, send: bool) -> Action {
+    async fn move_bytes(&self, ex: &mut Exchange, stream: &mut Option<Stream>, send: bool) -> Action {
         let template = &self.shared.plan.template;
         let Some(s) = stream.as_mut() else {
             return match send {
@@ -236,7 +235,7 @@ impl Worker<'_> {
     }
 
     /// Waits for data and hands one read's worth to the machine.
-    async fn receive(&self, ex: &mut Exchange, stream: &mut TcpStream) -> Action {
+    async fn receive(&self, ex: &mut Exchange, stream: &mut Stream) -> Action {
         let template = &self.shared.plan.template;
         if let Some(bytes) = ex.low_water_change() {
             super::sockopt::set_receive_low_water(stream.as_raw_fd(), bytes);
@@ -253,7 +252,7 @@ impl Worker<'_> {
                     // The response is complete and nothing else is expected
                     // until the next request: forget the read readiness now
                     // instead of paying a read() that returns EAGAIN later.
-                    let _ = stream.try_io(Interest::READABLE, || Err::<(), _>(io::ErrorKind::WouldBlock.into()));
+                    stream.forget_readable();
                 }
                 action
             }
@@ -264,13 +263,13 @@ impl Worker<'_> {
 
     /// Connects to the address the dialer names, then to the others in turn,
     /// each attempt limited by the connect timeout.
-    async fn connect(&self) -> Result<TcpStream, ErrorKind> {
+    async fn connect(&self) -> Result<Stream, ErrorKind> {
         let plan = &self.shared.plan;
         let mut attempt = Some(self.dialer.get().first());
         let mut last_error = ErrorKind::ConnectRefused;
         while let Some(current) = attempt {
             let begun = Instant::now();
-            let addr = plan.addrs[current.addr];
+            let addr = &plan.addrs[current.addr];
             let result = match plan.connect_timeout {
                 Some(limit) => timeout(limit, connect_one(addr)).await.unwrap_or(Err(timed_out())),
                 None => connect_one(addr).await,
@@ -296,8 +295,58 @@ fn timed_out() -> io::Error {
     io::Error::from(io::ErrorKind::TimedOut)
 }
 
-async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    Ok(stream)
+async fn connect_one(addr: &Address) -> io::Result<Stream> {
+    match addr {
+        Address::Tcp(addr) => {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            Ok(Stream::Tcp(stream))
+        }
+        Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+    }
+}
+
+/// A connection's socket: TCP, or a Unix domain socket (`--unix-socket`).
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.write_all(bytes).await,
+            Stream::Unix(s) => s.write_all(bytes).await,
+        }
+    }
+
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+        }
+    }
+
+    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_read(buf),
+            Stream::Unix(s) => s.try_read(buf),
+        }
+    }
+
+    /// Forgets the read readiness (nothing more is expected for now).
+    fn forget_readable(&self) {
+        let would_block = || Err::<(), _>(io::ErrorKind::WouldBlock.into());
+        let _ = match self {
+            Stream::Tcp(s) => s.try_io(Interest::READABLE, would_block),
+            Stream::Unix(s) => s.try_io(Interest::READABLE, would_block),
+        };
+    }
+
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
 }

@@ -19,12 +19,14 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use bytes::Bytes;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::bufring::BufRing;
+use crate::engine::Address;
 
 /// `IORING_ENTER_GETEVENTS` (linux/io_uring.h): run and post completions.
 const ENTER_GETEVENTS: u32 = 1;
@@ -370,7 +372,33 @@ pub struct RawAddr {
     family: libc::c_int,
 }
 
-pub fn raw_addr(addr: &SocketAddr) -> RawAddr {
+/// `addr` in the form connect(2) takes; a Unix socket path too long for a
+/// `sockaddr_un` is refused.
+pub fn raw_addr(addr: &Address) -> io::Result<RawAddr> {
+    let path = match addr {
+        Address::Tcp(addr) => return Ok(raw_inet(addr)),
+        Address::Unix(path) => path.as_os_str().as_bytes(),
+    };
+    // SAFETY: sockaddr_un is plain data for which all zeroes is valid.
+    let mut sun: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if path.is_empty() || path.len() >= sun.sun_path.len() || path.contains(&0) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "unusable Unix socket path"));
+    }
+    sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (to, &from) in sun.sun_path.iter_mut().zip(path) {
+        *to = from as libc::c_char;
+    }
+    // SAFETY: sockaddr_storage is plain data for which all zeroes is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_un.
+    unsafe { std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sun) };
+    // The path and its terminating NUL after the family.
+    let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + path.len() + 1;
+    Ok(RawAddr { storage, len: len as libc::socklen_t, family: libc::AF_UNIX })
+}
+
+/// A TCP address as a `sockaddr_in` or `sockaddr_in6`.
+fn raw_inet(addr: &SocketAddr) -> RawAddr {
     // SAFETY: sockaddr_storage is plain data for which all zeroes is valid.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let (len, family) = match addr {

@@ -248,7 +248,7 @@ impl<'a> Worker<'a> {
         let ring = build_ring(job.connections, features.defer_taskrun)?;
         let provided = features.multishot.then(|| buffer_pool(buffer_bytes, features.incremental));
         let plan = &job.shared.plan;
-        let addrs = plan.addrs.iter().map(raw_addr).collect();
+        let addrs = plan.addrs.iter().map(raw_addr).collect::<io::Result<_>>()?;
         let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
         let now = Instant::now();
         let tls = job.tls();

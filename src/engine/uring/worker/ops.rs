@@ -22,9 +22,13 @@ impl Worker<'_> {
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
-        let one: libc::c_int = 1;
-        // SAFETY: `one` is a valid c_int that lives for the call.
-        unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, (&one as *const libc::c_int).cast(), 4) };
+        if self.kernel.addr_family(addr) != libc::AF_UNIX {
+            let one: libc::c_int = 1;
+            // SAFETY: `one` is a valid c_int that lives for the call.
+            unsafe {
+                libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, (&one as *const libc::c_int).cast(), 4)
+            };
+        }
         let slot = &mut self.slots[idx];
         slot.fd = fd;
         slot.connecting = true;
