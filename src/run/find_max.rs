@@ -15,13 +15,9 @@ use crate::engine::{Backend, Engine, Outcome};
 use crate::load::CpuTicks;
 use crate::progress::Goal;
 use crate::search::render::{self, Asked, Facts, SearchDoc};
-use crate::search::{End, Limit, Phase, Search, Step, step_length};
-use crate::summary::insight::BUSY_SHARE;
+use crate::search::{End, Evidence, Phase, Search, Step, limit_of, step_length};
 use crate::summary::{RunInfo, Summary};
 use crate::term::{self, Style};
-
-/// Share of the asked rate below which a step was not really run at it.
-const SENT_ENOUGH: f64 = 0.95;
 
 /// Searches, prints the outcome, and says how the process should exit.
 pub fn find_max(
@@ -95,56 +91,39 @@ fn thin_note(percentile: Option<f64>, length_s: f64) -> String {
 fn judge(phase: Phase, rate: f64, outcome: &Outcome, info: &RunInfo, find: &FindMax, thin: Option<String>) -> Step {
     let summary = Summary::new(&outcome.stats, info);
     let checks: Vec<_> = find.slo.iter().map(|a| a.check(&summary)).collect();
-    let achieved = info.rate.as_ref().map_or(0.0, |r| r.achieved);
-    let short = achieved < SENT_ENOUGH * rate;
-    let own = info.load.own.filter(|&own| own >= BUSY_SHARE);
-    let limit = if let (true, Some(own)) = (short, own) {
-        Some(Limit::Generator(format!(
-            "vastar kept its {} core(s) {:.0}% busy and sent {achieved:.0} of {rate:.0} req/s",
-            info.load.cores,
-            own * 100.0
-        )))
-    } else if !checks.iter().all(|c| c.pass) {
-        Some(connections_or_server(outcome, info, find))
-    } else if short {
-        Some(Limit::Generator(format!("vastar sent only {achieved:.0} of {rate:.0} req/s")))
-    } else {
-        None
+    let met = checks.iter().all(|c| c.pass);
+    let evidence = Evidence {
+        rate,
+        achieved: info.rate.as_ref().map_or(0.0, |r| r.achieved),
+        own_busy: info.load.own,
+        cores: info.load.cores,
+        connections: info.connections,
+        met,
+        met_from_send: (!met && find.slo.iter().any(|a| a.reads_latency())).then(|| met_from_send(outcome, info, find)),
     };
     let stats = &outcome.stats;
     Step {
         phase,
         target: rate,
-        achieved,
+        achieved: evidence.achieved,
         seconds: info.elapsed.as_secs_f64(),
         responses: stats.responses,
         errors: stats.total_errors(),
         p50_ns: stats.corrected.percentile_ns(50.0),
         p99_ns: stats.corrected.percentile_ns(99.0),
         checks,
-        limit,
+        limit: limit_of(&evidence),
         thin,
     }
 }
 
-/// A step that broke the SLO: the server's fault, unless the server met it
-/// on the latency it caused itself (from each actual send) and the rest was
-/// requests waiting in vastar for one of its connections, all busy.
-fn connections_or_server(outcome: &Outcome, info: &RunInfo, find: &FindMax) -> Limit {
-    if !find.slo.iter().any(|a| a.reads_latency()) {
-        return Limit::Server;
-    }
+/// Whether the SLO holds on the latency the server caused itself: from
+/// each actual send, leaving out the wait for one of vastar's connections.
+fn met_from_send(outcome: &Outcome, info: &RunInfo, find: &FindMax) -> bool {
     let mut own_latency = outcome.stats.clone();
     own_latency.corrected = own_latency.latency.clone();
     let server_side = Summary::new(&own_latency, info);
-    if find.slo.iter().all(|a| a.check(&server_side).pass) {
-        return Limit::Generator(format!(
-            "all {} connections were busy and requests queued in vastar, while the server answered each within the \
-             SLO: rerun with more connections (-c) to learn whether it can take more",
-            info.connections
-        ));
-    }
-    Limit::Server
+    find.slo.iter().all(|a| a.check(&server_side).pass)
 }
 
 /// The answer and the table: the report on stdout (or stderr beside

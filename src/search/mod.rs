@@ -162,6 +162,55 @@ impl Search {
     }
 }
 
+/// Share of the asked rate below which a step was not really run at it.
+pub const SENT_ENOUGH: f64 = 0.95;
+
+/// What a step's run showed, for [`limit_of`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evidence {
+    /// Requests per second asked for and sent.
+    pub rate: f64,
+    pub achieved: f64,
+    /// vastar's share of the time of the cores it could use, and how many.
+    pub own_busy: Option<f64>,
+    pub cores: usize,
+    pub connections: usize,
+    /// The SLO held on the corrected latency (what users arriving on
+    /// schedule saw).
+    pub met: bool,
+    /// Whether the SLO held on the latency from each actual send (the
+    /// server's own); `None` when it reads no latency or was met anyway.
+    pub met_from_send: Option<bool>,
+}
+
+/// Who limited a step (`None`: it passed). The generator, when its cores
+/// were saturated while it sent too little, when it sent too little, or
+/// when the SLO broke only because requests queued for its connections
+/// while the server answered each within it; else the server.
+pub fn limit_of(e: &Evidence) -> Option<Limit> {
+    let (rate, achieved) = (e.rate, e.achieved);
+    let short = achieved < SENT_ENOUGH * rate;
+    if let (true, Some(own)) = (short, e.own_busy.filter(|&own| own >= crate::summary::insight::BUSY_SHARE)) {
+        let cores = e.cores;
+        let why = format!(
+            "vastar kept its {cores} core(s) {:.0}% busy and sent {achieved:.0} of {rate:.0} req/s",
+            own * 100.0
+        );
+        return Some(Limit::Generator(why));
+    }
+    if !e.met {
+        if e.met_from_send == Some(true) {
+            return Some(Limit::Generator(format!(
+                "all {} connections were busy and requests queued in vastar, while the server answered each within \
+                 the SLO: rerun with more connections (-c) to learn whether it can take more",
+                e.connections
+            )));
+        }
+        return Some(Limit::Server);
+    }
+    short.then(|| Limit::Generator(format!("vastar sent only {achieved:.0} of {rate:.0} req/s")))
+}
+
 /// Samples a percentile needs beyond it to mean something.
 pub const SAMPLES_BEYOND: f64 = 100.0;
 
@@ -249,6 +298,34 @@ mod tests {
         }
         let rates: Vec<f64> = capped.steps.iter().map(|s| s.target).collect();
         assert_eq!((rates, capped.end()), (vec![100.0, 200.0, 400.0, 500.0], Some(&End::Ceiling)));
+    }
+
+    #[test]
+    fn a_step_is_the_servers_fault_only_when_the_server_broke_the_slo() {
+        let base = Evidence {
+            rate: 1000.0,
+            achieved: 999.0,
+            own_busy: Some(0.5),
+            cores: 2,
+            connections: 50,
+            met: true,
+            met_from_send: None,
+        };
+        let generator = |e: &Evidence| match limit_of(e) {
+            Some(Limit::Generator(why)) => why,
+            other => panic!("{e:?}: {other:?}"),
+        };
+        assert_eq!(limit_of(&base), None);
+        assert_eq!(limit_of(&Evidence { met: false, met_from_send: Some(false), ..base }), Some(Limit::Server));
+        assert_eq!(limit_of(&Evidence { met: false, ..base }), Some(Limit::Server), "an SLO without latency");
+        let queued = generator(&Evidence { met: false, met_from_send: Some(true), ..base });
+        assert!(queued.starts_with("all 50 connections were busy"), "{queued}");
+        let saturated = generator(&Evidence { achieved: 700.0, own_busy: Some(0.97), met: false, ..base });
+        assert_eq!(saturated, "vastar kept its 2 core(s) 97% busy and sent 700 of 1000 req/s");
+        let short = generator(&Evidence { achieved: 900.0, ..base });
+        assert_eq!(short, "vastar sent only 900 of 1000 req/s");
+        // Busy cores that still sent the rate are no excuse.
+        assert_eq!(limit_of(&Evidence { own_busy: Some(0.99), met: false, ..base }), Some(Limit::Server));
     }
 
     #[test]
