@@ -183,6 +183,14 @@ pub struct Engine<'b> {
     workers: usize,
 }
 
+/// Part `index` of `total` split over `parts` as evenly as can be (the
+/// first `total % parts` parts get one more): how connections, and the
+/// connection counts of `--stages`, are spread over workers.
+pub fn share_of(total: usize, parts: usize, index: usize) -> usize {
+    let parts = parts.max(1);
+    total / parts + usize::from(index < total % parts)
+}
+
 /// CPUs this process may use (affinity mask and cgroup quota).
 pub fn available_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -236,7 +244,7 @@ impl<'b> Engine<'b> {
         std::thread::scope(|scope| {
             let mut handles = Vec::with_capacity(workers);
             for index in 0..workers {
-                let share = connections / workers + usize::from(index < connections % workers);
+                let share = share_of(connections, workers, index);
                 let job = Job { index, connections: share, shared: &self.shared };
                 let backend = self.backend;
                 let spawned = std::thread::Builder::new()

@@ -118,13 +118,12 @@ impl<'a> Policy<'a> {
             (None, None) => None,
         };
         if let Some(stages) = &plan.stages {
-            let workers = self.shared.workers.max(1);
             let mut end = Duration::ZERO;
             let mut ends = Vec::with_capacity(stages.stages.len());
             for &(over_s, count) in &stages.stages {
                 end = end.saturating_add(Duration::from_secs_f64(over_s));
                 // The stage's count spread over workers as the connections are.
-                let mine = count / workers + usize::from(worker < count % workers);
+                let mine = super::share_of(count, self.shared.workers, worker);
                 ends.push((start + end, mine.min(share) as u64));
             }
             self.stages = ends;

@@ -104,13 +104,9 @@ impl Schedule {
         }
     }
 
-    /// Requests due before `end` that no connection claimed: at a `-z`
-    /// deadline these were waiting for a connection, and count as aborted.
-    pub fn unclaimed_before(&self, end: Instant) -> u64 {
-        self.due_before(end).saturating_sub(self.claimed)
-    }
-
-    /// As [`Schedule::unclaimed_before`], counting only those due from `from`.
+    /// Requests due from `from` until `end` that no connection claimed: at
+    /// a `-z` deadline these were waiting for a connection, and count as
+    /// aborted (`from` is the start, or the end of a warm-up).
     pub fn unclaimed_between(&self, from: Instant, end: Instant) -> u64 {
         self.due_before(end).saturating_sub(self.claimed.max(self.due_before(from)))
     }
@@ -190,14 +186,14 @@ mod tests {
     fn the_backlog_at_a_deadline_is_what_was_due_and_unclaimed() {
         let t0 = Instant::now();
         let mut s = Schedule::new(t0, 100.0, 0, 1, 1);
-        assert_eq!(s.unclaimed_before(t0), 0);
+        assert_eq!(s.unclaimed_between(t0, t0), 0);
         // Due before 100 ms: 0, 10, ..., 90 ms = 10 requests.
-        assert_eq!(s.unclaimed_before(t0 + ms(100)), 10);
+        assert_eq!(s.unclaimed_between(t0, t0 + ms(100)), 10);
         for _ in 0..4 {
             s.claim(t0, None);
         }
-        assert_eq!(s.unclaimed_before(t0 + ms(100)), 6);
-        assert_eq!(s.unclaimed_before(t0 + ms(25)), 0);
+        assert_eq!(s.unclaimed_between(t0, t0 + ms(100)), 6);
+        assert_eq!(s.unclaimed_between(t0, t0 + ms(25)), 0);
     }
 
     #[test]
@@ -223,8 +219,8 @@ mod tests {
             assert!((*at - t0).abs_diff(want) <= Duration::from_nanos(1), "request {c}");
         }
         let s = Schedule::shaped(t0, ramp.clone(), 0, 1, 1);
-        assert_eq!(s.unclaimed_before(t0 + ms(4000)), 4200);
-        assert_eq!(s.unclaimed_before(t0 + ms(1000)), ramp.due_by(1.0).ceil() as u64);
+        assert_eq!(s.unclaimed_between(t0, t0 + ms(4000)), 4200);
+        assert_eq!(s.unclaimed_between(t0, t0 + ms(1000)), ramp.due_by(1.0).ceil() as u64);
     }
 
     #[test]

@@ -148,11 +148,6 @@ impl Shape {
         s.from + (s.to - s.from) * ((t - start) / s.over_s).clamp(0.0, 1.0)
     }
 
-    /// Mean rate over the segments.
-    pub fn mean(&self) -> f64 {
-        self.mean_from(0.0)
-    }
-
     /// Mean rate over the segments from `t` seconds on (after a warm-up).
     pub fn mean_from(&self, t: f64) -> f64 {
         (self.total() - self.due_by(t)) / (self.duration_s() - t).max(f64::MIN_POSITIVE)
@@ -186,25 +181,9 @@ impl Concurrency {
         self.stages.last().map_or(0, |&(_, c)| c)
     }
 
-    /// Seconds from the start to the end of the stage running at `t`.
-    pub fn stage_end(&self, t: f64) -> Option<f64> {
-        let mut end = 0.0;
-        for &(over_s, _) in &self.stages {
-            end += over_s;
-            if t < end {
-                return Some(end);
-            }
-        }
-        None
-    }
-
     /// The most connections any stage uses.
     pub fn most(&self) -> usize {
         self.stages.iter().map(|&(_, c)| c).max().unwrap_or(0)
-    }
-
-    pub fn duration_s(&self) -> f64 {
-        self.stages.iter().map(|&(s, _)| s).sum()
     }
 
     /// The same stages after `seconds` at the first stage's count.
@@ -236,7 +215,7 @@ mod tests {
         }
         let down = Shape::ramp(2000.0, 100.0, 4.0).unwrap();
         assert!(close(down.due_by(down.time_of(4000.0)), 4000.0));
-        assert_eq!((ramp.mean(), ramp.peak(), ramp.rate_at(2.0)), (1050.0, 2000.0, 1050.0));
+        assert_eq!((ramp.mean_from(0.0), ramp.peak(), ramp.rate_at(2.0)), (1050.0, 2000.0, 1050.0));
     }
 
     #[test]
@@ -293,8 +272,7 @@ mod tests {
         let stages = Concurrency { stages: vec![(2.0, 5), (3.0, 20), (1.0, 1)] };
         let at: Vec<usize> = [0.0, 1.9, 2.0, 4.9, 5.0, 7.0].iter().map(|&t| stages.active_at(t)).collect();
         assert_eq!(at, [5, 5, 20, 20, 1, 1]);
-        assert_eq!((stages.most(), stages.duration_s()), (20, 6.0));
-        assert_eq!((stages.stage_end(0.5), stages.stage_end(5.5), stages.stage_end(6.0)), (Some(2.0), Some(6.0), None));
+        assert_eq!(stages.most(), 20);
         assert_eq!(stages.after_constant(1.0).stages[0], (1.0, 5));
     }
 }
