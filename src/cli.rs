@@ -251,8 +251,25 @@ pub struct BenchArgs {
     /// Connect to HOST:PORT instead of the URL's host and port, keeping the
     /// URL's name in the Host header and TLS SNI; curl's form
     /// HOST1:PORT1:HOST2:PORT2 is accepted too.
+    /// Repeat it to send several hosts of a target file to one place.
     #[arg(long = "connect-to", value_name = "HOST:PORT")]
-    pub connect_to: Option<String>,
+    pub connect_to: Vec<String>,
+    /// Send the requests of this target file (- reads standard input):
+    /// vegeta's format (METHOD URL, header lines, @body-file; blank lines
+    /// between targets) or one URL per line. Replaces the URL argument.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "demo"])]
+    pub targets: Option<PathBuf>,
+    /// Order of a target file's requests: round-robin or random (seeded).
+    #[arg(long = "targets-order", value_name = "ORDER")]
+    pub targets_order: Option<String>,
+    /// Seed for --targets-order random, {{rand:N}} and {{uuid}}: the same
+    /// seed gives the same requests (the seed used is in -o json).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Most distinct requests pre-built for templates or a random order
+    /// (cycled through; {{seq}} is written at send time and never repeats).
+    #[arg(long = "template-pool", value_name = "N")]
+    pub template_pool: Option<u64>,
     /// Connect to this Unix domain socket instead of the URL's host and
     /// port; the URL still gives the path and the Host header
     /// (--unix-socket /run/app.sock http://localhost/api).
@@ -303,7 +320,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub tls: bool,
     /// Target URL (http[s]://host[:port][/path][?query]).
-    #[arg(value_name = "URL", required_unless_present = "demo")]
+    #[arg(value_name = "URL", required_unless_present_any = ["demo", "targets"])]
     pub url: Option<String>,
 }
 
@@ -357,7 +374,13 @@ impl BenchArgs {
                 version: self.tls_version.as_deref(),
                 resume: self.tls_resume,
             },
-            connect_to: self.connect_to.as_deref(),
+            targets: config::requests::RequestFlags {
+                targets: self.targets.as_deref(),
+                order: self.targets_order.as_deref(),
+                seed: self.seed,
+                pool: self.template_pool,
+                connect_to: &self.connect_to,
+            },
             unix_socket: self.unix_socket.as_deref(),
             family: match (self.ipv4, self.ipv6) {
                 (true, _) => Some(config::Family::V4),

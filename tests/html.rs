@@ -235,6 +235,7 @@ fn one_hour() -> ResultDoc {
         merged: None,
         stages: None,
         warmup: None,
+        requests: None,
     };
     let meta = Meta {
         command: vec!["vastar".into(), "-z".into(), "1h".into()],

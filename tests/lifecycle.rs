@@ -139,6 +139,7 @@ impl FakeWorker<'_> {
                             record: record(result),
                             keep_conn: true,
                             handshake: None,
+                            target: 0,
                         };
                         self.policy.finish(slot, &finished, None, Instant::now());
                     }

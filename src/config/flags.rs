@@ -10,10 +10,12 @@ use bytes::Bytes;
 
 use crate::summary::{Assertion, assertion};
 
+use super::requests::SEQ_WIDTH_OPEN;
 use super::{
-    BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MIN_RATE, Output, RequestInput, Stop, Url, invalid,
-    parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file, request_spec,
+    BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MIN_RATE, Output, RequestInput, Stop, invalid,
+    parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file,
 };
+use crate::http::pool::digits;
 
 /// Connections when `-c` is not given.
 pub const DEFAULT_CONNECTIONS: u64 = 50;
@@ -54,7 +56,8 @@ pub struct Flags<'a> {
     pub interval: &'a str,
     pub assertions: &'a [String],
     pub tls: super::tls::TlsFlags<'a>,
-    pub connect_to: Option<&'a str>,
+    /// `--targets`, `--targets-order`, `--seed`, `--template-pool`, `--connect-to`.
+    pub targets: super::requests::RequestFlags<'a>,
     /// `--unix-socket`.
     pub unix_socket: Option<&'a Path>,
     /// `-4`, `-6`.
@@ -63,7 +66,6 @@ pub struct Flags<'a> {
 
 /// Validates every flag and builds the run's config.
 pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
-    let url = Url::parse(flags.url)?;
     let load = super::shape::load(flags, duration(flags)?)?;
     let connections = match (&load.stages, flags.concurrency) {
         (Some(_), Some(_)) => {
@@ -79,6 +81,15 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         (None, Some(path)) => read_body_file(path)?,
         (None, None) => Bytes::new(),
     };
+    let stop = match load.duration {
+        Some(d) => Stop::Duration(d),
+        None => stop(flags)?,
+    };
+    let warmup = super::shape::warmup(flags.warmup)?;
+    let find_max = match (&flags.find_max, Output::parse("-o", flags.output, true)?) {
+        (Some(_), Output::Csv) => return Err(invalid("-o", "csv has no search table; use text or json")),
+        (find, _) => find.as_ref().map(super::shape::find_max).transpose()?,
+    };
     let input = RequestInput {
         method: parse_method(flags.method)?,
         body,
@@ -89,25 +100,26 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         compression: flags.compression,
         keepalive: flags.keepalive,
     };
-    let tls = super::tls::options(&url, &flags.tls)?;
-    let connect_to = flags.connect_to.map(|text| super::tls::connect_to(&url, text)).transpose()?;
+    // `{{seq}}` counts from 0: with -n alone its largest value is known.
+    let seq_width = match (stop, warmup, &find_max) {
+        (Stop::Requests(n), None, None) => digits(n.saturating_sub(1)),
+        _ => SEQ_WIDTH_OPEN,
+    };
+    let requests = super::requests::build(flags.url, &input, &flags.targets, seq_width)?;
+    let tls = super::tls::options(&requests.url, &flags.tls)?;
     Ok(Config {
-        request: request_spec(&url, input)?,
-        url,
+        request: requests.request,
+        url: requests.url,
+        pool: requests.pool,
+        targets: requests.facts,
         connections,
-        stop: match load.duration {
-            Some(d) => Stop::Duration(d),
-            None => stop(flags)?,
-        },
+        stop,
         qps_per_connection: qps(flags.qps)?,
         rate: load.rate,
         shape: load.shape,
         stages: load.stages,
-        warmup: super::shape::warmup(flags.warmup)?,
-        find_max: match (&flags.find_max, Output::parse("-o", flags.output, true)?) {
-            (Some(_), Output::Csv) => return Err(invalid("-o", "csv has no search table; use text or json")),
-            (find, _) => find.as_ref().map(super::shape::find_max).transpose()?,
-        },
+        warmup,
+        find_max,
         timeout,
         connect_timeout,
         keepalive: flags.keepalive,
@@ -118,7 +130,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         interval: interval(flags.interval)?,
         assertions: assertions(flags.assertions)?,
         tls,
-        connect_to,
+        connect_to: requests.connect_to,
         family: flags.family,
         unix_socket: flags.unix_socket.map(unix_socket).transpose()?,
     })

@@ -5,7 +5,9 @@
 //! error message is written once, saying what is wrong and how to fix it.
 
 pub mod flags;
+pub mod requests;
 pub mod shape;
+pub mod targets;
 pub mod tls;
 pub mod url;
 
@@ -114,8 +116,14 @@ pub fn parse_start_at(text: &str) -> Result<std::time::SystemTime, ConfigError> 
 /// Everything a run needs, already validated.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The (first) target's URL: its scheme, host and port are the run's.
     pub url: Url,
+    /// The first request's spec.
     pub request: RequestSpec,
+    /// Every request the run sends, pre-built.
+    pub pool: std::sync::Arc<crate::http::Pool>,
+    /// The targets and how their requests were made.
+    pub targets: requests::Facts,
     pub connections: usize,
     pub stop: Stop,
     /// Most requests per second on each connection (hey's `-q`); `None` = unlimited.
@@ -163,8 +171,20 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigError {
     Url(String),
-    Invalid { flag: &'static str, why: String },
-    BodyFile { path: String, why: String },
+    Invalid {
+        flag: &'static str,
+        why: String,
+    },
+    BodyFile {
+        path: String,
+        why: String,
+    },
+    /// A target file's line that cannot be used.
+    Targets {
+        file: String,
+        line: usize,
+        why: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -173,6 +193,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Url(why) => write!(f, "invalid URL {why}"),
             ConfigError::Invalid { flag, why } => write!(f, "{flag}: {why}"),
             ConfigError::BodyFile { path, why } => write!(f, "-D {path}: {why}"),
+            ConfigError::Targets { file, line, why } => write!(f, "--targets {file}, line {line}: {why}"),
         }
     }
 }

@@ -69,34 +69,77 @@ pub fn read_pem(flag: &'static str, path: &Path) -> Result<Vec<u8>, ConfigError>
     }
 }
 
-/// Parses `--connect-to` for `url`: `HOST2:PORT2` (connect there instead of
-/// the URL's host and port), or curl's `HOST1:PORT1:HOST2:PORT2`, where an
-/// empty HOST1 or PORT1 matches any. IPv6 addresses go in brackets.
-pub fn connect_to(url: &Url, text: &str) -> Result<(String, u16), ConfigError> {
-    let usage = "write HOST:PORT, or HOST1:PORT1:HOST2:PORT2 as curl does (IPv6 in brackets)";
-    let parts = split_outside_brackets(text);
-    let to = match parts.as_slice() {
-        [host, port] => format!("{host}:{port}"),
-        [from_host, from_port, host, port] => {
-            let host_matches = from_host.is_empty() || strip_brackets(from_host).eq_ignore_ascii_case(&url.host);
-            let port_matches = from_port.is_empty() || from_port.parse::<u16>().ok() == Some(url.port);
-            if !host_matches || !port_matches {
-                return Err(invalid(
-                    "--connect-to",
-                    format!(
-                        "{text:?} does not apply to the URL's {}:{}; name that host and port first, or give only HOST:PORT",
-                        url.host, url.port
-                    ),
-                ));
+/// One `--connect-to`: `HOST2:PORT2` (connect there instead of the
+/// URL's host and port), or curl's `HOST1:PORT1:HOST2:PORT2`, which applies
+/// only to URLs of HOST1 and PORT1 (an empty one matches any).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectTo {
+    text: String,
+    from_host: Option<String>,
+    from_port: Option<u16>,
+    pub to: (String, u16),
+}
+
+impl ConnectTo {
+    /// Parses a `--connect-to` value. IPv6 addresses go in brackets.
+    pub fn parse(text: &str) -> Result<ConnectTo, ConfigError> {
+        let usage = "write HOST:PORT, or HOST1:PORT1:HOST2:PORT2 as curl does (IPv6 in brackets)";
+        let parts = split_outside_brackets(text);
+        let (from_host, from_port, to) = match parts.as_slice() {
+            [host, port] => (None, None, format!("{host}:{port}")),
+            [from_host, from_port, host, port] => {
+                let from_port =
+                    match *from_port {
+                        "" => None,
+                        p => Some(p.parse::<u16>().map_err(|_| {
+                            invalid("--connect-to", format!("{text:?}: port {p:?} is not a port number"))
+                        })?),
+                    };
+                let from_host = Some(strip_brackets(from_host).to_string()).filter(|h| !h.is_empty());
+                (from_host, from_port, format!("{host}:{port}"))
             }
-            format!("{host}:{port}")
+            _ => return Err(invalid("--connect-to", format!("{text:?}: {usage}"))),
+        };
+        if to.starts_with(':') || to.ends_with(':') {
+            return Err(invalid(
+                "--connect-to",
+                format!("{text:?} needs both a host and a port to connect to; {usage}"),
+            ));
         }
-        _ => return Err(invalid("--connect-to", format!("{text:?}: {usage}"))),
-    };
-    if to.starts_with(':') || to.ends_with(':') {
-        return Err(invalid("--connect-to", format!("{text:?} needs both a host and a port to connect to; {usage}")));
+        let to = split_host_port(&to, 1).map_err(|why| invalid("--connect-to", format!("{text:?}: {why}")))?;
+        Ok(ConnectTo { text: text.to_string(), from_host, from_port, to })
     }
-    split_host_port(&to, url.port).map_err(|why| invalid("--connect-to", format!("{text:?}: {why}")))
+
+    /// Whether it applies to `url`'s host and port.
+    pub fn applies(&self, url: &Url) -> bool {
+        self.from_host.as_ref().is_none_or(|h| h.eq_ignore_ascii_case(&url.host))
+            && self.from_port.is_none_or(|p| p == url.port)
+    }
+
+    /// Where `url` connects under `all` (the first that applies), if any does.
+    pub fn find<'a>(all: &'a [ConnectTo], url: &Url) -> Option<&'a ConnectTo> {
+        all.iter().find(|c| c.applies(url))
+    }
+
+    /// The value as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Parses one `--connect-to` for `url`, refusing one that does not apply to it.
+pub fn connect_to(url: &Url, text: &str) -> Result<(String, u16), ConfigError> {
+    let mapping = ConnectTo::parse(text)?;
+    if !mapping.applies(url) {
+        return Err(invalid(
+            "--connect-to",
+            format!(
+                "{text:?} does not apply to the URL's {}:{}; name that host and port first, or give only HOST:PORT",
+                url.host, url.port
+            ),
+        ));
+    }
+    Ok(mapping.to)
 }
 
 fn strip_brackets(host: &str) -> &str {

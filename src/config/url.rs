@@ -123,8 +123,13 @@ pub fn split_host_port(host_port: &str, port: u16) -> Result<(String, u16), Stri
 
 /// Percent-encodes the bytes that cannot appear on a request line.
 fn encode_target(path: &str) -> String {
+    encode_bytes(path.as_bytes())
+}
+
+/// [`encode_target`] for bytes (a target whose templates were filled in).
+pub fn encode_bytes(path: &[u8]) -> String {
     let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
+    for &b in path {
         if b <= b' ' || b >= 0x7f {
             out.push_str(&format!("%{b:02X}"));
         } else {

@@ -58,6 +58,7 @@ fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
         merged: None,
         stages: None,
         warmup: None,
+        requests: None,
     };
     let meta = Meta {
         command: vec!["vastar".into()],

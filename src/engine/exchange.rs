@@ -12,14 +12,15 @@
 //! to be sent and received, then sends requests as ciphertext, and turns
 //! what it receives into plaintext before the HTTP reader sees it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::secure::{Secure, TlsTarget};
 use crate::http::reader::Truncated;
-use crate::http::request::resolve_location;
-use crate::http::{Feed, HttpError, RequestSpec, Response, ResponseReader};
+use crate::http::request::{method_of, redirect, resolve_location, target_of};
+use crate::http::{Feed, HttpError, Pool, RequestSpec, Response, ResponseReader};
 use crate::stats::{ErrorKind, Handshake, Record, nanos};
 
 /// Redirect hops followed before a request counts as failed (as Go's client, so hey).
@@ -40,12 +41,11 @@ const LOW_WATER_MAX: u64 = 256 * 1024;
 /// Longest pause between connection attempts after repeated connect failures.
 const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
-/// What every request of a run looks like (shared, read-only).
+/// What the requests of a run look like (shared, read-only).
 #[derive(Clone, Debug)]
 pub struct Template {
-    pub spec: RequestSpec,
-    /// `spec.build()`, once: every connection sends these bytes.
-    pub request: Bytes,
+    /// The pre-built requests, picked in turn by each start's number.
+    pub pool: Arc<Pool>,
     pub keepalive: bool,
     pub follow_redirects: bool,
     /// Origin of the target, to keep redirects on the same host and port.
@@ -57,8 +57,15 @@ pub struct Template {
 }
 
 impl Template {
+    /// Every request is `spec`.
     pub fn new(spec: RequestSpec, keepalive: bool, follow_redirects: bool, host: String, port: u16) -> Self {
-        Template { request: spec.build(), spec, keepalive, follow_redirects, host, port, tls: None }
+        let pool = Arc::new(Pool::single(spec.build()));
+        Template { pool, keepalive, follow_redirects, host, port, tls: None }
+    }
+
+    /// The requests are `pool`'s.
+    pub fn with_pool(self, pool: Arc<Pool>) -> Self {
+        Template { pool, ..self }
     }
 
     /// The same requests over TLS.
@@ -93,6 +100,8 @@ pub struct Finished {
     pub keep_conn: bool,
     /// A TLS handshake that ended during the request.
     pub handshake: Option<Handshake>,
+    /// The target the request was for (its pool entry's).
+    pub target: u16,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -104,8 +113,8 @@ pub struct Opened {
 /// The bytes of a [`Action::Send`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outgoing {
-    /// The run's own request ([`Template::request`]).
-    Request,
+    /// A pre-built request of the run: this entry of [`Template::pool`].
+    Request(usize),
     /// Bytes of this connection: a redirect hop's request, or ciphertext.
     Bytes(Bytes),
 }
@@ -122,8 +131,8 @@ enum Stage {
 
 /// Methods that may be retried after a stale keep-alive connection
 /// (RFC 9110 §9.2.2; Go's client, and so hey, retries the same set).
-fn replayable(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS" | "TRACE")
+fn replayable(method: &[u8]) -> bool {
+    matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE")
 }
 
 /// One connection's request cycle. Reused for every request on the slot.
@@ -134,8 +143,8 @@ pub struct Exchange {
     connected: bool,
     /// The open connection has already carried a complete response.
     reused: bool,
-    /// Request of the current redirect hop, when not the template's.
-    hop: Option<(RequestSpec, Bytes)>,
+    /// Which bytes the current request sends.
+    current: Current,
     hops: u8,
     retried: bool,
     connect_failures: u32,
@@ -174,7 +183,7 @@ impl Exchange {
             stage: Stage::Idle,
             connected,
             reused: false,
-            hop: None,
+            current: Current::default(),
             hops: 0,
             retried: false,
             connect_failures: 0,
@@ -224,9 +233,10 @@ impl Exchange {
         }
     }
 
-    /// Starts a request that was meant to start at `intended` (≤ `now`).
-    pub fn begin(&mut self, intended: Instant, now: Instant) -> Action {
-        self.hop = None;
+    /// Starts request number `pick` of the run (see [`Pool::claim`]),
+    /// meant to start at `intended` (≤ `now`).
+    pub fn begin(&mut self, pick: u64, intended: Instant, now: Instant, template: &Template) -> Action {
+        self.current.pick(pick, &template.pool);
         self.hops = 0;
         self.retried = false;
         self.intended = intended.min(now);
@@ -239,19 +249,17 @@ impl Exchange {
     /// The bytes to send for an [`Action::Send`] (a backend that hands
     /// them to the kernel keeps [`Outgoing::Bytes`] alive until sent).
     pub fn outgoing(&mut self, template: &Template) -> Outgoing {
-        let Some(secure) = self.secure.as_mut() else {
-            return self.hop.as_ref().map_or(Outgoing::Request, |(_, bytes)| Outgoing::Bytes(bytes.clone()));
-        };
+        let Some(secure) = self.secure.as_mut() else { return self.current.outgoing() };
         if self.stage == Stage::Sending && !self.queued {
             self.queued = true;
-            secure.queue(plaintext(&self.hop, template));
+            secure.queue(self.current.bytes(template));
         }
         Outgoing::Bytes(secure.take())
     }
 
     /// The bytes to send for the current hop, as plaintext.
     pub fn request<'a>(&'a self, template: &'a Template) -> &'a [u8] {
-        plaintext(&self.hop, template)
+        self.current.bytes(template)
     }
 
     /// When the TLS handshake in progress runs out of the connect limit.
@@ -313,8 +321,8 @@ impl Exchange {
         self.reused = false;
     }
 
-    fn method<'a>(&'a self, template: &'a Template) -> &'a str {
-        self.hop.as_ref().map_or(&template.spec.method, |(spec, _)| &spec.method)
+    fn method<'a>(&'a self, template: &'a Template) -> &'a [u8] {
+        method_of(self.request(template))
     }
 
     pub fn on_connect(&mut self, result: Result<(), ErrorKind>, now: Instant) -> Action {
@@ -375,7 +383,7 @@ impl Exchange {
                 self.write_ns += nanos(now - self.mark);
                 self.mark = now;
                 self.first_byte = None;
-                self.reader.start(self.method(template) == "HEAD");
+                self.reader.start(self.method(template) == b"HEAD");
                 self.stage = Stage::Receiving;
                 Action::Recv
             }
@@ -520,7 +528,7 @@ impl Exchange {
         self.reused = self.connected;
         if template.follow_redirects && matches!(response.status, 301 | 302 | 303 | 307 | 308) {
             let target = self.reader.location().and_then(|loc| {
-                let current = self.hop.as_ref().map_or(&template.spec.target, |(spec, _)| &spec.target);
+                let current = target_of(self.request(template));
                 resolve_location(loc, template.scheme(), &template.host, template.port, current)
             });
             if let Some(target) = target {
@@ -528,10 +536,7 @@ impl Exchange {
                     return self.finish(Err(ErrorKind::TooManyRedirects), now);
                 }
                 self.hops += 1;
-                let spec =
-                    self.hop.as_ref().map_or(&template.spec, |(spec, _)| spec).redirected(response.status, &target);
-                let bytes = spec.build();
-                self.hop = Some((spec, bytes));
+                self.current.hop = Some(redirect(self.request(template), response.status, &target));
                 return self.next_hop(now);
             }
         }
@@ -567,13 +572,54 @@ impl Exchange {
             },
             keep_conn: self.connected,
             handshake: self.handshake.take(),
+            target: self.current.target,
         })
     }
 }
 
-/// The request bytes of a redirect hop, or the template's.
-fn plaintext<'a>(hop: &'a Option<(RequestSpec, Bytes)>, template: &'a Template) -> &'a [u8] {
-    hop.as_ref().map_or(&template.request[..], |(_, bytes)| &bytes[..])
+/// Which bytes a connection's request sends: a pool entry, this
+/// connection's copy of one with its `{{seq}}` written in, or a redirect hop.
+#[derive(Debug, Default)]
+struct Current {
+    entry: usize,
+    target: u16,
+    /// The buffer is reused for the next copy once the kernel let go of it.
+    copy: Bytes,
+    use_copy: bool,
+    hop: Option<Bytes>,
+}
+
+impl Current {
+    /// Request number `pick`: its entry, and the copy when it has `{{seq}}`.
+    fn pick(&mut self, pick: u64, pool: &Pool) {
+        self.entry = pool.index_of(pick);
+        let entry = pool.entry(self.entry);
+        self.target = entry.target;
+        self.use_copy = entry.has_seq();
+        if self.use_copy {
+            let mut buf = std::mem::take(&mut self.copy).try_into_mut().unwrap_or_default();
+            entry.write(pick, pool.seq_width(), &mut buf);
+            self.copy = buf.freeze();
+        }
+        self.hop = None;
+    }
+
+    fn bytes<'a>(&'a self, template: &'a Template) -> &'a [u8] {
+        match &self.hop {
+            Some(hop) => hop,
+            None if self.use_copy => &self.copy,
+            None => &template.pool.entry(self.entry).bytes,
+        }
+    }
+
+    /// What a plain connection sends.
+    fn outgoing(&self) -> Outgoing {
+        match &self.hop {
+            Some(hop) => Outgoing::Bytes(hop.clone()),
+            None if self.use_copy => Outgoing::Bytes(self.copy.clone()),
+            None => Outgoing::Request(self.entry),
+        }
+    }
 }
 
 fn http_error_kind(e: HttpError) -> ErrorKind {

@@ -29,7 +29,7 @@ const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 /// A machine on an open connection that has sent its request.
 fn awaiting_response(t: &Template, t0: Instant) -> Exchange {
     let mut ex = Exchange::new(true, t0);
-    ex.begin(t0, t0);
+    ex.begin(0, t0, t0, t);
     ex.on_sent(Ok(()), t0, t);
     ex
 }
@@ -39,9 +39,9 @@ fn a_fresh_slot_connects_sends_and_records_phases() {
     let t = template("GET", true);
     let t0 = Instant::now();
     let mut ex = Exchange::new(false, t0);
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
     assert_eq!(ex.on_connect(Ok(()), ms(t0, 1)), Action::Send);
-    assert_eq!(ex.request(&t), &t.request[..]);
+    assert_eq!(ex.request(&t), &t.pool.entry(0).bytes[..]);
     assert_eq!(ex.on_sent(Ok(()), ms(t0, 2), &t), Action::Recv);
     assert_eq!(ex.on_data(&OK[..10], ms(t0, 5), &t), Action::Recv);
     let f = finished(ex.on_data(&OK[10..], ms(t0, 9), &t));
@@ -54,7 +54,7 @@ fn a_fresh_slot_connects_sends_and_records_phases() {
     );
     assert_eq!((r.wire_bytes, r.body_bytes, r.queued), (OK.len() as u64, 2, Duration::ZERO));
     // The next request reuses the connection.
-    assert_eq!(ex.begin(ms(t0, 10), ms(t0, 10)), Action::Send);
+    assert_eq!(ex.begin(0, ms(t0, 10), ms(t0, 10), &t), Action::Send);
 }
 
 #[test]
@@ -64,7 +64,7 @@ fn a_stale_keep_alive_connection_is_retried_once_for_get() {
     let mut ex = awaiting_response(&t, t0);
     assert!(finished(ex.on_data(OK, t0, &t)).keep_conn);
     // The server closed the idle connection: EOF before any byte.
-    ex.begin(t0, t0);
+    ex.begin(0, t0, t0, &t);
     ex.on_sent(Ok(()), t0, &t);
     assert_eq!(ex.on_eof(t0, &t), Action::Connect);
     ex.on_connect(Ok(()), t0);
@@ -80,7 +80,7 @@ fn a_reset_on_reuse_is_retried_but_not_for_post() {
         let t0 = Instant::now();
         let mut ex = awaiting_response(&t, t0);
         ex.on_data(OK, t0, &t);
-        ex.begin(t0, t0);
+        ex.begin(0, t0, t0, &t);
         let action = ex.on_sent(Err(ErrorKind::Reset), t0, &t);
         assert_eq!(action == Action::Connect, retried, "{method}");
     }
@@ -92,7 +92,7 @@ fn no_retry_after_part_of_the_response_arrived() {
     let t0 = Instant::now();
     let mut ex = awaiting_response(&t, t0);
     ex.on_data(OK, t0, &t);
-    ex.begin(t0, t0);
+    ex.begin(0, t0, t0, &t);
     ex.on_sent(Ok(()), t0, &t);
     ex.on_data(b"HTTP/1.1 2", t0, &t);
     let f = finished(ex.on_recv_error(ErrorKind::Reset, t0, &t));
@@ -112,7 +112,7 @@ fn redirects_on_the_same_origin_are_followed_and_counted_once() {
     assert_eq!(f.record.result, Ok(200));
     assert_eq!(f.record.wire_bytes, (redirect.len() + OK.len()) as u64);
     // The next request starts from the original target again.
-    ex.begin(t0, t0);
+    ex.begin(0, t0, t0, &t);
     assert!(ex.request(&t).starts_with(b"GET /start HTTP/1.1\r\n"));
 }
 
@@ -121,7 +121,7 @@ fn redirect_loops_stop_after_ten_hops() {
     let t = template("GET", true);
     let t0 = Instant::now();
     let mut ex = Exchange::new(true, t0);
-    ex.begin(t0, t0);
+    ex.begin(0, t0, t0, &t);
     let redirect = b"HTTP/1.1 301 Moved\r\nLocation: /loop\r\nContent-Length: 0\r\n\r\n";
     for _ in 0..MAX_REDIRECTS {
         ex.on_sent(Ok(()), t0, &t);
@@ -153,7 +153,7 @@ fn a_closing_response_reconnects_for_the_next_request() {
     let mut ex = awaiting_response(&t, t0);
     let f = finished(ex.on_data(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", t0, &t));
     assert_eq!((f.record.result, f.keep_conn), (Ok(200), false));
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
 }
 
 #[test]
@@ -163,9 +163,9 @@ fn parse_errors_and_timeouts_close_the_connection() {
     let mut ex = awaiting_response(&t, t0);
     let f = finished(ex.on_data(b"garbage", t0, &t));
     assert_eq!((f.record.result, f.keep_conn), (Err(ErrorKind::InvalidResponse), false));
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
     assert_eq!(finished(ex.on_timeout(ms(t0, 20))).record.result, Err(ErrorKind::ConnectTimeout));
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
     ex.on_connect(Ok(()), t0);
     ex.on_sent(Ok(()), t0, &t);
     let f = finished(ex.on_timeout(ms(t0, 20)));
@@ -177,17 +177,18 @@ fn parse_errors_and_timeouts_close_the_connection() {
 
 #[test]
 fn connect_failures_back_off_up_to_a_cap() {
+    let t = template("GET", false);
     let t0 = Instant::now();
     let mut ex = Exchange::new(false, t0);
     assert_eq!(ex.backoff(), None);
     let mut waits = vec![];
     for _ in 0..12 {
-        ex.begin(t0, t0);
+        ex.begin(0, t0, t0, &t);
         ex.on_connect(Err(ErrorKind::ConnectRefused), t0);
         waits.push(ex.backoff().unwrap().as_millis());
     }
     assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 500, 500, 500]);
-    ex.begin(t0, t0);
+    ex.begin(0, t0, t0, &t);
     ex.on_connect(Ok(()), t0);
     assert_eq!(ex.backoff(), None);
 }
@@ -207,17 +208,17 @@ fn a_late_start_is_queued_time_and_a_timeout_ends_at_its_limit() {
     let t0 = Instant::now();
     // Meant to start at t0, started 30 ms late (no connection was free).
     let mut ex = Exchange::new(true, t0);
-    ex.begin(t0, ms(t0, 30));
+    ex.begin(0, t0, ms(t0, 30), &t);
     ex.on_sent(Ok(()), ms(t0, 31), &t);
     let r = finished(ex.on_data(OK, ms(t0, 35), &t)).record;
     assert_eq!((r.queued, r.latency), (Duration::from_millis(30), Duration::from_millis(5)));
     // The deadline counts from the intended start: queue + latency = the limit.
-    ex.begin(ms(t0, 100), ms(t0, 180));
+    ex.begin(0, ms(t0, 100), ms(t0, 180), &t);
     let r = finished(ex.on_timeout(ms(t0, 400))).record;
     assert_eq!(r.result, Err(ErrorKind::Timeout));
     assert_eq!(r.queued + r.latency, Duration::from_millis(300));
     // An intended start after the actual one is clamped (never negative).
-    ex.begin(ms(t0, 900), ms(t0, 500));
+    ex.begin(0, ms(t0, 900), ms(t0, 500), &t);
     let r = finished(ex.on_timeout(ms(t0, 510))).record;
     assert_eq!(r.queued, Duration::ZERO);
 }
@@ -279,7 +280,7 @@ fn over_tls_a_connection_is_opened_secured_and_then_carries_requests() {
     server.write_tls(&mut tickets).unwrap();
     assert!(ex.on_idle_data(&tickets), "TLS messages keep the connection usable");
     for _ in 0..3 {
-        let action = ex.begin(t0, t0);
+        let action = ex.begin(0, t0, t0, &t);
         assert_eq!(action, Action::Send, "no new connection, no new handshake");
         let f = finished(pump(&mut ex, &mut server, &t, action));
         assert_eq!((f.record.result, f.keep_conn, f.handshake), (Ok(200), true, None));
@@ -289,20 +290,20 @@ fn over_tls_a_connection_is_opened_secured_and_then_carries_requests() {
     let mut stray = Vec::new();
     server.write_tls(&mut stray).unwrap();
     assert!(!ex.on_idle_data(&stray));
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
 }
 
 #[test]
 fn over_tls_a_request_on_a_new_connection_carries_its_handshake_and_a_stall_is_a_connect_timeout() {
     let t0 = Instant::now();
     let (t, mut ex, mut server) = tls_pair(t0);
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
     let action = ex.on_connect(Ok(()), t0);
     let f = finished(pump(&mut ex, &mut server, &t, action));
     assert_eq!(f.record.result, Ok(200));
     assert!(f.handshake.is_some(), "the request reports the handshake it waited for");
     let (_, mut stalled, _) = tls_pair(t0);
-    stalled.begin(t0, t0);
+    stalled.begin(0, t0, t0, &t);
     assert_eq!(stalled.on_connect(Ok(()), ms(t0, 1)), Action::Send);
     assert_eq!(stalled.handshake_deadline(Some(Duration::from_secs(1))), Some(ms(t0, 1001)));
     assert_eq!(stalled.handshake_deadline(None), None);
@@ -325,7 +326,7 @@ fn over_tls_the_wait_ends_at_the_response_not_at_a_session_ticket() {
         server.write_tls(&mut out).unwrap();
         out
     };
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
     assert_eq!(ex.on_connect(Ok(()), t0), Action::Send);
     to_server(&mut ex, &mut server);
     assert_eq!(ex.on_sent(Ok(()), t0, &t), Action::Recv);
@@ -355,7 +356,7 @@ fn the_low_water_mark_follows_the_body_still_due_and_returns_to_one() {
     assert_eq!(ex.on_data(&[b'x'; 40_000], t0, &t), Action::Recv);
     assert_eq!(ex.low_water_change(), Some(1), "below 64 KiB a wake-up per segment is cheaper");
     assert!(finished(ex.on_data(&[b'x'; 60_000], t0, &t)).keep_conn);
-    ex.begin(t0, t0);
+    ex.begin(0, t0, t0, &t);
     ex.on_sent(Ok(()), t0, &t);
     assert_eq!(ex.low_water_change(), None, "the next response starts at 1 byte");
     // Chunked bodies give no length: no watermark.
@@ -368,7 +369,7 @@ fn the_low_water_mark_follows_the_body_still_due_and_returns_to_one() {
 fn over_tls_the_low_water_mark_leaves_room_for_a_record_held_in_the_session() {
     let t0 = Instant::now();
     let (t, mut ex, mut server) = tls_pair(t0);
-    assert_eq!(ex.begin(t0, t0), Action::Connect);
+    assert_eq!(ex.begin(0, t0, t0, &t), Action::Connect);
     let mut action = ex.on_connect(Ok(()), t0);
     for _ in 0..4 {
         action = match action {
@@ -392,4 +393,38 @@ fn over_tls_the_low_water_mark_leaves_room_for_a_record_held_in_the_session() {
     server.write_tls(&mut head).unwrap();
     assert_eq!(ex.on_data(&head, t0, &t), Action::Recv);
     assert_eq!(ex.low_water_change(), Some(200_000 - 17 * 1024));
+}
+
+#[test]
+fn pooled_requests_are_picked_by_number_and_seq_survives_a_redirect() {
+    use crate::http::{Entry, Pool};
+    let entries = vec![
+        Entry::new(Bytes::from_static(b"GET /a HTTP/1.1\r\nHost: h:8080\r\n\r\n"), 0),
+        Entry::with_seq(
+            Bytes::from_static(b"POST /b/000 HTTP/1.1\r\nHost: h:8080\r\nContent-Length: 3\r\n\r\n000"),
+            b"POST /b/999 HTTP/1.1\r\nHost: h:8080\r\nContent-Length: 3\r\n\r\n999",
+            3,
+            1,
+        ),
+    ];
+    let t = template("GET", true).with_pool(std::sync::Arc::new(Pool::new(entries, 3, 2)));
+    let t0 = Instant::now();
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(4, t0, t0, &t);
+    assert_eq!(ex.outgoing(&t), Outgoing::Request(0));
+    ex.on_sent(Ok(()), t0, &t);
+    assert_eq!(finished(ex.on_data(OK, t0, &t)).target, 0);
+    ex.begin(7, t0, t0, &t);
+    let Outgoing::Bytes(sent) = ex.outgoing(&t) else { panic!("a request with {{{{seq}}}} is this connection's copy") };
+    assert_eq!(&sent[..], b"POST /b/007 HTTP/1.1\r\nHost: h:8080\r\nContent-Length: 3\r\n\r\n007");
+    ex.on_sent(Ok(()), t0, &t);
+    let redirect = b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /c\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(ex.on_data(redirect, t0, &t), Action::Send);
+    assert_eq!(ex.request(&t), b"POST /c HTTP/1.1\r\nHost: h:8080\r\nContent-Length: 3\r\n\r\n007");
+    ex.on_sent(Ok(()), t0, &t);
+    let f = finished(ex.on_data(OK, t0, &t));
+    assert_eq!((f.record.result, f.target), (Ok(200), 1));
+    drop(sent);
+    ex.begin(9, t0, t0, &t);
+    assert!(ex.request(&t).ends_with(b"\r\n\r\n009"), "the copy is rewritten for the next number");
 }

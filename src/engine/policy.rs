@@ -27,8 +27,9 @@ use crate::stats::{ErrorKind, Handshake, Recorder, WorkerStats, nanos};
 /// What a slot does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Next {
-    /// Start a request now, meant to start at `intended` (≤ now).
-    Start { intended: Instant },
+    /// Start request number `pick` of the run now (see
+    /// [`crate::http::Pool::claim`]), meant to start at `intended` (≤ now).
+    Start { intended: Instant, pick: u64 },
     /// Ask again at this instant.
     Wait(Instant),
     /// No request is left for this slot.
@@ -95,7 +96,7 @@ impl<'a> Policy<'a> {
             pace: shared.plan.qps_per_connection.and_then(|q| Duration::try_from_secs_f64(1.0 / q).ok()),
             pace_origin: None,
             end: None,
-            stats: WorkerStats::new(),
+            stats: WorkerStats::for_targets(shared.plan.template.pool.targets()),
             timeline: Recorder::new(shared.plan.interval),
             in_flight: 0,
             last_start: None,
@@ -189,7 +190,7 @@ impl<'a> Policy<'a> {
         if let Some(done) = self.timeline.sent(self.since_start(now)) {
             self.shared.interval_done(&done);
         }
-        Next::Start { intended: intended.min(now) }
+        Next::Start { intended: intended.min(now), pick: self.shared.plan.template.pool.claim() }
     }
 
     /// Under `--stages` of connections, when this worker's active
@@ -264,6 +265,7 @@ impl<'a> Policy<'a> {
             self.warm_in_flight -= 1;
         } else {
             self.stats.record(&finished.record);
+            self.stats.targets.record(finished.target, &finished.record);
             self.shared.live.add(self.worker, &finished.record);
         }
         if let Some(done) = self.timeline.record(self.since_start(now), &finished.record) {

@@ -196,6 +196,7 @@ pub fn page(out: &mut impl Write, inputs: &[Input]) -> io::Result<()> {
     html.push_str(&charts::percentile_curve(&runs));
     html.push_str(&sections::histograms(&runs));
     html.push_str(&sections::outcomes(&runs));
+    html.push_str(&sections::targets(&runs));
     html.push_str(&sections::phases(&runs));
     html.push_str(&sections::insight(&runs));
     html.push_str(&sections::runs(&runs));

@@ -283,3 +283,37 @@ pub fn runs(runs: &[Run]) -> String {
     }
     html
 }
+
+/// Each target's figures, one table per run that had several targets.
+pub fn targets(runs: &[Run]) -> String {
+    let mut html = String::new();
+    for run in runs {
+        let labels = run.info.requests.as_ref().map_or(&[][..], |r| &r.labels[..]);
+        let rows = crate::summary::targets(&run.stats, labels);
+        if rows.is_empty() {
+            continue;
+        }
+        let of = if runs.len() > 1 { format!(": {}", escape(&run.label)) } else { String::new() };
+        let _ = write!(
+            html,
+            "<h2>Targets{of}</h2><table class=\"num\"><tr><th>Target</th><th>Requests</th><th>Errors</th>\
+             <th>p50</th><th>p99</th><th>Status codes</th></tr>"
+        );
+        for row in rows {
+            let codes: Vec<String> = row.codes.iter().map(|(code, n)| format!("{code}: {n}")).collect();
+            let latency = |ns: u64| if row.responses > 0 { ms(ns as f64) } else { "-".into() };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&row.label),
+                row.requests,
+                row.errors,
+                latency(row.p50_ns),
+                latency(row.p99_ns),
+                escape(&codes.join(", "))
+            );
+        }
+        html.push_str("</table>");
+    }
+    html
+}

@@ -3,17 +3,21 @@
 //! Nothing here touches a socket, a clock or the rest of the crate: the
 //! parsers borrow `&[u8]` and say `Complete`/`Partial`, the reader turns a
 //! stream of received chunks into finished responses, and the request builder
-//! produces the bytes every connection sends. Both I/O backends share it, so
+//! produces the bytes every connection sends ([`pool`] holds them, built
+//! once, with [`template`]s filled in). Both I/O backends share it, so
 //! framing is decided in exactly one place (RFC 9112 §6.3).
 
 pub mod chunked;
 pub mod head;
+pub mod pool;
 pub mod reader;
 pub mod request;
 pub mod request_head;
+pub mod template;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use head::{Head, Span, Status, TransferCoding, parse_head};
+pub use pool::{Entry, Pool};
 pub use reader::{Feed, Response, ResponseReader};
 pub use request::RequestSpec;
 pub use request_head::{RequestBody, RequestHead, parse_request_head};

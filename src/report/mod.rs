@@ -13,6 +13,8 @@
 //! style switched off the text carries the same information without escape
 //! codes, and tests compare it byte for byte.
 
+mod targets;
+
 use std::io::{self, Write};
 
 use crate::stats::Phase;
@@ -38,6 +40,7 @@ pub fn render(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Res
     insight(out, summary, style)?;
     histogram(out, summary, style)?;
     statuses(out, summary)?;
+    targets::section(out, summary)?;
     errors(out, summary)?;
     details(out, summary)?;
     assertions(out, summary, style)
@@ -106,6 +109,9 @@ fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Resul
         "  Backend:      {}, {} worker{plural} x {} connections",
         info.backend, info.workers, info.connections
     )?;
+    if let Some(requests) = &info.requests {
+        targets::requests_line(out, requests)?;
+    }
     if let Some(tls) = &stats.tls.negotiated {
         writeln!(out, "  TLS:          {}, {}, {}", tls.version, tls.suite, tls.group)?;
     }

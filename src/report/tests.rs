@@ -57,6 +57,7 @@ fn sample() -> (WorkerStats, RunInfo) {
         merged: None,
         stages: None,
         warmup: None,
+        requests: None,
     };
     (stats, info)
 }
@@ -96,6 +97,7 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
         merged: None,
         stages: None,
         warmup: None,
+        requests: None,
     };
     (stats, info)
 }

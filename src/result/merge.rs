@@ -109,6 +109,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         stages: None,
         // The longest, so that the timeline's warm-up counts are read back.
         warmup: infos.iter().filter_map(|i| i.warmup).max(),
+        requests: infos.iter().find_map(|i| i.requests.clone()),
     };
     let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
     let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);

@@ -12,6 +12,7 @@
 mod facts;
 pub mod json;
 pub mod merge;
+pub mod targets;
 pub mod timeline;
 
 pub use facts::{AssertionDoc, Dns, LoadDoc, MachineDoc, RampDoc, RateDoc, StageDoc, WarmupDoc};
@@ -73,6 +74,9 @@ pub struct ResultDoc {
     /// before vastar kept one, and in merges of such results).
     #[serde(default)]
     pub timeline: Option<timeline::TimelineDoc>,
+    /// Per target, for a run with several (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<targets::TargetDoc>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +137,9 @@ pub struct Run {
     /// `--warmup` (absent otherwise and in older documents).
     #[serde(default)]
     pub warmup: Option<WarmupDoc>,
+    /// Several targets or templates: what the requests were (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<targets::RequestsDoc>,
 }
 
 /// The report's Summary section (derived; ignored when read back).
@@ -295,6 +302,7 @@ impl Run {
                 stages.stages.iter().map(|&(over_s, connections)| StageDoc { over_s, connections }).collect()
             }),
             warmup: info.warmup.map(|w| WarmupDoc::of(w, warmup)),
+            requests: info.requests.as_ref().map(targets::RequestsDoc::of),
         }
     }
 }
@@ -475,6 +483,7 @@ impl ResultDoc {
                 let span = Duration::from_nanos(end_unix_ns - start_unix_ns);
                 timeline::TimelineDoc::of(t, span, info.rate.as_ref(), info.warmup.unwrap_or_default())
             }),
+            targets: targets::docs_of(summary),
         }
     }
 
@@ -547,6 +556,10 @@ impl ResultDoc {
         if let Some(tls) = &self.tls {
             s.tls = tls.stats()?;
         }
+        if let Some(rows) = &self.targets {
+            let targets = self.run.requests.as_ref().map_or(rows.len(), |r| r.targets.len());
+            s.targets = targets::stats_of(rows, targets)?;
+        }
         for (&code, &n) in &self.status_codes {
             if !(100..=999).contains(&code) {
                 return Err(format!("status code {code} is out of range"));
@@ -584,6 +597,7 @@ impl ResultDoc {
                 stages: stages.iter().map(|s| (s.over_s, s.connections)).collect(),
             }),
             warmup: r.warmup.and_then(|w| Duration::try_from_secs_f64(w.seconds).ok()),
+            requests: r.requests.as_ref().map(targets::RequestsDoc::requests),
         }
     }
 

@@ -34,6 +34,7 @@ fn info(elapsed_ms: u64) -> RunInfo {
         merged: None,
         stages: None,
         warmup: None,
+        requests: None,
     }
 }
 

@@ -150,7 +150,8 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     let url = match (&demo, &args.url) {
         (Some(server), _) => format!("{scheme}://{}/", server.addr()),
         (None, Some(url)) => url.clone(),
-        (None, None) => unreachable!("clap requires a URL without --demo"),
+        // clap requires a URL without --demo, unless --targets gives them.
+        (None, None) => String::new(),
     };
     if demo.is_some() && !args.quiet {
         eprintln!("vastar --demo: benchmarking the built-in server at {url}");
@@ -259,7 +260,22 @@ fn run_info(
         merged: None,
         stages: executed(config).1,
         warmup: config.warmup,
+        requests: requests_info(config),
     }
+}
+
+/// What the requests were, for a run with several targets or templates.
+fn requests_info(config: &Config) -> Option<crate::summary::Requests> {
+    let (facts, pool) = (&config.targets, &config.pool);
+    (facts.labels.len() > 1 || facts.templated || pool.len() > 1).then(|| crate::summary::Requests {
+        labels: facts.labels.clone(),
+        order: facts.order.label().to_string(),
+        seed: facts.seed,
+        pool: pool.len(),
+        used: pool.distinct_used() as u64,
+        templated: facts.templated,
+        from_file: facts.from_file,
+    })
 }
 
 /// The rate shape and connection stages as the engine runs them: from the
@@ -409,7 +425,8 @@ fn refused(engine: &Engine, config: &Config) -> Result<(), Error> {
 pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
     let url = &config.url;
     let mut template =
-        Template::new(config.request.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port);
+        Template::new(config.request.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port)
+            .with_pool(config.pool.clone());
     if let Some(tls) = tls_target(config)? {
         template = template.with_tls(tls);
     }

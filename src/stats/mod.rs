@@ -10,6 +10,7 @@
 
 pub mod histogram;
 pub mod shape;
+pub mod targets;
 pub mod timeline;
 pub mod tls;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use histogram::add;
 pub use histogram::{Histogram, Overflow};
 pub use shape::{Concurrency, Segment, Shape};
+pub use targets::{TargetRow, TargetStats};
 pub use timeline::{Interval, Recorder, Sparse, Timeline};
 pub use tls::{Handshake, Negotiated, TlsStats};
 
@@ -224,6 +226,15 @@ pub struct Record {
     pub body_bytes: u64,
 }
 
+#[cfg(test)]
+impl Record {
+    /// A request of the unit tests: its result and latency, nothing else.
+    pub fn sample(result: Result<u16, ErrorKind>, latency: Duration) -> Record {
+        let zero = Duration::ZERO;
+        Record { result, latency, queued: zero, write: None, wait: zero, read: zero, wire_bytes: 0, body_bytes: 0 }
+    }
+}
+
 /// Lowest and highest status codes that are counted individually.
 const STATUS_MIN: u16 = 100;
 const STATUS_MAX: u16 = 999;
@@ -262,6 +273,8 @@ pub struct WorkerStats {
     pub preconnect_failures: u64,
     /// Requests of the warm-up (`--warmup`), kept out of every figure above.
     pub warmup: Warmup,
+    /// Per target, when the run has several (requests never sent are in none).
+    pub targets: TargetStats,
 }
 
 /// What the warm-up's requests came to: counted, never mixed with the run's.
@@ -316,7 +329,14 @@ impl WorkerStats {
             body_bytes: 0,
             preconnect_failures: 0,
             warmup: Warmup::default(),
+            targets: TargetStats::default(),
         }
+    }
+
+    /// Stats of a run that sends `targets` targets (with a row for each
+    /// when there are several).
+    pub fn for_targets(targets: usize) -> Self {
+        WorkerStats { targets: TargetStats::new(targets), ..Self::new() }
     }
 
     #[inline]
@@ -359,6 +379,7 @@ impl WorkerStats {
         self.connect_latency.merge(&other.connect_latency)?;
         self.tls.merge(&other.tls)?;
         self.warmup.merge(&other.warmup)?;
+        self.targets.merge(&other.targets)?;
         for (a, b) in [
             (&mut self.write, &other.write),
             (&mut self.wait, &other.wait),

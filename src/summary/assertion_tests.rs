@@ -5,16 +5,7 @@ use crate::stats::{ErrorKind, Record, WorkerStats};
 use crate::summary::{Load, RunInfo};
 
 fn record(result: Result<u16, ErrorKind>, latency_ms: u64) -> Record {
-    Record {
-        result,
-        latency: Duration::from_millis(latency_ms),
-        queued: Duration::ZERO,
-        write: None,
-        wait: Duration::ZERO,
-        read: Duration::ZERO,
-        wire_bytes: 0,
-        body_bytes: 0,
-    }
+    Record::sample(result, Duration::from_millis(latency_ms))
 }
 
 /// 1000 completed requests over 2 s: latencies 1..=990 ms, 990 responses
@@ -39,6 +30,7 @@ fn run() -> (WorkerStats, RunInfo) {
         merged: None,
         stages: None,
         warmup: None,
+        requests: None,
     };
     (stats, info)
 }

@@ -37,6 +37,63 @@ pub struct RunInfo {
     /// `--warmup`: how long the warm-up ran before the measured run (whose
     /// requests are counted in the stats' `warmup`, and nowhere else).
     pub warmup: Option<Duration>,
+    /// Several targets or templates: what the requests were.
+    pub requests: Option<Requests>,
+}
+
+/// What a run's requests were, when not one pre-built request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requests {
+    /// Each target, as `METHOD URL`.
+    pub labels: Vec<String>,
+    /// `round-robin` or `random`.
+    pub order: String,
+    pub seed: u64,
+    /// Requests pre-built before the start.
+    pub pool: usize,
+    /// Distinct requests sent (with `{{seq}}`: every request).
+    pub used: u64,
+    pub templated: bool,
+    pub from_file: bool,
+}
+
+/// One row of the per-target table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetSummary {
+    /// `METHOD URL`, or for the last row of a long list `other (N targets)`.
+    pub label: String,
+    pub requests: u64,
+    pub responses: u64,
+    pub errors: u64,
+    /// (status, count), in the order first seen.
+    pub codes: Vec<(u16, u64)>,
+    /// Responses with a code beyond those counted one by one.
+    pub other_codes: u64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+}
+
+/// The per-target rows of `stats`, named from `labels`.
+pub fn targets(stats: &WorkerStats, labels: &[String]) -> Vec<TargetSummary> {
+    let rows = stats.targets.rows();
+    let grouped = stats.targets.grouped();
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| TargetSummary {
+            label: match labels.get(i) {
+                _ if grouped > 0 && i + 1 == rows.len() => format!("other ({grouped} targets)"),
+                Some(label) => label.clone(),
+                None => format!("target {}", i + 1),
+            },
+            requests: row.requests(),
+            responses: row.responses,
+            errors: row.errors,
+            codes: row.codes().collect(),
+            other_codes: row.other_codes,
+            p50_ns: row.latency.percentile_ns(50.0),
+            p99_ns: row.latency.percentile_ns(99.0),
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -151,6 +208,8 @@ pub struct Summary<'a> {
     pub timeline: Option<&'a Timeline>,
     /// `--assert` thresholds, checked.
     pub assertions: Vec<Checked>,
+    /// Per target, when the run had several (none otherwise).
+    pub targets: Vec<TargetSummary>,
 }
 
 impl<'a> Summary<'a> {
@@ -183,6 +242,7 @@ impl<'a> Summary<'a> {
             write_measured: stats.write.count > 0 || stats.wait.count == 0,
             timeline: None,
             assertions: Vec::new(),
+            targets: targets(stats, info.requests.as_ref().map_or(&[], |r| &r.labels)),
         }
     }
 
@@ -313,6 +373,7 @@ mod tests {
             merged: None,
             stages: None,
             warmup: None,
+            requests: None,
         };
         let summary = Summary::new(&stats, &info);
         assert!(summary.histogram.is_empty() && summary.ratios.is_empty());

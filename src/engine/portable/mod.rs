@@ -156,15 +156,15 @@ impl Worker<'_> {
         let mut timing = SlotTiming::default();
         loop {
             let next = self.policy.borrow_mut().next(&mut timing, Instant::now());
-            let intended = match next {
+            let (intended, pick) = match next {
                 Next::Retire => return,
                 Next::Wait(at) => {
                     self.clock.until(at).await;
                     continue;
                 }
-                Next::Start { intended } => intended,
+                Next::Start { intended, pick } => (intended, pick),
             };
-            let finished = self.request(&mut exchange, &mut stream, intended).await;
+            let finished = self.request(&mut exchange, &mut stream, (pick, intended)).await;
             if !finished.keep_conn {
                 stream = None;
             }
@@ -173,8 +173,13 @@ impl Worker<'_> {
     }
 
     /// One request, under the plan's deadline counted from its intended start.
-    async fn request(&self, exchange: &mut Exchange, stream: &mut Option<Stream>, intended: Instant) -> Finished {
-        let action = exchange.begin(intended, Instant::now());
+    async fn request(
+        &self,
+        exchange: &mut Exchange,
+        stream: &mut Option<Stream>,
+        (pick, intended): (u64, Instant),
+    ) -> Finished {
+        let action = exchange.begin(pick, intended, Instant::now(), &self.shared.plan.template);
         let end = match self.shared.plan.timeout {
             None => self.carry_out(exchange, stream, action).await,
             Some(limit) => {
@@ -228,7 +233,7 @@ impl Worker<'_> {
             return self.receive(ex, s).await;
         }
         let written = match ex.outgoing(template) {
-            Outgoing::Request => s.write_all(&template.request).await,
+            Outgoing::Request(entry) => s.write_all(&template.pool.entry(entry).bytes).await,
             Outgoing::Bytes(bytes) => s.write_all(&bytes).await,
         };
         ex.on_sent(written.map_err(|e| classify(&e)), Instant::now(), template)

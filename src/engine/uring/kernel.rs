@@ -20,6 +20,7 @@ use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,6 +28,7 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::bufring::BufRing;
 use crate::engine::Address;
+use crate::http::Pool;
 
 /// `IORING_ENTER_GETEVENTS` (linux/io_uring.h): run and post completions.
 const ENTER_GETEVENTS: u32 = 1;
@@ -69,8 +71,8 @@ pub struct Kernel {
     addrs: ManuallyDrop<Box<[RawAddr]>>,
     /// Read by the timeouts linked to connects.
     connect_limit: ManuallyDrop<Option<Box<types::Timespec>>>,
-    /// The run's request, read by sends of it.
-    request: ManuallyDrop<Bytes>,
+    /// The run's pre-built requests, read by sends of them.
+    requests: ManuallyDrop<Arc<Pool>>,
     /// Other bytes being sent (redirect hops, TLS ciphertext), by the
     /// send's `user_data`, until every send under that key completes.
     kept: ManuallyDrop<HashMap<u64, Kept>>,
@@ -90,7 +92,7 @@ impl Kernel {
         provided: Option<(u16, u32, bool)>,
         addrs: Box<[RawAddr]>,
         connect_limit: Option<Duration>,
-        request: Bytes,
+        requests: Arc<Pool>,
     ) -> io::Result<Kernel> {
         let receive = match provided {
             Some((count, size, incremental)) => {
@@ -106,7 +108,7 @@ impl Kernel {
             receive: ManuallyDrop::new(receive),
             addrs: ManuallyDrop::new(addrs),
             connect_limit: ManuallyDrop::new(connect_limit.map(timespec)),
-            request: ManuallyDrop::new(request),
+            requests: ManuallyDrop::new(requests),
             kept: ManuallyDrop::new(HashMap::new()),
             pending: 0,
             closing: Vec::new(),
@@ -139,10 +141,11 @@ impl Kernel {
         }
     }
 
-    /// Queues a send of the run's request on `fd`; only a failure completes.
-    pub fn send_request(&mut self, fd: RawFd, ud: u64) {
+    /// Queues a send of the run's pre-built request `entry` on `fd`; only
+    /// a failure completes.
+    pub fn send_request(&mut self, fd: RawFd, ud: u64, entry: usize) {
         let flags = libc::MSG_WAITALL | libc::MSG_NOSIGNAL;
-        let bytes = &self.request;
+        let bytes = &self.requests.entry(entry).bytes;
         let entry = opcode::Send::new(types::Fd(fd), bytes.as_ptr(), bytes.len() as u32)
             .flags(flags)
             .build()
@@ -359,7 +362,7 @@ impl Drop for Kernel {
             ManuallyDrop::drop(&mut self.receive);
             ManuallyDrop::drop(&mut self.addrs);
             ManuallyDrop::drop(&mut self.connect_limit);
-            ManuallyDrop::drop(&mut self.request);
+            ManuallyDrop::drop(&mut self.requests);
             ManuallyDrop::drop(&mut self.kept);
         }
     }

@@ -249,7 +249,7 @@ impl<'a> Worker<'a> {
         let provided = features.multishot.then(|| buffer_pool(buffer_bytes, features.incremental));
         let plan = &job.shared.plan;
         let addrs = plan.addrs.iter().map(raw_addr).collect::<io::Result<_>>()?;
-        let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.request.clone())?;
+        let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.pool.clone())?;
         let now = Instant::now();
         let tls = job.tls();
         let slots = (0..job.connections)
@@ -350,20 +350,20 @@ impl<'a> Worker<'a> {
 
     /// Begins the slot's next request when the policy says so.
     fn start_next(&mut self, idx: usize, now: Instant) {
-        let intended = match self.policy.next(&mut self.slots[idx].timing, now) {
+        let (intended, pick) = match self.policy.next(&mut self.slots[idx].timing, now) {
             Next::Retire => return,
             Next::Wait(at) => {
                 self.wakeups.push(Reverse((at, idx)));
                 return;
             }
-            Next::Start { intended } => intended,
+            Next::Start { intended, pick } => (intended, pick),
         };
         let slot = &mut self.slots[idx];
         slot.busy = true;
         slot.deadline = self.shared.plan.timeout.map(|t| intended + t);
         let deadline = slot.deadline;
         self.check_by(deadline);
-        let action = self.slots[idx].ex.begin(intended, now);
+        let action = self.slots[idx].ex.begin(pick, intended, now, &self.shared.plan.template);
         self.apply(idx, action, now);
     }
 

@@ -74,8 +74,8 @@ impl Worker<'_> {
         let shared = self.shared;
         let slot = &mut self.slots[idx];
         let bytes = match slot.ex.outgoing(&shared.plan.template) {
-            Outgoing::Request => {
-                self.kernel.send_request(slot.fd, user_data(slot.generation, idx, OP_SEND));
+            Outgoing::Request(entry) => {
+                self.kernel.send_request(slot.fd, user_data(slot.generation, idx, OP_SEND), entry);
                 return;
             }
             Outgoing::Bytes(bytes) if bytes.is_empty() => return,
