@@ -380,6 +380,7 @@ impl BenchArgs {
                 seed: self.seed,
                 pool: self.template_pool,
                 connect_to: &self.connect_to,
+                unix_socket: self.unix_socket.is_some(),
             },
             unix_socket: self.unix_socket.as_deref(),
             family: match (self.ipv4, self.ipv6) {

@@ -287,3 +287,21 @@ fn bad_target_files_are_refused_with_their_file_and_line() {
     let out = vastar(&["--targets", missing.to_str().unwrap(), "http://127.0.0.1:9/"]);
     assert_eq!(out.status.code(), Some(2), "a URL and --targets together");
 }
+
+#[test]
+fn targets_beyond_the_rows_are_counted_together_and_said_so() {
+    let server = Scripted::start(|_| send(OK));
+    let dir = scratch("many");
+    let file = dir.join("many.txt");
+    let urls: String = (0..70).map(|i| format!("{}/t{i}\n", server.url(""))).collect();
+    std::fs::write(&file, urls).unwrap();
+    let out = vastar(&["--targets", file.to_str().unwrap(), "-n", "700", "-c", "7", "-o", "json", "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["targets"].as_array().unwrap();
+    assert_eq!(rows.len(), 65, "64 rows of their own, then one for the rest");
+    assert!(rows[..64].iter().all(|r| r["requests"] == 10 && r["grouped"] == 0));
+    assert_eq!((rows[64]["target"].as_str(), rows[64]["grouped"].as_u64()), (Some("other (6 targets)"), Some(6)));
+    assert_eq!(rows[64]["requests"], 60);
+    assert_eq!(server.requests(), 700);
+}

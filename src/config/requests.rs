@@ -67,6 +67,8 @@ pub struct RequestFlags<'a> {
     pub seed: Option<u64>,
     pub pool: Option<u64>,
     pub connect_to: &'a [String],
+    /// `--unix-socket`: every connection goes there, whatever the hosts.
+    pub unix_socket: bool,
 }
 
 /// The run's requests, ready for the engine.
@@ -138,7 +140,7 @@ pub fn build(
         _ => ConfigError::Url(why),
     };
     let mappings: Vec<ConnectTo> = flags.connect_to.iter().map(|t| ConnectTo::parse(t)).collect::<Result<_, _>>()?;
-    let connect_to = destination(&sources, &mappings)?;
+    let connect_to = destination(&sources, &mappings, flags.unix_socket)?;
     let common = Common {
         input,
         headers: templated_headers("-H", &input.headers)?,
@@ -284,10 +286,15 @@ fn templated_headers(
 }
 
 /// The one place every connection goes: each target's host and port, or
-/// where the first `--connect-to` that applies to it sends it. Targets that
-/// would need connections to several places, or TLS connections for
-/// several names, are refused: a run keeps one set of connections.
-fn destination(sources: &[Source], mappings: &[ConnectTo]) -> Result<Option<(String, u16)>, ConfigError> {
+/// where the first `--connect-to` that applies to it sends it (or the
+/// `--unix-socket`, for every host). Targets that would need connections
+/// to several places, or TLS connections for several names, are refused:
+/// a run keeps one set of connections.
+fn destination(
+    sources: &[Source],
+    mappings: &[ConnectTo],
+    unix_socket: bool,
+) -> Result<Option<(String, u16)>, ConfigError> {
     let place = |s: &Source| {
         ConnectTo::find(mappings, &s.url).map_or_else(|| (s.url.host.clone(), s.url.port), |m| m.to.clone())
     };
@@ -314,7 +321,7 @@ fn destination(sources: &[Source], mappings: &[ConnectTo]) -> Result<Option<(Str
             ));
         }
         let (a, b) = (place(first), place(s));
-        if a != b {
+        if a != b && !unix_socket {
             return Err(invalid(
                 "--targets",
                 format!(

@@ -109,6 +109,8 @@ fn targets_must_share_one_place_unless_connect_to_joins_them() {
     assert_eq!(joined.connect_to, Some(("127.0.0.1".into(), 1)));
     let hosts: Vec<String> = texts(&joined.pool).iter().map(|t| t.lines().nth(1).unwrap().to_string()).collect();
     assert_eq!(hosts, ["Host: a.test:8080", "Host: b.test:9090"], "Host headers stay");
+    let socket = RequestFlags { unix_socket: true, ..Default::default() };
+    assert_eq!(from_file("socket", two_hosts, socket).unwrap().connect_to, None, "a Unix socket takes every host");
     let one = ["127.0.0.1:1".to_string()];
     assert!(from_file("short", two_hosts, RequestFlags { connect_to: &one, ..Default::default() }).is_ok());
     let stray = ["c.test:80:127.0.0.1:1".to_string()];
