@@ -135,25 +135,18 @@ pub fn build(
         }
         None => (None, vec![url_source(url, input)?]),
     };
-    let at = |line: Option<usize>, why: String| match (&file, line) {
-        (Some(file), Some(line)) => ConfigError::Targets { file: file.clone(), line, why },
-        _ => ConfigError::Url(why),
-    };
     let mappings: Vec<ConnectTo> = flags.connect_to.iter().map(|t| ConnectTo::parse(t)).collect::<Result<_, _>>()?;
     let connect_to = destination(&sources, &mappings, flags.unix_socket)?;
     let common = Common {
         input,
         headers: templated_headers("-H", &input.headers)?,
-        body: template::parse(&input.body).map_err(|e| invalid("-d/-D", e.to_string()))?,
+        body: only_templated(template::parse(&input.body).map_err(|e| invalid("-d/-D", e.to_string()))?),
         seq_width,
     };
     let uses = line_uses(&sources, &common);
     let mut files = Vec::new();
     for (path, _, line) in &uses {
-        let lines = read_lines(path).map_err(|why| match line {
-            Some(_) => at(*line, why),
-            None => invalid("template", why),
-        })?;
+        let lines = read_lines(path).map_err(|why| at(file.as_deref(), *line, invalid("template", why)))?;
         files.push((path.clone(), lines));
     }
     let order = flags.order.map(Order::parse).transpose()?.unwrap_or(Order::RoundRobin);
@@ -163,36 +156,13 @@ pub fn build(
         uses.iter().zip(&files).map(|((_, per_round, _), (_, lines))| (lines.len(), *per_round)).collect();
     let length = pool_length(sources.len(), &counts, random, pool_size);
     let mut filler = Filler::new(seed, files);
-    let mut entries = Vec::with_capacity(length);
-    let mut first = None;
-    let mut bytes = 0usize;
-    for i in 0..length {
-        let target = match order {
-            Order::RoundRobin => i % sources.len(),
-            Order::Random => filler.random().below(sources.len() as u64) as usize,
-        };
-        let source = &sources[target];
-        let (entry, spec) =
-            build_entry(source, &common, &mut filler, target as u16).map_err(|why| at(source.line, why))?;
-        first.get_or_insert(spec);
-        bytes += entry.bytes.len();
-        if bytes > MAX_POOL_BYTES {
-            return Err(invalid(
-                "--template-pool",
-                format!(
-                    "the {length} pre-built requests would take more than {} MiB; lower --template-pool",
-                    MAX_POOL_BYTES >> 20
-                ),
-            ));
-        }
-        entries.push(entry);
-    }
+    let (entries, first) = build_pool(&sources, &common, (&mut filler, order, length), file.as_deref())?;
     let templated = sources.iter().any(source_templated)
         || template::is_templated(&common.body)
         || common.headers.iter().any(|(_, v)| template::is_templated(v));
     Ok(Requests {
         url: sources[0].url.clone(),
-        request: first.unwrap_or_else(|| unreachable!("a pool holds at least one request")),
+        request: first,
         connect_to,
         pool: Arc::new(Pool::new(entries, seq_width, sources.len())),
         facts: Facts {
@@ -203,6 +173,70 @@ pub fn build(
             from_file: file.is_some(),
         },
     })
+}
+
+/// `e` at `line` of the target `file`, when both are known.
+fn at(file: Option<&str>, line: Option<usize>, e: ConfigError) -> ConfigError {
+    match (file, line) {
+        (Some(file), Some(line)) => ConfigError::Targets { file: file.to_string(), line, why: e.to_string() },
+        _ => e,
+    }
+}
+
+/// The pool's `length` entries, and the first one's spec. A target whose
+/// texts hold no random value or line is built once and its bytes shared
+/// by all its entries (a random order of large bodies costs one body each).
+fn build_pool(
+    sources: &[Source],
+    common: &Common,
+    (filler, order, length): (&mut Filler, Order, usize),
+    file: Option<&str>,
+) -> Result<(Vec<Entry>, RequestSpec), ConfigError> {
+    let fixed = |s: &Source| !varies(s, common);
+    let mut built: Vec<Option<Entry>> = vec![None; sources.len()];
+    let (mut entries, mut first, mut bytes) = (Vec::with_capacity(length), None, 0usize);
+    for i in 0..length {
+        let target = match order {
+            Order::RoundRobin => i % sources.len(),
+            Order::Random => filler.random().below(sources.len() as u64) as usize,
+        };
+        let source = &sources[target];
+        if let Some(entry) = &built[target] {
+            entries.push(entry.clone());
+            continue;
+        }
+        let (entry, spec) = build_entry(source, common, filler, target as u16).map_err(|e| at(file, source.line, e))?;
+        first.get_or_insert(spec);
+        bytes += entry.bytes.len();
+        if bytes > MAX_POOL_BYTES {
+            let why = format!(
+                "the {length} pre-built requests would take more than {} MiB; lower --template-pool",
+                MAX_POOL_BYTES >> 20
+            );
+            return Err(invalid("--template-pool", why));
+        }
+        if fixed(source) {
+            built[target] = Some(entry.clone());
+        }
+        entries.push(entry);
+    }
+    let first = first.ok_or_else(|| invalid("--template-pool", "the pool holds no request"))?;
+    Ok((entries, first))
+}
+
+/// Whether a target's requests differ from one another (beyond `{{seq}}`).
+fn varies(source: &Source, common: &Common) -> bool {
+    let varying =
+        |pieces: &Vec<Piece>| pieces.iter().any(|p| matches!(p, Piece::Rand(_) | Piece::Uuid | Piece::Line(_)));
+    pieces_of(source).any(varying)
+        || common.headers.iter().any(|(_, v)| varying(v))
+        || (source.body.is_none() && varying(&common.body))
+}
+
+/// `pieces` when they hold a placeholder; nothing otherwise (the text is
+/// then used as it is, without a copy).
+fn only_templated(pieces: Vec<Piece>) -> Vec<Piece> {
+    if template::is_templated(&pieces) { pieces } else { Vec::new() }
 }
 
 fn pool_size(given: Option<u64>) -> Result<usize, ConfigError> {
@@ -251,7 +285,7 @@ fn file_source(t: TargetLine, input: &RequestInput) -> Result<Source, (usize, St
         headers.push((name, template::parse(value.as_bytes()).map_err(|e| fail(format!("header {value:?}: {e}")))?));
     }
     let body = match t.body {
-        Some(bytes) => Some((template::parse(&bytes).map_err(|e| fail(format!("body: {e}")))?, bytes)),
+        Some(bytes) => Some((only_templated(template::parse(&bytes).map_err(|e| fail(format!("body: {e}")))?), bytes)),
         None => None,
     };
     let method = t.method.unwrap_or_else(|| input.method.clone());
@@ -440,7 +474,7 @@ fn build_entry(
     common: &Common,
     filler: &mut Filler,
     target: u16,
-) -> Result<(Entry, RequestSpec), String> {
+) -> Result<(Entry, RequestSpec), ConfigError> {
     let filled = fill(source, common, filler);
     let spec = spec_of(source, common, &render_with(&filled, b'0', common.seq_width))?;
     let zeros = spec.build();
@@ -498,7 +532,7 @@ fn render_with(filled: &Filled, digit: u8, width: usize) -> Rendered {
 }
 
 /// The spec of one request of `source` with `rendered` texts.
-fn spec_of(source: &Source, common: &Common, rendered: &Rendered) -> Result<RequestSpec, String> {
+fn spec_of(source: &Source, common: &Common, rendered: &Rendered) -> Result<RequestSpec, ConfigError> {
     let templated_body = source.body.as_ref().map_or(&common.body, |(pieces, _)| pieces);
     let body = if template::is_templated(templated_body) {
         rendered.body.clone()
@@ -508,7 +542,7 @@ fn spec_of(source: &Source, common: &Common, rendered: &Rendered) -> Result<Requ
     let input =
         RequestInput { method: source.method.clone(), body, headers: rendered.headers.clone(), ..common.input.clone() };
     let url = Url { target: rendered.target.clone(), ..source.url.clone() };
-    request_spec(&url, input).map_err(|e| e.to_string())
+    request_spec(&url, input)
 }
 
 #[cfg(test)]

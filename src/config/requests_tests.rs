@@ -165,4 +165,12 @@ fn a_random_order_is_seeded_and_covers_the_targets() {
     assert_eq!(counts.iter().sum::<usize>(), 300);
     assert!(counts.iter().all(|&n| n > 60), "{counts:?}");
     assert_eq!(one.facts.seed, 9);
+    assert_eq!(one.pool.distinct(), 3, "a target without random values is built once and shared");
+}
+
+#[test]
+fn request_flag_errors_keep_their_own_words() {
+    let given = RequestInput { accept: Some("a\nb".into()), ..input("GET") };
+    let err = build("http://h/", &given, &RequestFlags::default(), 3).unwrap_err().to_string();
+    assert!(err.starts_with("-A: ") && err.contains("control character"), "{err}");
 }

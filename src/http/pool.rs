@@ -157,18 +157,34 @@ impl Pool {
         self.next.load(Ordering::Relaxed)
     }
 
-    /// Distinct requests sent so far (entries are distinct by construction).
-    pub fn distinct_used(&self) -> usize {
+    /// Distinct requests sent so far: with `{{seq}}` every one; otherwise
+    /// the distinct pre-built requests among the entries used (entries that
+    /// share their bytes are one request).
+    pub fn distinct_used(&self) -> u64 {
         if self.entries.iter().any(Entry::has_seq) {
-            return usize::try_from(self.claimed()).unwrap_or(usize::MAX);
+            return self.claimed();
         }
-        usize::try_from(self.claimed()).unwrap_or(usize::MAX).min(self.entries.len()).max(1)
+        let used = usize::try_from(self.claimed()).unwrap_or(usize::MAX).clamp(1, self.entries.len());
+        distinct(&self.entries[..used]) as u64
+    }
+
+    /// Distinct pre-built requests (entries that share their bytes are one).
+    pub fn distinct(&self) -> usize {
+        distinct(&self.entries)
     }
 
     /// Total bytes of the pre-built requests.
     pub fn bytes(&self) -> usize {
         self.entries.iter().map(|e| e.bytes.len()).sum()
     }
+}
+
+/// Distinct requests among `entries`: those sharing bytes count once.
+fn distinct(entries: &[Entry]) -> usize {
+    let mut starts: Vec<*const u8> = entries.iter().map(|e| e.bytes.as_ptr()).collect();
+    starts.sort_unstable();
+    starts.dedup();
+    starts.len()
 }
 
 #[cfg(test)]
@@ -216,5 +232,11 @@ mod tests {
         let picked: Vec<u8> = (0..7).map(|_| pool.entry(pool.index_of(pool.claim())).bytes[0]).collect();
         assert_eq!(picked, b"abcabca");
         assert_eq!((pool.claimed(), pool.distinct_used()), (7, 3));
+        let shared = Bytes::from_static(b"GET /same HTTP/1.1\r\n\r\n");
+        let twice = Pool::new(vec![Entry::new(shared.clone(), 0), Entry::new(shared, 0)], 1, 1);
+        (0..5).for_each(|_| {
+            twice.claim();
+        });
+        assert_eq!((twice.distinct_used(), twice.distinct()), (1, 1), "entries sharing their bytes are one request");
     }
 }

@@ -20,7 +20,7 @@ pub struct RequestsDoc {
     pub order: String,
     /// The seed of random values and order (`--seed` repeats them).
     pub seed: u64,
-    /// Requests pre-built before the start.
+    /// Distinct requests pre-built before the start.
     pub pool: usize,
     /// Distinct requests sent (every request, with `{{seq}}`).
     pub distinct_used: u64,

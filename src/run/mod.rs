@@ -271,8 +271,8 @@ fn requests_info(config: &Config) -> Option<crate::summary::Requests> {
         labels: facts.labels.clone(),
         order: facts.order.label().to_string(),
         seed: facts.seed,
-        pool: pool.len(),
-        used: pool.distinct_used() as u64,
+        pool: pool.distinct(),
+        used: pool.distinct_used(),
         templated: facts.templated,
         from_file: facts.from_file,
     })

@@ -49,7 +49,7 @@ pub struct Requests {
     /// `round-robin` or `random`.
     pub order: String,
     pub seed: u64,
-    /// Requests pre-built before the start.
+    /// Distinct requests pre-built before the start.
     pub pool: usize,
     /// Distinct requests sent (with `{{seq}}`: every request).
     pub used: u64,
