@@ -319,7 +319,9 @@ pub struct BenchArgs {
     /// which the client trusts (verification stays on, as for a real server).
     #[arg(long)]
     pub tls: bool,
-    /// Target URL (http[s]://host[:port][/path][?query]).
+    /// Target URL (http[s]://host[:port][/path][?query]). Its path and
+    /// query, -H values and the body may hold templates, filled in per
+    /// request: {{seq}}, {{rand:N}}, {{uuid}}, {{line:FILE}}.
     #[arg(value_name = "URL", required_unless_present_any = ["demo", "targets"])]
     pub url: Option<String>,
 }

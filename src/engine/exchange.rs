@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::secure::{Secure, TlsTarget};
+use super::sending::Current;
 use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
 use crate::http::{Feed, HttpError, Pool, RequestSpec, Response, ResponseReader};
@@ -574,51 +575,6 @@ impl Exchange {
             handshake: self.handshake.take(),
             target: self.current.target,
         })
-    }
-}
-
-/// Which bytes a connection's request sends: a pool entry, this
-/// connection's copy of one with its `{{seq}}` written in, or a redirect hop.
-#[derive(Debug, Default)]
-struct Current {
-    entry: usize,
-    target: u16,
-    /// The buffer is reused for the next copy once the kernel let go of it.
-    copy: Bytes,
-    use_copy: bool,
-    hop: Option<Bytes>,
-}
-
-impl Current {
-    /// Request number `pick`: its entry, and the copy when it has `{{seq}}`.
-    fn pick(&mut self, pick: u64, pool: &Pool) {
-        self.entry = pool.index_of(pick);
-        let entry = pool.entry(self.entry);
-        self.target = entry.target;
-        self.use_copy = entry.has_seq();
-        if self.use_copy {
-            let mut buf = std::mem::take(&mut self.copy).try_into_mut().unwrap_or_default();
-            entry.write(pick, pool.seq_width(), &mut buf);
-            self.copy = buf.freeze();
-        }
-        self.hop = None;
-    }
-
-    fn bytes<'a>(&'a self, template: &'a Template) -> &'a [u8] {
-        match &self.hop {
-            Some(hop) => hop,
-            None if self.use_copy => &self.copy,
-            None => &template.pool.entry(self.entry).bytes,
-        }
-    }
-
-    /// What a plain connection sends.
-    fn outgoing(&self) -> Outgoing {
-        match &self.hop {
-            Some(hop) => Outgoing::Bytes(hop.clone()),
-            None if self.use_copy => Outgoing::Bytes(self.copy.clone()),
-            None => Outgoing::Request(self.entry),
-        }
     }
 }
 

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod portable;
 pub mod schedule;
 pub mod secure;
+mod sending;
 pub mod shared;
 pub mod sockopt;
 #[cfg(target_os = "linux")]

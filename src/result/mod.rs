@@ -14,15 +14,17 @@ pub mod json;
 pub mod merge;
 pub mod targets;
 pub mod timeline;
+mod tls;
 
 pub use facts::{AssertionDoc, Dns, LoadDoc, MachineDoc, RampDoc, RateDoc, StageDoc, WarmupDoc};
+pub use tls::TlsDoc;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{ErrorKind, Histogram, Negotiated, Phase, Timeline, TlsStats, WorkerStats};
+use crate::stats::{ErrorKind, Histogram, Phase, Timeline, WorkerStats};
 use crate::summary::{Load, Merged, Rate, RunInfo, Summary};
 use crate::wallclock;
 
@@ -77,21 +79,6 @@ pub struct ResultDoc {
     /// Per target, for a run with several (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<targets::TargetDoc>>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TlsDoc {
-    /// Protocol version, cipher suite and key-exchange group of the first
-    /// handshake (`TLS 1.3`, `TLS13_AES_256_GCM_SHA384`, `X25519`).
-    pub version: String,
-    pub cipher_suite: String,
-    pub group: String,
-    /// Every completed handshake, from the TCP connection being open.
-    pub handshake: PhaseDoc,
-    /// Handshakes that resumed a session (`--tls-resume`).
-    pub resumed: u64,
-    /// Handshakes that did not (derived: `handshake.count - resumed`).
-    pub full: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -327,35 +314,6 @@ impl Histograms {
             uncorrected: HistogramDoc::of(&stats.latency),
             connect: HistogramDoc::of(&stats.connect_latency),
         }
-    }
-}
-
-impl TlsDoc {
-    fn of(tls: &TlsStats) -> Option<TlsDoc> {
-        let negotiated = tls.negotiated.as_ref()?;
-        Some(TlsDoc {
-            version: negotiated.version.to_string(),
-            cipher_suite: negotiated.suite.to_string(),
-            group: negotiated.group.to_string(),
-            handshake: PhaseDoc::of(&tls.handshake),
-            resumed: tls.resumed,
-            full: tls.full(),
-        })
-    }
-
-    fn stats(&self) -> Result<TlsStats, String> {
-        if self.resumed > self.handshake.count {
-            return Err("more resumed TLS handshakes than handshakes".into());
-        }
-        Ok(TlsStats {
-            handshake: self.handshake.phase(),
-            resumed: self.resumed,
-            negotiated: Some(Negotiated {
-                version: self.version.clone().into(),
-                suite: self.cipher_suite.clone().into(),
-                group: self.group.clone().into(),
-            }),
-        })
     }
 }
 
