@@ -136,7 +136,22 @@ fn the_per_target_table_matches_the_server_counts() {
             merged["targets"].as_array().unwrap().iter().map(|r| r["requests"].as_u64().unwrap()).collect();
         assert_eq!(doubled, want.iter().map(|(_, n)| 2 * n).collect::<Vec<_>>(), "{backend}");
     }
-    let out = vastar(&["--targets", file.to_str().unwrap(), "-n", "30", "-c", "1", "--no-color"]);
+    let html = dir.join("report.html");
+    let out = vastar(&[
+        "--targets",
+        file.to_str().unwrap(),
+        "-n",
+        "30",
+        "-c",
+        "1",
+        "--no-color",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    let table = page.split("<h2>Targets</h2>").nth(1).expect("the HTML report has the table too");
+    let row = format!("<tr><td>GET {}/missing</td><td>10</td><td>0</td>", server.url(""));
+    assert!(table.contains(&row) && table.contains("404: 10"), "{table}");
     let report = text(&out.stdout);
     let table = report.split("Targets (").nth(1).expect("a Targets table");
     for (path, line) in ["/a", "/b", "/missing"].iter().zip(table.lines().skip(2)) {
