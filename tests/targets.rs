@@ -135,6 +135,18 @@ fn the_per_target_table_matches_the_server_counts() {
         let doubled: Vec<u64> =
             merged["targets"].as_array().unwrap().iter().map(|r| r["requests"].as_u64().unwrap()).collect();
         assert_eq!(doubled, want.iter().map(|(_, n)| 2 * n).collect::<Vec<_>>(), "{backend}");
+        // Another list of targets does not merge row by row.
+        let mut other: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        other["run"]["requests"]["targets"][0] = "GET http://elsewhere/".into();
+        let other_file = dir.join(format!("other-{backend}.json"));
+        std::fs::write(&other_file, other.to_string()).unwrap();
+        let (a, b) = (result.to_str().unwrap(), other_file.to_str().unwrap());
+        let refused = vastar(&["merge", a, b]);
+        assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+        assert!(text(&refused.stderr).contains("different lists of targets"), "{}", text(&refused.stderr));
+        let forced = vastar(&["merge", "--force", "-o", "json", a, b]);
+        let forced: serde_json::Value = serde_json::from_slice(&forced.stdout).unwrap();
+        assert!(forced.get("targets").is_none() && forced["counts"]["responses"] == 602, "{forced}");
     }
     let html = dir.join("report.html");
     let out = vastar(&[

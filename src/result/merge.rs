@@ -71,10 +71,21 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
             describe(&other.target)
         ));
     }
+    // Per-target rows add up row by row only over the same list of targets.
+    let targets_of = |d: &ResultDoc| d.run.requests.as_ref().map(|r| r.targets.clone());
+    let same_targets = docs.iter().all(|d| targets_of(d) == targets_of(first));
+    if !same_targets && !force {
+        return Err("the results sent different lists of targets (--targets); add --force to merge them anyway, \
+                    without per-target figures"
+            .into());
+    }
     let mut stats = WorkerStats::new();
     for (i, doc) in docs.iter().enumerate() {
         let part = doc.stats().map_err(|e| format!("result {}: {e}", i + 1))?;
         stats.merge(&part).map_err(|_| format!("result {}: its counts overflow the merged totals", i + 1))?;
+    }
+    if !same_targets {
+        stats.targets = crate::stats::TargetStats::default();
     }
     let windows = union(docs.iter().flat_map(measured_windows).collect());
     let elapsed_ns = windows.iter().try_fold(0u64, |sum, w| sum.checked_add(w[1] - w[0])).ok_or(OVERFLOW)?;
@@ -109,7 +120,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         stages: None,
         // The longest, so that the timeline's warm-up counts are read back.
         warmup: infos.iter().filter_map(|i| i.warmup).max(),
-        requests: infos.iter().find_map(|i| i.requests.clone()),
+        requests: infos.iter().find_map(|i| i.requests.clone()).filter(|_| same_targets),
     };
     let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
     let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);
