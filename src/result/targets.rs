@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::HistogramDoc;
+use crate::stats::targets::MAX_ROWS;
 use crate::stats::{Overflow, TargetRow, TargetStats};
 use crate::summary::{Requests, Summary};
 
@@ -102,6 +103,9 @@ pub fn docs_of(summary: &Summary) -> Option<Vec<TargetDoc>> {
 
 /// The per-target stats `docs` were made from.
 pub fn stats_of(docs: &[TargetDoc], targets: usize) -> Result<TargetStats, String> {
+    if docs.len() > MAX_ROWS + 1 {
+        return Err(format!("{} target rows; vastar writes at most {}", docs.len(), MAX_ROWS + 1));
+    }
     let mut rows = Vec::with_capacity(docs.len());
     for (i, doc) in docs.iter().enumerate() {
         let latency = doc.latency.histogram(&format!("of target {}", i + 1))?;

@@ -168,13 +168,14 @@ fn csv_lists_every_percentile() {
 fn hostile_numbers_in_a_document_never_panic() {
     // Every record also goes into a timeline, so that its numbers are
     // mutated too (seven intervals of 1 s: enough for diff to resample).
-    let mut stats = WorkerStats::new();
+    let mut stats = WorkerStats::for_targets(3);
     let (mut recorder, mut timeline) = (Recorder::new(Duration::from_secs(1)), Timeline::new(Duration::from_secs(1)));
     let mut records: Vec<Record> =
         latencies(200, 9).iter().map(|&v| record(Ok(if v % 7 == 0 { 503 } else { 200 }), v)).collect();
     records.extend([record(Err(ErrorKind::Timeout), 5_000), record(Err(ErrorKind::Reset), 0)]);
     for (i, r) in records.iter().enumerate() {
         stats.record(r);
+        stats.targets.record((i % 3) as u16, r);
         if let Some(done) = recorder.record(i as u64 * 30_000_000, r) {
             timeline.add(&done).unwrap();
         }
@@ -184,6 +185,15 @@ fn hostile_numbers_in_a_document_never_panic() {
     let mut run = info(2_000);
     run.dns = Some((Duration::from_micros(300), 2));
     run.rate = Some(Rate { target: 100.0, achieved: 99.0, shape: None });
+    run.requests = Some(crate::summary::Requests {
+        labels: ["GET http://h/a", "GET http://h/b", "POST http://h/c"].map(String::from).to_vec(),
+        order: "round-robin".into(),
+        seed: 7,
+        pool: 3,
+        used: 3,
+        templated: false,
+        from_file: true,
+    });
     let summary = Summary::new(&stats, &run).with_timeline(Some(&timeline));
     let doc = ResultDoc::new(&summary, meta(1_795_848_365, "http://h/"));
     assert_eq!(doc.timeline.as_ref().map(|t| t.intervals.len()), Some(7));
