@@ -287,6 +287,25 @@ mod tests {
         }
     }
 
+    /// Every prefix of a file, and seeded garbage, parses or fails with a
+    /// line inside the text; nothing panics.
+    #[test]
+    fn any_text_parses_or_names_a_line_in_it() {
+        let file = "# c\nGET http://h:1/a?b=c\nX-A: 1\n@/b\n\nhttp://h/d\nPOST https://[::1]:8/e\n\tAuth: x y\n";
+        let mut texts: Vec<String> = (0..=file.len()).map(|n| file[..n].to_string()).collect();
+        let alphabet = b"GETPOSThtp:/ @#\n\t-[]{}xyz1";
+        let mut random = crate::http::template::Seeded::new(5);
+        for _ in 0..2000 {
+            let len = random.below(60) as usize;
+            texts.push((0..len).map(|_| char::from(alphabet[random.below(alphabet.len() as u64) as usize])).collect());
+        }
+        for text in texts {
+            if let Err(e) = read(&text) {
+                assert!(e.line >= 1 && e.line <= text.lines().count().max(1), "{text:?}: line {}", e.line);
+            }
+        }
+    }
+
     #[test]
     fn one_target_more_than_allowed_is_refused_at_its_line() {
         let text = "http://h/1\nhttp://h/2\nhttp://h/3\n";

@@ -291,6 +291,25 @@ mod tests {
         assert!((0..1000).all(|_| seeded.below(3) < 3));
     }
 
+    /// Seeded garbage of braces and names: parsing never panics, and a
+    /// text that parses renders back to itself where it holds no placeholder.
+    #[test]
+    fn any_text_parses_or_is_refused() {
+        let alphabet: &[&[u8]] = &[b"{", b"}", b"{{", b"}}", b"seq", b"rand:", b"line:", b"uuid", b"7", b"x", b"\xff"];
+        let mut random = Seeded::new(11);
+        for _ in 0..5000 {
+            let text: Vec<u8> = (0..random.below(12))
+                .flat_map(|_| alphabet[random.below(alphabet.len() as u64) as usize].to_vec())
+                .collect();
+            if let Ok(pieces) = parse(&text)
+                && !is_templated(&pieces)
+            {
+                let mut filler = Filler::new(1, Vec::new());
+                assert_eq!(render(&filler.fill(&pieces), b'0', 3), text);
+            }
+        }
+    }
+
     #[test]
     fn uuids_are_version_4_variant_1() {
         let id = uuid(u64::MAX, u64::MAX);
