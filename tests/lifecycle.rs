@@ -175,7 +175,13 @@ fn plan(connections: usize, until: Until) -> Plan {
     let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
     Plan {
         addrs: vec![addr.into()],
-        template: Template::new(spec, true, true, "fake".into(), 1),
+        template: Template::new(
+            std::sync::Arc::new(vastar::http::Pool::single(spec.build())),
+            true,
+            true,
+            "fake".into(),
+            1,
+        ),
         connections,
         until,
         qps_per_connection: None,

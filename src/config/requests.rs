@@ -151,15 +151,13 @@ pub fn build(
     }
     let order = flags.order.map(Order::parse).transpose()?.unwrap_or(Order::RoundRobin);
     let seed = flags.seed.unwrap_or_else(fresh_seed);
-    let random = order == Order::Random || any_random(&sources, &common);
+    let random = order == Order::Random || sources.iter().any(|s| holds(s, &common, is_random));
     let counts: Vec<(usize, usize)> =
         uses.iter().zip(&files).map(|((_, per_round, _), (_, lines))| (lines.len(), *per_round)).collect();
     let length = pool_length(sources.len(), &counts, random, pool_size);
     let mut filler = Filler::new(seed, files);
     let (entries, first) = build_pool(&sources, &common, (&mut filler, order, length), file.as_deref())?;
-    let templated = sources.iter().any(source_templated)
-        || template::is_templated(&common.body)
-        || common.headers.iter().any(|(_, v)| template::is_templated(v));
+    let templated = sources.iter().any(|s| holds(s, &common, |p| !matches!(p, Piece::Literal(_))));
     Ok(Requests {
         url: sources[0].url.clone(),
         request: first,
@@ -192,7 +190,7 @@ fn build_pool(
     (filler, order, length): (&mut Filler, Order, usize),
     file: Option<&str>,
 ) -> Result<(Vec<Entry>, RequestSpec), ConfigError> {
-    let fixed = |s: &Source| !varies(s, common);
+    let fixed = |s: &Source| !holds(s, common, |p| is_random(p) || matches!(p, Piece::Line(_)));
     let mut built: Vec<Option<Entry>> = vec![None; sources.len()];
     let (mut entries, mut first, mut bytes) = (Vec::with_capacity(length), None, 0usize);
     for i in 0..length {
@@ -224,13 +222,18 @@ fn build_pool(
     Ok((entries, first))
 }
 
-/// Whether a target's requests differ from one another (beyond `{{seq}}`).
-fn varies(source: &Source, common: &Common) -> bool {
-    let varying =
-        |pieces: &Vec<Piece>| pieces.iter().any(|p| matches!(p, Piece::Rand(_) | Piece::Uuid | Piece::Line(_)));
-    pieces_of(source).any(varying)
-        || common.headers.iter().any(|(_, v)| varying(v))
-        || (source.body.is_none() && varying(&common.body))
+/// Whether a text of `source`'s requests (its own, `-H` values, and the
+/// `-d`/`-D` body unless it has its own) holds a piece that `is` says of.
+fn holds(source: &Source, common: &Common, is: impl Fn(&Piece) -> bool) -> bool {
+    let any = |pieces: &Vec<Piece>| pieces.iter().any(&is);
+    pieces_of(source).any(any)
+        || common.headers.iter().any(|(_, v)| any(v))
+        || (source.body.is_none() && any(&common.body))
+}
+
+/// `{{rand:N}}` and `{{uuid}}`: values that differ from request to request.
+fn is_random(piece: &Piece) -> bool {
+    matches!(piece, Piece::Rand(_) | Piece::Uuid)
 }
 
 /// `pieces` when they hold a placeholder; nothing otherwise (the text is
@@ -399,18 +402,6 @@ fn pieces_of(source: &Source) -> impl Iterator<Item = &Vec<Piece>> {
         .chain(source.body.iter().map(|(b, _)| b))
 }
 
-fn source_templated(source: &Source) -> bool {
-    pieces_of(source).any(|p| template::is_templated(p))
-}
-
-/// Whether any text holds `{{rand:N}}` or `{{uuid}}`.
-fn any_random(sources: &[Source], common: &Common) -> bool {
-    let random = |pieces: &Vec<Piece>| pieces.iter().any(|p| matches!(p, Piece::Rand(_) | Piece::Uuid));
-    sources.iter().any(|s| pieces_of(s).any(random))
-        || random(&common.body)
-        || common.headers.iter().any(|(_, v)| random(v))
-}
-
 /// Reads a `{{line:FILE}}` file: its non-empty lines (without CR), each
 /// one line of text without control characters.
 fn read_lines(path: &str) -> Result<Vec<Vec<u8>>, String> {
@@ -504,7 +495,8 @@ impl Filled {
 struct Rendered {
     target: String,
     headers: Vec<(String, String)>,
-    body: Bytes,
+    /// `None`: the body as given (it holds no template).
+    body: Option<Bytes>,
 }
 
 fn fill(source: &Source, common: &Common, filler: &mut Filler) -> Filled {
@@ -527,18 +519,14 @@ fn render_with(filled: &Filled, digit: u8, width: usize) -> Rendered {
     Rendered {
         target: encode_bytes(&template::render(&filled.target, digit, width)),
         headers: filled.headers.iter().map(|(n, v)| (n.clone(), text(v))).collect(),
-        body: filled.body.as_ref().map_or_else(Bytes::new, |parts| Bytes::from(template::render(parts, digit, width))),
+        body: filled.body.as_ref().map(|parts| Bytes::from(template::render(parts, digit, width))),
     }
 }
 
 /// The spec of one request of `source` with `rendered` texts.
 fn spec_of(source: &Source, common: &Common, rendered: &Rendered) -> Result<RequestSpec, ConfigError> {
-    let templated_body = source.body.as_ref().map_or(&common.body, |(pieces, _)| pieces);
-    let body = if template::is_templated(templated_body) {
-        rendered.body.clone()
-    } else {
-        source.body.as_ref().map_or_else(|| common.input.body.clone(), |(_, bytes)| bytes.clone())
-    };
+    let given = || source.body.as_ref().map_or_else(|| common.input.body.clone(), |(_, bytes)| bytes.clone());
+    let body = rendered.body.clone().unwrap_or_else(given);
     let input =
         RequestInput { method: source.method.clone(), body, headers: rendered.headers.clone(), ..common.input.clone() };
     let url = Url { target: rendered.target.clone(), ..source.url.clone() };

@@ -21,7 +21,7 @@ use super::secure::{Secure, TlsTarget};
 use super::sending::Current;
 use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
-use crate::http::{Feed, HttpError, Pool, RequestSpec, Response, ResponseReader};
+use crate::http::{Feed, HttpError, Pool, Response, ResponseReader};
 use crate::stats::{ErrorKind, Handshake, Record, nanos};
 
 /// Redirect hops followed before a request counts as failed (as Go's client, so hey).
@@ -58,15 +58,9 @@ pub struct Template {
 }
 
 impl Template {
-    /// Every request is `spec`.
-    pub fn new(spec: RequestSpec, keepalive: bool, follow_redirects: bool, host: String, port: u16) -> Self {
-        let pool = Arc::new(Pool::single(spec.build()));
+    /// The run's requests are `pool`'s.
+    pub fn new(pool: Arc<Pool>, keepalive: bool, follow_redirects: bool, host: String, port: u16) -> Self {
         Template { pool, keepalive, follow_redirects, host, port, tls: None }
-    }
-
-    /// The requests are `pool`'s.
-    pub fn with_pool(self, pool: Arc<Pool>) -> Self {
-        Template { pool, ..self }
     }
 
     /// The same requests over TLS.

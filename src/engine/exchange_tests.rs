@@ -1,6 +1,7 @@
 //! Unit tests of the connection state machine, driven by hand with fake time.
 
 use super::*;
+use crate::http::RequestSpec;
 
 fn template(method: &str, follow: bool) -> Template {
     let spec = RequestSpec {
@@ -10,7 +11,7 @@ fn template(method: &str, follow: bool) -> Template {
         user: vec![],
         body: Bytes::new(),
     };
-    Template::new(spec, true, follow, "h".into(), 8080)
+    Template::new(std::sync::Arc::new(crate::http::Pool::single(spec.build())), true, follow, "h".into(), 8080)
 }
 
 fn ms(t0: Instant, n: u64) -> Instant {
@@ -407,7 +408,7 @@ fn pooled_requests_are_picked_by_number_and_seq_survives_a_redirect() {
             1,
         ),
     ];
-    let t = template("GET", true).with_pool(std::sync::Arc::new(Pool::new(entries, 3, 2)));
+    let t = Template::new(std::sync::Arc::new(Pool::new(entries, 3, 2)), true, true, "h".into(), 8080);
     let t0 = Instant::now();
     let mut ex = Exchange::new(true, t0);
     ex.begin(4, t0, t0, &t);

@@ -24,7 +24,13 @@ fn plan(until: Until, qps: Option<f64>, rate: Option<f64>, timeout: Option<Durat
     };
     Plan {
         addrs: vec![Address::Tcp("127.0.0.1:1".parse().unwrap())],
-        template: Template::new(spec, true, true, "h".into(), 80),
+        template: Template::new(
+            std::sync::Arc::new(crate::http::Pool::single(spec.build())),
+            true,
+            true,
+            "h".into(),
+            80,
+        ),
         connections: 1,
         until,
         qps_per_connection: qps,
@@ -239,7 +245,7 @@ fn starts_are_numbered_across_workers_and_finished_requests_tallied_per_target()
     use crate::http::{Entry, Pool};
     let entries = (0..3).map(|i| Entry::new(bytes::Bytes::from(format!("GET /{i} HTTP/1.1\r\n\r\n")), i)).collect();
     let mut plan = plan(Until::Count(5), None, None, None);
-    plan.template = plan.template.with_pool(std::sync::Arc::new(Pool::new(entries, 1, 3)));
+    plan.template = Template::new(std::sync::Arc::new(Pool::new(entries, 1, 3)), true, true, "h".into(), 80);
     plan.connections = 2;
     let shared = Shared::new(plan, 2);
     let mut workers = [Policy::new(&shared, 0, 1), Policy::new(&shared, 1, 1)];

@@ -22,6 +22,12 @@ pub use reader::{Feed, Response, ResponseReader};
 pub use request::RequestSpec;
 pub use request_head::{RequestBody, RequestHead, parse_request_head};
 
+/// Where `needle` first occurs in `haystack` (request building and
+/// templates, before the run; the response parsers scan their own way).
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// Largest response head (status line + header fields) accepted, in bytes.
 /// Beyond it the response is refused instead of buffering without bound.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;

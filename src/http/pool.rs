@@ -16,10 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
 
-/// Most targets with their own per-target figures; requests of later
-/// targets are counted together as "other".
-pub const TARGETS_SHOWN: usize = 64;
-
 /// One pre-built request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -171,11 +167,6 @@ impl Pool {
     /// Distinct pre-built requests (entries that share their bytes are one).
     pub fn distinct(&self) -> usize {
         distinct(&self.entries)
-    }
-
-    /// Total bytes of the pre-built requests.
-    pub fn bytes(&self) -> usize {
-        self.entries.iter().map(|e| e.bytes.len()).sum()
     }
 }
 

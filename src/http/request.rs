@@ -8,6 +8,8 @@
 
 use bytes::Bytes;
 
+use super::find;
+
 /// Everything needed to produce a request's bytes. Validation of names and
 /// values happens where they are read (the config layer); this type trusts it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,10 +92,6 @@ pub fn redirect(sent: &[u8], status: u16, target: &str) -> Bytes {
         out.extend_from_slice(sent.get(head_end + 2..).unwrap_or_default());
     }
     Bytes::from(out)
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Where a redirect's Location points, as a request target, if it stays on

@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+use super::find;
+
 /// One part of a templated text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Piece {
@@ -106,10 +108,6 @@ fn placeholder(name: &[u8]) -> Result<Option<Piece>, TemplateError> {
         },
         _ => None,
     })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// Whether any piece is a placeholder.

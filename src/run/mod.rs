@@ -425,8 +425,7 @@ fn refused(engine: &Engine, config: &Config) -> Result<(), Error> {
 pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
     let url = &config.url;
     let mut template =
-        Template::new(config.request.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port)
-            .with_pool(config.pool.clone());
+        Template::new(config.pool.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port);
     if let Some(tls) = tls_target(config)? {
         template = template.with_tls(tls);
     }
