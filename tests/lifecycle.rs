@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use vastar::engine::{
-    Backend, Engine, EngineError, Job, Next, Outcome, Plan, Policy, SlotTiming, Template, Until, Worker,
+    Backend, Engine, EngineError, Job, Next, Outcome, Plan, Policy, RequestSet, SlotTiming, Until, Worker,
 };
 use vastar::http::RequestSpec;
 use vastar::stats::{ErrorKind, Record};
@@ -135,12 +135,8 @@ impl FakeWorker<'_> {
                     Next::Start { .. } => {
                         n += 1;
                         let result = if n.is_multiple_of(2) { Err(ErrorKind::Timeout) } else { Ok(200) };
-                        let finished = vastar::engine::exchange::Finished {
-                            record: record(result),
-                            keep_conn: true,
-                            handshake: None,
-                            target: 0,
-                        };
+                        let finished =
+                            vastar::engine::connection::Finished { record: record(result), handshake: None, target: 0 };
                         self.policy.finish(slot, &finished, None, Instant::now());
                     }
                 }
@@ -175,7 +171,7 @@ fn plan(connections: usize, until: Until) -> Plan {
     let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
     Plan {
         addrs: vec![addr.into()],
-        template: Template::new(
+        requests: RequestSet::new(
             std::sync::Arc::new(vastar::http::Pool::single(spec.build())),
             true,
             true,

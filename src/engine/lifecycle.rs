@@ -29,7 +29,7 @@ impl Job<'_> {
     /// How this worker secures its connections (`https://`): the run's
     /// TLS target with the worker's own session cache.
     pub fn tls(&self) -> Option<super::TlsTarget> {
-        self.shared.plan.template.tls.as_ref().map(super::TlsTarget::for_worker)
+        self.shared.plan.requests.tls.as_ref().map(super::TlsTarget::for_worker)
     }
 }
 
@@ -83,7 +83,7 @@ pub fn run_worker(backend: &dyn Backend, job: Job<'_>) -> Result<WorkerResult, E
     arrivals.prepared();
     // On failure `arrivals` still passes the start line as it is dropped.
     let mut worker = prepared.map_err(EngineError::Runtime)?;
-    if shared.plan.template.keepalive {
+    if shared.plan.requests.keepalive {
         worker.preconnect();
     }
     let start = arrivals.started();

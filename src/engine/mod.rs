@@ -4,19 +4,19 @@
 //!
 //! The pieces, each written once for every backend: [`lifecycle`] (a
 //! worker's life, barriers and accounting), [`policy`] (when a slot starts
-//! its next request, and the worker's tally), [`exchange`] (the
-//! per-connection protocol machine), [`schedule`] (the `--rate` timetable)
-//! and [`shared`] (the state all workers share). A backend ([`portable`],
-//! [`uring`]) only moves bytes.
+//! its next request, and the worker's tally), [`connection`] (the sans-I/O
+//! connection machine and the streams it carries), [`requests`] (what the
+//! run sends), [`schedule`] (the `--rate` timetable) and [`shared`] (the
+//! state all workers share). A backend ([`portable`], [`uring`]) only moves
+//! bytes.
 
+pub mod connection;
 pub mod errno;
-pub mod exchange;
 pub mod lifecycle;
 pub mod policy;
 pub mod portable;
+pub mod requests;
 pub mod schedule;
-pub mod secure;
-mod sending;
 pub mod shared;
 pub mod sockopt;
 #[cfg(target_os = "linux")]
@@ -27,12 +27,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::stats::WorkerStats;
+pub use connection::tls_layer::verification_failure;
+pub use connection::{Connection, Limits};
 pub use errno::{classify, classify_connect};
-pub use exchange::Template;
 pub use lifecycle::{Backend, Job, Worker, WorkerResult};
 pub use policy::{Dialer, Next, Policy, SlotTiming};
+pub use requests::{RequestSet, TlsTarget};
 pub use schedule::{SPIN_AHEAD, Schedule};
-pub use secure::TlsTarget;
 pub use shared::Shared;
 
 /// Most connection attempts in flight at once while pre-connecting, so that
@@ -67,7 +68,7 @@ impl From<SocketAddr> for Address {
 pub struct Plan {
     /// Addresses of the target, tried in order when a connect fails.
     pub addrs: Vec<Address>,
-    pub template: Template,
+    pub requests: RequestSet,
     pub connections: usize,
     pub until: Until,
     /// Most requests per second on each connection; `None` = as fast as possible.
@@ -96,6 +97,13 @@ pub struct Plan {
     /// tallied apart ([`crate::stats::Warmup`]), take no ticket from the
     /// budget, and are left out of the run's other figures (not its timeline).
     pub warmup: Duration,
+}
+
+impl Plan {
+    /// The deadlines every connection of the run keeps.
+    pub fn limits(&self) -> Limits {
+        Limits { request: self.timeout, handshake: self.connect_timeout }
+    }
 }
 
 /// A backend failed to run at all (not a request failure: those are counted).

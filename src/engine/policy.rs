@@ -1,6 +1,6 @@
 //! When each connection slot starts its next request, and what a worker
 //! counts while it runs, without I/O: the other half of the per-connection
-//! logic beside [`super::exchange::Exchange`], written once for every backend.
+//! logic beside [`super::connection::Connection`], written once for every backend.
 //!
 //! Given the time, [`Policy::next`] answers start now, wait until an
 //! instant, or retire. It covers the request budget (tickets), the `--rate`
@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::exchange::{Finished, Opened};
+use super::connection::{Finished, Opened};
 use super::schedule::{Claim, Schedule};
 use super::{Shared, Until};
 use crate::stats::{ErrorKind, Handshake, Recorder, WorkerStats, nanos};
@@ -96,7 +96,7 @@ impl<'a> Policy<'a> {
             pace: shared.plan.qps_per_connection.and_then(|q| Duration::try_from_secs_f64(1.0 / q).ok()),
             pace_origin: None,
             end: None,
-            stats: WorkerStats::for_targets(shared.plan.template.pool.targets()),
+            stats: WorkerStats::for_targets(shared.plan.requests.pool.targets()),
             timeline: Recorder::new(shared.plan.interval),
             in_flight: 0,
             last_start: None,
@@ -190,7 +190,7 @@ impl<'a> Policy<'a> {
         if let Some(done) = self.timeline.sent(self.since_start(now)) {
             self.shared.interval_done(&done);
         }
-        Next::Start { intended: intended.min(now), pick: self.shared.plan.template.pool.claim() }
+        Next::Start { intended: intended.min(now), pick: self.shared.plan.requests.pool.claim() }
     }
 
     /// Under `--stages` of connections, when this worker's active
@@ -256,7 +256,7 @@ impl<'a> Policy<'a> {
         Ok((now, false))
     }
 
-    /// Records a finished request; `backoff` is the pause the exchange asks
+    /// Records a finished request; `backoff` is the pause the connection asks
     /// for before the slot's next start (after connect failures).
     pub fn finish(&mut self, slot: &mut SlotTiming, finished: &Finished, backoff: Option<Duration>, now: Instant) {
         if std::mem::take(&mut slot.warmup) {

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::engine::exchange::Finished;
-use crate::engine::{Address, Plan, Template};
+use crate::engine::connection::Finished;
+use crate::engine::{Address, Plan, RequestSet};
 use crate::http::RequestSpec;
 use crate::stats::{ErrorKind, Record};
 
@@ -24,7 +24,7 @@ fn plan(until: Until, qps: Option<f64>, rate: Option<f64>, timeout: Option<Durat
     };
     Plan {
         addrs: vec![Address::Tcp("127.0.0.1:1".parse().unwrap())],
-        template: Template::new(
+        requests: RequestSet::new(
             std::sync::Arc::new(crate::http::Pool::single(spec.build())),
             true,
             true,
@@ -57,7 +57,7 @@ fn ok() -> Finished {
         wire_bytes: 10,
         body_bytes: 2,
     };
-    Finished { record, keep_conn: true, handshake: None, target: 0 }
+    Finished { record, handshake: None, target: 0 }
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn starts_are_numbered_across_workers_and_finished_requests_tallied_per_target()
     use crate::http::{Entry, Pool};
     let entries = (0..3).map(|i| Entry::new(bytes::Bytes::from(format!("GET /{i} HTTP/1.1\r\n\r\n")), i)).collect();
     let mut plan = plan(Until::Count(5), None, None, None);
-    plan.template = Template::new(std::sync::Arc::new(Pool::new(entries, 1, 3)), true, true, "h".into(), 80);
+    plan.requests = RequestSet::new(std::sync::Arc::new(Pool::new(entries, 1, 3)), true, true, "h".into(), 80);
     plan.connections = 2;
     let shared = Shared::new(plan, 2);
     let mut workers = [Policy::new(&shared, 0, 1), Policy::new(&shared, 1, 1)];
@@ -255,7 +255,7 @@ fn starts_are_numbered_across_workers_and_finished_requests_tallied_per_target()
     for i in [0, 1, 0, 1, 0] {
         let Next::Start { pick, .. } = workers[i].next(&mut slots[i], t0) else { panic!("a ticket is left") };
         picks.push(pick);
-        let target = shared.plan.template.pool.entry(shared.plan.template.pool.index_of(pick)).target;
+        let target = shared.plan.requests.pool.entry(shared.plan.requests.pool.index_of(pick)).target;
         workers[i].finish(&mut slots[i], &Finished { target, ..ok() }, None, t0);
     }
     assert_eq!(picks, [0, 1, 2, 3, 4], "one count over both workers");

@@ -120,6 +120,17 @@ impl ResponseReader {
         }
     }
 
+    /// The final response's status, once its head has been read.
+    pub fn status(&self) -> Option<u16> {
+        (!matches!(self.state, State::Head) && self.status != 0).then_some(self.status)
+    }
+
+    /// Body bytes of the current response read so far (decoded from
+    /// chunked framing).
+    pub fn body_bytes(&self) -> u64 {
+        self.body_bytes
+    }
+
     /// Bytes held for a head split across reads (never more than
     /// [`MAX_HEAD_BYTES`] + 1; bodies are never held).
     pub fn carried(&self) -> usize {

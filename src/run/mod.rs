@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::{BenchArgs, Cli, Command};
 use crate::config::{BackendChoice, Config, ConfigError, Stop};
-use crate::engine::{self, Address, Backend, Engine, EngineError, Outcome, Plan, Template, TlsTarget, Until};
+use crate::engine::{self, Address, Backend, Engine, EngineError, Outcome, Plan, RequestSet, TlsTarget, Until};
 use crate::load::CpuTicks;
 use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::result::{Meta, Target};
@@ -417,21 +417,21 @@ fn tls_cpu(what: &str) -> Result<(), Error> {
 /// The early stop of a run whose first handshakes failed verification.
 fn refused(engine: &Engine, config: &Config) -> Result<(), Error> {
     let Some(kind) = engine.refused() else { return Ok(()) };
-    let why = engine::secure::verification_failure(kind).map_or_else(|| kind.label().to_string(), |f| f.to_string());
+    let why = engine::verification_failure(kind).map_or_else(|| kind.label().to_string(), |f| f.to_string());
     Err(Error::Refused { url: config.url.display_without_credentials(), why })
 }
 
 /// The engine's plan for a config and resolved addresses.
 pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
     let url = &config.url;
-    let mut template =
-        Template::new(config.pool.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port);
+    let mut requests =
+        RequestSet::new(config.pool.clone(), config.keepalive, config.follow_redirects, url.host.clone(), url.port);
     if let Some(tls) = tls_target(config)? {
-        template = template.with_tls(tls);
+        requests = requests.with_tls(tls);
     }
     Ok(Plan {
         addrs,
-        template,
+        requests,
         connections: config.connections,
         until: match config.stop {
             Stop::Requests(n) => Until::Count(n),

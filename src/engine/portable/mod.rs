@@ -4,8 +4,9 @@
 //! drives its connections as one `FuturesUnordered` (the runtime sees one
 //! task per worker, not one per connection). Responses are read into one
 //! scratch buffer per worker, borrowed only between awaits, so memory does
-//! not grow with the number of connections. All protocol decisions are made
-//! by the shared [`Exchange`] machine; this file only moves bytes.
+//! not grow with the number of connections. All protocol decisions and
+//! deadlines are the shared [`Connection`] machine's; this file only moves
+//! bytes and wakes the machine at the instant it asks for.
 //! When a connection starts its next request is the shared [`Policy`]'s
 //! answer; waits for an instant use the worker's precise [`Clock`].
 
@@ -23,7 +24,7 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio::runtime::Runtime;
 use tokio::time::{timeout, timeout_at};
 
-use super::exchange::{Action, Exchange, Finished, Outgoing};
+use super::connection::{Connection, Event, Io, Outgoing};
 use super::{Address, Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, TlsTarget, classify, classify_connect};
 use crate::stats::ErrorKind;
 use clock::Clock;
@@ -56,7 +57,7 @@ impl Backend for Portable {
             clock,
             tls: job.tls(),
         };
-        Ok(Box::new(Driver { runtime, worker, connections: job.connections, streams: Vec::new() }))
+        Ok(Box::new(Driver { runtime, worker, connections: job.connections, slots: Vec::new() }))
     }
 }
 
@@ -65,11 +66,11 @@ struct Driver<'a> {
     runtime: Runtime,
     worker: Worker<'a>,
     connections: usize,
-    streams: Vec<Connection>,
+    slots: Vec<Slot>,
 }
 
 /// A slot's socket (if open) and its machine, which holds the TLS session.
-type Connection = (Option<Stream>, Exchange);
+type Slot = (Option<Stream>, Connection);
 
 impl<'a> super::Worker<'a> for Driver<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
@@ -77,14 +78,14 @@ impl<'a> super::Worker<'a> for Driver<'a> {
     }
 
     fn preconnect(&mut self) {
-        self.streams = self.runtime.block_on(self.worker.preconnect(self.connections));
+        self.slots = self.runtime.block_on(self.worker.preconnect(self.connections));
     }
 
     fn work(&mut self) {
-        let mut streams = std::mem::take(&mut self.streams);
+        let mut slots = std::mem::take(&mut self.slots);
         let worker = &self.worker;
-        streams.resize_with(self.connections, || (None, worker.exchange_for_slot()));
-        self.runtime.block_on(self.worker.work(streams));
+        slots.resize_with(self.connections, || worker.new_connection());
+        self.runtime.block_on(self.worker.work(slots));
         let spun = self.worker.clock.spun();
         self.worker.policy.get_mut().spun = spun;
     }
@@ -103,29 +104,22 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    fn exchange_for_slot(&self) -> Exchange {
-        Exchange::new(false, Instant::now()).with_tls(self.tls.clone())
+    fn new_connection(&self) -> Slot {
+        (None, Connection::new(self.tls.clone(), self.shared.plan.limits()))
     }
 
     /// Opens this worker's connections (and their TLS sessions), a bounded
     /// number at a time, within the pre-connect limit.
-    async fn preconnect(&self, count: usize) -> Vec<Connection> {
-        let deadline = (Instant::now() + self.shared.plan.preconnect_timeout).into();
+    async fn preconnect(&self, count: usize) -> Vec<Slot> {
+        let deadline = Instant::now() + self.shared.plan.preconnect_timeout;
         futures_util::stream::iter(0..count)
             .map(|_| async move {
-                let (mut stream, mut ex) = (None, self.exchange_for_slot());
-                let action = ex.open(Instant::now());
-                let end = match timeout_at(deadline, self.carry_out(&mut ex, &mut stream, action)).await {
-                    Ok(end) => end,
-                    Err(_) => ex.on_timeout(Instant::now()),
-                };
-                if let Action::Opened(opened) = end {
+                let (mut stream, mut conn) = self.new_connection();
+                conn.open(Instant::now(), deadline);
+                if let Event::Opened(opened) = self.carry(&mut conn, &mut stream).await {
                     self.policy.borrow_mut().opened(&opened);
-                    if opened.result.is_err() {
-                        stream = None;
-                    }
                 }
-                (stream, ex)
+                (stream, conn)
             })
             .buffer_unordered(self.shared.preconnect_parallel)
             .collect()
@@ -133,9 +127,9 @@ impl Worker<'_> {
     }
 
     /// Runs every connection until the plan ends, the deadline passes or the run is aborted.
-    async fn work(&self, streams: Vec<Connection>) {
+    async fn work(&self, slots: Vec<Slot>) {
         let end = self.policy.borrow().end();
-        let mut connections: FuturesUnordered<_> = streams.into_iter().map(|c| self.drive(c)).collect();
+        let mut connections: FuturesUnordered<_> = slots.into_iter().map(|c| self.drive(c)).collect();
         let all_done = async { while connections.next().await.is_some() {} };
         let deadline = async {
             match end {
@@ -152,8 +146,9 @@ impl Worker<'_> {
     }
 
     /// One connection slot: request after request, as the policy says.
-    async fn drive(&self, (mut stream, mut exchange): Connection) {
+    async fn drive(&self, (mut stream, mut conn): Slot) {
         let mut timing = SlotTiming::default();
+        let requests = &self.shared.plan.requests;
         loop {
             let next = self.policy.borrow_mut().next(&mut timing, Instant::now());
             let (intended, pick) = match next {
@@ -164,105 +159,91 @@ impl Worker<'_> {
                 }
                 Next::Start { intended, pick } => (intended, pick),
             };
-            let finished = self.request(&mut exchange, &mut stream, (pick, intended)).await;
-            if !finished.keep_conn {
-                stream = None;
+            conn.start(pick, intended, Instant::now(), requests);
+            if let Event::Finished { finished, .. } = self.carry(&mut conn, &mut stream).await {
+                self.policy.borrow_mut().finish(&mut timing, &finished, conn.backoff(), Instant::now());
             }
-            self.policy.borrow_mut().finish(&mut timing, &finished, exchange.backoff(), Instant::now());
         }
     }
 
-    /// One request, under the plan's deadline counted from its intended start.
-    async fn request(
-        &self,
-        exchange: &mut Exchange,
-        stream: &mut Option<Stream>,
-        (pick, intended): (u64, Instant),
-    ) -> Finished {
-        let action = exchange.begin(pick, intended, Instant::now(), &self.shared.plan.template);
-        let end = match self.shared.plan.timeout {
-            None => self.carry_out(exchange, stream, action).await,
-            Some(limit) => {
-                match timeout_at((intended + limit).into(), self.carry_out(exchange, stream, action)).await {
-                    Ok(end) => end,
-                    Err(_) => exchange.on_timeout(Instant::now()),
-                }
-            }
-        };
-        match end {
-            Action::Finish(finished) => finished,
-            _ => unreachable!("a request ends with Finish"),
-        }
-    }
-
-    /// Carries out the machine's actions from `action` until it finishes a
-    /// request or opens a connection; returns that last action.
-    async fn carry_out(&self, ex: &mut Exchange, stream: &mut Option<Stream>, mut action: Action) -> Action {
+    /// Carries out the machine's I/O, each step under the machine's next
+    /// deadline, until it reports a stream finished or a connection opened.
+    async fn carry(&self, conn: &mut Connection, stream: &mut Option<Stream>) -> Event {
         loop {
-            action = match action {
-                Action::Connect => {
-                    *stream = None;
-                    let result = self.connect().await.map(|s| *stream = Some(s));
-                    ex.on_connect(result, Instant::now())
+            let deadline = conn.poll_timeout();
+            let step = self.step(conn, stream);
+            match deadline {
+                Some(at) => {
+                    if timeout_at(at.into(), step).await.is_err() {
+                        conn.handle_timeout(Instant::now());
+                    }
                 }
-                step @ (Action::Send | Action::Recv) => {
-                    // A TLS handshake in progress must end within the connect limit.
-                    let limit = ex.handshake_deadline(self.shared.plan.connect_timeout);
-                    let moved = self.move_bytes(ex, stream, step == Action::Send);
-                    let done = match limit {
-                        Some(at) => timeout_at(at.into(), moved).await.ok(),
-                        None => Some(moved.await),
-                    };
-                    done.unwrap_or_else(|| ex.on_timeout(Instant::now()))
+                None => step.await,
+            }
+            while let Some(event) = conn.poll_event() {
+                if matches!(event, Event::Finished { .. } | Event::Opened(_)) {
+                    // What came with the end: the socket's close.
+                    while let Some(io) = conn.poll_io(&self.shared.plan.requests) {
+                        debug_assert_eq!(io, Io::Close, "only a close follows the end of a stream");
+                        *stream = None;
+                    }
+                    return event;
                 }
-                end @ (Action::Finish(_) | Action::Opened(_)) => return end,
-            };
+            }
         }
     }
 
-    /// Carries out one send (all of [`Exchange::outgoing`]) or one receive.
-    async fn move_bytes(&self, ex: &mut Exchange, stream: &mut Option<Stream>, send: bool) -> Action {
-        let template = &self.shared.plan.template;
-        let Some(s) = stream.as_mut() else {
-            return match send {
-                true => ex.on_sent(Err(ErrorKind::Io), Instant::now(), template),
-                false => ex.on_recv_error(ErrorKind::Io, Instant::now(), template),
-            };
-        };
-        if !send {
-            return self.receive(ex, s).await;
+    /// Carries out one I/O the machine asks for, or one receive.
+    async fn step(&self, conn: &mut Connection, stream: &mut Option<Stream>) {
+        let requests = &self.shared.plan.requests;
+        match conn.poll_io(requests) {
+            Some(Io::Close) => *stream = None,
+            Some(Io::Connect) => {
+                let result = self.connect().await.map(|s| *stream = Some(s));
+                conn.handle_connected(result, Instant::now());
+            }
+            Some(Io::Transmit(outgoing)) => {
+                let written = match (stream.as_mut(), outgoing) {
+                    (None, _) => Err(ErrorKind::Io),
+                    (Some(s), Outgoing::Request(entry)) => {
+                        s.write_all(&requests.pool.entry(entry).bytes).await.map_err(|e| classify(&e))
+                    }
+                    (Some(s), Outgoing::Bytes(bytes)) => s.write_all(&bytes).await.map_err(|e| classify(&e)),
+                };
+                conn.handle_sent(written, Instant::now(), requests);
+            }
+            None if conn.wants_receive() => self.receive(conn, stream).await,
+            // Nothing to move and nothing awaited: the stream cannot end.
+            None => conn.handle_recv_error(ErrorKind::Io, Instant::now(), requests),
         }
-        let written = match ex.outgoing(template) {
-            Outgoing::Request(entry) => s.write_all(&template.pool.entry(entry).bytes).await,
-            Outgoing::Bytes(bytes) => s.write_all(&bytes).await,
-        };
-        ex.on_sent(written.map_err(|e| classify(&e)), Instant::now(), template)
     }
 
     /// Waits for data and hands one read's worth to the machine.
-    async fn receive(&self, ex: &mut Exchange, stream: &mut Stream) -> Action {
-        let template = &self.shared.plan.template;
-        if let Some(bytes) = ex.low_water_change() {
-            super::sockopt::set_receive_low_water(stream.as_raw_fd(), bytes);
+    async fn receive(&self, conn: &mut Connection, stream: &mut Option<Stream>) {
+        let requests = &self.shared.plan.requests;
+        let Some(s) = stream.as_mut() else {
+            return conn.handle_recv_error(ErrorKind::Io, Instant::now(), requests);
+        };
+        if let Some(bytes) = conn.low_water_change() {
+            super::sockopt::set_receive_low_water(s.as_raw_fd(), bytes);
         }
-        if let Err(e) = stream.readable().await {
-            return ex.on_recv_error(classify(&e), Instant::now(), template);
+        if let Err(e) = s.readable().await {
+            return conn.handle_recv_error(classify(&e), Instant::now(), requests);
         }
         let mut scratch = self.scratch.borrow_mut();
-        match stream.try_read(&mut scratch) {
-            Ok(0) => ex.on_eof(Instant::now(), template),
+        match s.try_read(&mut scratch) {
+            Ok(0) => conn.handle_eof(Instant::now(), requests),
             Ok(n) => {
-                let action = ex.on_data(&scratch[..n], Instant::now(), template);
-                if matches!(action, Action::Finish(Finished { keep_conn: true, .. })) {
+                conn.handle_data(&scratch[..n], Instant::now(), requests);
+                if conn.is_idle() && conn.is_connected() {
                     // The response is complete and nothing else is expected
                     // until the next request: forget the read readiness now
                     // instead of paying a read() that returns EAGAIN later.
-                    stream.forget_readable();
+                    s.forget_readable();
                 }
-                action
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Action::Recv,
-            Err(e) => ex.on_recv_error(classify(&e), Instant::now(), template),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => conn.handle_recv_error(classify(&e), Instant::now(), requests),
         }
     }
 

@@ -1,14 +1,14 @@
 //! One io_uring worker: a ring, a slab of connection slots indexed by the
 //! completion's `user_data`, and one loop that pushes every ready submission,
 //! waits once in the ring (bounded by the next deadline or wake-up), and
-//! handles every completion. Protocol decisions come from the shared
-//! [`Exchange`] machine; this file only moves bytes.
+//! handles every completion. Protocol decisions and deadlines are the
+//! shared [`Connection`] machine's; this file only moves bytes and wakes
+//! each machine at the instant it asks for.
 //!
 //! `user_data` = generation (32 bits) | slot (24 bits) | operation (8 bits).
 //! Closing a slot's socket bumps its generation, so completions of
 //! operations on an old socket are recognised as stale and only accounted.
-//! Request deadlines live in the slots and are swept when the earliest is
-//! due. Every operation whose completion is expected is counted in `pending`;
+//! Deadlines live in the machines and are swept when the earliest is due. Every operation whose completion is expected is counted in `pending`;
 //! teardown waits for that count to reach zero before the buffers go away.
 //! Connects carry a linked timeout (`--connect-timeout`). Under `--rate` a
 //! free slot claims its next start from the worker's [`Schedule`] and waits
@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use super::kernel::{Cqe, Kernel, raw_addr};
 use super::{Features, build_ring, pin_to};
-use crate::engine::exchange::{Action, Exchange, Finished, Opened};
+use crate::engine::connection::{Connection, Event, Finished, Io, Opened};
 use crate::engine::policy::Attempt;
 use crate::engine::{Dialer, Job, Next, Policy, SPIN_AHEAD, Shared, SlotTiming, classify_connect};
 
@@ -75,23 +75,19 @@ fn decode(user_data: u64) -> (u32, usize, u64) {
     ((user_data >> 32) as u32, ((user_data >> 8) & 0xff_ffff) as usize, user_data & 0xff)
 }
 
-impl Slot {
+impl SocketSlot {
     /// A request, or the opening of a connection before the start, waits
     /// for this slot's socket.
     fn waiting(&self) -> bool {
-        self.busy || self.ex.is_opening()
+        !self.conn.is_idle()
     }
 }
 
-/// One connection slot.
-struct Slot {
+/// One connection slot: the socket and its machine.
+struct SocketSlot {
     fd: RawFd,
     generation: u32,
-    ex: Exchange,
-    /// A request is in progress.
-    busy: bool,
-    /// When the current request times out.
-    deadline: Option<Instant>,
+    conn: Connection,
     /// A tracked send is in flight on the socket.
     sending: bool,
     /// Bytes to send once it completes (TLS output queued meanwhile).
@@ -113,10 +109,10 @@ pub(super) struct Worker<'a> {
     shared: &'a Shared,
     policy: Policy<'a>,
     dialer: Dialer,
-    slots: Vec<Slot>,
-    /// Earliest deadline among requests in flight, when one must be checked.
-    /// Slots keep their own deadlines; a sweep happens only when this is
-    /// due, so memory stays one `Option<Instant>` per slot.
+    slots: Vec<SocketSlot>,
+    /// Earliest deadline among the machines, when one must be checked.
+    /// The machines keep their own deadlines; a sweep happens only when
+    /// this is due.
     next_check: Option<Instant>,
     wakeups: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Busy slots whose receive ended for want of buffers, oldest first:
@@ -142,26 +138,21 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
         loop {
             while next < self.slots.len() && self.preconnecting < self.shared.preconnect_parallel {
                 let now = Instant::now();
+                if now >= deadline {
+                    // Those not opened by the limit connect for their first request.
+                    next = self.slots.len();
+                    break;
+                }
                 self.preconnecting += 1;
-                let action = self.slots[next].ex.open(now);
-                self.apply(next, action, now);
+                self.slots[next].conn.open(now, deadline);
+                self.drive(next, now);
                 next += 1;
             }
             let now = Instant::now();
             if next == self.slots.len() && self.preconnecting == 0 {
                 return;
             }
-            if now >= deadline {
-                for idx in 0..self.slots.len() {
-                    if self.slots[idx].ex.is_opening() {
-                        self.close(idx);
-                        let action = self.slots[idx].ex.on_timeout(now);
-                        self.apply(idx, action, now);
-                    }
-                }
-                next = self.slots.len();
-                continue;
-            }
+            // The machines time out their openings at the limit.
             self.expire(now);
             let until = self.next_check.unwrap_or(deadline).min(deadline);
             self.kernel.submit_and_wait(MAX_WAIT.min(until.saturating_duration_since(now)));
@@ -249,16 +240,15 @@ impl<'a> Worker<'a> {
         let provided = features.multishot.then(|| buffer_pool(buffer_bytes, features.incremental));
         let plan = &job.shared.plan;
         let addrs = plan.addrs.iter().map(raw_addr).collect::<io::Result<_>>()?;
-        let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.template.pool.clone())?;
+        let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.requests.pool.clone())?;
         let now = Instant::now();
         let tls = job.tls();
+        let limits = plan.limits();
         let slots = (0..job.connections)
-            .map(|_| Slot {
+            .map(|_| SocketSlot {
                 fd: -1,
                 generation: 0,
-                ex: Exchange::new(false, now).with_tls(tls.clone()),
-                busy: false,
-                deadline: None,
+                conn: Connection::new(tls.clone(), limits),
                 sending: false,
                 unsent: None,
                 recv_armed: false,
@@ -300,33 +290,18 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Times out requests whose deadline passed, and TLS handshakes that
-    /// outlast the connect limit, once the earliest is due.
+    /// Tells the machines whose deadline passed, once the earliest is due.
     fn expire(&mut self, now: Instant) {
         if self.next_check.is_none_or(|at| at > now) {
             return;
         }
         for idx in 0..self.slots.len() {
-            if self.deadline(idx).is_some_and(|d| d <= now) {
-                self.close(idx);
-                let action = self.slots[idx].ex.on_timeout(now);
-                self.apply(idx, action, now);
+            if self.slots[idx].conn.poll_timeout().is_some_and(|d| d <= now) {
+                self.slots[idx].conn.handle_timeout(now);
+                self.drive(idx, now);
             }
         }
-        self.next_check = (0..self.slots.len()).filter_map(|idx| self.deadline(idx)).min();
-    }
-
-    /// When the slot's request or handshake in progress times out.
-    fn deadline(&self, idx: usize) -> Option<Instant> {
-        let slot = &self.slots[idx];
-        if !slot.waiting() {
-            return None;
-        }
-        let handshake = slot.ex.handshake_deadline(self.shared.plan.connect_timeout);
-        match (slot.deadline.filter(|_| slot.busy), handshake) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.next_check = self.slots.iter().filter_map(|slot| slot.conn.poll_timeout()).min();
     }
 
     /// Makes sure the sweep runs by `at`.
@@ -348,87 +323,83 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Begins the slot's next request when the policy says so.
+    /// Begins the slot's next request when the policy says so, and
+    /// carries out what it asks for.
     fn start_next(&mut self, idx: usize, now: Instant) {
-        let (intended, pick) = match self.policy.next(&mut self.slots[idx].timing, now) {
-            Next::Retire => return,
-            Next::Wait(at) => {
-                self.wakeups.push(Reverse((at, idx)));
-                return;
-            }
-            Next::Start { intended, pick } => (intended, pick),
-        };
-        let slot = &mut self.slots[idx];
-        slot.busy = true;
-        slot.deadline = self.shared.plan.timeout.map(|t| intended + t);
-        let deadline = slot.deadline;
-        self.check_by(deadline);
-        let action = self.slots[idx].ex.begin(pick, intended, now, &self.shared.plan.template);
-        self.apply(idx, action, now);
-    }
-
-    /// Carries out the machine's actions until it waits for the kernel.
-    fn apply(&mut self, idx: usize, mut action: Action, now: Instant) {
-        let shared = self.shared;
-        let template = &shared.plan.template;
-        loop {
-            action = match action {
-                Action::Connect => {
-                    self.close(idx);
-                    self.slots[idx].attempt = self.dialer.first();
-                    match self.open(idx) {
-                        Ok(()) => return,
-                        Err(e) => self.slots[idx].ex.on_connect(Err(classify_connect(&e)), now),
-                    }
-                }
-                // The send completes without a CQE on success, so the machine
-                // moves on at once (the write phase is not observed); its Recv
-                // arms the receive right after.
-                Action::Send => {
-                    self.send(idx);
-                    self.slots[idx].ex.on_sent_unobserved(now, template)
-                }
-                Action::Recv => {
-                    self.ensure_recv(idx);
-                    self.low_water(idx);
-                    let handshake = self.slots[idx].ex.handshake_deadline(shared.plan.connect_timeout);
-                    self.check_by(handshake);
-                    return;
-                }
-                Action::Finish(finished) => {
-                    self.finish(idx, finished, now);
-                    return;
-                }
-                Action::Opened(opened) => {
-                    self.opened(idx, &opened);
-                    return;
-                }
-            }
+        if self.begin_next(idx, now) {
+            self.drive(idx, now);
         }
     }
 
-    /// A connection opened before the start is ready (or failed).
+    /// Starts the slot's next stream if the policy says so now.
+    fn begin_next(&mut self, idx: usize, now: Instant) -> bool {
+        let (intended, pick) = match self.policy.next(&mut self.slots[idx].timing, now) {
+            Next::Retire => return false,
+            Next::Wait(at) => {
+                self.wakeups.push(Reverse((at, idx)));
+                return false;
+            }
+            Next::Start { intended, pick } => (intended, pick),
+        };
+        self.slots[idx].conn.start(pick, intended, now, &self.shared.plan.requests);
+        true
+    }
+
+    /// Carries out the machine's I/O and handles its events until it
+    /// waits for the kernel, then arms what it waits with.
+    pub(super) fn drive(&mut self, idx: usize, now: Instant) {
+        let shared = self.shared;
+        let requests = &shared.plan.requests;
+        loop {
+            if let Some(io) = self.slots[idx].conn.poll_io(requests) {
+                match io {
+                    Io::Close => self.close(idx),
+                    Io::Connect => {
+                        self.slots[idx].attempt = self.dialer.first();
+                        if let Err(e) = self.open(idx) {
+                            self.slots[idx].conn.handle_connected(Err(classify_connect(&e)), now);
+                        }
+                    }
+                    // The send completes without a CQE on success, so the
+                    // machine moves on at once (the write phase is not
+                    // observed); the receive is armed right after.
+                    Io::Transmit(outgoing) => {
+                        self.send(idx, outgoing);
+                        self.slots[idx].conn.handle_sent_unobserved(now, requests);
+                    }
+                }
+                continue;
+            }
+            match self.slots[idx].conn.poll_event() {
+                None => break,
+                Some(Event::Finished { finished, .. }) => self.finish(idx, &finished, now),
+                Some(Event::Opened(opened)) => self.opened(idx, &opened),
+                Some(Event::Head { .. } | Event::Body { .. }) => {}
+            }
+        }
+        if self.slots[idx].conn.wants_receive() {
+            self.ensure_recv(idx);
+            self.low_water(idx);
+        }
+        let deadline = self.slots[idx].conn.poll_timeout();
+        self.check_by(deadline);
+    }
+
+    /// A connection opened before the start is ready (or failed, and was closed).
     fn opened(&mut self, idx: usize, opened: &Opened) {
         self.preconnecting = self.preconnecting.saturating_sub(1);
         self.policy.opened(opened);
         if opened.result.is_ok() {
             // Watch the idle connection: a close or stray bytes make it unusable.
             self.ensure_recv(idx);
-        } else {
-            self.close(idx);
         }
     }
 
-    /// Records a finished request and moves the slot on.
-    fn finish(&mut self, idx: usize, finished: Finished, now: Instant) {
+    /// Records a finished request and starts the slot's next one.
+    fn finish(&mut self, idx: usize, finished: &Finished, now: Instant) {
         let slot = &mut self.slots[idx];
-        slot.busy = false;
-        slot.deadline = None;
-        self.policy.finish(&mut slot.timing, &finished, slot.ex.backoff(), now);
-        if !finished.keep_conn {
-            self.close(idx);
-        }
-        self.start_next(idx, now);
+        self.policy.finish(&mut slot.timing, finished, slot.conn.backoff(), now);
+        self.begin_next(idx, now);
     }
 }
 

@@ -39,9 +39,8 @@ impl Worker<'_> {
                 let slot = &mut self.slots[idx];
                 if cqe.result < 0 && slot.waiting() {
                     let kind = classify(&io::Error::from_raw_os_error(-cqe.result));
-                    let shared = self.shared;
-                    let action = slot.ex.on_recv_error(kind, now, &shared.plan.template);
-                    self.apply(idx, action, now);
+                    slot.conn.handle_recv_error(kind, now, &self.shared.plan.requests);
+                    self.drive(idx, now);
                 } else if op == OP_SEND_TRACKED {
                     slot.sending = false;
                     if let Some(bytes) = slot.unsent.take() {
@@ -59,8 +58,8 @@ impl Worker<'_> {
         if res == 0 {
             self.dialer.connected(self.slots[idx].attempt);
             self.policy.connected(now - self.slots[idx].connect_started, now);
-            let action = self.slots[idx].ex.on_connect(Ok(()), now);
-            self.apply(idx, action, now);
+            self.slots[idx].conn.handle_connected(Ok(()), now);
+            self.drive(idx, now);
             return;
         }
         // A connect cancelled by its linked timeout (closing the slot bumps
@@ -75,45 +74,34 @@ impl Worker<'_> {
                 Err(e) => error = e,
             }
         }
-        let action = self.slots[idx].ex.on_connect(Err(classify_connect(&error)), now);
-        self.apply(idx, action, now);
+        self.slots[idx].conn.handle_connected(Err(classify_connect(&error)), now);
+        self.drive(idx, now);
     }
 
     fn on_recv(&mut self, idx: usize, stale: bool, cqe: Cqe, now: Instant) {
-        if cqe.is_final() && !stale {
+        if stale {
+            // Only the buffer goes back.
+            self.kernel.received(&cqe, |_| ());
+            return;
+        }
+        if cqe.is_final() {
             self.slots[idx].recv_armed = false;
         }
-        let shared = self.shared;
-        let template = &shared.plan.template;
+        let requests = &self.shared.plan.requests;
         let slot = &mut self.slots[idx];
-        let busy = slot.waiting() && !stale;
-        let mut usable = true;
-        // The bytes go to the machine before their buffer is given back;
-        // on an idle connection only TLS's own messages are expected.
-        let data = self.kernel.received(&cqe, |data| match data {
-            [] => None,
-            _ if busy => Some(slot.ex.on_data(data, now, template)),
-            _ if !stale => {
-                usable = slot.ex.on_idle_data(data);
-                None
+        // On an idle connection only TLS's own messages are expected: the
+        // machine tells, and closes the connection for anything else.
+        let busy = slot.waiting();
+        let conn = &mut slot.conn;
+        // The bytes go to the machine before their buffer is given back.
+        self.kernel.received(&cqe, |data| {
+            if !data.is_empty() {
+                conn.handle_data(data, now, requests);
             }
-            _ => None,
         });
-        if stale {
-            return;
-        }
         let res = cqe.result;
-        if res > 0 && !busy && usable {
-            // A session ticket or the like: keep watching.
-            if cqe.is_final() {
-                self.ensure_recv(idx);
-            }
-            return;
-        }
-        let action = if res > 0 {
-            data
-        } else if res == 0 {
-            busy.then(|| self.slots[idx].ex.on_eof(now, template))
+        if res == 0 {
+            self.slots[idx].conn.handle_eof(now, requests);
         } else if -res == libc::ENOBUFS {
             // Out of buffers: re-armed in turn once this batch has returned its buffers.
             if busy && !self.slots[idx].starved {
@@ -121,17 +109,13 @@ impl Worker<'_> {
                 self.starved.push_back(idx);
             }
             return;
-        } else {
+        } else if res < 0 {
             let kind = classify(&io::Error::from_raw_os_error(-res));
-            busy.then(|| self.slots[idx].ex.on_recv_error(kind, now, template))
-        };
-        match action {
-            Some(action) => self.apply(idx, action, now),
-            None => {
-                // Bytes or a close on an idle connection: it cannot be reused.
-                self.close(idx);
-                self.slots[idx].ex.connection_lost();
-            }
+            self.slots[idx].conn.handle_recv_error(kind, now, requests);
+        } else if !busy && cqe.is_final() && self.slots[idx].conn.is_connected() {
+            // A session ticket or the like on an idle connection: keep watching.
+            self.ensure_recv(idx);
         }
+        self.drive(idx, now);
     }
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 
 use super::{OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, Worker, user_data};
-use crate::engine::exchange::Outgoing;
+use crate::engine::connection::Outgoing;
 
 impl Worker<'_> {
     /// Opens a socket and queues its connect to the address of the slot's attempt.
@@ -70,10 +70,9 @@ impl Worker<'_> {
     /// send is continued by the kernel. The connection's own bytes go one
     /// send at a time (two sends in flight on one socket may interleave);
     /// what comes meanwhile waits in the slot.
-    pub(super) fn send(&mut self, idx: usize) {
-        let shared = self.shared;
+    pub(super) fn send(&mut self, idx: usize, outgoing: Outgoing) {
         let slot = &mut self.slots[idx];
-        let bytes = match slot.ex.outgoing(&shared.plan.template) {
+        let bytes = match outgoing {
             Outgoing::Request(entry) => {
                 self.kernel.send_request(slot.fd, user_data(slot.generation, idx, OP_SEND), entry);
                 return;
@@ -103,11 +102,11 @@ impl Worker<'_> {
     }
 
     /// Sets the socket's receive low-water mark when the machine asks for
-    /// another one (see [`crate::engine::exchange::Exchange::low_water_change`]).
+    /// another one (see [`crate::engine::Connection::low_water_change`]).
     pub(super) fn low_water(&mut self, idx: usize) {
         let slot = &mut self.slots[idx];
         if slot.fd >= 0
-            && let Some(bytes) = slot.ex.low_water_change()
+            && let Some(bytes) = slot.conn.low_water_change()
         {
             crate::engine::sockopt::set_receive_low_water(slot.fd, bytes);
         }

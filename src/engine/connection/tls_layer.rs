@@ -1,7 +1,7 @@
-//! TLS on one connection, as the [`super::exchange::Exchange`] machine uses
-//! it: the session, the ciphertext waiting to be sent, and the handshake's
-//! clock. Written once for every backend: a backend sends the bytes
-//! [`Secure::take`] hands it and feeds what it receives to the machine.
+//! TLS on one connection, the layer under the [`super::Connection`]
+//! machine: the session, the ciphertext waiting to be sent, and the
+//! handshake's clock. Written once for every backend: a backend sends the
+//! bytes the machine hands it and feeds it what it receives.
 //!
 //! The ciphertext to send is kept in a buffer of the connection's own (every
 //! connection has its own keys, so the run's shared request bytes cannot be
@@ -12,51 +12,30 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
-
+use crate::engine::requests::TlsTarget;
 use crate::stats::{ErrorKind, Handshake, nanos};
 use crate::tls::{Received, Session, TlsFailure};
-
-/// Where a run's TLS connections go and how they are made.
-#[derive(Clone, Debug)]
-pub struct TlsTarget {
-    /// The run's configuration (each worker makes its own copy when it
-    /// keeps sessions: [`crate::tls::for_worker`]).
-    pub config: Arc<ClientConfig>,
-    /// Sent as SNI and checked against the certificate: the URL's host.
-    pub server: ServerName<'static>,
-    /// `--tls-resume`.
-    pub resume: bool,
-}
-
-impl TlsTarget {
-    /// The target as one worker uses it.
-    pub fn for_worker(&self) -> TlsTarget {
-        TlsTarget { config: crate::tls::for_worker(&self.config, self.resume), ..self.clone() }
-    }
-}
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// One connection's TLS state.
-pub struct Secure {
+pub struct TlsLayer {
     session: Session,
     out: BytesMut,
     /// When the TCP connection opened and the handshake began.
     began: Instant,
 }
 
-impl std::fmt::Debug for Secure {
+impl std::fmt::Debug for TlsLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secure").field("handshaking", &self.session.is_handshaking()).finish_non_exhaustive()
+        f.debug_struct("TlsLayer").field("handshaking", &self.session.is_handshaking()).finish_non_exhaustive()
     }
 }
 
-impl Secure {
-    /// A new session on a connection opened at `now`; its ClientHello waits in [`Secure::take`].
-    pub fn new(target: &TlsTarget, now: Instant) -> Result<Secure, ErrorKind> {
+impl TlsLayer {
+    /// A new session on a connection opened at `now`; its ClientHello waits in [`TlsLayer::take`].
+    pub fn new(target: &TlsTarget, now: Instant) -> Result<TlsLayer, ErrorKind> {
         let session = Session::new(Arc::clone(&target.config), target.server.clone()).map_err(error_kind)?;
-        Ok(Secure { session, out: BytesMut::new(), began: now })
+        Ok(TlsLayer { session, out: BytesMut::new(), began: now })
     }
 
     /// Queues request bytes for encryption.

@@ -1,18 +1,27 @@
-//! Which bytes a connection's current request sends, for
-//! [`super::exchange::Exchange`]: a pre-built entry of the run's pool, this
-//! connection's own copy of one with its `{{seq}}` digits written in (the
-//! copy's buffer is reused once the kernel let go of it, so steady state
-//! allocates nothing), or a redirect hop built from what was sent.
+//! Which bytes a stream's request sends: a pre-built entry of the run's
+//! pool, the connection's own copy of one with its `{{seq}}` digits written
+//! in (the copy's buffer is reused once the kernel let go of it, so steady
+//! state allocates nothing), or a redirect hop built from what was sent.
 
 use bytes::Bytes;
 
-use super::exchange::{Outgoing, Template};
+use crate::engine::requests::RequestSet;
 use crate::http::Pool;
 
-/// Which bytes a connection's request sends: a pool entry, this
-/// connection's copy of one with its `{{seq}}` written in, or a redirect hop.
+/// The bytes of an [`super::Io::Transmit`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outgoing {
+    /// A pre-built request of the run: this entry of [`RequestSet::pool`].
+    Request(usize),
+    /// Bytes of this connection: a redirect hop's request, a numbered
+    /// copy, or ciphertext.
+    Bytes(Bytes),
+}
+
+/// The request a connection is sending: its pool entry, the connection's
+/// numbered copy of it, or a redirect hop.
 #[derive(Debug, Default)]
-pub(super) struct Current {
+pub(super) struct RequestBytes {
     entry: usize,
     pub(super) target: u16,
     /// The buffer is reused for the next copy once the kernel let go of it.
@@ -21,7 +30,7 @@ pub(super) struct Current {
     pub(super) hop: Option<Bytes>,
 }
 
-impl Current {
+impl RequestBytes {
     /// Request number `pick`: its entry, and the copy when it has `{{seq}}`.
     pub(super) fn pick(&mut self, pick: u64, pool: &Pool) {
         self.entry = pool.index_of(pick);
@@ -36,11 +45,11 @@ impl Current {
         self.hop = None;
     }
 
-    pub(super) fn bytes<'a>(&'a self, template: &'a Template) -> &'a [u8] {
+    pub(super) fn bytes<'a>(&'a self, requests: &'a RequestSet) -> &'a [u8] {
         match &self.hop {
             Some(hop) => hop,
             None if self.use_copy => &self.copy,
-            None => &template.pool.entry(self.entry).bytes,
+            None => &requests.pool.entry(self.entry).bytes,
         }
     }
 

@@ -1,0 +1,579 @@
+//! The connection machine: one connection and the requests (streams) it
+//! carries, without I/O, in the shape of quinn-proto's connection.
+//!
+//! Inputs are what happened, with the time it happened: the socket
+//! connected, bytes were sent, bytes arrived, the peer closed, a deadline
+//! passed. Outputs are polled: [`Connection::poll_io`] (close, connect,
+//! bytes to transmit), [`Connection::poll_event`] (stream-tagged events:
+//! response head, body progress, the finished request's record) and
+//! [`Connection::poll_timeout`] (the next instant the machine must be told
+//! about). The machine owns every deadline (the request's, counted from its
+//! intended start; the TLS handshake's; the pre-connect limit), so a backend
+//! only moves bytes, reports times and wakes it when asked.
+//!
+//! HTTP/1.1 carries at most one stream at a time. The machine decides when
+//! to reconnect, what to send, when a response is complete, whether to
+//! follow a redirect, and whether a failure on a reused connection is a
+//! stale keep-alive to retry. For `https://` it owns the connection's TLS
+//! session ([`tls_layer`]), under the HTTP reader.
+
+mod outgoing;
+mod output;
+mod stream;
+pub mod tls_layer;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::requests::{RequestSet, TlsTarget};
+use crate::http::reader::Truncated;
+use crate::http::request::{method_of, redirect, resolve_location, target_of};
+use crate::http::{Feed, HttpError, Response, ResponseReader};
+use crate::stats::{ErrorKind, Handshake, nanos};
+pub use outgoing::Outgoing;
+use outgoing::RequestBytes;
+pub use output::{Event, Finished, Io, Limits, Opened, StreamId};
+use stream::Stream;
+use tls_layer::TlsLayer;
+
+/// Redirect hops followed before a request counts as failed (as Go's client, so hey).
+pub const MAX_REDIRECTS: u8 = 10;
+
+/// More than the most ciphertext of one TLS record (16 KiB of plaintext,
+/// 256 bytes of expansion, a 5-byte header): what a session may hold
+/// undecrypted.
+const TLS_RECORD_BYTES: u64 = 17 * 1024;
+
+/// Bytes due below which a receive wakes for every segment: setting the
+/// watermark twice costs more than the wake-ups it saves (58 KiB bodies
+/// from nginx: 1-7% more CPU per response with a watermark from 8 KiB).
+const LOW_WATER_MIN: u64 = 64 * 1024;
+/// Highest watermark: the kernel grows the socket's receive buffer to fit it.
+const LOW_WATER_MAX: u64 = 256 * 1024;
+
+/// Longest pause between connection attempts after repeated connect failures.
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Idle,
+    Connecting,
+    /// The TLS handshake: sending or awaiting its flights.
+    Handshaking,
+    Sending,
+    Receiving,
+}
+
+/// Methods that may be retried after a stale keep-alive connection
+/// (RFC 9110 §9.2.2; Go's client, and so hey, retries the same set).
+fn replayable(method: &[u8]) -> bool {
+    matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE")
+}
+
+/// One connection: its socket's state as the protocol sees it, its TLS
+/// session, and the stream it carries. Reused for every request of a
+/// backend's connection slot.
+#[derive(Debug)]
+pub struct Connection {
+    limits: Limits,
+    reader: ResponseReader,
+    stage: Stage,
+    connected: bool,
+    /// The open connection has already carried a complete response.
+    reused: bool,
+    /// Which bytes the stream's request sends.
+    request: RequestBytes,
+    /// The stream in flight, if one is.
+    stream: Option<Stream>,
+    next_stream: u64,
+    connect_failures: u32,
+    /// How this connection is secured (`None`: plain TCP).
+    tls: Option<TlsTarget>,
+    /// The open connection's TLS session.
+    tls_layer: Option<TlsLayer>,
+    /// The stream's request bytes were handed to the TLS session.
+    queued: bool,
+    /// Opening a connection for no request yet ([`Connection::open`]),
+    /// until this instant.
+    opening: Option<Instant>,
+    /// A handshake that ended and is not recorded yet.
+    handshake: Option<Handshake>,
+    /// The socket's receive low-water mark as last asked for.
+    low_water: u32,
+    /// Closes and connects to carry out, in order.
+    io: VecDeque<Io>,
+    /// Bytes are waiting to be transmitted.
+    transmit: bool,
+    events: VecDeque<Event>,
+}
+
+impl Connection {
+    /// A machine with no socket open; `tls` secures its connections
+    /// (`https://`), `limits` gives its deadlines.
+    pub fn new(tls: Option<TlsTarget>, limits: Limits) -> Self {
+        Connection {
+            limits,
+            reader: ResponseReader::new(),
+            stage: Stage::Idle,
+            connected: false,
+            reused: false,
+            request: RequestBytes::default(),
+            stream: None,
+            next_stream: 0,
+            connect_failures: 0,
+            tls,
+            tls_layer: None,
+            queued: false,
+            opening: None,
+            handshake: None,
+            low_water: 1,
+            io: VecDeque::with_capacity(4),
+            transmit: false,
+            events: VecDeque::with_capacity(8),
+        }
+    }
+
+    /// Opens a connection before any request is due (pre-connect): connect,
+    /// then the TLS handshake for `https://`, by `until`; ends with
+    /// [`Event::Opened`].
+    pub fn open(&mut self, now: Instant, until: Instant) {
+        self.opening = Some(until);
+        self.connected = false;
+        self.next_hop(now);
+    }
+
+    /// A stream may start now: none is in flight and no opening is under way.
+    pub fn is_idle(&self) -> bool {
+        self.stream.is_none() && self.opening.is_none()
+    }
+
+    /// The socket is open and may carry the next request.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Pause before the next request after connect failures, so that a
+    /// refused or unreachable target is not hammered in a busy loop.
+    pub fn backoff(&self) -> Option<Duration> {
+        match self.connect_failures {
+            0 => None,
+            n => Some(Duration::from_millis(1 << (n - 1).min(9)).min(MAX_BACKOFF)),
+        }
+    }
+
+    /// Starts request number `pick` of the run (see
+    /// [`crate::http::Pool::claim`]), meant to start at `intended` (≤ `now`),
+    /// as a new stream. The connection must be idle ([`Connection::is_idle`]).
+    pub fn start(&mut self, pick: u64, intended: Instant, now: Instant, requests: &RequestSet) -> StreamId {
+        debug_assert!(self.is_idle(), "HTTP/1.1 carries one stream at a time");
+        self.request.pick(pick, &requests.pool);
+        let id = StreamId(self.next_stream);
+        self.next_stream += 1;
+        self.stream = Some(Stream::new(id, intended.min(now), now, self.limits));
+        self.next_hop(now);
+        id
+    }
+
+    /// The next I/O to carry out, if any.
+    pub fn poll_io(&mut self, requests: &RequestSet) -> Option<Io> {
+        if let Some(io) = self.io.pop_front() {
+            return Some(io);
+        }
+        std::mem::take(&mut self.transmit).then(|| Io::Transmit(self.outgoing(requests)))
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Connection::handle_timeout`] must be called next, if ever:
+    /// the stream's deadline, the handshake's, or the pre-connect limit.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let request = self.stream.as_ref().and_then(|s| s.deadline);
+        let handshake = match (&self.tls_layer, self.limits.handshake) {
+            (Some(layer), Some(limit)) if self.stage == Stage::Handshaking => Some(layer.began() + limit),
+            _ => None,
+        };
+        [request, handshake, self.opening].into_iter().flatten().min()
+    }
+
+    /// A socket read is wanted: a response or a handshake flight is awaited.
+    pub fn wants_receive(&self) -> bool {
+        matches!(self.stage, Stage::Handshaking | Stage::Receiving)
+    }
+
+    /// The plaintext the stream's current hop sends.
+    pub fn request_bytes<'a>(&'a self, requests: &'a RequestSet) -> &'a [u8] {
+        self.request.bytes(requests)
+    }
+
+    /// The bytes to transmit now: the request (as ciphertext over TLS) or
+    /// a handshake flight.
+    fn outgoing(&mut self, requests: &RequestSet) -> Outgoing {
+        let Some(layer) = self.tls_layer.as_mut() else { return self.request.outgoing() };
+        if self.stage == Stage::Sending && !self.queued {
+            self.queued = true;
+            layer.queue(self.request.bytes(requests));
+        }
+        Outgoing::Bytes(layer.take())
+    }
+
+    /// Bytes the connection will certainly deliver before the response is
+    /// complete (a lower bound; 0 when unknown). Over TLS up to one record's
+    /// ciphertext may already sit in the session, so a record's worth is
+    /// taken off.
+    fn bytes_due(&self) -> u64 {
+        if self.stage != Stage::Receiving {
+            return 0;
+        }
+        let left = self.reader.body_left().unwrap_or(0);
+        if self.tls_layer.is_some() { left.saturating_sub(TLS_RECORD_BYTES) } else { left }
+    }
+
+    /// The receive low-water mark (SO_RCVLOWAT) the socket should have
+    /// now, when it differs from the one this returned last: the bytes the
+    /// response still certainly needs, so that a large body wakes the
+    /// worker a few times instead of once per segment the server wrote
+    /// (1 MiB bodies from nginx: 15-35 context switches per response down
+    /// to 3-4, 37-41% less CPU per response); 1 byte otherwise.
+    pub fn low_water_change(&mut self) -> Option<u32> {
+        let due = self.bytes_due();
+        let want = if due >= LOW_WATER_MIN { due.min(LOW_WATER_MAX) as u32 } else { 1 };
+        (want != self.low_water).then(|| {
+            self.low_water = want;
+            want
+        })
+    }
+
+    /// The connection cannot carry another request: its socket goes.
+    fn drop_connection(&mut self) {
+        self.connected = false;
+        self.reused = false;
+        self.io.push_back(Io::Close);
+    }
+
+    /// Bytes arrived on an idle connection (no request in flight). TLS
+    /// messages the server may send at any time (session tickets) are
+    /// absorbed; anything else means the connection cannot be reused.
+    fn idle_data(&mut self, data: &[u8]) {
+        let usable = match self.tls_layer.as_mut() {
+            Some(layer) if !data.is_empty() => {
+                let mut plaintext = false;
+                let fed = layer.feed(data, &mut |plain| plaintext |= !plain.is_empty());
+                !plaintext && fed.is_ok_and(|received| !received.closed)
+            }
+            _ => data.is_empty(),
+        };
+        if !usable {
+            self.drop_connection();
+        }
+    }
+
+    fn method<'a>(&'a self, requests: &'a RequestSet) -> &'a [u8] {
+        method_of(self.request.bytes(requests))
+    }
+
+    /// The socket asked for by [`Io::Connect`] connected, or could not.
+    pub fn handle_connected(&mut self, result: Result<(), ErrorKind>, now: Instant) {
+        if let Err(kind) = result {
+            self.connect_failures = self.connect_failures.saturating_add(1);
+            return self.finish(Err(kind), now);
+        }
+        self.connected = true;
+        self.reused = false;
+        self.connect_failures = 0;
+        self.low_water = 1;
+        let Some(target) = &self.tls else { return self.ready(now) };
+        match TlsLayer::new(target, now) {
+            Ok(layer) => {
+                self.tls_layer = Some(layer);
+                self.stage = Stage::Handshaking;
+                self.transmit = true;
+            }
+            Err(kind) => self.finish(Err(kind), now),
+        }
+    }
+
+    /// The connection is open (and secured): send the request, or report
+    /// it open when there is none.
+    fn ready(&mut self, now: Instant) {
+        self.queued = false;
+        if self.opening.take().is_some() {
+            self.stage = Stage::Idle;
+            self.events.push_back(Event::Opened(Opened { result: Ok(()), handshake: self.handshake.take() }));
+            return;
+        }
+        if let Some(stream) = self.stream.as_mut() {
+            stream.mark = now;
+        }
+        self.stage = Stage::Sending;
+        self.transmit = true;
+    }
+
+    /// The bytes of an [`Io::Transmit`] were handed to the kernel together
+    /// with the receive, and only a failure of the send will come back
+    /// (io_uring): the time it took is not observed, so the write phase is
+    /// not measured; it is part of the wait.
+    pub fn handle_sent_unobserved(&mut self, now: Instant, requests: &RequestSet) {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.write_observed = false;
+        }
+        self.handle_sent(Ok(()), now, requests)
+    }
+
+    /// The bytes of an [`Io::Transmit`] were written, or could not be.
+    pub fn handle_sent(&mut self, result: Result<(), ErrorKind>, now: Instant, requests: &RequestSet) {
+        if self.stage == Stage::Handshaking {
+            return match result {
+                Err(kind) => self.finish(Err(kind), now),
+                Ok(()) if self.tls_layer.as_ref().is_some_and(TlsLayer::is_handshaking) => {}
+                // The last flight of a handshake that ended before any request.
+                Ok(()) => self.ready(now),
+            };
+        }
+        if self.stage != Stage::Sending {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                let head = self.method(requests) == b"HEAD";
+                if let Some(stream) = self.stream.as_mut() {
+                    stream.write_ns += nanos(now - stream.mark);
+                    stream.mark = now;
+                    stream.first_byte = None;
+                }
+                self.reader.start(head);
+                self.stage = Stage::Receiving;
+            }
+            Err(kind) if self.may_retry(requests, false) && kind == ErrorKind::Reset => self.retry(now),
+            Err(kind) => self.finish(Err(kind), now),
+        }
+    }
+
+    /// Bytes arrived at `now`.
+    pub fn handle_data(&mut self, data: &[u8], now: Instant, requests: &RequestSet) {
+        match self.stage {
+            Stage::Handshaking => return self.handshake_data(data, now),
+            Stage::Receiving | Stage::Sending => {}
+            Stage::Idle | Stage::Connecting => return self.idle_data(data),
+        }
+        let Some(layer) = self.tls_layer.as_mut() else {
+            self.first_byte_at(now);
+            let fed = self.reader.feed(data);
+            self.announce_progress(now);
+            return match fed {
+                Ok(Feed::NeedMore) => {}
+                Ok(Feed::Done(response)) => self.complete(response, now, requests),
+                Err(e) => self.finish(Err(http_error_kind(e)), now),
+            };
+        };
+        let reader = &mut self.reader;
+        let (mut fed, mut plaintext) = (Ok(Feed::NeedMore), false);
+        let received = layer.feed(data, &mut |plain| {
+            plaintext |= !plain.is_empty();
+            if fed.is_ok() && !plain.is_empty() {
+                fed = reader.feed(plain);
+            }
+        });
+        // The response's first byte, not a session ticket that came before it.
+        if plaintext {
+            self.first_byte_at(now);
+            self.announce_progress(now);
+        }
+        match (received, fed) {
+            (Err(kind), _) => self.finish(Err(kind), now),
+            (_, Err(e)) => self.finish(Err(http_error_kind(e)), now),
+            (Ok(received), Ok(Feed::Done(mut response))) => {
+                // close_notify came with the response: nothing more will.
+                response.reusable &= !received.closed;
+                self.complete(response, now, requests)
+            }
+            (Ok(received), Ok(Feed::NeedMore)) if received.closed => self.handle_eof(now, requests),
+            (Ok(_), Ok(Feed::NeedMore)) => {}
+        }
+    }
+
+    /// The first byte of the response arrived at `now` (if none had).
+    fn first_byte_at(&mut self, now: Instant) {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.first_byte_at(now);
+        }
+    }
+
+    /// Announces the response's head and new body bytes as events.
+    fn announce_progress(&mut self, at: Instant) {
+        let Some(stream) = self.stream.as_mut() else { return };
+        if !stream.head_seen
+            && let Some(status) = self.reader.status()
+        {
+            stream.head_seen = true;
+            self.events.push_back(Event::Head { stream: stream.id, status, at });
+        }
+        let body = self.reader.body_bytes();
+        if body > stream.body_seen {
+            self.events.push_back(Event::Body { stream: stream.id, bytes: body - stream.body_seen, at });
+            stream.body_seen = body;
+        }
+    }
+
+    /// A flight of the server's handshake arrived.
+    fn handshake_data(&mut self, data: &[u8], now: Instant) {
+        let Some(layer) = self.tls_layer.as_mut() else { return self.finish(Err(ErrorKind::TlsOther), now) };
+        let mut plaintext = false;
+        let fed = layer.feed(data, &mut |plain| plaintext |= !plain.is_empty());
+        match fed {
+            Err(kind) => return self.finish(Err(kind), now),
+            Ok(received) if received.closed => return self.finish(Err(ErrorKind::ClosedBeforeResponse), now),
+            // Nothing was asked yet: application data now is not HTTP.
+            Ok(_) if plaintext => return self.finish(Err(ErrorKind::InvalidResponse), now),
+            Ok(_) => {}
+        }
+        if layer.is_handshaking() {
+            self.transmit = layer.has_output();
+            return;
+        }
+        self.handshake = layer.handshake(now);
+        if self.opening.is_some() && layer.has_output() {
+            // Finish the handshake before the clock starts.
+            self.transmit = true;
+            return;
+        }
+        // A request goes out with the handshake's last flight.
+        self.ready(now)
+    }
+
+    /// The peer closed its side at `now`.
+    pub fn handle_eof(&mut self, now: Instant, requests: &RequestSet) {
+        match self.stage {
+            Stage::Handshaking => return self.finish(Err(ErrorKind::ClosedBeforeResponse), now),
+            Stage::Receiving | Stage::Sending => {}
+            Stage::Idle | Stage::Connecting => return self.drop_connection(),
+        }
+        match self.reader.eof() {
+            Ok(response) => self.complete(response, now, requests),
+            Err(Truncated::BeforeResponse) if self.may_retry(requests, false) => self.retry(now),
+            Err(Truncated::BeforeResponse) => self.finish(Err(ErrorKind::ClosedBeforeResponse), now),
+            Err(Truncated::MidResponse) => self.finish(Err(ErrorKind::Incomplete), now),
+            Err(Truncated::Invalid(e)) => self.finish(Err(http_error_kind(e)), now),
+        }
+    }
+
+    /// A read failed with `kind` at `now`.
+    pub fn handle_recv_error(&mut self, kind: ErrorKind, now: Instant, requests: &RequestSet) {
+        if self.is_idle() {
+            return self.drop_connection();
+        }
+        let got_bytes = self.reader.bytes_received() > 0;
+        if kind == ErrorKind::Reset && self.may_retry(requests, got_bytes) {
+            return self.retry(now);
+        }
+        self.finish(Err(kind), now)
+    }
+
+    /// Time passed to `now`: whatever deadline of [`Connection::poll_timeout`]
+    /// is due fails (a connect or handshake as a connect timeout), and the
+    /// socket goes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.poll_timeout().is_none_or(|at| at > now) {
+            return;
+        }
+        let connecting = matches!(self.stage, Stage::Connecting | Stage::Handshaking);
+        let kind = if connecting { ErrorKind::ConnectTimeout } else { ErrorKind::Timeout };
+        self.finish(Err(kind), now)
+    }
+
+    /// A reused connection that failed before any byte of the response came
+    /// back was most likely closed by the server while idle: retry once on a
+    /// fresh connection, for methods that are safe to replay.
+    fn may_retry(&self, requests: &RequestSet, got_bytes: bool) -> bool {
+        let retried = self.stream.is_some_and(|s| s.retried);
+        self.reused && !retried && !got_bytes && replayable(self.method(requests))
+    }
+
+    fn retry(&mut self, now: Instant) {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.retried = true;
+        }
+        self.connected = false;
+        self.next_hop(now)
+    }
+
+    /// Sends the current hop, connecting first when needed.
+    fn next_hop(&mut self, now: Instant) {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.mark = now;
+        }
+        self.queued = false;
+        if self.connected {
+            self.stage = Stage::Sending;
+            self.transmit = true;
+        } else {
+            self.tls_layer = None;
+            self.stage = Stage::Connecting;
+            self.io.push_back(Io::Close);
+            self.io.push_back(Io::Connect);
+        }
+    }
+
+    fn complete(&mut self, response: Response, now: Instant, requests: &RequestSet) {
+        let Some(stream) = self.stream.as_mut() else { return self.finish(Ok(response.status), now) };
+        if let Some(first) = stream.first_byte {
+            stream.read_ns += nanos(now - first);
+        }
+        stream.wire_bytes += response.wire_bytes;
+        stream.body_bytes += response.body_bytes;
+        let hops = stream.hops;
+        self.connected = response.reusable && requests.keepalive;
+        self.reused = self.connected;
+        if requests.follow_redirects && matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+            let target = self.reader.location().and_then(|loc| {
+                let current = target_of(self.request.bytes(requests));
+                resolve_location(loc, requests.scheme(), &requests.host, requests.port, current)
+            });
+            if let Some(target) = target {
+                if hops >= MAX_REDIRECTS {
+                    return self.finish(Err(ErrorKind::TooManyRedirects), now);
+                }
+                let hop = redirect(self.request.bytes(requests), response.status, &target);
+                self.request.hop = Some(hop);
+                if let Some(stream) = self.stream.as_mut() {
+                    (stream.hops, stream.head_seen, stream.body_seen) = (hops + 1, false, 0);
+                }
+                return self.next_hop(now);
+            }
+        }
+        self.finish(Ok(response.status), now)
+    }
+
+    /// Ends the stream (or the opening) with `result`; a connection that
+    /// cannot be reused is closed.
+    fn finish(&mut self, result: Result<u16, ErrorKind>, now: Instant) {
+        let receiving = self.stage == Stage::Receiving;
+        self.stage = Stage::Idle;
+        if result.is_err() || !self.connected {
+            self.drop_connection();
+        }
+        if self.opening.take().is_some() {
+            let result = result.map(|_| ());
+            self.events.push_back(Event::Opened(Opened { result, handshake: self.handshake.take() }));
+            return;
+        }
+        let Some(stream) = self.stream.take() else { return };
+        // A failed response's bytes so far still crossed the wire.
+        let partial = if result.is_err() && receiving { self.reader.bytes_received() } else { 0 };
+        let record = stream.record(result, now, partial);
+        let finished = Finished { record, handshake: self.handshake.take(), target: self.request.target };
+        self.events.push_back(Event::Finished { stream: stream.id, finished });
+    }
+}
+
+fn http_error_kind(e: HttpError) -> ErrorKind {
+    match e {
+        HttpError::HeadTooLarge => ErrorKind::HeadTooLarge,
+        _ => ErrorKind::InvalidResponse,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,66 @@
+//! What the connection machine hands out, polled by a backend after every
+//! input: I/O to carry out ([`Io`]) and stream-tagged [`Event`]s, plus the
+//! limits the machine's deadlines are counted with.
+
+use std::time::{Duration, Instant};
+
+use super::outgoing::Outgoing;
+use crate::stats::{ErrorKind, Handshake, Record};
+
+/// The deadlines a connection keeps, from the run's flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Each request's whole life, counted from its intended start (`-t`).
+    pub request: Option<Duration>,
+    /// The TLS handshake, counted from the TCP connection (`--connect-timeout`).
+    pub handshake: Option<Duration>,
+}
+
+/// One request on a connection. Numbered per connection, from 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamId(pub u64);
+
+/// I/O the backend must carry out, in the order polled.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Io {
+    /// Close the socket if one is open; nothing more goes over it.
+    Close,
+    /// Open a socket (none is open), then call
+    /// [`super::Connection::handle_connected`].
+    Connect,
+    /// Write all these bytes, then call [`super::Connection::handle_sent`].
+    Transmit(Outgoing),
+}
+
+/// Something that happened on the connection or one of its streams.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    /// The connection asked for by [`super::Connection::open`] is ready, or
+    /// failed (then an [`Io::Close`] came before this).
+    Opened(Opened),
+    /// A response head of `stream` was read at `at` (one per redirect
+    /// hop; the last is the final response's).
+    Head { stream: StreamId, status: u16, at: Instant },
+    /// `bytes` more of `stream`'s response body arrived at `at`.
+    Body { stream: StreamId, bytes: u64, at: Instant },
+    /// `stream` is over: answered, or failed with the category in its
+    /// record's result. Exactly one per started stream.
+    Finished { stream: StreamId, finished: Finished },
+}
+
+/// How a stream ended, for the policy and the stats.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Finished {
+    pub record: Record,
+    /// A TLS handshake that ended during the request.
+    pub handshake: Option<Handshake>,
+    /// The target the request was for (its pool entry's).
+    pub target: u16,
+}
+
+/// How the opening of a connection before the start ended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Opened {
+    pub result: Result<(), ErrorKind>,
+    pub handshake: Option<Handshake>,
+}

@@ -1,0 +1,83 @@
+//! One request in flight on a connection (a stream) and what it measured
+//! so far: its deadline, its phases, the bytes that crossed the wire. Turned
+//! into the request's [`Record`] when it ends.
+
+use std::time::{Duration, Instant};
+
+use super::output::{Limits, StreamId};
+use crate::stats::{ErrorKind, Record, nanos};
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Stream {
+    pub(super) id: StreamId,
+    pub(super) hops: u8,
+    pub(super) retried: bool,
+    /// When the request was meant to start (the schedule's time under
+    /// `--rate`; the actual start otherwise).
+    intended: Instant,
+    started: Instant,
+    /// The request fails at this instant.
+    pub(super) deadline: Option<Instant>,
+    /// Start of the phase in progress.
+    pub(super) mark: Instant,
+    pub(super) first_byte: Option<Instant>,
+    /// A head of this hop was announced ([`super::Event::Head`]).
+    pub(super) head_seen: bool,
+    /// Body bytes of this hop announced so far ([`super::Event::Body`]).
+    pub(super) body_seen: u64,
+    pub(super) write_ns: u64,
+    /// Every send was seen to complete (see `handle_sent_unobserved`).
+    pub(super) write_observed: bool,
+    pub(super) wait_ns: u64,
+    pub(super) read_ns: u64,
+    pub(super) wire_bytes: u64,
+    pub(super) body_bytes: u64,
+}
+
+impl Stream {
+    /// Stream `id`, meant to start at `intended`, started at `now`.
+    pub(super) fn new(id: StreamId, intended: Instant, now: Instant, limits: Limits) -> Stream {
+        Stream {
+            id,
+            hops: 0,
+            retried: false,
+            intended,
+            started: now,
+            deadline: limits.request.map(|limit| intended + limit),
+            mark: now,
+            first_byte: None,
+            head_seen: false,
+            body_seen: 0,
+            write_ns: 0,
+            write_observed: true,
+            wait_ns: 0,
+            read_ns: 0,
+            wire_bytes: 0,
+            body_bytes: 0,
+        }
+    }
+
+    /// The first byte of the response arrived at `now` (if none had).
+    pub(super) fn first_byte_at(&mut self, now: Instant) {
+        if self.first_byte.is_none() {
+            self.first_byte = Some(now);
+            self.wait_ns += nanos(now - self.mark);
+        }
+    }
+
+    /// The request's record, ended at `now` with `result`; `partial` bytes
+    /// of an unfinished response also crossed the wire.
+    pub(super) fn record(&self, result: Result<u16, ErrorKind>, now: Instant, partial: u64) -> Record {
+        let ns = Duration::from_nanos;
+        Record {
+            result,
+            latency: now - self.started,
+            queued: self.started - self.intended,
+            write: self.write_observed.then(|| ns(self.write_ns)),
+            wait: ns(self.wait_ns),
+            read: ns(self.read_ns),
+            wire_bytes: self.wire_bytes + partial,
+            body_bytes: self.body_bytes,
+        }
+    }
+}

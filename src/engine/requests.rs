@@ -1,0 +1,62 @@
+//! What the requests of a run look like, shared read-only by every
+//! connection of every worker: the pre-built pool, keep-alive and redirect
+//! rules, the origin redirects must stay on, and how `https://` connections
+//! are secured. A leaf of the engine: the connection machine reads it, and
+//! nothing here knows about connections.
+
+use std::sync::Arc;
+
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+
+use crate::http::Pool;
+
+/// The run's requests (shared, read-only).
+#[derive(Clone, Debug)]
+pub struct RequestSet {
+    /// The pre-built requests, picked in turn by each start's number.
+    pub pool: Arc<Pool>,
+    pub keepalive: bool,
+    pub follow_redirects: bool,
+    /// Origin of the target, to keep redirects on the same host and port.
+    pub host: String,
+    pub port: u16,
+    /// `https://`: how connections are secured (each worker uses its
+    /// [`TlsTarget::for_worker`] copy).
+    pub tls: Option<TlsTarget>,
+}
+
+impl RequestSet {
+    /// The run's requests are `pool`'s.
+    pub fn new(pool: Arc<Pool>, keepalive: bool, follow_redirects: bool, host: String, port: u16) -> Self {
+        RequestSet { pool, keepalive, follow_redirects, host, port, tls: None }
+    }
+
+    /// The same requests over TLS.
+    pub fn with_tls(self, tls: TlsTarget) -> Self {
+        RequestSet { tls: Some(tls), ..self }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+}
+
+/// Where a run's TLS connections go and how they are made.
+#[derive(Clone, Debug)]
+pub struct TlsTarget {
+    /// The run's configuration (each worker makes its own copy when it
+    /// keeps sessions: [`crate::tls::for_worker`]).
+    pub config: Arc<ClientConfig>,
+    /// Sent as SNI and checked against the certificate: the URL's host.
+    pub server: ServerName<'static>,
+    /// `--tls-resume`.
+    pub resume: bool,
+}
+
+impl TlsTarget {
+    /// The target as one worker uses it.
+    pub fn for_worker(&self) -> TlsTarget {
+        TlsTarget { config: crate::tls::for_worker(&self.config, self.resume), ..self.clone() }
+    }
+}
