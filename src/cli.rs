@@ -60,7 +60,9 @@ pub struct DiffArgs {
     /// Print a Markdown table (for a pull request comment).
     #[arg(long)]
     pub markdown: bool,
-    /// Exit 3 when a figure is worse beyond noise and by more than PCT percent.
+    /// Exit 3 when a figure is worse beyond noise and by more than PCT
+    /// percent; when the runs are too short to judge their noise, when it
+    /// moved the worse way by more than PCT percent.
     #[arg(long = "fail-on-regression", value_name = "PCT", allow_negative_numbers = true)]
     pub fail_on_regression: Option<f64>,
     /// Fail (exit 3) unless this holds for NEW (as on a run).

@@ -1,7 +1,8 @@
 //! `vastar diff` through the binary, on every backend: a result compared
 //! with itself is within noise everywhere; a server made 3 ms slower is
-//! judged worse, and `--fail-on-regression` turns that into exit 3; bad
-//! input is a one-line usage error.
+//! judged worse, and `--fail-on-regression` turns that into exit 3, also
+//! when the runs are too short to judge their noise; bad input is a
+//! one-line usage error.
 
 mod common;
 
@@ -65,6 +66,41 @@ fn a_slower_server_is_worse_and_a_result_equals_itself() {
         assert!(md.contains("| requests/sec |") && md.contains("| **better** |"), "{md}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// Runs the built-in server for 1 s with `extra` flags and saves the
+/// result as `file`: one interval, too few for a noise verdict.
+fn short_demo(extra: &[&str], file: &PathBuf) -> String {
+    let args = [&["--demo", "-z", "1s", "-c", "2", "-o", "json", "--quiet", "--backend", "portable"], extra].concat();
+    let out = vastar(&args);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(file, &out.stdout).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+#[test]
+fn runs_too_short_for_noise_fail_on_the_change_alone() {
+    let dir = scratch("short");
+    let base = short_demo(&[], &dir.join("base.json"));
+    // 2 connections at 5 requests/sec each: a fraction of the base's rate.
+    let new = short_demo(&["-q", "5"], &dir.join("new.json"));
+
+    let out = vastar(&["diff", "--no-color", &base, &new, "--fail-on-regression", "10"]);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{table}{}", text(&out.stderr));
+    assert_eq!(verdict(&table, "requests/sec"), "unknown", "{table}");
+    assert!(table.contains("\nnoise could not be judged (too few intervals): judged on the change alone\n"), "{table}");
+    assert!(table.contains("--fail-on-regression 10%: regression in requests/sec -"), "{table}");
+
+    let out = vastar(&["diff", "--markdown", &base, &new, "--fail-on-regression", "10"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("noise could not be judged (too few intervals)"));
+
+    let out = vastar(&["diff", "--no-color", &base, &new]);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "no --fail-on-regression: exit 0\n{table}");
+    assert!(!table.contains("noise could not be judged"), "{table}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -110,12 +110,67 @@ pub struct Diff {
     pub note: Option<String>,
 }
 
+impl Row {
+    /// Whether this row fails `--fail-on-regression pct`. A figure judged
+    /// worse beyond noise fails when it moved by more than `pct` percent.
+    /// When the noise could not be judged ([`Verdict::Unknown`]) the gate
+    /// fails closed: the change alone decides, so a figure that moved the
+    /// worse way by more than `pct` fails. A figure whose base was 0 and
+    /// that moved the worse way fails at any `pct`; a figure that is
+    /// neither better nor worse when it moves never fails.
+    pub fn regressed(&self, pct: f64) -> bool {
+        let beyond = self.change_pct.is_none_or(|change| change.abs() > pct);
+        match self.verdict {
+            Verdict::Worse => beyond,
+            Verdict::Unknown => {
+                let worse_way = match self.figure.higher_is_better() {
+                    Some(true) => self.new < self.base,
+                    Some(false) => self.new > self.base,
+                    None => false,
+                };
+                worse_way && beyond
+            }
+            Verdict::Better | Verdict::Noise | Verdict::Changed => false,
+        }
+    }
+}
+
+/// Why the noise of two runs could not be judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unjudged {
+    /// A result without a timeline.
+    NoTimeline,
+    /// A run with fewer than [`MIN_BLOCKS`] intervals.
+    TooFewIntervals,
+}
+
+impl Unjudged {
+    /// Which runs' blocks leave the noise unjudged, if they do.
+    fn of(blocks: [usize; 2]) -> Option<Unjudged> {
+        match blocks {
+            [0, _] | [_, 0] => Some(Unjudged::NoTimeline),
+            [a, b] if a.min(b) < MIN_BLOCKS => Some(Unjudged::TooFewIntervals),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Unjudged::NoTimeline => "no timeline",
+            Unjudged::TooFewIntervals => "too few intervals",
+        }
+    }
+}
+
 impl Diff {
-    /// Rows worse beyond noise and by more than `pct` percent (a worse
-    /// figure whose base was 0 counts at any `pct`).
+    /// Rows that fail `--fail-on-regression pct` (see [`Row::regressed`]).
     pub fn regressions(&self, pct: f64) -> impl Iterator<Item = &Row> {
-        let beyond = move |row: &&Row| row.change_pct.is_none_or(|change| change.abs() > pct);
-        self.rows.iter().filter(|row| row.verdict == Verdict::Worse).filter(beyond)
+        self.rows.iter().filter(move |row| row.regressed(pct))
+    }
+
+    /// Why the verdicts are unknown, when they are.
+    pub fn unjudged(&self) -> Option<Unjudged> {
+        Unjudged::of(self.blocks)
     }
 }
 
@@ -241,13 +296,13 @@ pub fn diff(base: &ResultDoc, new: &ResultDoc) -> Result<Diff, String> {
     let base = side(base, &figures).map_err(|e| format!("the base result: {e}"))?;
     let new = side(new, &figures).map_err(|e| format!("the new result: {e}"))?;
     let blocks = [base.blocks.len(), new.blocks.len()];
-    let note = match blocks {
-        [0, _] | [_, 0] => Some("a result without a timeline (written before vastar kept one): no verdicts".into()),
-        [a, b] if a.min(b) < MIN_BLOCKS => Some(format!(
+    let [a, b] = blocks;
+    let note = Unjudged::of(blocks).map(|why| match why {
+        Unjudged::NoTimeline => "a result without a timeline (written before vastar kept one): no verdicts".into(),
+        Unjudged::TooFewIntervals => format!(
             "too few intervals for a verdict ({a} and {b}; at least {MIN_BLOCKS} each): run longer or with a shorter --interval"
-        )),
-        _ => None,
-    };
+        ),
+    });
     let spread = if note.is_none() { Some(differences(&base.blocks, &new.blocks, &figures)) } else { None };
     let rows = figures.iter().enumerate().map(|(i, &figure)| {
         let (b, n) = (base.figures[i], new.figures[i]);

@@ -68,3 +68,20 @@ pub fn markdown(out: &mut impl Write, diff: &Diff, names: [&str; 2]) -> io::Resu
     }
     Ok(())
 }
+
+/// What `--fail-on-regression PCT` decided, after the table: whether the
+/// noise could be judged (if not, the change alone decided) and which
+/// figures failed. In Markdown the lines are paragraphs of their own.
+pub fn gate(out: &mut impl Write, diff: &Diff, pct: f64, markdown: bool) -> io::Result<()> {
+    let gap = if markdown { "\n" } else { "" };
+    writeln!(out)?;
+    if let Some(why) = diff.unjudged() {
+        writeln!(out, "noise could not be judged ({}): judged on the change alone{gap}", why.label())?;
+    }
+    let failed: Vec<String> =
+        diff.regressions(pct).map(|row| format!("{} {}", row.figure.name(), change(row))).collect();
+    match failed.is_empty() {
+        true => writeln!(out, "--fail-on-regression {pct}%: no regression"),
+        false => writeln!(out, "--fail-on-regression {pct}%: regression in {}", failed.join(", ")),
+    }
+}

@@ -151,3 +151,78 @@ fn the_text_and_markdown_tables_hold_every_figure() {
     }
     assert!(md.contains("| **worse** |"), "{md}");
 }
+
+/// A row of `figure` from `base` to `new` with `verdict`.
+fn row(figure: Figure, verdict: Verdict, base: f64, new: f64) -> Row {
+    let change_pct = (base != 0.0).then(|| 100.0 * (new - base) / base);
+    Row { figure, base, new, change_pct, verdict }
+}
+
+#[test]
+fn the_regression_gate_fails_closed_when_noise_is_unknown() {
+    use Verdict::*;
+    let p99 = Figure::Percentile(99.0);
+    // (figure, verdict, base, new, fails at 10%)
+    let cases = [
+        (Figure::Rps, Unknown, 1000.0, 3.0, true),
+        (Figure::Rps, Unknown, 1000.0, 950.0, false),
+        (Figure::Rps, Unknown, 1000.0, 1000.0, false),
+        (Figure::Rps, Unknown, 1000.0, 5000.0, false),
+        (Figure::Rps, Unknown, 0.0, 500.0, false),
+        (p99, Unknown, 0.002, 0.003, true),
+        (p99, Unknown, 0.002, 0.0021, false),
+        (p99, Unknown, 0.003, 0.002, false),
+        (Figure::ErrorRate, Unknown, 0.0, 0.5, true),
+        (Figure::ErrorRate, Unknown, 0.0, 0.0, false),
+        (Figure::ErrorRate, Unknown, 2.0, 1.0, false),
+        (Figure::BytesPerRequest, Unknown, 50.0, 5.0, false),
+        (Figure::BytesPerRequest, Unknown, 50.0, 500.0, false),
+        (Figure::BytesPerRequest, Changed, 50.0, 500.0, false),
+        (Figure::Rps, Noise, 1000.0, 3.0, false),
+        (p99, Noise, 0.002, 0.02, false),
+        (Figure::Rps, Better, 1000.0, 3000.0, false),
+        (Figure::Rps, Worse, 1000.0, 800.0, true),
+        (Figure::Rps, Worse, 1000.0, 950.0, false),
+        (p99, Worse, 0.002, 0.003, true),
+        (Figure::ErrorRate, Worse, 0.0, 0.1, true),
+    ];
+    for (figure, verdict, base, new, fails) in cases {
+        let row = row(figure, verdict, base, new);
+        assert_eq!(row.regressed(10.0), fails, "{row:?}");
+    }
+    // At a threshold of 0 any move the worse way fails; none the other way.
+    assert!(row(Figure::Rps, Unknown, 1000.0, 999.0).regressed(0.0));
+    assert!(!row(Figure::Rps, Unknown, 1000.0, 1001.0).regressed(0.0));
+}
+
+#[test]
+fn the_gate_says_when_noise_could_not_be_judged() {
+    let (base, new) = (run(3, 1.0, 0.0, 7), run(2, 3.0, 0.0, 9));
+    let diff = diff(&base, &new).unwrap();
+    assert_eq!(diff.unjudged(), Some(Unjudged::TooFewIntervals));
+    let names: Vec<String> = diff.regressions(10.0).map(|r| r.figure.name()).collect();
+    assert!(names.contains(&"requests/sec".to_string()) && names.contains(&"p50".to_string()), "{names:?}");
+    let mut out = Vec::new();
+    render::gate(&mut out, &diff, 10.0, false).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("\nnoise could not be judged (too few intervals): judged on the change alone\n"), "{out}");
+    assert!(out.contains("--fail-on-regression 10%: regression in requests/sec -66."), "{out}");
+
+    let mut old = base.clone();
+    old.timeline = None;
+    let diff = super::diff(&old, &old).unwrap();
+    assert_eq!((diff.unjudged(), diff.regressions(0.0).count()), (Some(Unjudged::NoTimeline), 0));
+    let mut out = Vec::new();
+    render::gate(&mut out, &diff, 0.0, true).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out,
+        "\nnoise could not be judged (no timeline): judged on the change alone\n\n--fail-on-regression 0%: no regression\n"
+    );
+
+    let same = run(10, 1.0, 0.0, 7);
+    let diff = super::diff(&same, &same).unwrap();
+    let mut out = Vec::new();
+    render::gate(&mut out, &diff, 5.0, false).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "\n--fail-on-regression 5%: no regression\n");
+}

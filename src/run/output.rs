@@ -160,6 +160,9 @@ pub fn diff_command(args: &DiffArgs) -> Result<ExitCode, Error> {
             true => crate::diff::render::markdown(out, &diff, names)?,
             false => crate::diff::render::text(out, &diff, names, &style)?,
         }
+        if let Some(pct) = fail_pct {
+            crate::diff::render::gate(out, &diff, pct, args.markdown)?;
+        }
         report::assertions(out, &summary, &style)
     })?;
     let regressed = fail_pct.is_some_and(|pct| diff.regressions(pct).next().is_some());
