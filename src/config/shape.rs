@@ -13,7 +13,7 @@ pub const MAX_STAGES: usize = 1000;
 
 /// The load over time, as the flags ask for it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Load {
+pub struct LoadPlan {
     /// The open model's rate (a shape's first rate); `None`: a closed loop.
     pub rate: Option<f64>,
     /// A rate that changes (`--rate FROM..TO`, `--stages` of rates).
@@ -31,12 +31,12 @@ pub fn load(
     stages: Option<&str>,
     qps: f64,
     duration: Option<Duration>,
-) -> Result<Load, ConfigError> {
+) -> Result<LoadPlan, ConfigError> {
     match (rate, stages) {
         (Some(_), Some(_)) => Err(invalid("--stages", "cannot be used with --rate: give the rates in the stages")),
         (Some(text), None) => self::rate(text, duration),
         (None, Some(text)) => self::stages(text, qps),
-        (None, None) => Ok(Load::default()),
+        (None, None) => Ok(LoadPlan::default()),
     }
 }
 
@@ -117,9 +117,9 @@ fn one_rate(flag: &'static str, text: &str, zero: bool) -> Result<f64, ConfigErr
 }
 
 /// `--rate RATE`, or `--rate FROM..TO`, a ramp over `-z`.
-fn rate(text: &str, duration: Option<Duration>) -> Result<Load, ConfigError> {
+fn rate(text: &str, duration: Option<Duration>) -> Result<LoadPlan, ConfigError> {
     let Some((from, to)) = text.split_once("..") else {
-        return Ok(Load { rate: Some(one_rate("--rate", text, false)?), ..Load::default() });
+        return Ok(LoadPlan { rate: Some(one_rate("--rate", text, false)?), ..LoadPlan::default() });
     };
     let (Ok(from), Ok(to)) = (one_rate("--rate", from, false), one_rate("--rate", to, false)) else {
         let why = format!("{text:?}: FROM..TO needs two rates, each {MIN_RATE} to {MAX_RATE} (e.g. 100..5000)");
@@ -130,12 +130,12 @@ fn rate(text: &str, duration: Option<Duration>) -> Result<Load, ConfigError> {
         return Err(invalid("--rate", why));
     };
     let shape = Shape::ramp(from, to, over.as_secs_f64());
-    Ok(Load { rate: Some(from), shape, ..Load::default() })
+    Ok(LoadPlan { rate: Some(from), shape, ..LoadPlan::default() })
 }
 
 /// `--stages "30s:1000,60s:1000..5000"` (rates) or `"30s:c50,60s:c200"`
 /// (connections): never both kinds, each stage at least 1 ms.
-fn stages(text: &str, qps: f64) -> Result<Load, ConfigError> {
+fn stages(text: &str, qps: f64) -> Result<LoadPlan, ConfigError> {
     let forms = "write DURATION:RATE, DURATION:FROM..TO or DURATION:cCONNECTIONS, comma-separated \
                  (30s:1000,60s:1000..5000 or 30s:c50,60s:c200)";
     let fail = |why: String| invalid("--stages", why);
@@ -179,9 +179,9 @@ fn stages(text: &str, qps: f64) -> Result<Load, ConfigError> {
             }
             let first = rates[0].from;
             let shape = Shape::new(rates).ok_or_else(|| fail(format!("{text:?} sends no request at all")))?;
-            Ok(Load { rate: Some(first.max(MIN_RATE)), shape: Some(shape), stages: None, duration })
+            Ok(LoadPlan { rate: Some(first.max(MIN_RATE)), shape: Some(shape), stages: None, duration })
         }
-        _ => Ok(Load { stages: Some(Concurrency { stages: counts }), duration, ..Load::default() }),
+        _ => Ok(LoadPlan { stages: Some(Concurrency { stages: counts }), duration, ..LoadPlan::default() }),
     }
 }
 
