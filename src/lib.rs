@@ -4,7 +4,7 @@
 //! can be tested. Layers, with dependencies pointing one way:
 //! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`], [`tls`]};
 //! [`summary`] derives one model of a run from [`stats`], which [`report`]
-//! (text) and [`result`] (JSON) render. [`load`] measures how busy the CPUs were, for
+//! (text) and [`result`] (JSON) render. [`cpu_busy`] measures how busy the CPUs were, for
 //! the report's self-diagnosis. [`server`] is the built-in benchmark target
 //! (over TCP or [`tls`]). [`search`] decides the steps of `--find-max`,
 //! which [`run`] runs. [`http`], [`stats`] and [`tls`] depend on nothing
@@ -12,11 +12,11 @@
 
 pub mod cli;
 pub mod config;
+pub mod cpu_busy;
 pub mod diff;
 pub mod engine;
 pub mod html;
 pub mod http;
-pub mod load;
 pub mod progress;
 pub mod report;
 pub mod result;

@@ -228,7 +228,7 @@ mod linux {
     fn a_saturated_generator_core_is_diagnosed() {
         use std::os::unix::process::CommandExt;
         use std::sync::atomic::{AtomicBool, Ordering};
-        let cpu = *vastar::load::allowed_cpus().last().expect("some CPU");
+        let cpu = *vastar::cpu_busy::allowed_cpus().last().expect("some CPU");
         let stop = Arc::new(AtomicBool::new(false));
         let hog = {
             let stop = stop.clone();

@@ -12,17 +12,13 @@ use crate::summary::{Assertion, assertion};
 
 use super::requests::SEQ_WIDTH_OPEN;
 use super::{
-    BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MIN_RATE, Output, RequestInput, Stop, invalid,
-    parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file,
+    BackendChoice, Config, ConfigError, MAX_CONNECTIONS, MAX_QPS, MIN_DURATION, MIN_RATE, Output, RequestInput, Stop,
+    invalid, parse_auth, parse_duration, parse_header, parse_method, parse_start_at, read_body_file,
 };
 use crate::http::pool::digits;
 
 /// Connections when `-c` is not given.
 pub const DEFAULT_CONNECTIONS: u64 = 50;
-
-/// Shortest nonzero `-t`, `--connect-timeout` and `-z`: anything shorter is
-/// a typo (a bare `-t 0.0001` is 100 µs) and would fail every request.
-pub const MIN_DURATION: Duration = Duration::from_millis(1);
 
 /// A run's flags as given, not yet checked.
 #[derive(Clone, Copy, Debug, Default)]
@@ -66,7 +62,7 @@ pub struct Flags<'a> {
 
 /// Validates every flag and builds the run's config.
 pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
-    let load = super::shape::load(flags, duration(flags)?)?;
+    let load = super::shape::load(flags.rate, flags.stages, flags.qps, duration(flags)?)?;
     let connections = match (&load.stages, flags.concurrency) {
         (Some(_), Some(_)) => {
             return Err(invalid("-c", "cannot be used with --stages of connections: the stages give the counts"));

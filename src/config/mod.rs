@@ -212,6 +212,10 @@ pub const MAX_BODY_BYTES: u64 = 256 * 1024 * 1024;
 /// short enough that deadline arithmetic can never overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
+/// Shortest nonzero `-t`, `--connect-timeout` and `-z`: anything shorter is
+/// a typo (a bare `-t 0.0001` is 100 µs) and would fail every request.
+pub const MIN_DURATION: Duration = Duration::from_millis(1);
+
 /// Most connections accepted for -c (each needs a socket and a local port).
 pub const MAX_CONNECTIONS: u64 = 1_000_000;
 

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use super::flags::{Flags, MIN_DURATION};
-use super::{ConfigError, MAX_CONNECTIONS, MAX_DURATION, MAX_RATE, MIN_RATE, invalid, parse_duration};
+use super::{ConfigError, MAX_CONNECTIONS, MAX_DURATION, MAX_RATE, MIN_DURATION, MIN_RATE, invalid, parse_duration};
 use crate::stats::{Concurrency, Segment, Shape};
 
 /// Most stages `--stages` takes.
@@ -14,7 +13,7 @@ pub const MAX_STAGES: usize = 1000;
 
 /// The load over time, as the flags ask for it.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Load {
+pub struct LoadPlan {
     /// The open model's rate (a shape's first rate); `None`: a closed loop.
     pub rate: Option<f64>,
     /// A rate that changes (`--rate FROM..TO`, `--stages` of rates).
@@ -25,13 +24,19 @@ pub struct Load {
     pub duration: Option<Duration>,
 }
 
-/// The load the flags ask for; `flags.duration` is the valid `-z`, if any.
-pub fn load(flags: &Flags<'_>, duration: Option<Duration>) -> Result<Load, ConfigError> {
-    match (flags.rate, flags.stages) {
+/// The load `--rate`, `--stages` and `-q` ask for; `duration` is the valid
+/// `-z`, if any.
+pub fn load(
+    rate: Option<&str>,
+    stages: Option<&str>,
+    qps: f64,
+    duration: Option<Duration>,
+) -> Result<LoadPlan, ConfigError> {
+    match (rate, stages) {
         (Some(_), Some(_)) => Err(invalid("--stages", "cannot be used with --rate: give the rates in the stages")),
-        (Some(text), None) => rate(text, duration),
-        (None, Some(text)) => stages(text, flags),
-        (None, None) => Ok(Load::default()),
+        (Some(text), None) => self::rate(text, duration),
+        (None, Some(text)) => self::stages(text, qps),
+        (None, None) => Ok(LoadPlan::default()),
     }
 }
 
@@ -112,9 +117,9 @@ fn one_rate(flag: &'static str, text: &str, zero: bool) -> Result<f64, ConfigErr
 }
 
 /// `--rate RATE`, or `--rate FROM..TO`, a ramp over `-z`.
-fn rate(text: &str, duration: Option<Duration>) -> Result<Load, ConfigError> {
+fn rate(text: &str, duration: Option<Duration>) -> Result<LoadPlan, ConfigError> {
     let Some((from, to)) = text.split_once("..") else {
-        return Ok(Load { rate: Some(one_rate("--rate", text, false)?), ..Load::default() });
+        return Ok(LoadPlan { rate: Some(one_rate("--rate", text, false)?), ..LoadPlan::default() });
     };
     let (Ok(from), Ok(to)) = (one_rate("--rate", from, false), one_rate("--rate", to, false)) else {
         let why = format!("{text:?}: FROM..TO needs two rates, each {MIN_RATE} to {MAX_RATE} (e.g. 100..5000)");
@@ -125,12 +130,12 @@ fn rate(text: &str, duration: Option<Duration>) -> Result<Load, ConfigError> {
         return Err(invalid("--rate", why));
     };
     let shape = Shape::ramp(from, to, over.as_secs_f64());
-    Ok(Load { rate: Some(from), shape, ..Load::default() })
+    Ok(LoadPlan { rate: Some(from), shape, ..LoadPlan::default() })
 }
 
 /// `--stages "30s:1000,60s:1000..5000"` (rates) or `"30s:c50,60s:c200"`
 /// (connections): never both kinds, each stage at least 1 ms.
-fn stages(text: &str, flags: &Flags<'_>) -> Result<Load, ConfigError> {
+fn stages(text: &str, qps: f64) -> Result<LoadPlan, ConfigError> {
     let forms = "write DURATION:RATE, DURATION:FROM..TO or DURATION:cCONNECTIONS, comma-separated \
                  (30s:1000,60s:1000..5000 or 30s:c50,60s:c200)";
     let fail = |why: String| invalid("--stages", why);
@@ -169,14 +174,14 @@ fn stages(text: &str, flags: &Flags<'_>) -> Result<Load, ConfigError> {
     match (rates.is_empty(), counts.is_empty()) {
         (false, false) => Err(fail(format!("{text:?} mixes rates and connection counts; use one kind"))),
         (false, true) => {
-            if flags.qps != 0.0 {
+            if qps != 0.0 {
                 return Err(fail("of rates cannot be used with -q: the stages set the rate".into()));
             }
             let first = rates[0].from;
             let shape = Shape::new(rates).ok_or_else(|| fail(format!("{text:?} sends no request at all")))?;
-            Ok(Load { rate: Some(first.max(MIN_RATE)), shape: Some(shape), stages: None, duration })
+            Ok(LoadPlan { rate: Some(first.max(MIN_RATE)), shape: Some(shape), stages: None, duration })
         }
-        _ => Ok(Load { stages: Some(Concurrency { stages: counts }), duration, ..Load::default() }),
+        _ => Ok(LoadPlan { stages: Some(Concurrency { stages: counts }), duration, ..LoadPlan::default() }),
     }
 }
 
@@ -194,17 +199,13 @@ fn connections(part: &str, count: &str) -> Result<usize, ConfigError> {
 mod tests {
     use super::*;
 
-    fn flags(rate: Option<&'static str>, stages: Option<&'static str>) -> Flags<'static> {
-        Flags { url: "http://h/", rate, stages, ..Flags::default() }
-    }
-
     #[test]
     fn stages_of_rates_and_of_connections() {
-        let load = load(&flags(None, Some("2s:1000, 2s:1000..3000,1s:0")), None).unwrap();
+        let load = load(None, Some("2s:1000, 2s:1000..3000,1s:0"), 0.0, None).unwrap();
         let shape = load.shape.unwrap();
         assert_eq!((load.rate, load.duration), (Some(1000.0), Some(Duration::from_secs(5))));
         assert_eq!((shape.segments().len(), shape.total()), (3, 6000.0));
-        let load = super::load(&flags(None, Some("1s:c5,500ms:c20")), None).unwrap();
+        let load = super::load(None, Some("1s:c5,500ms:c20"), 0.0, None).unwrap();
         assert_eq!(load.stages.unwrap().stages, vec![(1.0, 5), (0.5, 20)]);
         assert_eq!((load.rate, load.duration), (None, Some(Duration::from_millis(1500))));
     }
@@ -226,13 +227,13 @@ mod tests {
             (None, Some("9000h:1"), "the most is 366 days"),
             (None, Some("5000h:1,5000h:1"), "more than 366 days"),
         ] {
-            let err = load(&flags(rate, stages), None).expect_err(why).to_string();
+            let err = load(rate, stages, 0.0, None).expect_err(why).to_string();
             assert!(err.starts_with("--stages: ") && err.contains(why), "{stages:?}: {err}");
         }
         let many = vec!["1s:1"; MAX_STAGES + 1].join(",");
-        let err = stages(&many, &flags(None, None)).unwrap_err().to_string();
+        let err = stages(&many, 0.0).unwrap_err().to_string();
         assert!(err.contains("more than the 1000 supported"), "{err}");
-        let err = load(&Flags { qps: 2.0, ..flags(None, Some("1s:5")) }, None).unwrap_err().to_string();
+        let err = load(None, Some("1s:5"), 2.0, None).unwrap_err().to_string();
         assert!(err.contains("-q"), "{err}");
     }
 

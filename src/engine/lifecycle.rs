@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::EngineError;
 use super::policy::Policy;
 use super::shared::{Arrivals, Shared};
-use crate::load::thread_cpu;
+use crate::cpu_busy::thread_cpu;
 use crate::stats::WorkerStats;
 
 /// One worker's share of a run.

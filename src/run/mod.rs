@@ -15,8 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::{BenchArgs, Cli, Command};
 use crate::config::{BackendChoice, Config, ConfigError, Stop};
+use crate::cpu_busy::CpuTicks;
 use crate::engine::{self, Address, Backend, Engine, EngineError, Outcome, Plan, RequestSet, TlsTarget, Until};
-use crate::load::CpuTicks;
 use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::result::{Meta, Target};
 use crate::signals;

@@ -9,7 +9,7 @@
 //! as they end.
 
 pub mod histogram;
-pub mod shape;
+pub mod load_shape;
 pub mod targets;
 pub mod timeline;
 pub mod tls;
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use histogram::add;
 pub use histogram::{Histogram, Overflow};
-pub use shape::{Concurrency, Segment, Shape};
+pub use load_shape::{Concurrency, Segment, Shape};
 pub use targets::{TargetRow, TargetStats};
 pub use timeline::{Interval, Recorder, Sparse, Timeline};
 pub use tls::{Handshake, Negotiated, TlsStats};

@@ -61,6 +61,28 @@ impl BufRing {
         group: u16,
         incremental: bool,
     ) -> io::Result<BufRing> {
+        let mut pool = BufRing::allocate(count, size, group)?;
+        let (entries, capacity) = (pool.entries, pool.capacity);
+        let register = |flags| {
+            // SAFETY: the entry ring is page-aligned and holds `capacity`
+            // entries; it outlives the ring by this function's contract.
+            unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, capacity, group, flags) }
+        };
+        if incremental && register(IOU_PBUF_RING_INC).is_ok() {
+            pool.incremental = true;
+        } else {
+            register(0)?;
+        }
+        for bid in 0..pool.count {
+            pool.push(bid);
+        }
+        pool.publish();
+        Ok(pool)
+    }
+
+    /// The entry ring and the buffer memory, zeroed and not yet shared
+    /// with the kernel (so tests can use them without one).
+    fn allocate(count: u16, size: u32, group: u16) -> io::Result<BufRing> {
         let count = count.clamp(1, 1 << 15);
         let capacity = count.next_power_of_two();
         let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
@@ -82,7 +104,7 @@ impl BufRing {
             unsafe { dealloc(entries.cast(), entries_layout) };
             return Err(io::Error::from(io::ErrorKind::OutOfMemory));
         }
-        let mut pool = BufRing {
+        Ok(BufRing {
             entries,
             entries_layout,
             capacity,
@@ -94,22 +116,7 @@ impl BufRing {
             group,
             incremental: false,
             used: vec![0; usize::from(count)],
-        };
-        let register = |flags| {
-            // SAFETY: the entry ring is page-aligned and holds `capacity`
-            // entries; it outlives the ring by this function's contract.
-            unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, capacity, group, flags) }
-        };
-        if incremental && register(IOU_PBUF_RING_INC).is_ok() {
-            pool.incremental = true;
-        } else {
-            register(0)?;
-        }
-        for bid in 0..count {
-            pool.push(bid);
-        }
-        pool.publish();
-        Ok(pool)
+        })
     }
 
     /// Buffers in the pool.
@@ -118,7 +125,12 @@ impl BufRing {
     }
 
     fn buffer(&self, bid: u16) -> *mut u8 {
-        // SAFETY: bid < count, so the buffer lies inside the pool's memory.
+        // Ids come from the kernel (a completion's flags): a wrong one would
+        // point past the pool, so it is checked in every build. One compare
+        // per receive, next to parsing what it delivered.
+        assert!(bid < self.count, "buffer id {bid} is not one of the ring's {} buffers", self.count);
+        // SAFETY: bid < count (just checked), so the buffer lies inside the
+        // pool's memory.
         unsafe { self.memory.add(usize::from(bid) * self.size as usize) }
     }
 
@@ -143,15 +155,22 @@ impl BufRing {
     }
 
     /// The `len` bytes a receive completion delivered in buffer `bid`.
+    /// Panics when the kernel names a buffer outside the ring, or more
+    /// bytes than are left in it: the ring's state is then not to be trusted.
     pub fn data(&mut self, bid: u16, len: usize) -> &[u8] {
+        let buffer = self.buffer(bid);
         let start = if self.incremental { self.used[usize::from(bid)] as usize } else { 0 };
-        let end = (start + len).min(self.size as usize);
+        // The kernel never writes past a buffer's end: bytes beyond it mean
+        // `used` lost step with the kernel, and every byte would be wrong.
+        let end = start.saturating_add(len);
+        assert!(end <= self.size as usize, "{len} bytes at {start} overrun buffer {bid} of {} bytes", self.size);
         if self.incremental {
             self.used[usize::from(bid)] = end as u32;
         }
-        // SAFETY: bid < count and start..end lies within this buffer,
-        // which the kernel has finished writing (its completion arrived).
-        unsafe { std::slice::from_raw_parts(self.buffer(bid).add(start), end - start) }
+        // SAFETY: `buffer` checked bid < count, and start..end lies within
+        // its `size` bytes (checked above); the kernel has finished writing
+        // them (their completion arrived).
+        unsafe { std::slice::from_raw_parts(buffer.add(start), len) }
     }
 
     /// Gives buffer `bid` back after its data was processed, unless the kernel
@@ -175,5 +194,48 @@ impl Drop for BufRing {
             dealloc(self.memory, self.memory_layout);
             dealloc(self.entries.cast(), self.entries_layout);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool never registered with a kernel: `data` reads the zeroed
+    /// buffers, which is all these checks need.
+    fn pool(incremental: bool) -> BufRing {
+        let mut pool = BufRing::allocate(2, 64, 0).unwrap();
+        pool.incremental = incremental;
+        pool
+    }
+
+    #[test]
+    fn data_stays_inside_its_buffer() {
+        let mut whole = pool(false);
+        assert_eq!((whole.data(1, 64).len(), whole.data(1, 10).len()), (64, 10));
+        let mut inc = pool(true);
+        assert_eq!((inc.data(1, 40).len(), inc.data(1, 24).len()), (40, 24));
+        inc.release(1, 0);
+        assert_eq!(inc.data(1, 64).len(), 64);
+    }
+
+    #[test]
+    #[should_panic(expected = "buffer id 2 is not one of the ring's 2 buffers")]
+    fn an_unknown_buffer_id_is_refused() {
+        pool(false).data(2, 1);
+    }
+
+    #[test]
+    #[should_panic(expected = "65 bytes at 0 overrun buffer 0 of 64 bytes")]
+    fn a_length_past_the_buffer_is_refused() {
+        pool(false).data(0, 65);
+    }
+
+    #[test]
+    #[should_panic(expected = "30 bytes at 40 overrun buffer 1 of 64 bytes")]
+    fn an_incremental_receive_past_the_buffer_is_refused() {
+        let mut inc = pool(true);
+        inc.data(1, 40);
+        inc.data(1, 30);
     }
 }

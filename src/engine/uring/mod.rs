@@ -8,7 +8,6 @@
 //! features degrade inside this backend (plain setup flags, single-shot
 //! receives into per-connection buffers, whole-buffer consumption) before
 //! io_uring is given up on altogether.
-#![allow(unsafe_code, reason = "probing io_uring and pinning threads (syscalls)")]
 
 mod bufring;
 mod kernel;
@@ -85,6 +84,9 @@ fn kernel_version() -> (u32, u32) {
 }
 
 /// Probes what io_uring offers; `Err` when it cannot be used at all.
+// Allowed here, not for the whole module: an inner attribute in mod.rs
+// would cover every module below it too.
+#[allow(unsafe_code, reason = "test buffer rings on a probe ring")]
 pub fn probe() -> Result<Features, Unavailable> {
     let (ring, defer_taskrun) = match build_ring(8, true) {
         Ok(ring) => (ring, true),
@@ -154,6 +156,7 @@ impl Backend for Uring {
 }
 
 /// Pins the calling thread to `cpu`.
+#[allow(unsafe_code, reason = "sched_setaffinity")]
 fn pin_to(cpu: usize) {
     // SAFETY: the set is built on the stack and only read by the syscall.
     unsafe {

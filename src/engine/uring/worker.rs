@@ -232,7 +232,7 @@ impl<'a> Worker<'a> {
         features: Features,
         buffer_bytes: Option<usize>,
     ) -> io::Result<Worker<'a>> {
-        let cpus = crate::load::allowed_cpus();
+        let cpus = crate::cpu_busy::allowed_cpus();
         if !cpus.is_empty() {
             pin_to(cpus[job.index % cpus.len()]);
         }
