@@ -18,6 +18,7 @@ pub mod portable;
 pub mod requests;
 pub mod schedule;
 pub mod shared;
+pub mod sim;
 pub mod sockopt;
 #[cfg(target_os = "linux")]
 pub mod uring;
