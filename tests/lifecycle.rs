@@ -6,15 +6,11 @@
 //! worker is connected, and every request is accounted exactly once.
 
 use std::io;
-use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vastar::engine::{
-    Backend, Engine, EngineError, Job, Next, Outcome, Plan, Policy, RequestSet, SlotTiming, Until, Worker,
-};
-use vastar::http::RequestSpec;
+use vastar::engine::{Backend, Engine, EngineError, Job, Next, Outcome, Plan, Policy, SlotTiming, Until, Worker};
 use vastar::stats::{ErrorKind, Record};
 
 /// What a fake worker does.
@@ -161,36 +157,7 @@ fn record(result: Result<u16, ErrorKind>) -> Record {
 }
 
 fn plan(connections: usize, until: Until) -> Plan {
-    let spec = RequestSpec {
-        method: "GET".into(),
-        target: "/".into(),
-        defaults: vec![("Host".into(), "fake".into())],
-        user: vec![],
-        body: bytes::Bytes::new(),
-    };
-    let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-    Plan {
-        addrs: vec![addr.into()],
-        requests: RequestSet::new(
-            std::sync::Arc::new(vastar::http::Pool::single(spec.build())),
-            true,
-            true,
-            "fake".into(),
-            1,
-        ),
-        connections,
-        until,
-        qps_per_connection: None,
-        rate: None,
-        timeout: None,
-        connect_timeout: None,
-        preconnect_timeout: Duration::from_secs(1),
-        start_at: None,
-        interval: std::time::Duration::from_secs(1),
-        shape: None,
-        stages: None,
-        warmup: std::time::Duration::ZERO,
-    }
+    Plan { preconnect_timeout: Duration::from_secs(1), ..vastar::engine::sim::plan(connections, until) }
 }
 
 /// Runs the engine on another thread; fails the test if it does not end in 10 s.

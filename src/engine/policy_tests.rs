@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::engine::connection::Finished;
-use crate::engine::{Address, Plan, RequestSet};
-use crate::http::RequestSpec;
+use crate::engine::{Plan, RequestSet};
 use crate::stats::{ErrorKind, Record};
 
 fn ms(n: u64) -> Duration {
@@ -15,35 +14,8 @@ fn ms(n: u64) -> Duration {
 }
 
 fn plan(until: Until, qps: Option<f64>, rate: Option<f64>, timeout: Option<Duration>) -> Plan {
-    let spec = RequestSpec {
-        method: "GET".into(),
-        target: "/".into(),
-        defaults: vec![("Host".into(), "h".into())],
-        user: vec![],
-        body: bytes::Bytes::new(),
-    };
-    Plan {
-        addrs: vec![Address::Tcp("127.0.0.1:1".parse().unwrap())],
-        requests: RequestSet::new(
-            std::sync::Arc::new(crate::http::Pool::single(spec.build())),
-            true,
-            true,
-            "h".into(),
-            80,
-        ),
-        connections: 1,
-        until,
-        qps_per_connection: qps,
-        rate,
-        timeout,
-        connect_timeout: None,
-        preconnect_timeout: ms(100),
-        start_at: None,
-        interval: std::time::Duration::from_secs(1),
-        shape: None,
-        stages: None,
-        warmup: Duration::ZERO,
-    }
+    let plan = crate::engine::sim::plan(1, until);
+    Plan { qps_per_connection: qps, rate, timeout, preconnect_timeout: ms(100), ..plan }
 }
 
 fn ok() -> Finished {
