@@ -7,14 +7,34 @@
 //! measurement and the final accounting happen here, in this order, whatever
 //! the backend does, so the rules cannot drift apart between backends.
 
+use std::fmt;
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::EngineError;
 use super::policy::Policy;
 use super::shared::{Arrivals, Shared};
 use crate::cpu_busy::thread_cpu;
 use crate::stats::WorkerStats;
+
+/// A backend failed to run at all (not a request failure: those are counted).
+#[derive(Debug)]
+pub enum EngineError {
+    Runtime(std::io::Error),
+    Thread(std::io::Error),
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::Runtime(e) => write!(f, "cannot start a worker's event loop: {e}"),
+            EngineError::Thread(e) => {
+                write!(f, "cannot start a worker thread: {e} (is the process or thread limit too low?)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
 
 /// One worker's share of a run.
 #[derive(Clone, Copy)]
@@ -28,8 +48,8 @@ pub struct Job<'a> {
 impl Job<'_> {
     /// How this worker secures its connections (`https://`): the run's
     /// TLS target with the worker's own session cache.
-    pub fn tls(&self) -> Option<super::TlsTarget> {
-        self.shared.plan.requests.tls.as_ref().map(super::TlsTarget::for_worker)
+    pub fn tls(&self) -> Option<super::requests::TlsTarget> {
+        self.shared.plan.requests.tls.as_ref().map(super::requests::TlsTarget::for_worker)
     }
 }
 

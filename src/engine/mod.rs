@@ -2,17 +2,20 @@
 //! before the clock starts, releases every worker at the same instant, and
 //! merges what the workers measured.
 //!
-//! The pieces, each written once for every backend: [`lifecycle`] (a
-//! worker's life, barriers and accounting), [`policy`] (when a slot starts
+//! The pieces, each written once for every backend: [`plan`] (what the run
+//! is asked to do), [`lifecycle`] (a worker's life, barriers and accounting), [`policy`] (when a slot starts
 //! its next request, and the worker's tally), [`connection`] (the sans-I/O
 //! connection machine and the streams it carries), [`requests`] (what the
 //! run sends), [`schedule`] (the `--rate` timetable) and [`shared`] (the
 //! state all workers share). A backend ([`portable`], [`uring`]) only moves
-//! bytes.
+//! bytes; [`sim`] drives the same pieces on virtual time for the tests.
+//! This module is only the entry: the children depend on each other, never
+//! on it.
 
 pub mod connection;
 pub mod errno;
 pub mod lifecycle;
+pub mod plan;
 pub mod policy;
 pub mod portable;
 pub mod requests;
@@ -23,109 +26,18 @@ pub mod sockopt;
 #[cfg(target_os = "linux")]
 pub mod uring;
 
-use std::fmt;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::stats::WorkerStats;
 pub use connection::tls_layer::verification_failure;
 pub use connection::{Connection, Limits};
 pub use errno::{classify, classify_connect};
-pub use lifecycle::{Backend, Job, Worker, WorkerResult};
+pub use lifecycle::{Backend, EngineError, Job, Worker, WorkerResult};
+pub use plan::{Address, MAX_PARALLEL_CONNECTS, Plan, Until, share_of};
 pub use policy::{Dialer, Next, Policy, SlotTiming};
 pub use requests::{RequestSet, TlsTarget};
 pub use schedule::{SPIN_AHEAD, Schedule};
 pub use shared::Shared;
-
-/// Most connection attempts in flight at once while pre-connecting, so that
-/// a large -c does not overflow the server's accept backlog.
-pub const MAX_PARALLEL_CONNECTS: usize = 256;
-
-/// When workers stop taking new requests.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Until {
-    /// This many requests in total, across all connections.
-    Count(u64),
-    /// Until this much time after the start; requests still in flight then are aborted.
-    Elapsed(Duration),
-}
-
-/// Where a connection goes: a TCP address, or a Unix domain socket's path
-/// (`--unix-socket`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Address {
-    Tcp(SocketAddr),
-    Unix(std::path::PathBuf),
-}
-
-impl From<SocketAddr> for Address {
-    fn from(addr: SocketAddr) -> Self {
-        Address::Tcp(addr)
-    }
-}
-
-/// Everything the engine needs to run.
-#[derive(Clone, Debug)]
-pub struct Plan {
-    /// Addresses of the target, tried in order when a connect fails.
-    pub addrs: Vec<Address>,
-    pub requests: RequestSet,
-    pub connections: usize,
-    pub until: Until,
-    /// Most requests per second on each connection; `None` = as fast as possible.
-    pub qps_per_connection: Option<f64>,
-    /// Requests per second for the whole run on a fixed schedule (open
-    /// model, `--rate`); `None` = a closed loop.
-    pub rate: Option<f64>,
-    /// Deadline on each whole request, counted from its intended start;
-    /// `None` = wait forever.
-    pub timeout: Option<Duration>,
-    /// Limit on each connection attempt; `None` = the system's own.
-    pub connect_timeout: Option<Duration>,
-    /// Limit on the whole pre-connect phase.
-    pub preconnect_timeout: Duration,
-    /// Wall-clock moment to start at once connected (`--start-at`).
-    pub start_at: Option<SystemTime>,
-    /// Length of the timeline's intervals (`--interval`).
-    pub interval: Duration,
-    /// `--rate FROM..TO`, `--stages` of rates: the schedule follows this
-    /// shape (warm-up included) instead of `rate`.
-    pub shape: Option<crate::stats::Shape>,
-    /// `--stages` of connections: how many of the connections are active
-    /// when, warm-up included (`connections` is the most).
-    pub stages: Option<crate::stats::Concurrency>,
-    /// `--warmup`: requests meant to start this soon after the start are
-    /// tallied apart ([`crate::stats::Warmup`]), take no ticket from the
-    /// budget, and are left out of the run's other figures (not its timeline).
-    pub warmup: Duration,
-}
-
-impl Plan {
-    /// The deadlines every connection of the run keeps.
-    pub fn limits(&self) -> Limits {
-        Limits { request: self.timeout, handshake: self.connect_timeout }
-    }
-}
-
-/// A backend failed to run at all (not a request failure: those are counted).
-#[derive(Debug)]
-pub enum EngineError {
-    Runtime(std::io::Error),
-    Thread(std::io::Error),
-}
-
-impl fmt::Display for EngineError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EngineError::Runtime(e) => write!(f, "cannot start a worker's event loop: {e}"),
-            EngineError::Thread(e) => {
-                write!(f, "cannot start a worker thread: {e} (is the process or thread limit too low?)")
-            }
-        }
-    }
-}
-
-impl std::error::Error for EngineError {}
 
 /// The io_uring backend if this machine allows it, probed once.
 #[cfg(target_os = "linux")]
@@ -191,14 +103,6 @@ pub struct Engine<'b> {
     shared: Shared,
     backend: &'b dyn Backend,
     workers: usize,
-}
-
-/// Part `index` of `total` split over `parts` as evenly as can be (the
-/// first `total % parts` parts get one more): how connections, and the
-/// connection counts of `--stages`, are spread over workers.
-pub fn share_of(total: usize, parts: usize, index: usize) -> usize {
-    let parts = parts.max(1);
-    total / parts + usize::from(index < total % parts)
 }
 
 /// CPUs this process may use (affinity mask and cgroup quota).

@@ -20,8 +20,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::connection::{Finished, Opened};
+use super::plan::{Until, share_of};
 use super::schedule::{Claim, Schedule};
-use super::{Shared, Until};
+use super::shared::Shared;
 use crate::stats::{ErrorKind, Handshake, Recorder, WorkerStats, nanos};
 
 /// What a slot does next.
@@ -124,7 +125,7 @@ impl<'a> Policy<'a> {
             for &(over_s, count) in &stages.stages {
                 end = end.saturating_add(Duration::from_secs_f64(over_s));
                 // The stage's count spread over workers as the connections are.
-                let mine = super::share_of(count, self.shared.workers, worker);
+                let mine = share_of(count, self.shared.workers, worker);
                 ends.push((start + end, mine.min(share) as u64));
             }
             self.stages = ends;

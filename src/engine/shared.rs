@@ -11,7 +11,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Plan, Until};
+use super::plan::{MAX_PARALLEL_CONNECTS, Plan, Until};
 use crate::stats::{ErrorKind, Live, Timeline, timeline::Done};
 
 /// The request budget: a shared atomic ticket counter (never split per
@@ -219,7 +219,7 @@ pub struct Shared {
     pub start: StartLine,
     /// Connection attempts each worker may have in flight while
     /// pre-connecting, so that a large -c does not overflow the server's
-    /// accept backlog (about [`super::MAX_PARALLEL_CONNECTS`] in all).
+    /// accept backlog (about [`MAX_PARALLEL_CONNECTS`] in all).
     pub preconnect_parallel: usize,
     /// The run's intervals: each worker adds its finished ones (about once
     /// per interval, so the lock is never contended).
@@ -237,7 +237,7 @@ impl Shared {
             trust: Trust::default(),
             prepared: StartLine::default(),
             start: StartLine::default(),
-            preconnect_parallel: (super::MAX_PARALLEL_CONNECTS / workers.max(1)).max(1),
+            preconnect_parallel: (MAX_PARALLEL_CONNECTS / workers.max(1)).max(1),
             timeline: Mutex::new(Timeline::new(plan.interval)),
             workers,
             plan,

@@ -25,7 +25,12 @@ use tokio::runtime::Runtime;
 use tokio::time::{timeout, timeout_at};
 
 use super::connection::{Connection, Event, Io, Outgoing};
-use super::{Address, Backend, Dialer, Job, Next, Policy, Shared, SlotTiming, TlsTarget, classify, classify_connect};
+use super::errno::{classify, classify_connect};
+use super::lifecycle::{Backend, Job, Worker};
+use super::plan::Address;
+use super::policy::{Dialer, Next, Policy, SlotTiming};
+use super::requests::TlsTarget;
+use super::shared::Shared;
 use crate::stats::ErrorKind;
 use clock::Clock;
 
@@ -46,10 +51,10 @@ impl Backend for Portable {
         (connections / CONNECTIONS_PER_WORKER).clamp(1, cpus.max(1) * 2)
     }
 
-    fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn super::Worker<'a> + 'a>> {
+    fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn Worker<'a> + 'a>> {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let clock = runtime.block_on(async { Clock::new() })?;
-        let worker = Worker {
+        let worker = ConnectionDriver {
             shared: job.shared,
             scratch: RefCell::new(vec![0; SCRATCH_BYTES].into_boxed_slice()),
             policy: RefCell::new(policy),
@@ -57,14 +62,14 @@ impl Backend for Portable {
             clock,
             tls: job.tls(),
         };
-        Ok(Box::new(Driver { runtime, worker, connections: job.connections, slots: Vec::new() }))
+        Ok(Box::new(PortableWorker { runtime, worker, connections: job.connections, slots: Vec::new() }))
     }
 }
 
 /// A worker with its runtime and, between pre-connect and work, its streams.
-struct Driver<'a> {
+struct PortableWorker<'a> {
     runtime: Runtime,
-    worker: Worker<'a>,
+    worker: ConnectionDriver<'a>,
     connections: usize,
     slots: Vec<Slot>,
 }
@@ -72,7 +77,7 @@ struct Driver<'a> {
 /// A slot's socket (if open) and its machine, which holds the TLS session.
 type Slot = (Option<Stream>, Connection);
 
-impl<'a> super::Worker<'a> for Driver<'a> {
+impl<'a> Worker<'a> for PortableWorker<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
         self.worker.policy.get_mut()
     }
@@ -94,7 +99,7 @@ impl<'a> super::Worker<'a> for Driver<'a> {
     fn teardown(&mut self) {}
 }
 
-struct Worker<'a> {
+struct ConnectionDriver<'a> {
     shared: &'a Shared,
     scratch: RefCell<Box<[u8]>>,
     policy: RefCell<Policy<'a>>,
@@ -103,7 +108,7 @@ struct Worker<'a> {
     tls: Option<TlsTarget>,
 }
 
-impl Worker<'_> {
+impl ConnectionDriver<'_> {
     fn new_connection(&self) -> Slot {
         (None, Connection::new(self.tls.clone(), self.shared.plan.limits()))
     }

@@ -20,8 +20,10 @@ use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use super::connection::{Connection, Event, Io, Outgoing};
+use super::plan::{Address, Plan, Until};
 use super::policy::{Next, Policy, SlotTiming};
-use super::{Plan, Shared, Until};
+use super::requests::RequestSet;
+use super::shared::Shared;
 use crate::stats::{ErrorKind, Timeline, WorkerStats};
 pub use script::{Arrival, Script, Step, response};
 
@@ -335,8 +337,8 @@ pub fn plan(connections: usize, until: Until) -> Plan {
     };
     let pool = std::sync::Arc::new(crate::http::Pool::single(spec.build()));
     Plan {
-        addrs: vec![super::Address::Tcp(([127, 0, 0, 1], 80).into())],
-        requests: super::RequestSet::new(pool, true, true, "sim".into(), 80),
+        addrs: vec![Address::Tcp(([127, 0, 0, 1], 80).into())],
+        requests: RequestSet::new(pool, true, true, "sim".into(), 80),
         connections,
         until,
         qps_per_connection: None,

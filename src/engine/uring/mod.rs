@@ -18,7 +18,8 @@ use std::io;
 
 use io_uring::{IoUring, opcode};
 
-use super::{Backend, Job, Policy};
+use super::lifecycle::{Backend, Job, Worker};
+use super::policy::Policy;
 
 /// What this kernel lets the backend use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,8 +151,8 @@ impl Backend for Uring {
         cpus.clamp(1, connections.max(1))
     }
 
-    fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn super::Worker<'a> + 'a>> {
-        Ok(Box::new(worker::Worker::new(job, policy, self.features, self.buffer_bytes)?))
+    fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn Worker<'a> + 'a>> {
+        Ok(Box::new(worker::RingWorker::new(job, policy, self.features, self.buffer_bytes)?))
     }
 }
 

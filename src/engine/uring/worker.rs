@@ -93,7 +93,7 @@ struct SocketSlot {
     /// Bytes to send once it completes (TLS output queued meanwhile).
     unsent: Option<Bytes>,
     recv_armed: bool,
-    /// Queued in `Worker::starved`.
+    /// Queued in `RingWorker::starved`.
     starved: bool,
     connecting: bool,
     connect_started: Instant,
@@ -103,7 +103,7 @@ struct SocketSlot {
     timing: SlotTiming,
 }
 
-pub(super) struct Worker<'a> {
+pub(super) struct RingWorker<'a> {
     /// The ring and all memory handed to the kernel.
     kernel: Kernel,
     shared: &'a Shared,
@@ -125,7 +125,7 @@ pub(super) struct Worker<'a> {
     preconnecting: usize,
 }
 
-impl<'a> crate::engine::Worker<'a> for Worker<'a> {
+impl<'a> crate::engine::Worker<'a> for RingWorker<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
         &mut self.policy
     }
@@ -224,14 +224,14 @@ impl<'a> crate::engine::Worker<'a> for Worker<'a> {
     }
 }
 
-impl<'a> Worker<'a> {
+impl<'a> RingWorker<'a> {
     /// The worker for `job`, pinned to its CPU, with its ring and buffers.
     pub(super) fn new(
         job: Job<'a>,
         policy: Policy<'a>,
         features: Features,
         buffer_bytes: Option<usize>,
-    ) -> io::Result<Worker<'a>> {
+    ) -> io::Result<RingWorker<'a>> {
         let cpus = crate::cpu_busy::allowed_cpus();
         if !cpus.is_empty() {
             pin_to(cpus[job.index % cpus.len()]);
@@ -259,7 +259,7 @@ impl<'a> Worker<'a> {
                 timing: SlotTiming::default(),
             })
             .collect();
-        Ok(Worker {
+        Ok(RingWorker {
             kernel,
             shared: job.shared,
             policy,

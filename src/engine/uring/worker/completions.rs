@@ -5,12 +5,12 @@ use std::io;
 use std::time::Instant;
 
 use super::{
-    OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, OP_TEARDOWN, Worker, decode,
+    OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, OP_TEARDOWN, RingWorker, decode,
 };
 use crate::engine::uring::kernel::Cqe;
 use crate::engine::{classify, classify_connect};
 
-impl Worker<'_> {
+impl RingWorker<'_> {
     pub(super) fn complete(&mut self, cqe: Cqe, now: Instant) {
         let (generation, idx, op) = decode(cqe.user_data);
         if op == OP_TEARDOWN {

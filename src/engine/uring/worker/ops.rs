@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::{OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, Worker, user_data};
+use super::{OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, RingWorker, user_data};
 use crate::engine::connection::Outgoing;
 
-impl Worker<'_> {
+impl RingWorker<'_> {
     /// Opens a socket and queues its connect to the address of the slot's attempt.
     pub(super) fn open(&mut self, idx: usize) -> io::Result<()> {
         let addr = self.slots[idx].attempt.addr;
