@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::HistogramDoc;
-use crate::stats::timeline::{CLASSES, Interval, Sparse, Timeline};
+use crate::stats::Sparse;
+use crate::stats::timeline::{CLASSES, Interval, Timeline};
 use crate::stats::{ErrorKind, nanos};
 use crate::summary::Rate;
 

@@ -10,6 +10,7 @@
 
 pub mod histogram;
 pub mod shape;
+pub mod sparse;
 pub mod targets;
 pub mod timeline;
 pub mod tls;
@@ -18,10 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use histogram::add;
-pub use histogram::{Histogram, Overflow};
+pub use histogram::{Histogram, Overflow, Phase};
 pub use shape::{Concurrency, Segment, Shape};
+pub use sparse::Sparse;
 pub use targets::{TargetRow, TargetStats};
-pub use timeline::{Interval, Recorder, Sparse, Timeline};
+pub use timeline::{Interval, Recorder, Timeline};
 pub use tls::{Handshake, Negotiated, TlsStats};
 
 /// Why a request failed. A fixed set so that counting never allocates and a
@@ -163,47 +165,6 @@ impl ErrorKind {
             self,
             ErrorKind::TlsUnknownIssuer | ErrorKind::TlsExpired | ErrorKind::TlsNotYetValid | ErrorKind::TlsWrongName
         )
-    }
-}
-
-/// Sum, minimum and maximum of one phase of a request (as hey's Details).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Phase {
-    pub count: u64,
-    pub sum_ns: u128,
-    pub min_ns: u64,
-    pub max_ns: u64,
-}
-
-impl Default for Phase {
-    fn default() -> Self {
-        Phase { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 }
-    }
-}
-
-impl Phase {
-    #[inline]
-    pub fn record(&mut self, ns: u64) {
-        self.count += 1;
-        self.sum_ns += u128::from(ns);
-        self.min_ns = self.min_ns.min(ns);
-        self.max_ns = self.max_ns.max(ns);
-    }
-
-    pub fn merge(&mut self, other: &Phase) -> Result<(), Overflow> {
-        add(&mut self.count, other.count)?;
-        self.sum_ns = self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?;
-        self.min_ns = self.min_ns.min(other.min_ns);
-        self.max_ns = self.max_ns.max(other.max_ns);
-        Ok(())
-    }
-
-    pub fn mean_ns(&self) -> u64 {
-        if self.count == 0 { 0 } else { (self.sum_ns / u128::from(self.count)) as u64 }
-    }
-
-    pub fn min_ns(&self) -> u64 {
-        if self.count == 0 { 0 } else { self.min_ns }
     }
 }
 

@@ -17,7 +17,8 @@
 
 use std::time::Duration;
 
-use super::histogram::{Histogram, Overflow, add, percentile};
+use super::histogram::{Histogram, Overflow, add};
+use super::sparse::Sparse;
 use super::{ErrorKind, Record, nanos};
 
 /// Shortest interval `--interval` accepts.
@@ -33,96 +34,6 @@ pub const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 /// Index in [`CLASSES`] of a status code (100..=999).
 pub fn class_of(status: u16) -> usize {
     usize::from(status / 100).clamp(1, CLASSES.len()) - 1
-}
-
-/// A latency histogram in the layout of [`Histogram`], holding only its
-/// non-empty buckets.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sparse {
-    index: Box<[u16]>,
-    counts: Box<[u64]>,
-    count: u64,
-    sum_ns: u128,
-    min_ns: u64,
-    max_ns: u64,
-}
-
-impl Sparse {
-    pub fn of(h: &Histogram) -> Sparse {
-        // Bucket indexes are below histogram::BUCKETS (4608), so they fit in u16.
-        let (index, counts): (Vec<u16>, Vec<u64>) = h.raw_buckets().map(|(i, c)| (i as u16, c)).unzip();
-        let (count, sum_ns, min_ns, max_ns) = (h.count(), h.sum_ns(), h.min_ns(), h.max_ns());
-        Sparse { index: index.into(), counts: counts.into(), count, sum_ns, min_ns, max_ns }
-    }
-
-    /// Non-empty buckets as (index, count), ascending.
-    pub fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.index.iter().map(|&i| usize::from(i)).zip(self.counts.iter().copied())
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    pub fn sum_ns(&self) -> u128 {
-        self.sum_ns
-    }
-
-    /// Smallest value (0 when empty).
-    pub fn min_ns(&self) -> u64 {
-        self.min_ns
-    }
-
-    pub fn max_ns(&self) -> u64 {
-        self.max_ns
-    }
-
-    /// As [`Histogram::percentile_ns`].
-    pub fn percentile_ns(&self, p: f64) -> u64 {
-        if self.count == 0 {
-            return 0;
-        }
-        percentile(self.buckets(), self.count, self.min_ns, self.max_ns, p)
-    }
-
-    /// The values of both.
-    pub fn merged(&self, other: &Sparse) -> Result<Sparse, Overflow> {
-        if other.count == 0 {
-            return Ok(self.clone());
-        }
-        if self.count == 0 {
-            return Ok(other.clone());
-        }
-        let (mut index, mut counts) = (Vec::new(), Vec::new());
-        let (mut a, mut b) = (self.buckets().peekable(), other.buckets().peekable());
-        while let Some((i, n)) = match (a.peek().copied(), b.peek().copied()) {
-            (Some((i, x)), Some((j, y))) => match i.cmp(&j) {
-                std::cmp::Ordering::Less => a.next(),
-                std::cmp::Ordering::Greater => b.next(),
-                std::cmp::Ordering::Equal => {
-                    a.next();
-                    b.next();
-                    Some((i, x.checked_add(y).ok_or(Overflow)?))
-                }
-            },
-            (Some(_), None) => a.next(),
-            (None, _) => b.next(),
-        } {
-            // Indexes come from histograms of histogram::BUCKETS (4608) buckets.
-            index.push(i as u16);
-            counts.push(n);
-        }
-        let mut count = self.count;
-        add(&mut count, other.count)?;
-        Ok(Sparse {
-            index: index.into(),
-            counts: counts.into(),
-            count,
-            sum_ns: self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?,
-            min_ns: self.min_ns.min(other.min_ns),
-            max_ns: self.max_ns.max(other.max_ns),
-        })
-    }
 }
 
 /// What completed in one interval.
