@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::result::{Meta, Target};
+use crate::result::Meta;
 use crate::stats::{ErrorKind, Record, Recorder};
-use crate::summary::{Load, RunInfo, Summary};
+use crate::summary::{RunInfo, Summary};
 use crate::term::Style;
 
 /// A synthetic run of `seconds` one-second intervals at about 1000
@@ -29,16 +29,8 @@ fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
         for i in 0..per_second {
             let latency_ns = (2e6 * slower * drift * (0.5 + next() + 3.0 * next().powi(6))) as u64;
             let result = if next() < error_share { Err(ErrorKind::Reset) } else { Ok(200) };
-            let record = Record {
-                result,
-                latency: Duration::from_nanos(latency_ns),
-                queued: Duration::ZERO,
-                write: None,
-                wait: Duration::ZERO,
-                read: Duration::ZERO,
-                wire_bytes: 100,
-                body_bytes: if result.is_ok() { 50 } else { 0 },
-            };
+            let record = Record::sample(result, Duration::from_nanos(latency_ns))
+                .sized(100, if result.is_ok() { 50 } else { 0 });
             stats.record(&record);
             if let Some(done) = recorder.record(second * 1_000_000_000 + i * 1_000_000_000 / per_second, &record) {
                 timeline.add(&done).unwrap();
@@ -46,30 +38,9 @@ fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
         }
     }
     timeline.add(&recorder.finish().unwrap()).unwrap();
-    let info = RunInfo {
-        elapsed: Duration::from_secs(seconds),
-        backend: "test".into(),
-        workers: 1,
-        connections: 2,
-        interrupted: false,
-        rate: None,
-        dns: None,
-        load: Load { own: None, cores: 1, cores_busy: None },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
-    };
-    let meta = Meta {
-        command: vec!["vastar".into()],
-        target: Target { url: "http://h/".into(), method: "GET".into() },
-        start: crate::wallclock::from_unix_ns(1_800_000_000_000_000_000),
-        start_at: None,
-        parts: vec![],
-        windows_ns: vec![],
-        machine: None,
-    };
-    ResultDoc::new(&Summary::new(&stats, &info).with_timeline(Some(&timeline)), meta)
+    let info = RunInfo::sample(Duration::from_secs(seconds));
+    let summary = Summary::new(&stats, &info).with_timeline(Some(&timeline));
+    ResultDoc::new(&summary, Meta::sample(1_800_000_000, "http://h/"))
 }
 
 fn verdicts(diff: &Diff) -> Vec<(String, Verdict)> {

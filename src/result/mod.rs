@@ -345,6 +345,23 @@ pub struct Meta {
     pub machine: Option<MachineDoc>,
 }
 
+/// The run facts of the unit tests.
+#[cfg(test)]
+impl Meta {
+    /// A single run of `GET url` that started `start_s` seconds after 1970.
+    pub fn sample(start_s: u64, url: &str) -> Meta {
+        Meta {
+            command: vec!["vastar".into(), url.into()],
+            target: Target { url: url.into(), method: "GET".into() },
+            start: wallclock::from_unix_ns(start_s * 1_000_000_000),
+            start_at: None,
+            parts: vec![],
+            windows_ns: vec![],
+            machine: None,
+        }
+    }
+}
+
 /// What the report says of a merge of `parts` (nothing for a single run):
 /// how many, and how far apart their starts were.
 pub fn merged(parts: &[Part]) -> Option<Merged> {

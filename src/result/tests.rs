@@ -9,45 +9,16 @@ use crate::term::Style;
 
 fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
     let d = Duration::from_nanos(latency_ns);
-    Record {
-        result,
-        latency: d,
-        queued: Duration::ZERO,
-        write: Some(d / 10),
-        wait: d / 2,
-        read: d / 5,
-        wire_bytes: 100,
-        body_bytes: 7,
-    }
+    Record::sample(result, d).phased(Some(d / 10), d / 2, d / 5).sized(100, 7)
 }
 
 fn info(elapsed_ms: u64) -> RunInfo {
-    RunInfo {
-        elapsed: Duration::from_millis(elapsed_ms),
-        backend: "portable (tokio)".into(),
-        workers: 1,
-        connections: 10,
-        interrupted: false,
-        rate: None,
-        dns: None,
-        load: Load { own: Some(0.5), cores: 1, cores_busy: None },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
-    }
+    let load = Load { own: Some(0.5), cores: 1, cores_busy: None };
+    RunInfo { load, ..RunInfo::sample(Duration::from_millis(elapsed_ms)) }
 }
 
 fn meta(start_s: u64, url: &str) -> Meta {
-    Meta {
-        command: vec!["vastar".into(), url.into()],
-        target: Target { url: url.into(), method: "GET".into() },
-        start: wallclock::from_unix_ns(start_s * 1_000_000_000),
-        start_at: None,
-        parts: vec![],
-        windows_ns: vec![],
-        machine: None,
-    }
+    Meta::sample(start_s, url)
 }
 
 /// Deterministic, skewed latencies (a long tail), 1 us to ~1 s.

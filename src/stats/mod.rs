@@ -187,12 +187,24 @@ pub struct Record {
     pub body_bytes: u64,
 }
 
+/// The requests of the unit tests, built up from a result and a latency.
 #[cfg(test)]
 impl Record {
     /// A request of the unit tests: its result and latency, nothing else.
     pub fn sample(result: Result<u16, ErrorKind>, latency: Duration) -> Record {
         let zero = Duration::ZERO;
         Record { result, latency, queued: zero, write: None, wait: zero, read: zero, wire_bytes: 0, body_bytes: 0 }
+    }
+
+    /// The same request with these phases: the write (`None`: not
+    /// observed), the wait for the first byte and the read of the rest.
+    pub fn phased(self, write: Option<Duration>, wait: Duration, read: Duration) -> Record {
+        Record { write, wait, read, ..self }
+    }
+
+    /// The same request with these bytes on the wire and of body.
+    pub fn sized(self, wire_bytes: u64, body_bytes: u64) -> Record {
+        Record { wire_bytes, body_bytes, ..self }
     }
 }
 

@@ -4,29 +4,12 @@ use super::*;
 
 fn ok(status: u16, ms: u64) -> Record {
     let d = Duration::from_millis(ms);
-    Record {
-        result: Ok(status),
-        latency: d,
-        queued: Duration::ZERO,
-        write: Some(d / 4),
-        wait: d / 2,
-        read: d / 4,
-        wire_bytes: 100,
-        body_bytes: 5,
-    }
+    Record::sample(Ok(status), d).phased(Some(d / 4), d / 2, d / 4).sized(100, 5)
 }
 
 fn err(kind: ErrorKind) -> Record {
-    Record {
-        result: Err(kind),
-        latency: Duration::from_millis(40),
-        queued: Duration::from_millis(10),
-        write: None,
-        wait: Duration::ZERO,
-        read: Duration::ZERO,
-        wire_bytes: 3,
-        body_bytes: 0,
-    }
+    let r = Record::sample(Err(kind), Duration::from_millis(40)).sized(3, 0);
+    Record { queued: Duration::from_millis(10), ..r }
 }
 
 #[test]

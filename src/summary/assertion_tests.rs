@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::stats::{ErrorKind, Record, WorkerStats};
-use crate::summary::{Load, RunInfo};
+use crate::summary::RunInfo;
 
 fn record(result: Result<u16, ErrorKind>, latency_ms: u64) -> Record {
     Record::sample(result, Duration::from_millis(latency_ms))
@@ -18,21 +18,7 @@ fn run() -> (WorkerStats, RunInfo) {
     for _ in 0..10 {
         stats.record(&record(Err(ErrorKind::Reset), 0));
     }
-    let info = RunInfo {
-        elapsed: Duration::from_secs(2),
-        backend: "test".into(),
-        workers: 1,
-        connections: 1,
-        interrupted: false,
-        rate: None,
-        dns: None,
-        load: Load { own: None, cores: 1, cores_busy: None },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
-    };
-    (stats, info)
+    (stats, RunInfo::sample(Duration::from_secs(2)))
 }
 
 fn check(text: &str) -> Checked {

@@ -41,6 +41,29 @@ pub struct RunInfo {
     pub requests: Option<Requests>,
 }
 
+/// The runs of the unit tests.
+#[cfg(test)]
+impl RunInfo {
+    /// A closed-loop run of `elapsed` on one worker and one connection,
+    /// nothing else known; tests change the fields they need.
+    pub fn sample(elapsed: Duration) -> RunInfo {
+        RunInfo {
+            elapsed,
+            backend: "test".into(),
+            workers: 1,
+            connections: 1,
+            interrupted: false,
+            rate: None,
+            dns: None,
+            load: Load::default(),
+            merged: None,
+            stages: None,
+            warmup: None,
+            requests: None,
+        }
+    }
+}
+
 /// What a run's requests were, when not one pre-built request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requests {
@@ -361,20 +384,7 @@ mod tests {
     #[test]
     fn an_empty_distribution_has_no_rows_ratios_or_percentiles_beyond_zero() {
         let stats = WorkerStats::new();
-        let info = RunInfo {
-            elapsed: Duration::ZERO,
-            backend: "fake".into(),
-            workers: 1,
-            connections: 1,
-            interrupted: false,
-            rate: None,
-            dns: None,
-            load: Load::default(),
-            merged: None,
-            stages: None,
-            warmup: None,
-            requests: None,
-        };
+        let info = RunInfo::sample(Duration::ZERO);
         let summary = Summary::new(&stats, &info);
         assert!(summary.histogram.is_empty() && summary.ratios.is_empty());
         assert_eq!((summary.requests_per_sec, summary.size_per_request), (0.0, 0));
