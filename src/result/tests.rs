@@ -3,8 +3,8 @@
 
 use super::merge::merge;
 use super::*;
-use crate::stats::{Record, Recorder};
-use crate::summary::PERCENTILES;
+use crate::stats::{ErrorKind, Record, Recorder, Timeline};
+use crate::summary::{Load, PERCENTILES, Rate};
 use crate::term::Style;
 
 fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
