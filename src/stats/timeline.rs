@@ -18,8 +18,9 @@
 use std::time::Duration;
 
 use super::histogram::{Histogram, Overflow, add};
+use super::record::{ErrorKind, Record, nanos};
+use super::sink::{Ended, Sink};
 use super::sparse::Sparse;
-use super::{ErrorKind, Record, nanos};
 
 /// Shortest interval `--interval` accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -99,6 +100,9 @@ pub struct Recorder {
     open: Interval,
     latency: Histogram,
     touched: bool,
+    /// The interval the last request counted as a [`Sink`] closed, until
+    /// [`Recorder::take_closed`] hands it over.
+    closed: Option<Done>,
 }
 
 /// A finished interval and its place: (index in intervals of the
@@ -109,7 +113,7 @@ impl Recorder {
     pub fn new(interval: Duration) -> Recorder {
         let interval_ns = nanos(interval).max(1);
         let (open, latency) = (Interval::default(), Histogram::new());
-        Recorder { interval_ns, index: 0, end_ns: interval_ns, open, latency, touched: false }
+        Recorder { interval_ns, index: 0, end_ns: interval_ns, open, latency, touched: false, closed: None }
     }
 
     /// Counts a finished request `at_ns` after the start.
@@ -174,6 +178,24 @@ impl Recorder {
         self.index = at_ns / self.interval_ns;
         self.end_ns = (self.index + 1).saturating_mul(self.interval_ns);
         done
+    }
+}
+
+/// Every finished request, the warm-up's too, counts in the interval in
+/// which it ended; an interval it closes waits for [`Recorder::take_closed`].
+impl Sink for Recorder {
+    #[inline]
+    fn finished(&mut self, ended: &Ended) {
+        let closed = self.record(ended.at_ns, ended.record);
+        debug_assert!(self.closed.is_none() || closed.is_none(), "a closed interval was never handed over");
+        self.closed = self.closed.take().or(closed);
+    }
+}
+
+impl Recorder {
+    /// The interval that a request counted as a [`Sink`] closed, if one did.
+    pub fn take_closed(&mut self) -> Option<Done> {
+        self.closed.take()
     }
 }
 
