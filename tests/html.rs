@@ -215,6 +215,7 @@ fn one_hour() -> ResultDoc {
                 read: Duration::ZERO,
                 wire_bytes: 80,
                 body_bytes: 2,
+                metrics: vastar::stats::Samples::default(),
             };
             stats.record(&record);
             if let Some(done) = recorder.record(s * 1_000_000_000 + i * 5_000_000, &record) {

@@ -564,6 +564,7 @@ impl Exchange {
                 read: ns(self.read_ns),
                 wire_bytes,
                 body_bytes: self.body_bytes,
+                metrics: crate::stats::Samples::default(),
             },
             keep_conn: self.connected,
             handshake: self.handshake.take(),

@@ -12,6 +12,7 @@
 mod facts;
 pub mod json;
 pub mod merge;
+pub mod metrics;
 mod read;
 pub mod targets;
 pub mod timeline;
@@ -66,6 +67,10 @@ pub struct ResultDoc {
     pub phases: Phases,
     pub connect_percentiles: ConnectPercentiles,
     pub histograms: Histograms,
+    /// The named metrics by name (`ttfb`), each with its histogram (absent
+    /// in documents written before vastar kept them).
+    #[serde(default, deserialize_with = "metrics::known")]
+    pub metrics: BTreeMap<String, metrics::MetricDoc>,
     /// `https://`: the handshakes and what they negotiated (absent or
     /// null for `http://`, and in results written before TLS existed).
     #[serde(default)]
@@ -252,6 +257,16 @@ impl HistogramDoc {
             min_ns: h.min_ns(),
             max_ns: h.max_ns(),
             buckets: h.raw_buckets().map(|(i, c)| [i as u64, c]).collect(),
+        }
+    }
+
+    fn of_sparse(h: &crate::stats::Sparse) -> Self {
+        HistogramDoc {
+            count: h.count(),
+            sum_ns: h.sum_ns(),
+            min_ns: h.min_ns(),
+            max_ns: h.max_ns(),
+            buckets: h.buckets().map(|(i, c)| [i as u64, c]).collect(),
         }
     }
 
@@ -492,6 +507,7 @@ impl ResultDoc {
             phases: Phases::of(stats),
             connect_percentiles: ConnectPercentiles::of(stats),
             histograms: Histograms::of(stats),
+            metrics: metrics::docs_of(&summary.metrics, &stats.metrics),
             tls: TlsDoc::of(&stats.tls),
             machine: meta.machine,
             timeline,

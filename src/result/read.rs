@@ -67,6 +67,7 @@ impl ResultDoc {
         s.corrected = self.histograms.corrected.histogram("corrected")?;
         s.latency = self.histograms.uncorrected.histogram("uncorrected")?;
         s.connect_latency = self.histograms.connect.histogram("connect")?;
+        s.metrics = super::metrics::read(&self.metrics, self.counts.responses)?;
         (s.write, s.wait, s.read) = (self.phases.write.phase(), self.phases.wait.phase(), self.phases.read.phase());
         (s.connect, s.send_lag) = (self.phases.connect.phase(), self.phases.send_lag.phase());
         let c = &self.counts;

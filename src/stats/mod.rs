@@ -10,6 +10,7 @@
 //! apart, in [`timeline`]: intervals a worker hands over as they end.
 
 pub mod histogram;
+pub mod metrics;
 mod record;
 pub mod shape;
 pub mod sink;
@@ -22,6 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use histogram::add;
 pub use histogram::{Histogram, Overflow, Phase};
+pub use metrics::{METRICS, Metric, Metrics, Samples};
 pub use record::{ErrorKind, Record, nanos};
 pub use shape::{Concurrency, Segment, Shape};
 pub use sink::{Ended, Sink};
@@ -70,6 +72,8 @@ pub struct WorkerStats {
     pub warmup: Warmup,
     /// Per target, when the run has several (requests never sent are in none).
     pub targets: TargetStats,
+    /// The named metrics of the responses (see [`metrics`]).
+    pub metrics: Metrics,
 }
 
 /// What the warm-up's requests came to: counted, never mixed with the run's.
@@ -125,6 +129,7 @@ impl WorkerStats {
             preconnect_failures: 0,
             warmup: Warmup::default(),
             targets: TargetStats::default(),
+            metrics: Metrics::default(),
         }
     }
 
@@ -143,6 +148,7 @@ impl WorkerStats {
                 self.responses += 1;
                 self.add_status(status, 1);
                 self.latency.record(nanos(r.latency));
+                self.metrics.record(&r.metrics);
                 self.corrected.record(nanos(r.queued + r.latency));
                 if let Some(write) = r.write {
                     self.write.record(nanos(write));
@@ -170,6 +176,7 @@ impl WorkerStats {
     /// files get there) `self` is left partly merged and must be dropped.
     pub fn merge(&mut self, other: &WorkerStats) -> Result<(), Overflow> {
         self.latency.merge(&other.latency)?;
+        self.metrics.merge(&other.metrics)?;
         self.corrected.merge(&other.corrected)?;
         self.connect_latency.merge(&other.connect_latency)?;
         self.tls.merge(&other.tls)?;

@@ -1,9 +1,11 @@
 //! How one request ended, as a worker records it ([`Record`]), and the
 //! fixed set of reasons a request fails ([`ErrorKind`]). Everything the
-//! stats keep is made of these; they depend on nothing else in the crate's
-//! stats, so every sink can use them.
+//! stats keep is made of these; they depend only on the table of named
+//! metrics, so every sink can use them.
 
 use std::time::Duration;
+
+use super::metrics::Samples;
 
 /// Why a request failed. A fixed set so that counting never allocates and a
 /// flood of distinct messages cannot grow memory.
@@ -164,6 +166,8 @@ pub struct Record {
     pub read: Duration,
     pub wire_bytes: u64,
     pub body_bytes: u64,
+    /// Its value of each named metric (see [`super::metrics`]), when measured.
+    pub metrics: Samples,
 }
 
 /// The requests of the unit tests, built up from a result and a latency.
@@ -171,8 +175,25 @@ pub struct Record {
 impl Record {
     /// A request of the unit tests: its result and latency, nothing else.
     pub fn sample(result: Result<u16, ErrorKind>, latency: Duration) -> Record {
-        let zero = Duration::ZERO;
-        Record { result, latency, queued: zero, write: None, wait: zero, read: zero, wire_bytes: 0, body_bytes: 0 }
+        let (zero, metrics) = (Duration::ZERO, Samples::default());
+        Record {
+            result,
+            latency,
+            queued: zero,
+            write: None,
+            wait: zero,
+            read: zero,
+            wire_bytes: 0,
+            body_bytes: 0,
+            metrics,
+        }
+    }
+
+    /// The same request with `value` for metric `metric` (an index in
+    /// [`super::metrics::METRICS`]).
+    pub fn measured(mut self, metric: usize, value: Duration) -> Record {
+        self.metrics.set(metric, nanos(value));
+        self
     }
 
     /// The same request with these phases: the write (`None`: not

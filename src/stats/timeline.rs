@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use super::histogram::{Histogram, Overflow, add};
+use super::metrics::{Metrics, SparseMetrics};
 use super::record::{ErrorKind, Record, nanos};
 use super::sink::{Ended, Sink};
 use super::sparse::Sparse;
@@ -52,6 +53,8 @@ pub struct Interval {
     /// Latency from the intended start, of responses and timeouts (the
     /// run's corrected distribution, interval by interval).
     pub latency: Sparse,
+    /// The named metrics of the responses.
+    pub metrics: SparseMetrics,
 }
 
 impl Interval {
@@ -86,7 +89,7 @@ impl Interval {
         add(&mut self.connections, other.connections)?;
         add(&mut self.sent, other.sent)?;
         self.latency = self.latency.merged(&other.latency)?;
-        Ok(())
+        self.metrics.add(&other.metrics)
     }
 }
 
@@ -99,6 +102,7 @@ pub struct Recorder {
     end_ns: u64,
     open: Interval,
     latency: Histogram,
+    metrics: Metrics,
     touched: bool,
     /// The interval the last request counted as a [`Sink`] closed, until
     /// [`Recorder::take_closed`] hands it over.
@@ -113,7 +117,8 @@ impl Recorder {
     pub fn new(interval: Duration) -> Recorder {
         let interval_ns = nanos(interval).max(1);
         let (open, latency) = (Interval::default(), Histogram::new());
-        Recorder { interval_ns, index: 0, end_ns: interval_ns, open, latency, touched: false, closed: None }
+        let metrics = Metrics::default();
+        Recorder { interval_ns, index: 0, end_ns: interval_ns, open, latency, metrics, touched: false, closed: None }
     }
 
     /// Counts a finished request `at_ns` after the start.
@@ -127,6 +132,7 @@ impl Recorder {
             Ok(status) => {
                 open.statuses[class_of(status)] += 1;
                 self.latency.record(nanos(r.queued + r.latency));
+                self.metrics.record(&r.metrics);
             }
             Err(kind) => {
                 open.errors[kind.index()] += 1;
@@ -162,6 +168,8 @@ impl Recorder {
         let mut done = std::mem::take(&mut self.open);
         done.latency = Sparse::of(&self.latency);
         self.latency.clear();
+        done.metrics = self.metrics.sparse();
+        self.metrics.clear();
         Some((usize::try_from(self.index).unwrap_or(usize::MAX), done))
     }
 

@@ -9,12 +9,14 @@
 
 pub mod assertion;
 pub mod insight;
+pub mod metrics;
 
 use std::time::Duration;
 
 use crate::stats::{ErrorKind, Histogram, Timeline, WorkerStats};
 pub use assertion::{Assertion, Checked};
 pub use insight::{Grade, Load, Ratio};
+pub use metrics::MetricSummary;
 
 /// Facts about the run that are not latency measurements.
 #[derive(Clone, Debug)]
@@ -233,6 +235,9 @@ pub struct Summary<'a> {
     pub assertions: Vec<Checked>,
     /// Per target, when the run had several (none otherwise).
     pub targets: Vec<TargetSummary>,
+    /// Every named metric, in the order of [`crate::stats::METRICS`] (those
+    /// without samples too).
+    pub metrics: Vec<MetricSummary>,
 }
 
 impl<'a> Summary<'a> {
@@ -266,6 +271,7 @@ impl<'a> Summary<'a> {
             timeline: None,
             assertions: Vec::new(),
             targets: targets(stats, info.requests.as_ref().map_or(&[], |r| &r.labels)),
+            metrics: metrics::metrics(stats),
         }
     }
 
