@@ -149,6 +149,8 @@ pub struct Exchange {
     started: Instant,
     mark: Instant,
     first_byte: Option<Instant>,
+    /// When the current hop's response body began (see [`ResponseReader::body_begun`]).
+    first_body: Option<Instant>,
     /// How this slot's connections are secured (`None`: plain TCP).
     tls: Option<TlsTarget>,
     /// The open connection's TLS session.
@@ -186,6 +188,7 @@ impl Exchange {
             started: now,
             mark: now,
             first_byte: None,
+            first_body: None,
             tls: None,
             secure: None,
             queued: false,
@@ -378,6 +381,7 @@ impl Exchange {
                 self.write_ns += nanos(now - self.mark);
                 self.mark = now;
                 self.first_byte = None;
+                self.first_body = None;
                 self.reader.start(self.method(template) == b"HEAD");
                 self.stage = Stage::Receiving;
                 Action::Recv
@@ -393,7 +397,9 @@ impl Exchange {
         }
         let Some(secure) = self.secure.as_mut() else {
             self.first_byte_at(now);
-            return match self.reader.feed(data) {
+            let fed = self.reader.feed(data);
+            self.first_body_at(now);
+            return match fed {
                 Ok(Feed::NeedMore) => Action::Recv,
                 Ok(Feed::Done(response)) => self.complete(response, now, template),
                 Err(e) => self.finish(Err(http_error_kind(e)), now),
@@ -410,6 +416,7 @@ impl Exchange {
         // The response's first byte, not a session ticket that came before it.
         if plaintext {
             self.first_byte_at(now);
+            self.first_body_at(now);
         }
         match (received, fed) {
             (Err(kind), _) => self.finish(Err(kind), now),
@@ -429,6 +436,13 @@ impl Exchange {
         if self.first_byte.is_none() {
             self.first_byte = Some(now);
             self.wait_ns += nanos(now - self.mark);
+        }
+    }
+
+    /// The response's body began by `now`, if it had not before.
+    fn first_body_at(&mut self, now: Instant) {
+        if self.first_body.is_none() && self.reader.body_begun() {
+            self.first_body = Some(now);
         }
     }
 
@@ -554,6 +568,12 @@ impl Exchange {
             return Action::Opened(Opened { result, handshake: self.handshake.take() });
         }
         let ns = Duration::from_nanos;
+        let mut metrics = crate::stats::Samples::default();
+        if result.is_ok() {
+            // A body framed by the close began when the close came, if it was empty.
+            let first_body = self.first_body.unwrap_or(now).saturating_duration_since(self.intended);
+            metrics.set(crate::stats::metrics::TTFB, nanos(first_body));
+        }
         Action::Finish(Finished {
             record: Record {
                 result,
@@ -564,7 +584,7 @@ impl Exchange {
                 read: ns(self.read_ns),
                 wire_bytes,
                 body_bytes: self.body_bytes,
-                metrics: crate::stats::Samples::default(),
+                metrics,
             },
             keep_conn: self.connected,
             handshake: self.handshake.take(),

@@ -429,3 +429,45 @@ fn pooled_requests_are_picked_by_number_and_seq_survives_a_redirect() {
     ex.begin(9, t0, t0, &t);
     assert!(ex.request(&t).ends_with(b"\r\n\r\n009"), "the copy is rewritten for the next number");
 }
+
+/// Time to first byte: from the intended start to the first byte of the
+/// last hop's body, or to the end of the head of a response without one;
+/// no value for a failure.
+#[test]
+fn the_time_to_the_first_body_byte_is_the_ttfb_metric() {
+    let ttfb = |r: &Record| r.metrics.get(crate::stats::metrics::TTFB).map(Duration::from_nanos);
+    let (t, t0) = (template("GET", true), Instant::now());
+    // Meant to start at t0, sent at 10 ms; the head at 20 ms, the body at 50 ms.
+    let mut ex = Exchange::new(true, t0);
+    ex.begin(0, t0, ms(t0, 10), &t);
+    ex.on_sent(Ok(()), ms(t0, 10), &t);
+    let head = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+    assert_eq!(ex.on_data(head, ms(t0, 20), &t), Action::Recv);
+    assert_eq!(ex.on_data(b"o", ms(t0, 50), &t), Action::Recv);
+    let r = finished(ex.on_data(b"k", ms(t0, 60), &t)).record;
+    assert_eq!((ttfb(&r), r.latency), (Some(Duration::from_millis(50)), Duration::from_millis(50)));
+    // After a redirect, the last response's body counts.
+    let mut ex = awaiting_response(&t, t0);
+    ex.on_data(b"HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 1\r\n\r\nx", ms(t0, 5), &t);
+    ex.on_sent(Ok(()), ms(t0, 6), &t);
+    assert_eq!(ttfb(&finished(ex.on_data(OK, ms(t0, 9), &t)).record), Some(Duration::from_millis(9)));
+    // Without a body (204, HEAD, Content-Length: 0, or an empty body framed
+    // by the close): when the head (or the close) came.
+    for (method, head, end_by_close) in [
+        ("GET", &b"HTTP/1.1 204 No Content\r\n\r\n"[..], false),
+        ("HEAD", &b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"[..], false),
+        ("GET", &b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"[..], false),
+        ("GET", &b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"[..], true),
+    ] {
+        let t = template(method, true);
+        let mut ex = awaiting_response(&t, t0);
+        let action = ex.on_data(head, ms(t0, 7), &t);
+        let r = if end_by_close { finished(ex.on_eof(ms(t0, 8), &t)).record } else { finished(action).record };
+        let want = Duration::from_millis(if end_by_close { 8 } else { 7 });
+        assert_eq!(ttfb(&r), Some(want), "{method} {}", String::from_utf8_lossy(head));
+    }
+    // A failure has none, even when part of the body came.
+    let mut ex = awaiting_response(&t, t0);
+    ex.on_data(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", ms(t0, 3), &t);
+    assert_eq!(ttfb(&finished(ex.on_eof(ms(t0, 4), &t)).record), None);
+}
