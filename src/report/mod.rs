@@ -1,6 +1,6 @@
 //! The report printed after a run, section by section in the reference's
-//! order: summary, response time distribution, insight, histogram, status
-//! codes, errors, phase details.
+//! order: summary, response time distribution, insight, histogram, the
+//! named metrics (time to first byte), status codes, errors, phase details.
 //!
 //! Latency figures are corrected for coordinated omission: measured from
 //! each request's intended start, with timeouts at their limit. In a closed
@@ -13,6 +13,7 @@
 //! style switched off the text carries the same information without escape
 //! codes, and tests compare it byte for byte.
 
+mod metrics;
 mod targets;
 
 use std::io::{self, Write};
@@ -39,6 +40,7 @@ pub fn render(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Res
     distribution(out, summary, style)?;
     insight(out, summary, style)?;
     histogram(out, summary, style)?;
+    metrics::sections(out, summary, style)?;
     statuses(out, summary)?;
     targets::section(out, summary)?;
     errors(out, summary)?;
@@ -136,7 +138,7 @@ fn distribution(out: &mut impl Write, summary: &Summary, style: &Style) -> io::R
     writeln!(out, "{}", style.bold(title))?;
     for q in &summary.percentiles {
         let (p, ns, raw) = (q.p, q.corrected_ns, q.uncorrected_ns);
-        write!(out, "  {p:>6.2}% in {:.4} secs", secs(ns))?;
+        percentile_line(out, p, ns)?;
         if both {
             write!(out, " [{:.4}]", secs(raw))?;
         }
@@ -159,6 +161,11 @@ fn distribution(out: &mut impl Write, summary: &Summary, style: &Style) -> io::R
         writeln!(out, "  [uncorrected]: from the actual send, responses only (what a closed-loop tool reports)")?;
     }
     writeln!(out)
+}
+
+/// The start of a distribution's line: `   99.00% in 0.0408 secs`.
+fn percentile_line(out: &mut impl Write, p: f64, ns: u64) -> io::Result<()> {
+    write!(out, "  {p:>6.2}% in {:.4} secs", secs(ns))
 }
 
 fn insight(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {
