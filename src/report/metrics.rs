@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use super::{percentile_line, secs};
+use super::format::{percentile_line, secs};
 use crate::summary::{MetricSummary, Summary};
 use crate::term::Style;
 

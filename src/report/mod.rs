@@ -13,6 +13,7 @@
 //! style switched off the text carries the same information without escape
 //! codes, and tests compare it byte for byte.
 
+mod format;
 mod metrics;
 mod targets;
 
@@ -21,6 +22,7 @@ use std::io::{self, Write};
 use crate::stats::Phase;
 use crate::summary::{Grade, Summary};
 use crate::term::Style;
+use format::{percentile_line, secs};
 
 /// Percentiles repeated in milliseconds and highlighted, with their colors.
 const HIGHLIGHTS: [(f64, u8); 4] = [(50.0, 34), (95.0, 226), (99.0, 208), (99.9, 196)];
@@ -29,10 +31,6 @@ const HIGHLIGHTS: [(f64, u8); 4] = [(50.0, 34), (95.0, 226), (99.0, 208), (99.9,
 /// (0,1,0) → (0,4,0) → (1,5,0) → (5,5,0) → (5,1,0) → (4,0,0) → (2,0,0),
 /// dark green through yellow to dark red (index = 16 + 36r + 6g + b).
 pub const GRADIENT: [u8; 11] = [22, 28, 34, 40, 82, 154, 226, 214, 202, 160, 88];
-
-fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
-}
 
 /// Writes the whole report.
 pub fn render(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {
@@ -161,11 +159,6 @@ fn distribution(out: &mut impl Write, summary: &Summary, style: &Style) -> io::R
         writeln!(out, "  [uncorrected]: from the actual send, responses only (what a closed-loop tool reports)")?;
     }
     writeln!(out)
-}
-
-/// The start of a distribution's line: `   99.00% in 0.0408 secs`.
-fn percentile_line(out: &mut impl Write, p: f64, ns: u64) -> io::Result<()> {
-    write!(out, "  {p:>6.2}% in {:.4} secs", secs(ns))
 }
 
 fn insight(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::HistogramDoc;
+use super::histogram::HistogramDoc;
 use crate::stats::Sparse;
 use crate::stats::metrics::{self, Metrics, SparseMetrics};
 use crate::summary::MetricSummary;

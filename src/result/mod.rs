@@ -10,6 +10,7 @@
 //! or disappears (adding a field does not change it).
 
 mod facts;
+mod histogram;
 pub mod json;
 pub mod merge;
 pub mod metrics;
@@ -19,6 +20,7 @@ pub mod timeline;
 mod tls;
 
 pub use facts::{AssertionDoc, Dns, LoadDoc, MachineDoc, RampDoc, RateDoc, StageDoc, WarmupDoc};
+pub use histogram::{HistogramDoc, HistogramFormat};
 pub use tls::TlsDoc;
 
 use std::collections::BTreeMap;
@@ -26,7 +28,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{Histogram, Phase, WorkerStats};
+use crate::stats::{Phase, WorkerStats};
 use crate::summary::{Merged, RunInfo, Summary};
 use crate::wallclock;
 
@@ -215,70 +217,6 @@ pub struct Histograms {
     /// Responses, from the actual send.
     pub uncorrected: HistogramDoc,
     pub connect: HistogramDoc,
-}
-
-/// How bucket indexes map to values (constant for a schema version).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistogramFormat {
-    pub unit: String,
-    /// Indexes below this are exact values.
-    pub linear_below: u64,
-    pub sub_buckets_per_octave: u64,
-    pub buckets: usize,
-}
-
-impl HistogramFormat {
-    fn current() -> Self {
-        HistogramFormat {
-            unit: "ns".into(),
-            linear_below: 256,
-            sub_buckets_per_octave: 128,
-            buckets: crate::stats::histogram::BUCKETS,
-        }
-    }
-}
-
-/// A histogram: `[index, count]` pairs of its non-empty buckets, and its
-/// exact count, sum, min and max.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistogramDoc {
-    pub count: u64,
-    pub sum_ns: u128,
-    pub min_ns: u64,
-    pub max_ns: u64,
-    pub buckets: Vec<[u64; 2]>,
-}
-
-impl HistogramDoc {
-    fn of(h: &Histogram) -> Self {
-        HistogramDoc {
-            count: h.count(),
-            sum_ns: h.sum_ns(),
-            min_ns: h.min_ns(),
-            max_ns: h.max_ns(),
-            buckets: h.raw_buckets().map(|(i, c)| [i as u64, c]).collect(),
-        }
-    }
-
-    fn of_sparse(h: &crate::stats::Sparse) -> Self {
-        HistogramDoc {
-            count: h.count(),
-            sum_ns: h.sum_ns(),
-            min_ns: h.min_ns(),
-            max_ns: h.max_ns(),
-            buckets: h.buckets().map(|(i, c)| [i as u64, c]).collect(),
-        }
-    }
-
-    fn histogram(&self, name: &str) -> Result<Histogram, String> {
-        let buckets = self.buckets.iter().map(|&[i, c]| (usize::try_from(i).unwrap_or(usize::MAX), c));
-        let h = Histogram::from_parts(buckets, self.sum_ns, self.min_ns, self.max_ns)
-            .map_err(|e| format!("histogram {name}: {e}"))?;
-        if h.count() != self.count {
-            return Err(format!("histogram {name}: buckets hold {} values, count says {}", h.count(), self.count));
-        }
-        Ok(h)
-    }
 }
 
 impl Run {

@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use super::{HistogramFormat, ResultDoc, SCHEMA, SCHEMA_VERSION, merged, targets};
+use super::histogram::HistogramFormat;
+use super::{ResultDoc, SCHEMA, SCHEMA_VERSION, merged, targets};
 use crate::stats::{ErrorKind, Timeline, WorkerStats};
 use crate::summary::{Load, Rate, RunInfo};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::HistogramDoc;
+use super::histogram::HistogramDoc;
 use crate::stats::Sparse;
 use crate::stats::timeline::{CLASSES, Interval, Timeline};
 use crate::stats::{ErrorKind, nanos};

@@ -3,7 +3,6 @@
 //! computed once here so that the report, the result file and the HTML
 //! report print the same numbers.
 
-use super::PERCENTILES;
 use crate::stats::{Histogram, METRICS, Metric, WorkerStats};
 
 /// One named metric of a run.
@@ -15,26 +14,30 @@ pub struct MetricSummary {
     pub mean_ns: f64,
     pub min_ns: u64,
     pub max_ns: u64,
-    /// ([`PERCENTILES`] entry, value in nanoseconds); zeros without samples.
+    /// (percentile, value in nanoseconds), at the run's usual percentiles
+    /// ([`super::PERCENTILES`]); zeros without samples.
     pub percentiles: Vec<(f64, u64)>,
 }
 
 impl MetricSummary {
-    pub fn of(metric: &'static Metric, values: &Histogram) -> MetricSummary {
+    /// The figures of `metric`, whose values are `values`, at `percentiles`.
+    pub fn of(metric: &'static Metric, values: &Histogram, percentiles: &[f64]) -> MetricSummary {
         MetricSummary {
             metric,
             count: values.count(),
             mean_ns: values.mean_ns(),
             min_ns: values.min_ns(),
             max_ns: values.max_ns(),
-            percentiles: PERCENTILES.iter().map(|&p| (p, values.percentile_ns(p))).collect(),
+            percentiles: percentiles.iter().map(|&p| (p, values.percentile_ns(p))).collect(),
         }
     }
 }
 
-/// Every metric of [`METRICS`], in its order, those without samples too.
-pub fn metrics(stats: &WorkerStats) -> Vec<MetricSummary> {
-    METRICS.iter().enumerate().map(|(i, metric)| MetricSummary::of(metric, stats.metrics.get(i))).collect()
+/// Every metric of [`METRICS`] at `percentiles`, in its order, those
+/// without samples too.
+pub fn metrics(stats: &WorkerStats, percentiles: &[f64]) -> Vec<MetricSummary> {
+    let of = |(i, metric)| MetricSummary::of(metric, stats.metrics.get(i), percentiles);
+    METRICS.iter().enumerate().map(of).collect()
 }
 
 #[cfg(test)]
@@ -44,6 +47,7 @@ mod tests {
     use super::*;
     use crate::stats::metrics::TTFB;
     use crate::stats::{ErrorKind, Record};
+    use crate::summary::PERCENTILES;
 
     #[test]
     fn every_metric_is_summarised_from_successful_responses() {
@@ -55,7 +59,7 @@ mod tests {
         // A failed request has no sample, even if one was measured.
         let failed = Record::sample(Err(ErrorKind::Incomplete), Duration::from_secs(1));
         stats.record(&failed.measured(TTFB, Duration::from_secs(1)));
-        let all = metrics(&stats);
+        let all = metrics(&stats, &PERCENTILES);
         assert_eq!(all.len(), METRICS.len());
         let ttfb = &all[TTFB];
         assert_eq!((ttfb.metric.id, ttfb.count, ttfb.min_ns, ttfb.max_ns), ("ttfb", 100, 1_000_000, 100_000_000));
@@ -63,6 +67,6 @@ mod tests {
         let p50 = ttfb.percentiles.iter().find(|&&(p, _)| p == 50.0).unwrap().1;
         assert!((p50 as f64 - 50e6).abs() < 50e6 * 0.005, "{p50}");
         assert_eq!(ttfb.percentiles.len(), PERCENTILES.len());
-        assert_eq!(metrics(&WorkerStats::new())[TTFB].percentiles[0], (PERCENTILES[0], 0));
+        assert_eq!(metrics(&WorkerStats::new(), &PERCENTILES)[TTFB].percentiles[0], (PERCENTILES[0], 0));
     }
 }

@@ -271,7 +271,7 @@ impl<'a> Summary<'a> {
             timeline: None,
             assertions: Vec::new(),
             targets: targets(stats, info.requests.as_ref().map_or(&[], |r| &r.labels)),
-            metrics: metrics::metrics(stats),
+            metrics: metrics::metrics(stats, &PERCENTILES),
         }
     }
 
