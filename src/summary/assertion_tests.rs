@@ -95,7 +95,7 @@ fn malformed_expressions_name_themselves_and_the_accepted_forms() {
         ("p99=<1s", "unknown comparison"),
         ("p99!=1s", "unknown comparison"),
         ("", "no comparison"),
-        ("nope.p99<1s", "unknown metric \"nope\" (known: ttfb)"),
+        ("nope.p99<1s", "unknown metric \"nope\" (known: ttfb"),
         ("ttfb.p101<1s", "ttfb takes .pNN, .mean, .min or .max, not \"p101\""),
         ("ttfb.count<5", "ttfb takes .pNN"),
         ("ttfb.p99<5", "needs a unit"),
