@@ -212,3 +212,76 @@ fn hostile_arguments_get_one_line_and_exit_2_never_a_panic() {
     assert!(results.len() > 800, "the corpus ran {} cases", results.len());
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), results.len(), failures.join("\n"));
 }
+
+/// A real result file whose named metrics (and its intervals') are made
+/// hostile: bucket indexes past the last, counts that overflow alone or
+/// when merged, wrong types, names no vastar knows. `merge`, `diff` and
+/// `plot` must read each, or refuse it with one line and exit 2; unknown
+/// names are left out, as unknown fields are.
+#[test]
+fn hostile_metrics_in_a_result_file_are_refused_with_one_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vastar"))
+        .args(["--demo", "-n", "200", "-c", "2", "--interval", "100ms", "-o", "json", "--quiet"])
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let original: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(original["metrics"]["ttfb"]["histogram"]["count"].as_u64() > Some(0), "the run measured ttfb");
+    let interval = (0..).find(|&i| original["timeline"]["intervals"][i]["metrics"]["ttfb"].is_object()).unwrap();
+    let ttfb = "/metrics/ttfb/histogram";
+    let in_interval = format!("/timeline/intervals/{interval}/metrics/ttfb");
+    let huge = serde_json::Value::from(u64::MAX);
+    let cases: Vec<(String, serde_json::Value, bool)> = vec![
+        (format!("{ttfb}/buckets/0/0"), huge.clone(), false),
+        (format!("{ttfb}/buckets/0/0"), 4608.into(), false),
+        (format!("{ttfb}/buckets/0/0"), 1e30.into(), false),
+        (format!("{ttfb}/buckets/0/1"), huge.clone(), false),
+        (format!("{ttfb}/count"), huge.clone(), false),
+        // Half of u64::MAX more each: fits in one file, overflows when merged.
+        (format!("{ttfb}/buckets/0/1"), (u64::MAX / 2 + 1).into(), false),
+        (format!("{ttfb}/sum_ns"), 1e300.into(), false),
+        (format!("{ttfb}/min_ns"), huge.clone(), false),
+        (ttfb.to_string(), 7.into(), false),
+        ("/metrics".into(), "not an object".into(), false),
+        (format!("{in_interval}/buckets/0/0"), 99_999.into(), false),
+        (format!("{in_interval}/buckets/0/1"), huge.clone(), false),
+        (in_interval.clone(), serde_json::json!([1, 2]), false),
+        // Not a metric, but `plot` once reported it as a failure to write.
+        ("/histograms/corrected/count".into(), huge.clone(), false),
+        // Names no vastar knows: left out, whatever they hold.
+        ("/metrics/from_the_future".into(), serde_json::json!({"histogram": "?"}), true),
+        (in_interval.replace("ttfb", "from_the_future"), 7.into(), true),
+    ];
+    let dir = std::env::temp_dir().join(format!("vastar-hostile-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut failures = Vec::new();
+    for (i, (path, value, readable)) in cases.iter().enumerate() {
+        let mut doc = original.clone();
+        match path.rsplit_once('/') {
+            Some((parent, key)) if doc.pointer(path).is_none() => {
+                doc.pointer_mut(parent)
+                    .and_then(|p| p.as_object_mut())
+                    .expect(parent)
+                    .insert(key.into(), value.clone());
+            }
+            _ => *doc.pointer_mut(path).unwrap_or_else(|| panic!("{path}")) = value.clone(),
+        }
+        let file = dir.join(format!("{i}.json"));
+        std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+        let file = file.to_str().unwrap();
+        for args in [vec!["merge", file, file], vec!["diff", file, file], vec!["plot", file]] {
+            let ran = run(args.iter().map(OsString::from).collect(), Duration::from_secs(20));
+            let one_line = ran.stderr.lines().count() == 1 && ran.stderr.starts_with("vastar: ");
+            let fine = match ran.code {
+                Some(0) => true,
+                Some(2) => one_line && !*readable,
+                _ => false,
+            };
+            if !fine || ran.stderr.contains("panicked") {
+                failures.push(format!("{path} = {value}: {args:?}: exit {:?}: {}", ran.code, ran.stderr.trim_end()));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -71,7 +71,7 @@ fn browser(chromium: &str, page: &Path, args: &[&str]) -> (String, String) {
 /// Renders `page`: checks the DOM and takes a screenshot; returns the DOM.
 fn render(chromium: &str, page: &Path, points: usize) -> String {
     let (dom, stderr) = browser(chromium, page, &["--dump-dom"]);
-    for id in ["throughput", "latency-over-time", "percentile-curve", "histogram", "phases"] {
+    for id in ["throughput", "latency-over-time", "percentile-curve", "histogram", "metric-ttfb", "phases"] {
         assert!(dom.contains(&format!("id=\"{id}\"")), "{}: no {id} in the DOM", page.display());
     }
     let throughput = &dom[dom.find("id=\"throughput\"").unwrap()..];
@@ -202,6 +202,8 @@ fn one_hour() -> ResultDoc {
             let swing = 1.0 + 0.5 * ((s as f64) / 300.0).sin();
             let latency = Duration::from_micros((2000.0 * swing * (1.0 + (i % 17) as f64 / 5.0)) as u64);
             let failed = (2400..2460).contains(&s) && i % 4 == 0;
+            let mut metrics = vastar::stats::Samples::default();
+            metrics.set(vastar::stats::metrics::TTFB, vastar::stats::nanos(latency * 3 / 4));
             let record = Record {
                 result: if failed {
                     Err(vastar::stats::ErrorKind::Reset)
@@ -215,6 +217,7 @@ fn one_hour() -> ResultDoc {
                 read: Duration::ZERO,
                 wire_bytes: 80,
                 body_bytes: 2,
+                metrics,
             };
             stats.record(&record);
             if let Some(done) = recorder.record(s * 1_000_000_000 + i * 5_000_000, &record) {

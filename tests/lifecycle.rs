@@ -153,6 +153,7 @@ fn record(result: Result<u16, ErrorKind>) -> Record {
         read: d,
         wire_bytes: 10,
         body_bytes: 2,
+        metrics: vastar::stats::Samples::default(),
     }
 }
 

@@ -48,6 +48,10 @@ fn intervals_add_up_to_the_run_totals() {
         assert_eq!(total.sent, stats.started);
         assert_eq!(total.latency.count(), stats.corrected.count());
         assert_eq!(total.latency.max_ns(), stats.corrected.max_ns());
+        // Every response has a time to first byte, and the intervals hold them all.
+        let ttfb = stats.metrics.get(vastar::stats::metrics::TTFB);
+        assert_eq!(ttfb.count(), stats.responses);
+        assert_eq!(total.metrics, stats.metrics.sparse());
         assert_eq!(stats.issued(), 3000);
     });
 }

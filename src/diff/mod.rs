@@ -19,7 +19,8 @@ pub mod render;
 
 use crate::result::ResultDoc;
 use crate::stats::histogram::{BUCKETS, percentile};
-use crate::stats::{Interval, Sparse, Timeline, WorkerStats};
+use crate::stats::metrics::SparseMetrics;
+use crate::stats::{Interval, METRICS, Sparse, Timeline, WorkerStats};
 use crate::summary::PERCENTILES;
 
 /// Most blocks a run is cut into for the bootstrap.
@@ -61,6 +62,8 @@ pub enum Figure {
     Rps,
     /// Corrected latency at a percentile, seconds.
     Percentile(f64),
+    /// A named metric (its index in [`METRICS`]) at a percentile, seconds.
+    Metric(usize, f64),
     /// Failed requests as a share of the completed ones, percent.
     ErrorRate,
     BytesPerRequest,
@@ -71,6 +74,7 @@ impl Figure {
         match self {
             Figure::Rps => "requests/sec".into(),
             Figure::Percentile(p) => format!("p{p}"),
+            Figure::Metric(i, p) => format!("{}.p{p}", METRICS[i].id),
             Figure::ErrorRate => "error rate".into(),
             Figure::BytesPerRequest => "bytes/request".into(),
         }
@@ -80,14 +84,30 @@ impl Figure {
     fn higher_is_better(self) -> Option<bool> {
         match self {
             Figure::Rps => Some(true),
-            Figure::Percentile(_) | Figure::ErrorRate => Some(false),
+            Figure::Percentile(_) | Figure::Metric(..) | Figure::ErrorRate => Some(false),
             Figure::BytesPerRequest => None,
         }
     }
 
-    fn all() -> Vec<Figure> {
+    /// Every figure two results are compared on: a named metric's only
+    /// when both have samples of it (an older result has none).
+    fn all(base: &ResultDoc, new: &ResultDoc) -> Vec<Figure> {
+        let has = |doc: &ResultDoc, i: usize| doc.metrics.get(METRICS[i].id).is_some_and(|m| m.histogram.count > 0);
+        let sampled = |i: &usize| has(base, *i) && has(new, *i);
         let percentiles = PERCENTILES.iter().map(|&p| Figure::Percentile(p));
-        std::iter::once(Figure::Rps).chain(percentiles).chain([Figure::ErrorRate, Figure::BytesPerRequest]).collect()
+        let metrics = (0..METRICS.len()).filter(sampled).flat_map(|i| PERCENTILES.map(|p| Figure::Metric(i, p)));
+        let counts = [Figure::ErrorRate, Figure::BytesPerRequest];
+        std::iter::once(Figure::Rps).chain(percentiles).chain(metrics).chain(counts).collect()
+    }
+
+    /// The distribution a figure reads (`None`: the corrected latency;
+    /// `Some(i)`: named metric `i`) and at which percentile.
+    fn distribution(self) -> Option<(Option<usize>, f64)> {
+        match self {
+            Figure::Percentile(p) => Some((None, p)),
+            Figure::Metric(i, p) => Some((Some(i), p)),
+            _ => None,
+        }
     }
 }
 
@@ -188,6 +208,7 @@ struct Block {
     body_bytes: u64,
     seconds: f64,
     latency: Sparse,
+    metrics: SparseMetrics,
 }
 
 fn figures_of(stats: &WorkerStats, rps: f64, figures: &[Figure]) -> Vec<f64> {
@@ -197,6 +218,7 @@ fn figures_of(stats: &WorkerStats, rps: f64, figures: &[Figure]) -> Vec<f64> {
         .map(|figure| match *figure {
             Figure::Rps => rps,
             Figure::Percentile(p) => stats.corrected.percentile_ns(p) as f64 / 1e9,
+            Figure::Metric(i, p) => stats.metrics.get(i).percentile_ns(p) as f64 / 1e9,
             Figure::ErrorRate => 100.0 * stats.total_errors() as f64 / completed.max(1) as f64,
             Figure::BytesPerRequest => stats.body_bytes as f64 / stats.responses.max(1) as f64,
         })
@@ -222,6 +244,9 @@ fn blocks_of(timeline: &Timeline, span_s: f64, warmup_s: f64) -> Vec<Block> {
         block.seconds += seconds;
         // Counts from one checked document cannot overflow when regrouped.
         block.latency = block.latency.merged(&part.latency).unwrap_or_default();
+        if block.metrics.add(&part.metrics).is_err() {
+            block.metrics = SparseMetrics::default();
+        }
     }
     blocks
 }
@@ -233,39 +258,56 @@ fn resampled(
     figures: &[Figure],
     dense: &mut [u64],
 ) -> Vec<f64> {
-    dense.fill(0);
-    let mut drawn = Block::default();
-    let (mut count, mut min_ns, mut max_ns) = (0u64, u64::MAX, 0u64);
-    for _ in 0..blocks.len() {
-        let block = &blocks[draw(blocks.len())];
+    let drawn: Vec<&Block> = (0..blocks.len()).map(|_| &blocks[draw(blocks.len())]).collect();
+    let mut sum = Block::default();
+    for block in &drawn {
         // Saturating: blocks drawn more than once can add up beyond what
         // one (hostile) document's checked counts allow.
-        drawn.responses = drawn.responses.saturating_add(block.responses);
-        drawn.errors = drawn.errors.saturating_add(block.errors);
-        drawn.body_bytes = drawn.body_bytes.saturating_add(block.body_bytes);
-        drawn.seconds += block.seconds;
-        let latency = &block.latency;
-        for (i, n) in latency.buckets() {
-            dense[i] = dense[i].saturating_add(n);
-        }
-        if latency.count() > 0 {
-            count = count.saturating_add(latency.count());
-            (min_ns, max_ns) = (min_ns.min(latency.min_ns()), max_ns.max(latency.max_ns()));
-        }
+        sum.responses = sum.responses.saturating_add(block.responses);
+        sum.errors = sum.errors.saturating_add(block.errors);
+        sum.body_bytes = sum.body_bytes.saturating_add(block.body_bytes);
+        sum.seconds += block.seconds;
     }
-    let (responses, errors, seconds) = (drawn.responses, drawn.errors, drawn.seconds);
-    figures
+    let (responses, errors, seconds) = (sum.responses, sum.errors, sum.seconds);
+    let mut values: Vec<f64> = figures
         .iter()
         .map(|figure| match *figure {
             Figure::Rps => responses as f64 / seconds.max(f64::MIN_POSITIVE),
-            Figure::Percentile(p) if count > 0 => {
-                percentile(dense.iter().copied().enumerate(), count, min_ns, max_ns, p) as f64 / 1e9
-            }
-            Figure::Percentile(_) => 0.0,
             Figure::ErrorRate => 100.0 * errors as f64 / responses.saturating_add(errors).max(1) as f64,
-            Figure::BytesPerRequest => drawn.body_bytes as f64 / responses.max(1) as f64,
+            Figure::BytesPerRequest => sum.body_bytes as f64 / responses.max(1) as f64,
+            Figure::Percentile(_) | Figure::Metric(..) => 0.0,
         })
-        .collect()
+        .collect();
+    // Each distribution a figure reads, added up over the drawn blocks in turn.
+    for source in std::iter::once(None).chain((0..METRICS.len()).map(Some)) {
+        let reads = |figure: &Figure| figure.distribution().filter(|&(of, _)| of == source).map(|(_, p)| p);
+        if !figures.iter().any(|f| reads(f).is_some()) {
+            continue;
+        }
+        let parts = drawn.iter().map(|b| source.map_or(&b.latency, |i| b.metrics.get(i)));
+        let (count, min_ns, max_ns) = add_up(parts, dense);
+        for (value, figure) in values.iter_mut().zip(figures) {
+            if let Some(p) = reads(figure).filter(|_| count > 0) {
+                *value = percentile(dense.iter().copied().enumerate(), count, min_ns, max_ns, p) as f64 / 1e9;
+            }
+        }
+    }
+    values
+}
+
+/// Adds `parts` into `dense` (emptied first): their values' count,
+/// minimum and maximum.
+fn add_up<'a>(parts: impl Iterator<Item = &'a Sparse>, dense: &mut [u64]) -> (u64, u64, u64) {
+    dense.fill(0);
+    let (mut count, mut min_ns, mut max_ns) = (0u64, u64::MAX, 0u64);
+    for part in parts.filter(|part| part.count() > 0) {
+        for (i, n) in part.buckets() {
+            dense[i] = dense[i].saturating_add(n);
+        }
+        count = count.saturating_add(part.count());
+        (min_ns, max_ns) = (min_ns.min(part.min_ns()), max_ns.max(part.max_ns()));
+    }
+    (count, min_ns, max_ns)
 }
 
 /// A small, seeded generator (splitmix64): the same files always give the
@@ -292,7 +334,7 @@ fn side(doc: &ResultDoc, figures: &[Figure]) -> Result<Side, String> {
 
 /// Compares `new` with `base`.
 pub fn diff(base: &ResultDoc, new: &ResultDoc) -> Result<Diff, String> {
-    let figures = Figure::all();
+    let figures = Figure::all(base, new);
     let base = side(base, &figures).map_err(|e| format!("the base result: {e}"))?;
     let new = side(new, &figures).map_err(|e| format!("the new result: {e}"))?;
     let blocks = [base.blocks.len(), new.blocks.len()];

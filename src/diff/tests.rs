@@ -3,15 +3,22 @@
 use std::time::Duration;
 
 use super::*;
-use crate::result::{Meta, Target};
+use crate::result::Meta;
+use crate::stats::metrics::TTFB;
 use crate::stats::{ErrorKind, Record, Recorder};
-use crate::summary::{Load, RunInfo, Summary};
+use crate::summary::{PERCENTILES, RunInfo, Summary};
 use crate::term::Style;
 
 /// A synthetic run of `seconds` one-second intervals at about 1000
 /// responses each, latencies around 2 ms times `slower` (with noise that
-/// varies from interval to interval), a share `error_share` of resets.
+/// varies from interval to interval), a share `error_share` of resets;
+/// the body of each response begins at half its latency.
 fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
+    run_with_ttfb(seconds, slower, error_share, seed, 0.5)
+}
+
+/// As [`run`], the body beginning at `ttfb_share` of each latency.
+fn run_with_ttfb(seconds: u64, slower: f64, error_share: f64, seed: u64, ttfb_share: f64) -> ResultDoc {
     let (mut stats, mut recorder, mut timeline) =
         (WorkerStats::new(), Recorder::new(Duration::from_secs(1)), Timeline::new(Duration::from_secs(1)));
     let mut x = seed | 1;
@@ -29,16 +36,9 @@ fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
         for i in 0..per_second {
             let latency_ns = (2e6 * slower * drift * (0.5 + next() + 3.0 * next().powi(6))) as u64;
             let result = if next() < error_share { Err(ErrorKind::Reset) } else { Ok(200) };
-            let record = Record {
-                result,
-                latency: Duration::from_nanos(latency_ns),
-                queued: Duration::ZERO,
-                write: None,
-                wait: Duration::ZERO,
-                read: Duration::ZERO,
-                wire_bytes: 100,
-                body_bytes: if result.is_ok() { 50 } else { 0 },
-            };
+            let latency = Duration::from_nanos(latency_ns);
+            let record = Record::sample(result, latency).sized(100, if result.is_ok() { 50 } else { 0 });
+            let record = record.measured(TTFB, latency.mul_f64(ttfb_share));
             stats.record(&record);
             if let Some(done) = recorder.record(second * 1_000_000_000 + i * 1_000_000_000 / per_second, &record) {
                 timeline.add(&done).unwrap();
@@ -46,30 +46,9 @@ fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
         }
     }
     timeline.add(&recorder.finish().unwrap()).unwrap();
-    let info = RunInfo {
-        elapsed: Duration::from_secs(seconds),
-        backend: "test".into(),
-        workers: 1,
-        connections: 2,
-        interrupted: false,
-        rate: None,
-        dns: None,
-        load: Load { own: None, cores: 1, cores_busy: None },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
-    };
-    let meta = Meta {
-        command: vec!["vastar".into()],
-        target: Target { url: "http://h/".into(), method: "GET".into() },
-        start: crate::wallclock::from_unix_ns(1_800_000_000_000_000_000),
-        start_at: None,
-        parts: vec![],
-        windows_ns: vec![],
-        machine: None,
-    };
-    ResultDoc::new(&Summary::new(&stats, &info).with_timeline(Some(&timeline)), meta)
+    let info = RunInfo::sample(Duration::from_secs(seconds));
+    let summary = Summary::new(&stats, &info).with_timeline(Some(&timeline));
+    ResultDoc::new(&summary, Meta::sample(1_800_000_000, "http://h/"))
 }
 
 fn verdicts(diff: &Diff) -> Vec<(String, Verdict)> {
@@ -225,4 +204,31 @@ fn the_gate_says_when_noise_could_not_be_judged() {
     let mut out = Vec::new();
     render::gate(&mut out, &diff, 5.0, false).unwrap();
     assert_eq!(String::from_utf8(out).unwrap(), "\n--fail-on-regression 5%: no regression\n");
+}
+
+#[test]
+fn a_named_metric_is_compared_like_the_latency_percentiles() {
+    // The same latencies, the body beginning later in each response.
+    let (base, new) = (run_with_ttfb(30, 1.0, 0.0, 7, 0.5), run_with_ttfb(30, 1.0, 0.0, 7, 0.7));
+    let diff = diff(&base, &new).unwrap();
+    let row = |name: &str| diff.rows.iter().find(|r| r.figure.name() == name).unwrap_or_else(|| panic!("{name}"));
+    for p in PERCENTILES {
+        assert_eq!(row(&format!("p{p}")).verdict, Verdict::Noise, "p{p}: {:?}", verdicts(&diff));
+        let ttfb = row(&format!("ttfb.p{p}"));
+        assert!((ttfb.change_pct.unwrap() - 40.0).abs() < 1.0, "ttfb.p{p}: {ttfb:?}");
+    }
+    for name in ["ttfb.p50", "ttfb.p90", "ttfb.p99"] {
+        assert_eq!(row(name).verdict, Verdict::Worse, "{name}: {:?}", verdicts(&diff));
+    }
+    let regressions: Vec<&Row> = diff.regressions(30.0).collect();
+    assert!(regressions.len() >= 3 && regressions.iter().all(|r| matches!(r.figure, Figure::Metric(..))));
+    // Only metrics both results have: none against a result without them.
+    let mut old = base.clone();
+    old.metrics.clear();
+    assert!(super::diff(&old, &new).unwrap().rows.iter().all(|r| !matches!(r.figure, Figure::Metric(..))));
+    let mut text = Vec::new();
+    render::text(&mut text, &diff, ["a.json", "b.json"], &Style::plain()).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let line = text.lines().find(|l| l.trim_start().starts_with("ttfb.p99 ")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.ends_with("worse") && line.contains(" ms "), "{line}");
 }

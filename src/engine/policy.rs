@@ -23,7 +23,7 @@ use super::connection::{Finished, Opened};
 use super::plan::{Until, share_of};
 use super::schedule::{Claim, Schedule};
 use super::shared::Shared;
-use crate::stats::{ErrorKind, Handshake, Recorder, WorkerStats, nanos};
+use crate::stats::{Ended, ErrorKind, Handshake, Recorder, WorkerStats, fan_out, nanos};
 
 /// What a slot does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,18 +260,12 @@ impl<'a> Policy<'a> {
     /// Records a finished request; `backoff` is the pause the connection asks
     /// for before the slot's next start (after connect failures).
     pub fn finish(&mut self, slot: &mut SlotTiming, finished: &Finished, backoff: Option<Duration>, now: Instant) {
-        if std::mem::take(&mut slot.warmup) {
-            self.stats.warmup.record(&finished.record);
-            self.shared.live.add_warmup(self.worker);
-            self.warm_in_flight -= 1;
-        } else {
-            self.stats.record(&finished.record);
-            self.stats.targets.record(finished.target, &finished.record);
-            self.shared.live.add(self.worker, &finished.record);
-        }
-        if let Some(done) = self.timeline.record(self.since_start(now), &finished.record) {
-            self.shared.interval_done(&done);
-        }
+        let warmup = std::mem::take(&mut slot.warmup);
+        self.warm_in_flight -= u64::from(warmup);
+        let (at_ns, shared) = (self.since_start(now), self.shared);
+        let ended = Ended { record: &finished.record, target: Some(finished.target), at_ns, warmup };
+        let sinks = (&mut self.stats, &mut self.timeline);
+        fan_out(&ended, sinks, shared.live.slot(self.worker), |done| shared.interval_done(done));
         self.in_flight -= 1;
         slot.not_before = backoff.map(|pause| now + pause);
         self.secured(finished.handshake.as_ref(), finished.record.result.err());
@@ -363,20 +357,16 @@ fn claim(
             Claim::At(at) => return Some(at),
             Claim::Expired(due) => {
                 let record = Schedule::expired(shared.plan.timeout.unwrap_or_default());
-                if warmup_end.is_some_and(|end| due < end) {
-                    stats.warmup.record(&record);
-                    shared.live.add_warmup(worker);
-                } else if shared.tickets.take() {
-                    stats.record(&record);
+                let warmup = warmup_end.is_some_and(|end| due < end);
+                if !warmup {
+                    if !shared.tickets.take() {
+                        return None;
+                    }
                     stats.unsent += 1;
-                    shared.live.add(worker, &record);
-                } else {
-                    return None;
                 }
-                let since_start = nanos(now.saturating_duration_since(schedule.start()));
-                if let Some(done) = timeline.record(since_start, &record) {
-                    shared.interval_done(&done);
-                }
+                let at_ns = nanos(now.saturating_duration_since(schedule.start()));
+                let ended = Ended { record: &record, target: None, at_ns, warmup };
+                fan_out(&ended, (stats, timeline), shared.live.slot(worker), |done| shared.interval_done(done));
             }
         }
     }

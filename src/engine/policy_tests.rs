@@ -28,6 +28,7 @@ fn ok() -> Finished {
         read: Duration::ZERO,
         wire_bytes: 10,
         body_bytes: 2,
+        metrics: crate::stats::Samples::default(),
     };
     Finished { record, handshake: None, target: 0 }
 }

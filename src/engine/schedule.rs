@@ -132,6 +132,7 @@ impl Schedule {
             read: Duration::ZERO,
             wire_bytes: 0,
             body_bytes: 0,
+            metrics: crate::stats::Samples::default(),
         }
     }
 }

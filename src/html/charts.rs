@@ -169,12 +169,21 @@ fn nines_label(n: u32) -> String {
     }
 }
 
+/// Dash patterns of the named metrics' curves, in the order of the table.
+const METRIC_DASHES: [&str; 3] = ["6 4", "2 3", "10 3 2 3"];
+
+/// The corrected latency and the named metrics with samples of `run`.
+fn distributions<'a>(run: &'a Run) -> impl Iterator<Item = &'a crate::stats::Histogram> + 'a {
+    let metrics = run.stats.metrics.iter().map(|(_, h)| h).filter(|h| h.count() > 0);
+    std::iter::once(&run.stats.corrected).chain(metrics)
+}
+
 /// The whole distribution as a percentile curve (as HdrHistogram plots):
-/// x in nines (90%, 99%, 99.9% ...), latency on a log scale.
+/// x in nines (90%, 99%, 99.9% ...), latency on a log scale; the named
+/// metrics' curves (time to first byte) are drawn dashed beside it.
 pub fn percentile_curve(runs: &[Run]) -> String {
     let top = runs.iter().map(|r| (r.stats.corrected.count().max(10) as f64).log10().min(6.0)).fold(1.0, f64::max);
-    let values =
-        runs.iter().flat_map(|r| [r.stats.corrected.min_ns(), r.stats.corrected.max_ns()]).map(|ns| ns as f64 / 1e9);
+    let values = runs.iter().flat_map(distributions).flat_map(|h| [h.min_ns(), h.max_ns()]).map(|ns| ns as f64 / 1e9);
     let (min, max) = values.filter(|v| *v > 0.0).fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let unit = TimeUnit::for_max(max);
     let mut chart = Chart::new(WIDTH, HEIGHT, Scale::Linear { min: 0.0, max: top.ceil() }, Scale::log(min, max));
@@ -187,17 +196,24 @@ pub fn percentile_curve(runs: &[Run]) -> String {
         if h.count() == 0 {
             continue;
         }
-        let steps = 240;
-        let curve: Vec<(f64, f64)> = (0..=steps)
-            .map(|i| top * i as f64 / steps as f64)
-            .map(|x| (x, h.percentile_ns(100.0 * (1.0 - 10f64.powf(-x))) as f64 / 1e9))
-            .collect();
-        chart.line(&curve, run.color, None);
+        let curve = |h: &crate::stats::Histogram| -> Vec<(f64, f64)> {
+            let steps = 240;
+            (0..=steps)
+                .map(|i| top * i as f64 / steps as f64)
+                .map(|x| (x, h.percentile_ns(100.0 * (1.0 - 10f64.powf(-x))) as f64 / 1e9))
+                .collect()
+        };
+        chart.line(&curve(h), run.color, None);
+        legend.push((run.color.to_string(), None, run.label.clone()));
+        for (i, (metric, values)) in run.stats.metrics.iter().enumerate().filter(|(_, (_, h))| h.count() > 0) {
+            let dash = METRIC_DASHES[i % METRIC_DASHES.len()];
+            chart.line(&curve(values), run.color, Some(dash));
+            legend.push((run.color.to_string(), Some(dash), format!("{}: {}", run.label, metric.id)));
+        }
         for p in [50.0, 90.0, 99.0, 99.9, 99.99].into_iter().filter(|p| nines(p / 100.0) <= top) {
             let v = h.percentile_ns(p) as f64 / 1e9;
             chart.marker(nines(p / 100.0), v, run.color, &format!("{}: p{p} = {}", run.label, unit.text(v)));
         }
-        legend.push((run.color.to_string(), None, run.label.clone()));
     }
-    chart.finish("percentile-curve", "Latency by percentile (corrected)", &legend)
+    chart.finish("percentile-curve", "Latency by percentile (corrected; named metrics dashed)", &legend)
 }

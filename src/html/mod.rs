@@ -5,7 +5,7 @@
 //! one color each, for a before/after comparison at a glance.
 //!
 //! Every figure comes from the same [`Summary`] the text report and the
-//! JSON result render. Only the timeline is thinned for display: at most
+//! JSON result render, the named metrics (time to first byte) included. Only the timeline is thinned for display: at most
 //! [`MAX_POINTS`] points per run, each the exact sum of consecutive
 //! intervals (their percentiles from their added histograms), so an
 //! hour-long run stays well under a megabyte.
@@ -195,6 +195,7 @@ pub fn page(out: &mut impl Write, inputs: &[Input]) -> io::Result<()> {
     html.push_str("<h2>Latency distribution</h2>");
     html.push_str(&charts::percentile_curve(&runs));
     html.push_str(&sections::histograms(&runs));
+    html.push_str(&sections::metrics(&runs));
     html.push_str(&sections::outcomes(&runs));
     html.push_str(&sections::targets(&runs));
     html.push_str(&sections::phases(&runs));

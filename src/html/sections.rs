@@ -146,6 +146,46 @@ pub fn histograms(runs: &[Run]) -> String {
     html
 }
 
+/// A table per named metric that any run has samples of: its count,
+/// average, extremes and percentiles, one column per run (see
+/// [`crate::stats::metrics`]; a new metric shows here without a change).
+pub fn metrics(runs: &[Run]) -> String {
+    let summaries: Vec<Summary> = runs.iter().map(|r| Summary::new(&r.stats, &r.info)).collect();
+    let mut html = String::new();
+    for (i, metric) in crate::stats::METRICS.iter().enumerate() {
+        let of_runs: Vec<&crate::summary::MetricSummary> = summaries.iter().map(|s| &s.metrics[i]).collect();
+        if of_runs.iter().all(|m| m.count == 0) {
+            continue;
+        }
+        let row = |name: &str, cell: &dyn Fn(&crate::summary::MetricSummary) -> String| {
+            let cells = of_runs.iter().map(|m| if m.count == 0 { "—".to_string() } else { cell(m) });
+            (name.to_string(), cells.collect::<Vec<_>>())
+        };
+        let mut rows = vec![row("Responses", &|m| m.count.to_string()), row("Average", &|m| ms(m.mean_ns))];
+        rows.push(row("Fastest", &|m| ms(m.min_ns as f64)));
+        for (k, &(p, _)) in of_runs[0].percentiles.iter().enumerate() {
+            rows.push(row(&format!("p{p}"), &|m| ms(m.percentiles[k].1 as f64)));
+        }
+        rows.push(row("Slowest", &|m| ms(m.max_ns as f64)));
+        let _ = write!(
+            html,
+            "<h2>{} ({})</h2><div id=\"metric-{}\">{}</div><p class=\"muted\">{}.</p>",
+            escape(metric.label),
+            escape(metric.id),
+            escape(metric.id),
+            table(runs, &rows),
+            escape(&capitalized(metric.meaning))
+        );
+    }
+    html
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
 /// Status codes and error categories, per run.
 pub fn outcomes(runs: &[Run]) -> String {
     let mut names: Vec<String> = Vec::new();

@@ -131,6 +131,13 @@ impl ResponseReader {
         self.body_bytes
     }
 
+    /// A byte of the response's body has arrived, or the response is
+    /// complete (one without a body ends with its head); false while only
+    /// heads, interim ones included, have arrived.
+    pub fn body_begun(&self) -> bool {
+        matches!(self.state, State::Done) || self.body_bytes > 0
+    }
+
     /// Bytes held for a head split across reads (never more than
     /// [`MAX_HEAD_BYTES`] + 1; bodies are never held).
     pub fn carried(&self) -> usize {
@@ -449,6 +456,24 @@ mod tests {
         assert_eq!(reader.location(), Some(&b"/there"[..]));
         reader.start(false);
         assert_eq!(reader.location(), None);
+    }
+
+    #[test]
+    fn the_body_begins_with_its_first_byte_or_a_head_without_one() {
+        let begun_after = |input: &[u8], head_request: bool| {
+            let mut reader = ResponseReader::new();
+            reader.start(head_request);
+            let _ = reader.feed(input);
+            reader.body_begun()
+        };
+        assert!(!begun_after(b"", false));
+        assert!(!begun_after(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false));
+        assert!(!begun_after(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", false));
+        assert!(begun_after(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nh", false));
+        assert!(begun_after(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nh", false));
+        assert!(begun_after(b"HTTP/1.1 200 OK\r\n\r\nuntil close", false));
+        assert!(begun_after(b"HTTP/1.1 204 No Content\r\n\r\n", false));
+        assert!(begun_after(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The report printed after a run, section by section in the reference's
-//! order: summary, response time distribution, insight, histogram, status
-//! codes, errors, phase details.
+//! order: summary, response time distribution, insight, histogram, the
+//! named metrics (time to first byte), status codes, errors, phase details.
 //!
 //! Latency figures are corrected for coordinated omission: measured from
 //! each request's intended start, with timeouts at their limit. In a closed
@@ -13,6 +13,8 @@
 //! style switched off the text carries the same information without escape
 //! codes, and tests compare it byte for byte.
 
+mod format;
+mod metrics;
 mod targets;
 
 use std::io::{self, Write};
@@ -20,6 +22,7 @@ use std::io::{self, Write};
 use crate::stats::Phase;
 use crate::summary::{Grade, Summary};
 use crate::term::Style;
+use format::{percentile_line, secs};
 
 /// Percentiles repeated in milliseconds and highlighted, with their colors.
 const HIGHLIGHTS: [(f64, u8); 4] = [(50.0, 34), (95.0, 226), (99.0, 208), (99.9, 196)];
@@ -29,16 +32,13 @@ const HIGHLIGHTS: [(f64, u8); 4] = [(50.0, 34), (95.0, 226), (99.0, 208), (99.9,
 /// dark green through yellow to dark red (index = 16 + 36r + 6g + b).
 pub const GRADIENT: [u8; 11] = [22, 28, 34, 40, 82, 154, 226, 214, 202, 160, 88];
 
-fn secs(ns: u64) -> f64 {
-    ns as f64 / 1e9
-}
-
 /// Writes the whole report.
 pub fn render(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {
     overview(out, summary, style)?;
     distribution(out, summary, style)?;
     insight(out, summary, style)?;
     histogram(out, summary, style)?;
+    metrics::sections(out, summary, style)?;
     statuses(out, summary)?;
     targets::section(out, summary)?;
     errors(out, summary)?;
@@ -136,7 +136,7 @@ fn distribution(out: &mut impl Write, summary: &Summary, style: &Style) -> io::R
     writeln!(out, "{}", style.bold(title))?;
     for q in &summary.percentiles {
         let (p, ns, raw) = (q.p, q.corrected_ns, q.uncorrected_ns);
-        write!(out, "  {p:>6.2}% in {:.4} secs", secs(ns))?;
+        percentile_line(out, p, ns)?;
         if both {
             write!(out, " [{:.4}]", secs(raw))?;
         }

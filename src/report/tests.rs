@@ -6,21 +6,14 @@
 use std::time::Duration;
 
 use super::*;
+use crate::stats::metrics::TTFB;
 use crate::stats::{ErrorKind, Record, WorkerStats};
 use crate::summary::{HISTOGRAM_ROWS, Load, Rate, RunInfo};
 
 fn record(result: Result<u16, ErrorKind>, latency_us: u64) -> Record {
     let d = Duration::from_micros(latency_us);
-    Record {
-        result,
-        latency: d,
-        queued: Duration::ZERO,
-        write: Some(d / 20),
-        wait: d * 3 / 4,
-        read: d / 5,
-        wire_bytes: 120,
-        body_bytes: if result.is_ok() { 58 } else { 0 },
-    }
+    let r = Record::sample(result, d).phased(Some(d / 20), d * 3 / 4, d / 5);
+    r.sized(120, if result.is_ok() { 58 } else { 0 }).measured(TTFB, d * 4 / 5)
 }
 
 /// A fixed, made-up run: 2000 responses between 1 and 60 ms with a slow tail,
@@ -46,18 +39,12 @@ fn sample() -> (WorkerStats, RunInfo) {
     }
     stats.aborted = 7;
     let info = RunInfo {
-        elapsed: Duration::from_millis(3250),
         backend: "portable (tokio)".into(),
         workers: 2,
         connections: 300,
-        interrupted: false,
-        rate: None,
         dns: Some((Duration::from_micros(1200), 2)),
         load: Load { own: Some(0.42), cores: 2, cores_busy: Some(0.55) },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
+        ..RunInfo::sample(Duration::from_millis(3250))
     };
     (stats, info)
 }
@@ -72,6 +59,7 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
         let mut r = record(Ok(200), 1_000);
         if (5_000..5_200).contains(&i) {
             r.queued = Duration::from_micros((5_200 - i) * 1_000);
+            r = r.measured(TTFB, r.queued + Duration::from_micros(800));
         }
         stats.record(&r);
         stats.started += 1;
@@ -86,18 +74,12 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
     }
     stats.connected(90_000);
     let info = RunInfo {
-        elapsed: Duration::from_millis(10_002),
         backend: "io_uring (defer-taskrun, multishot recv, incremental buffer ring)".into(),
         workers: 2,
         connections: 50,
-        interrupted: false,
         rate: Some(Rate { target: 1000.0, achieved: 999.5, shape: None }),
-        dns: None,
         load: Load { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
+        ..RunInfo::sample(Duration::from_millis(10_002))
     };
     (stats, info)
 }
@@ -196,6 +178,7 @@ fn sections_come_in_the_reference_order() {
         "Response time distribution",
         "Insight:",
         "Response time histogram:",
+        "Time to first byte (ttfb):",
         "Status code distribution:",
         "Error distribution:",
         "Details (average, fastest, slowest):",
@@ -236,6 +219,7 @@ fn a_run_without_responses_still_reports() {
     assert!(text.contains("(no responses)") && text.contains("[1] connection refused"));
     assert!(text.contains("Errors: 100.0% of requests failed"));
     assert!(!text.contains("Response time histogram"));
+    assert!(!text.contains("Time to first byte"), "a metric without samples has no section");
 }
 
 /// A backend that cannot observe its sends (io_uring) leaves the write

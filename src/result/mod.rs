@@ -10,13 +10,17 @@
 //! or disappears (adding a field does not change it).
 
 mod facts;
+mod histogram;
 pub mod json;
 pub mod merge;
+pub mod metrics;
+mod read;
 pub mod targets;
 pub mod timeline;
 mod tls;
 
 pub use facts::{AssertionDoc, Dns, LoadDoc, MachineDoc, RampDoc, RateDoc, StageDoc, WarmupDoc};
+pub use histogram::{HistogramDoc, HistogramFormat};
 pub use tls::TlsDoc;
 
 use std::collections::BTreeMap;
@@ -24,8 +28,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{ErrorKind, Histogram, Phase, Timeline, WorkerStats};
-use crate::summary::{Load, Merged, Rate, RunInfo, Summary};
+use crate::stats::{Phase, WorkerStats};
+use crate::summary::{Merged, RunInfo, Summary};
 use crate::wallclock;
 
 /// Value of the `schema` field.
@@ -65,6 +69,10 @@ pub struct ResultDoc {
     pub phases: Phases,
     pub connect_percentiles: ConnectPercentiles,
     pub histograms: Histograms,
+    /// The named metrics by name (`ttfb`), each with its histogram (absent
+    /// in documents written before vastar kept them).
+    #[serde(default, deserialize_with = "metrics::known")]
+    pub metrics: BTreeMap<String, metrics::MetricDoc>,
     /// `https://`: the handshakes and what they negotiated (absent or
     /// null for `http://`, and in results written before TLS existed).
     #[serde(default)]
@@ -211,60 +219,6 @@ pub struct Histograms {
     pub connect: HistogramDoc,
 }
 
-/// How bucket indexes map to values (constant for a schema version).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistogramFormat {
-    pub unit: String,
-    /// Indexes below this are exact values.
-    pub linear_below: u64,
-    pub sub_buckets_per_octave: u64,
-    pub buckets: usize,
-}
-
-impl HistogramFormat {
-    fn current() -> Self {
-        HistogramFormat {
-            unit: "ns".into(),
-            linear_below: 256,
-            sub_buckets_per_octave: 128,
-            buckets: crate::stats::histogram::BUCKETS,
-        }
-    }
-}
-
-/// A histogram: `[index, count]` pairs of its non-empty buckets, and its
-/// exact count, sum, min and max.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistogramDoc {
-    pub count: u64,
-    pub sum_ns: u128,
-    pub min_ns: u64,
-    pub max_ns: u64,
-    pub buckets: Vec<[u64; 2]>,
-}
-
-impl HistogramDoc {
-    fn of(h: &Histogram) -> Self {
-        HistogramDoc {
-            count: h.count(),
-            sum_ns: h.sum_ns(),
-            min_ns: h.min_ns(),
-            max_ns: h.max_ns(),
-            buckets: h.raw_buckets().map(|(i, c)| [i as u64, c]).collect(),
-        }
-    }
-
-    fn histogram(&self, name: &str) -> Result<Histogram, String> {
-        let buckets = self.buckets.iter().map(|&[i, c]| (usize::try_from(i).unwrap_or(usize::MAX), c));
-        let h = Histogram::from_parts(buckets, self.sum_ns, self.min_ns, self.max_ns)
-            .map_err(|e| format!("histogram {name}: {e}"))?;
-        if h.count() != self.count {
-            return Err(format!("histogram {name}: buckets hold {} values, count says {}", h.count(), self.count));
-        }
-        Ok(h)
-    }
-}
-
 impl Run {
     fn of(info: &RunInfo, windows_ns: Vec<[u64; 2]>, warmup: &crate::stats::Warmup) -> Run {
         Run {
@@ -345,6 +299,23 @@ pub struct Meta {
     pub machine: Option<MachineDoc>,
 }
 
+/// The run facts of the unit tests.
+#[cfg(test)]
+impl Meta {
+    /// A single run of `GET url` that started `start_s` seconds after 1970.
+    pub fn sample(start_s: u64, url: &str) -> Meta {
+        Meta {
+            command: vec!["vastar".into(), url.into()],
+            target: Target { url: url.into(), method: "GET".into() },
+            start: wallclock::from_unix_ns(start_s * 1_000_000_000),
+            start_at: None,
+            parts: vec![],
+            windows_ns: vec![],
+            machine: None,
+        }
+    }
+}
+
 /// What the report says of a merge of `parts` (nothing for a single run):
 /// how many, and how far apart their starts were.
 pub fn merged(parts: &[Part]) -> Option<Merged> {
@@ -357,28 +328,99 @@ fn secs(ns: u64) -> f64 {
     ns as f64 / 1e9
 }
 
-impl ResultDoc {
-    /// The document of a run (or a merge): the same [`Summary`] the text
-    /// report renders, plus the stats in full and the run's metadata.
-    pub fn new(summary: &Summary, meta: Meta) -> ResultDoc {
-        let (stats, info) = (summary.stats, summary.info);
-        let windows_ns = match meta.windows_ns.is_empty() {
-            true => {
-                // The run's wall-clock span, any warm-up included (the
-                // timeline covers it; merges leave the warm-up out).
-                let start = wallclock::unix_ns(meta.start);
-                vec![[start, start + crate::stats::nanos(info.warmup.unwrap_or_default() + info.elapsed)]]
-            }
-            false => meta.windows_ns.clone(),
+/// The wall-clock windows a document covers: a merge's, or a single run's
+/// span from its start, any warm-up included (the timeline covers it;
+/// merges leave the warm-up out).
+fn windows_of(meta: &Meta, info: &RunInfo) -> Vec<[u64; 2]> {
+    if !meta.windows_ns.is_empty() {
+        return meta.windows_ns.clone();
+    }
+    let start = wallclock::unix_ns(meta.start);
+    vec![[start, start + crate::stats::nanos(info.warmup.unwrap_or_default() + info.elapsed)]]
+}
+
+impl StartAt {
+    /// `--start-at at`, for a run that started at `start_unix_ns`.
+    fn of(at: SystemTime, start_unix_ns: u64) -> StartAt {
+        StartAt {
+            requested_utc: wallclock::format_rfc3339(at),
+            requested_unix_ns: wallclock::unix_ns(at),
+            late_ms: (start_unix_ns as f64 - wallclock::unix_ns(at) as f64) / 1e6,
+        }
+    }
+}
+
+impl SummaryDoc {
+    fn of(summary: &Summary) -> SummaryDoc {
+        let (stats, lat) = (summary.stats, &summary.stats.corrected);
+        SummaryDoc {
+            total_s: summary.info.elapsed.as_secs_f64(),
+            slowest_s: secs(lat.max_ns()),
+            fastest_s: secs(lat.min_ns()),
+            average_s: lat.mean_ns() / 1e9,
+            requests_per_sec: summary.requests_per_sec,
+            total_data_bytes: stats.body_bytes,
+            size_per_request_bytes: summary.size_per_request,
+        }
+    }
+}
+
+impl Counts {
+    fn of(stats: &WorkerStats) -> Counts {
+        Counts {
+            responses: stats.responses,
+            errors: stats.total_errors(),
+            aborted: stats.aborted,
+            started: stats.started,
+            unsent: stats.unsent,
+            preconnect_failures: stats.preconnect_failures,
+            wire_bytes: stats.wire_bytes,
+            body_bytes: stats.body_bytes,
+        }
+    }
+}
+
+impl Percentile {
+    fn all_of(summary: &Summary) -> Vec<Percentile> {
+        let row = |q: &crate::summary::Percentile| Percentile {
+            p: q.p,
+            corrected_s: secs(q.corrected_ns),
+            uncorrected_s: secs(q.uncorrected_ns),
         };
-        let start_unix_ns = windows_ns.iter().map(|w| w[0]).min().unwrap_or(0);
-        let end_unix_ns = windows_ns.iter().map(|w| w[1]).max().unwrap_or(0);
-        let lat = &stats.corrected;
+        summary.percentiles.iter().map(row).collect()
+    }
+}
+
+impl Insight {
+    fn of(summary: &Summary) -> Insight {
         let ratios = summary.ratios.iter().map(|r| RatioDoc {
             name: r.name.into(),
             formula: r.formula.into(),
             value: r.value,
             verdict: r.verdict.into(),
+        });
+        Insight { ratios: ratios.collect(), warnings: summary.warnings.clone() }
+    }
+}
+
+impl ConnectPercentiles {
+    fn of(stats: &WorkerStats) -> ConnectPercentiles {
+        let connect = &stats.connect_latency;
+        ConnectPercentiles { p50_s: secs(connect.percentile_ns(50.0)), p99_s: secs(connect.percentile_ns(99.0)) }
+    }
+}
+
+impl ResultDoc {
+    /// The document of a run (or a merge): the same [`Summary`] the text
+    /// report renders, plus the stats in full and the run's metadata.
+    pub fn new(summary: &Summary, meta: Meta) -> ResultDoc {
+        let (stats, info) = (summary.stats, summary.info);
+        let windows_ns = windows_of(&meta, info);
+        let start_unix_ns = windows_ns.iter().map(|w| w[0]).min().unwrap_or(0);
+        let end_unix_ns = windows_ns.iter().map(|w| w[1]).max().unwrap_or(0);
+        let timeline = summary.timeline.map(|t| {
+            let span = Duration::from_nanos(end_unix_ns - start_unix_ns);
+            timeline::TimelineDoc::of(t, span, info.rate.as_ref(), info.warmup.unwrap_or_default())
         });
         ResultDoc {
             schema: SCHEMA.into(),
@@ -390,172 +432,24 @@ impl ResultDoc {
             end_utc: wallclock::format_rfc3339(wallclock::from_unix_ns(end_unix_ns)),
             start_unix_ns,
             end_unix_ns,
-            start_at: meta.start_at.map(|at| StartAt {
-                requested_utc: wallclock::format_rfc3339(at),
-                requested_unix_ns: wallclock::unix_ns(at),
-                late_ms: (start_unix_ns as f64 - wallclock::unix_ns(at) as f64) / 1e6,
-            }),
+            start_at: meta.start_at.map(|at| StartAt::of(at, start_unix_ns)),
             parts: meta.parts,
             run: Run::of(info, windows_ns, &stats.warmup),
-            summary: SummaryDoc {
-                total_s: info.elapsed.as_secs_f64(),
-                slowest_s: secs(lat.max_ns()),
-                fastest_s: secs(lat.min_ns()),
-                average_s: lat.mean_ns() / 1e9,
-                requests_per_sec: summary.requests_per_sec,
-                total_data_bytes: stats.body_bytes,
-                size_per_request_bytes: summary.size_per_request,
-            },
-            counts: Counts {
-                responses: stats.responses,
-                errors: stats.total_errors(),
-                aborted: stats.aborted,
-                started: stats.started,
-                unsent: stats.unsent,
-                preconnect_failures: stats.preconnect_failures,
-                wire_bytes: stats.wire_bytes,
-                body_bytes: stats.body_bytes,
-            },
+            summary: SummaryDoc::of(summary),
+            counts: Counts::of(stats),
             status_codes: stats.statuses().collect(),
             errors: stats.errors().map(|(k, n)| (k.id().to_string(), n)).collect(),
-            percentiles: summary
-                .percentiles
-                .iter()
-                .map(|q| Percentile {
-                    p: q.p,
-                    corrected_s: secs(q.corrected_ns),
-                    uncorrected_s: secs(q.uncorrected_ns),
-                })
-                .collect(),
-            insight: Insight { ratios: ratios.collect(), warnings: summary.warnings.clone() },
+            percentiles: Percentile::all_of(summary),
+            insight: Insight::of(summary),
             assertions: ResultDoc::assertions_of(summary),
             phases: Phases::of(stats),
-            connect_percentiles: ConnectPercentiles {
-                p50_s: secs(stats.connect_latency.percentile_ns(50.0)),
-                p99_s: secs(stats.connect_latency.percentile_ns(99.0)),
-            },
+            connect_percentiles: ConnectPercentiles::of(stats),
             histograms: Histograms::of(stats),
+            metrics: metrics::docs_of(&summary.metrics, &stats.metrics),
             tls: TlsDoc::of(&stats.tls),
             machine: meta.machine,
-            timeline: summary.timeline.map(|t| {
-                let span = Duration::from_nanos(end_unix_ns - start_unix_ns);
-                timeline::TimelineDoc::of(t, span, info.rate.as_ref(), info.warmup.unwrap_or_default())
-            }),
+            timeline,
             targets: targets::docs_of(summary),
-        }
-    }
-
-    /// The timeline this document holds, checked against its counts.
-    pub fn timeline(&self) -> Result<Option<Timeline>, String> {
-        let Some(doc) = &self.timeline else { return Ok(None) };
-        let timeline = doc.timeline()?;
-        let total = timeline.totals().map_err(|_| "the timeline's counts overflow".to_string())?;
-        let c = &self.counts;
-        // The timeline holds the warm-up's requests too.
-        let (warm_responses, warm_errors) = self.run.warmup.map_or((0, 0), |w| (w.responses, w.errors));
-        let responses = c.responses.checked_add(warm_responses).ok_or("the warm-up's counts overflow")?;
-        let errors = c.errors.checked_add(warm_errors).ok_or("the warm-up's counts overflow")?;
-        if (total.responses(), total.total_errors()) != (responses, errors) {
-            return Err(format!(
-                "the timeline holds {} responses and {} errors, the counts (warm-up included) say {} and {}",
-                total.responses(),
-                total.total_errors(),
-                responses,
-                errors
-            ));
-        }
-        Ok(Some(timeline))
-    }
-
-    /// Reads a document, refusing other formats and versions.
-    pub fn parse(text: &str) -> Result<ResultDoc, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        ResultDoc::from_value(value)
-    }
-
-    /// As [`ResultDoc::parse`], from parsed JSON.
-    pub fn from_value(value: serde_json::Value) -> Result<ResultDoc, String> {
-        if value.get("schema").and_then(|s| s.as_str()) != Some(SCHEMA) {
-            return Err(format!("not a vastar result (no \"schema\": \"{SCHEMA}\"); write one with vastar -o json"));
-        }
-        match value.get("schema_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-            Some(v) => {
-                return Err(format!(
-                    "schema version {v}, but this vastar reads version {SCHEMA_VERSION}; use the vastar that wrote it"
-                ));
-            }
-            None => return Err("no schema_version".into()),
-        }
-        let doc: ResultDoc = serde_json::from_value(value).map_err(|e| format!("malformed result: {e}"))?;
-        if doc.histograms.format != HistogramFormat::current() {
-            return Err("histogram format differs from this vastar's".into());
-        }
-        doc.timeline()?;
-        Ok(doc)
-    }
-
-    /// The stats this document was made from, exactly.
-    pub fn stats(&self) -> Result<WorkerStats, String> {
-        let mut s = WorkerStats::new();
-        s.corrected = self.histograms.corrected.histogram("corrected")?;
-        s.latency = self.histograms.uncorrected.histogram("uncorrected")?;
-        s.connect_latency = self.histograms.connect.histogram("connect")?;
-        (s.write, s.wait, s.read) = (self.phases.write.phase(), self.phases.wait.phase(), self.phases.read.phase());
-        (s.connect, s.send_lag) = (self.phases.connect.phase(), self.phases.send_lag.phase());
-        let c = &self.counts;
-        s.responses = c.responses;
-        (s.aborted, s.started, s.unsent, s.preconnect_failures) =
-            (c.aborted, c.started, c.unsent, c.preconnect_failures);
-        (s.wire_bytes, s.body_bytes) = (c.wire_bytes, c.body_bytes);
-        if let Some(w) = self.run.warmup {
-            s.warmup = crate::stats::Warmup { responses: w.responses, errors: w.errors, aborted: w.aborted };
-        }
-        if let Some(tls) = &self.tls {
-            s.tls = tls.stats()?;
-        }
-        if let Some(rows) = &self.targets {
-            let targets = self.run.requests.as_ref().map_or(rows.len(), |r| r.targets.len());
-            s.targets = targets::stats_of(rows, targets)?;
-        }
-        for (&code, &n) in &self.status_codes {
-            if !(100..=999).contains(&code) {
-                return Err(format!("status code {code} is out of range"));
-            }
-            s.add_status(code, n);
-        }
-        for (id, &n) in &self.errors {
-            s.add_errors(ErrorKind::from_id(id).ok_or_else(|| format!("unknown error category {id:?}"))?, n);
-        }
-        if s.checked_issued().is_none() {
-            return Err("the counts do not fit in 64 bits".into());
-        }
-        // The errors fit (checked just above); the statuses may still overflow.
-        let statuses = s.statuses().try_fold(0u64, |sum, (_, n)| sum.checked_add(n));
-        if statuses != Some(s.responses) || s.total_errors() != c.errors {
-            return Err("status or error counts do not add up to the totals".into());
-        }
-        Ok(s)
-    }
-
-    /// The report's facts, as the run had them.
-    pub fn run_info(&self) -> RunInfo {
-        let r = &self.run;
-        RunInfo {
-            elapsed: Duration::from_nanos(r.elapsed_ns),
-            backend: r.backend.clone(),
-            workers: r.workers,
-            connections: r.connections,
-            interrupted: r.interrupted,
-            rate: r.rate.as_ref().map(|r| Rate { target: r.target, achieved: r.achieved, shape: r.shape() }),
-            dns: r.dns.map(|d| (Duration::try_from_secs_f64(d.seconds).unwrap_or_default(), d.addresses)),
-            load: Load { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
-            merged: merged(&self.parts),
-            stages: r.connection_stages.as_ref().map(|stages| crate::stats::Concurrency {
-                stages: stages.iter().map(|s| (s.over_s, s.connections)).collect(),
-            }),
-            warmup: r.warmup.and_then(|w| Duration::try_from_secs_f64(w.seconds).ok()),
-            requests: r.requests.as_ref().map(targets::RequestsDoc::requests),
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::HistogramDoc;
+use super::histogram::HistogramDoc;
 use crate::stats::targets::MAX_ROWS;
 use crate::stats::{Overflow, TargetRow, TargetStats};
 use crate::summary::{Requests, Summary};

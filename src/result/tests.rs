@@ -3,51 +3,23 @@
 
 use super::merge::merge;
 use super::*;
-use crate::stats::{Record, Recorder};
-use crate::summary::PERCENTILES;
+use crate::stats::metrics::TTFB;
+use crate::stats::{ErrorKind, Record, Recorder, Timeline};
+use crate::summary::{Load, PERCENTILES, Rate};
 use crate::term::Style;
 
 fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
     let d = Duration::from_nanos(latency_ns);
-    Record {
-        result,
-        latency: d,
-        queued: Duration::ZERO,
-        write: Some(d / 10),
-        wait: d / 2,
-        read: d / 5,
-        wire_bytes: 100,
-        body_bytes: 7,
-    }
+    Record::sample(result, d).phased(Some(d / 10), d / 2, d / 5).sized(100, 7).measured(TTFB, d * 3 / 5)
 }
 
 fn info(elapsed_ms: u64) -> RunInfo {
-    RunInfo {
-        elapsed: Duration::from_millis(elapsed_ms),
-        backend: "portable (tokio)".into(),
-        workers: 1,
-        connections: 10,
-        interrupted: false,
-        rate: None,
-        dns: None,
-        load: Load { own: Some(0.5), cores: 1, cores_busy: None },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
-    }
+    let load = Load { own: Some(0.5), cores: 1, cores_busy: None };
+    RunInfo { load, ..RunInfo::sample(Duration::from_millis(elapsed_ms)) }
 }
 
 fn meta(start_s: u64, url: &str) -> Meta {
-    Meta {
-        command: vec!["vastar".into(), url.into()],
-        target: Target { url: url.into(), method: "GET".into() },
-        start: wallclock::from_unix_ns(start_s * 1_000_000_000),
-        start_at: None,
-        parts: vec![],
-        windows_ns: vec![],
-        machine: None,
-    }
+    Meta::sample(start_s, url)
 }
 
 /// Deterministic, skewed latencies (a long tail), 1 us to ~1 s.
@@ -279,4 +251,96 @@ fn tls_figures_round_trip_and_merge() {
     let mut value = serde_json::to_value(&back).unwrap();
     value["tls"]["resumed"] = 9.into();
     assert!(ResultDoc::from_value(value).unwrap().stats().unwrap_err().contains("resumed"));
+}
+
+/// A run of `values` with a timeline of one-second intervals, as a document.
+fn timed_doc(values: &[u64], start_s: u64) -> ResultDoc {
+    let (mut stats, mut recorder) = (WorkerStats::new(), Recorder::new(Duration::from_secs(1)));
+    let mut timeline = Timeline::new(Duration::from_secs(1));
+    for (i, &v) in values.iter().enumerate() {
+        let r = record(Ok(200), v);
+        stats.record(&r);
+        if let Some(done) = recorder.record(i as u64 * 10_000_000, &r) {
+            timeline.add(&done).unwrap();
+        }
+    }
+    timeline.add(&recorder.finish().unwrap()).unwrap();
+    let info = info(values.len() as u64 * 10);
+    ResultDoc::new(&Summary::new(&stats, &info).with_timeline(Some(&timeline)), meta(start_s, "http://h/"))
+}
+
+#[test]
+fn named_metrics_round_trip_merge_and_add_up_over_the_timeline() {
+    let values = latencies(500, 5);
+    let doc = timed_doc(&values, 1_000);
+    let ttfb = &doc.metrics["ttfb"];
+    assert_eq!((ttfb.label.as_str(), ttfb.histogram.count), ("Time to first byte", 500));
+    assert_eq!(ttfb.percentiles.len(), PERCENTILES.len());
+    let exact = |p: f64| {
+        let mut sorted: Vec<u64> = values.iter().map(|&v| v * 3 / 5).collect();
+        sorted.sort_unstable();
+        sorted[((p / 100.0 * 500.0).ceil() as usize).clamp(1, 500) - 1] as f64 / 1e9
+    };
+    for q in &ttfb.percentiles {
+        assert!((q.s - exact(q.p)).abs() <= exact(q.p) * 0.004, "p{}: {} vs {}", q.p, q.s, exact(q.p));
+    }
+    let text = serde_json::to_string(&doc).unwrap();
+    let back = ResultDoc::parse(&text).unwrap();
+    // (Derived floats may differ in their last bit: serde_json parses
+    // without float_roundtrip; the histograms are exact.)
+    assert_eq!((&back.metrics, &back.timeline), (&doc.metrics, &doc.timeline));
+    let stats = back.stats().unwrap();
+    assert_eq!(stats, doc.stats().unwrap());
+    assert_eq!(stats.metrics.get(TTFB).count(), 500);
+    // The intervals' metrics add up to the run's.
+    let total = back.timeline().unwrap().unwrap().totals().unwrap();
+    assert_eq!(Some(total.metrics.get(TTFB)), Some(&crate::stats::Sparse::of(stats.metrics.get(TTFB))));
+    // A merge adds them like every histogram: twice the values, the same percentiles.
+    let merged = merge(&[doc.clone(), timed_doc(&values, 1_000)], false, vec![]).unwrap();
+    assert_eq!(merged.metrics["ttfb"].histogram.count, 1_000);
+    assert_eq!(merged.metrics["ttfb"].percentiles, ttfb.percentiles);
+    let merged_total = merged.timeline().unwrap().unwrap().totals().unwrap();
+    assert_eq!(merged_total.metrics.get(TTFB).count(), 1_000);
+    // Written before vastar kept metrics: none, and nothing else changes.
+    let mut value = serde_json::to_value(&doc).unwrap();
+    value.as_object_mut().unwrap().remove("metrics");
+    for interval in value["timeline"]["intervals"].as_array_mut().unwrap() {
+        interval.as_object_mut().unwrap().remove("metrics");
+    }
+    let old = ResultDoc::from_value(value).unwrap();
+    assert_eq!(old.stats().unwrap().metrics, crate::stats::Metrics::default());
+    assert_eq!(old.stats().unwrap().corrected, stats.corrected);
+}
+
+#[test]
+fn metric_names_this_vastar_does_not_know_are_ignored_and_bad_values_refused() {
+    let doc = timed_doc(&latencies(300, 8), 1_000);
+    let original = serde_json::to_value(&doc).unwrap();
+    // Unknown names, at the top and in an interval, as unknown fields are.
+    let mut value = original.clone();
+    value["metrics"]["from_the_future"] = value["metrics"]["ttfb"].clone();
+    value["timeline"]["intervals"][0]["metrics"]["from_the_future"] = 7.into();
+    let read = ResultDoc::from_value(value).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.stats().unwrap(), doc.stats().unwrap());
+    // Values that cannot be: refused with a line that names the metric.
+    let cases: [(&str, serde_json::Value, &str); 4] = [
+        ("/metrics/ttfb/histogram/buckets/0/0", u64::MAX.into(), "histogram of metric ttfb: bucket"),
+        ("/metrics/ttfb/histogram/buckets/0/1", u64::MAX.into(), "histogram of metric ttfb"),
+        ("/metrics/ttfb/histogram/count", 301.into(), "histogram of metric ttfb"),
+        ("/timeline/intervals/0/metrics/ttfb/buckets/0/0", 99_999.into(), "of metric ttfb: bucket"),
+    ];
+    for (path, bad, why) in cases {
+        let mut value = original.clone();
+        *value.pointer_mut(path).unwrap_or_else(|| panic!("{path}")) = bad;
+        let err = ResultDoc::from_value(value).and_then(|d| d.stats().map(|_| ())).unwrap_err();
+        assert!(err.contains(why) && !err.contains('\n'), "{path}: {err}");
+    }
+    // More values than responses, with the buckets to match.
+    let mut value = original.clone();
+    value["metrics"]["ttfb"]["histogram"]["buckets"][0][1] = 10_000.into();
+    let count = value["metrics"]["ttfb"]["histogram"]["count"].as_u64().unwrap();
+    let first = original["metrics"]["ttfb"]["histogram"]["buckets"][0][1].as_u64().unwrap();
+    value["metrics"]["ttfb"]["histogram"]["count"] = (count - first + 10_000).into();
+    let err = ResultDoc::from_value(value).unwrap().stats().unwrap_err();
+    assert!(err.contains("metric ttfb holds") && err.contains("more than the 300 responses"), "{err}");
 }

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::HistogramDoc;
-use crate::stats::timeline::{CLASSES, Interval, Sparse, Timeline};
+use super::histogram::HistogramDoc;
+use crate::stats::Sparse;
+use crate::stats::timeline::{CLASSES, Interval, Timeline};
 use crate::stats::{ErrorKind, nanos};
 use crate::summary::Rate;
 
@@ -46,6 +47,10 @@ pub struct IntervalDoc {
     pub warmup: bool,
     /// Latency from the intended start of the responses and timeouts.
     pub latency: HistogramDoc,
+    /// The named metrics of its responses, by name, the non-empty ones
+    /// (absent in documents written before vastar kept them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "super::metrics::known")]
+    pub metrics: BTreeMap<String, HistogramDoc>,
     /// Derived: responses per second over the part of the interval the run covered.
     #[serde(default)]
     pub requests_per_sec: f64,
@@ -109,13 +114,8 @@ impl IntervalDoc {
             connections: part.connections,
             sent: part.sent,
             target_rps: None,
-            latency: HistogramDoc {
-                count: latency.count(),
-                sum_ns: latency.sum_ns(),
-                min_ns: latency.min_ns(),
-                max_ns: latency.max_ns(),
-                buckets: latency.buckets().map(|(i, n)| [i as u64, n]).collect(),
-            },
+            latency: HistogramDoc::of_sparse(latency),
+            metrics: super::metrics::interval_docs(&part.metrics),
             requests_per_sec: if covered_s > 0.0 { part.responses() as f64 / covered_s } else { 0.0 },
             p50_s: secs(latency.percentile_ns(50.0)),
             p90_s: secs(latency.percentile_ns(90.0)),
@@ -144,6 +144,7 @@ impl IntervalDoc {
         part.sent = self.sent;
         // Checked as the run's own histograms are (buckets, count, extremes).
         part.latency = Sparse::of(&self.latency.histogram("latency")?);
+        part.metrics = super::metrics::read_interval(&self.metrics, part.responses())?;
         let expected = part.statuses.iter().try_fold(timeouts, |sum, &n| sum.checked_add(n));
         if expected != Some(part.latency.count()) {
             return Err(format!(

@@ -74,7 +74,8 @@ fn documents(name: &str, input: &str) -> Result<Vec<ResultDoc>, Error> {
     let mut docs = Vec::new();
     for (i, value) in serde_json::Deserializer::from_str(input).into_iter::<serde_json::Value>().enumerate() {
         let value = value.map_err(|e| fail(format!("not JSON: {e}")))?;
-        docs.push(ResultDoc::from_value(value).map_err(|e| fail(format!("document {}: {e}", i + 1)))?);
+        let doc = ResultDoc::from_value(value).and_then(|doc| doc.stats().map(|_| doc));
+        docs.push(doc.map_err(|e| fail(format!("document {}: {e}", i + 1)))?);
     }
     if docs.is_empty() {
         return Err(fail("no result in it; write results with vastar -o json".into()));

@@ -28,13 +28,56 @@ pub(crate) fn add(a: &mut u64, b: u64) -> Result<(), Overflow> {
     Ok(())
 }
 
+/// Count, sum, minimum and maximum of values in nanoseconds: one phase of
+/// a request (as hey's Details), and the totals every histogram keeps
+/// beside its buckets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phase {
+    pub count: u64,
+    pub sum_ns: u128,
+    pub min_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Default for Phase {
+    fn default() -> Self {
+        Phase { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 }
+    }
+}
+
+impl Phase {
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        self.count += 1;
+        self.sum_ns += u128::from(ns);
+        self.min_ns = self.min_ns.min(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Adds `other`'s values. On overflow (only corrupt or hostile result
+    /// files get there) `self` is left partly merged and must be dropped.
+    pub fn merge(&mut self, other: &Phase) -> Result<(), Overflow> {
+        add(&mut self.count, other.count)?;
+        self.sum_ns = self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?;
+        self.min_ns = self.min_ns.min(other.min_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+        Ok(())
+    }
+
+    pub fn mean_ns(&self) -> u64 {
+        if self.count == 0 { 0 } else { (self.sum_ns / u128::from(self.count)) as u64 }
+    }
+
+    /// Smallest value recorded (0 when empty).
+    pub fn min_ns(&self) -> u64 {
+        if self.count == 0 { 0 } else { self.min_ns }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Histogram {
     counts: Box<[u64]>,
-    count: u64,
-    sum_ns: u128,
-    min_ns: u64,
-    max_ns: u64,
+    totals: Phase,
 }
 
 impl Default for Histogram {
@@ -99,16 +142,13 @@ pub(crate) fn percentile(
 
 impl Histogram {
     pub fn new() -> Self {
-        Histogram { counts: vec![0; BUCKETS].into_boxed_slice(), count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 }
+        Histogram { counts: vec![0; BUCKETS].into_boxed_slice(), totals: Phase::default() }
     }
 
     #[inline]
     pub fn record(&mut self, ns: u64) {
         self.counts[bucket_of(ns)] += 1;
-        self.count += 1;
-        self.sum_ns += u128::from(ns);
-        self.min_ns = self.min_ns.min(ns);
-        self.max_ns = self.max_ns.max(ns);
+        self.totals.record(ns);
     }
 
     /// Adds `other`'s values. On overflow (only corrupt or hostile result
@@ -117,46 +157,50 @@ impl Histogram {
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             add(a, *b)?;
         }
-        add(&mut self.count, other.count)?;
-        self.sum_ns = self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?;
-        self.min_ns = self.min_ns.min(other.min_ns);
-        self.max_ns = self.max_ns.max(other.max_ns);
-        Ok(())
+        self.totals.merge(&other.totals)
+    }
+
+    /// Count, sum, minimum and maximum of the values recorded.
+    pub fn totals(&self) -> &Phase {
+        &self.totals
     }
 
     pub fn count(&self) -> u64 {
-        self.count
+        self.totals.count
     }
 
     /// Smallest value recorded (0 when empty).
     pub fn min_ns(&self) -> u64 {
-        if self.count == 0 { 0 } else { self.min_ns }
+        self.totals.min_ns()
     }
 
     pub fn max_ns(&self) -> u64 {
-        self.max_ns
+        self.totals.max_ns
     }
 
     pub fn mean_ns(&self) -> f64 {
-        if self.count == 0 { 0.0 } else { self.sum_ns as f64 / self.count as f64 }
+        let Phase { count, sum_ns, .. } = self.totals;
+        if count == 0 { 0.0 } else { sum_ns as f64 / count as f64 }
     }
 
     /// Value at percentile `p` (0..=100): the smallest recorded value such
     /// that at least p% of values are ≤ it, reported as its bucket's midpoint
     /// clamped to the exact min and max. 0 when empty.
     pub fn percentile_ns(&self, p: f64) -> u64 {
-        if self.count == 0 {
+        let Phase { count, min_ns, max_ns, .. } = self.totals;
+        if count == 0 {
             return 0;
         }
-        percentile(self.counts.iter().copied().enumerate(), self.count, self.min_ns, self.max_ns, p)
+        percentile(self.counts.iter().copied().enumerate(), count, min_ns, max_ns, p)
     }
 
     /// Non-empty buckets in ascending order, each as (value, count): the
     /// bucket's midpoint clamped to the exact min and max.
     pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.counts.iter().enumerate().filter(|&(_, &c)| c > 0).map(|(i, &c)| {
+        let Phase { min_ns, max_ns, .. } = self.totals;
+        self.counts.iter().enumerate().filter(|&(_, &c)| c > 0).map(move |(i, &c)| {
             let (low, width) = bucket_range(i);
-            ((low + width / 2).clamp(self.min_ns, self.max_ns), c)
+            ((low + width / 2).clamp(min_ns, max_ns), c)
         })
     }
 
@@ -170,7 +214,7 @@ impl Histogram {
 
     /// Sum of all values recorded, in nanoseconds.
     pub fn sum_ns(&self) -> u128 {
-        self.sum_ns
+        self.totals.sum_ns
     }
 
     /// The histogram whose [`Histogram::raw_buckets`] and totals these are.
@@ -184,13 +228,13 @@ impl Histogram {
         for (i, c) in buckets {
             let slot = h.counts.get_mut(i).ok_or_else(|| format!("bucket {i} is beyond the last ({})", BUCKETS - 1))?;
             *slot = slot.checked_add(c).ok_or("bucket count overflows")?;
-            h.count = h.count.checked_add(c).ok_or("count overflows")?;
+            h.totals.count = h.totals.count.checked_add(c).ok_or("count overflows")?;
         }
-        if h.count > 0 {
+        if h.totals.count > 0 {
             if min_ns > max_ns {
                 return Err(format!("min {min_ns} ns is above max {max_ns} ns"));
             }
-            (h.sum_ns, h.min_ns, h.max_ns) = (sum_ns, min_ns, max_ns);
+            h.totals = Phase { count: h.totals.count, sum_ns, min_ns, max_ns };
         }
         Ok(h)
     }
@@ -198,7 +242,7 @@ impl Histogram {
     /// Empties the histogram, keeping its buckets' memory.
     pub fn clear(&mut self) {
         self.counts.fill(0);
-        (self.count, self.sum_ns, self.min_ns, self.max_ns) = (0, 0, u64::MAX, 0);
+        self.totals = Phase::default();
     }
 
     /// How many recorded values are ≤ `ns` (to bucket precision).

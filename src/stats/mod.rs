@@ -1,239 +1,36 @@
 //! What a run measured, in memory that does not grow with the request count.
 //!
-//! Two layers: [`Live`] is a block of per-worker atomic counters that the
-//! progress display reads while the run goes on (each worker writes only its
-//! own cache line, so there is no contention); [`WorkerStats`] is owned by one
-//! worker with no synchronisation at all and merged once at the end. Errors
-//! are counted in a fixed set of categories, never by free text. The run
-//! over time is kept apart, in [`timeline`]: intervals a worker hands over
-//! as they end.
+//! A finished request ([`Record`]) goes to every [`Sink`] of its worker in
+//! one call, [`fan_out`]. Two layers: [`Live`] is a block of per-worker
+//! atomic counters that the progress display reads while the run goes on
+//! (each worker writes only its own cache line, so there is no
+//! contention); [`WorkerStats`] is owned by one worker with no
+//! synchronisation at all and merged once at the end. Errors are counted in
+//! a fixed set of categories, never by free text. The run over time is kept
+//! apart, in [`timeline`]: intervals a worker hands over as they end.
 
 pub mod histogram;
 pub mod load_shape;
+pub mod metrics;
+mod record;
+pub mod sink;
+pub mod sparse;
 pub mod targets;
 pub mod timeline;
 pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use histogram::add;
-pub use histogram::{Histogram, Overflow};
+pub use histogram::{Histogram, Overflow, Phase};
 pub use load_shape::{Concurrency, Segment, Shape};
+pub use metrics::{METRICS, Metric, Metrics, Samples};
+pub use record::{ErrorKind, Record, nanos};
+pub use sink::{Ended, Sink};
+pub use sparse::Sparse;
 pub use targets::{TargetRow, TargetStats};
-pub use timeline::{Interval, Recorder, Sparse, Timeline};
+pub use timeline::{Interval, Recorder, Timeline};
 pub use tls::{Handshake, Negotiated, TlsStats};
-
-/// Why a request failed. A fixed set so that counting never allocates and a
-/// flood of distinct messages cannot grow memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorKind {
-    ConnectRefused,
-    ConnectTimeout,
-    Unreachable,
-    AddrNotAvailable,
-    TooManyOpenFiles,
-    Timeout,
-    Reset,
-    ClosedBeforeResponse,
-    Incomplete,
-    InvalidResponse,
-    HeadTooLarge,
-    TooManyRedirects,
-    Io,
-    /// TLS: the server's certificate chain leads to no trusted root.
-    TlsUnknownIssuer,
-    TlsExpired,
-    TlsNotYetValid,
-    /// TLS: the certificate does not name the host asked for.
-    TlsWrongName,
-    /// TLS: any other unusable certificate.
-    TlsBadCertificate,
-    /// TLS: the server ended the connection with a fatal alert.
-    TlsAlert,
-    /// TLS: no version, cipher suite or group in common.
-    TlsIncompatible,
-    /// TLS: the server broke the protocol (not TLS, a bad record).
-    TlsProtocol,
-    TlsOther,
-}
-
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 22] = [
-        ErrorKind::ConnectRefused,
-        ErrorKind::ConnectTimeout,
-        ErrorKind::Unreachable,
-        ErrorKind::AddrNotAvailable,
-        ErrorKind::TooManyOpenFiles,
-        ErrorKind::Timeout,
-        ErrorKind::Reset,
-        ErrorKind::ClosedBeforeResponse,
-        ErrorKind::Incomplete,
-        ErrorKind::InvalidResponse,
-        ErrorKind::HeadTooLarge,
-        ErrorKind::TooManyRedirects,
-        ErrorKind::Io,
-        ErrorKind::TlsUnknownIssuer,
-        ErrorKind::TlsExpired,
-        ErrorKind::TlsNotYetValid,
-        ErrorKind::TlsWrongName,
-        ErrorKind::TlsBadCertificate,
-        ErrorKind::TlsAlert,
-        ErrorKind::TlsIncompatible,
-        ErrorKind::TlsProtocol,
-        ErrorKind::TlsOther,
-    ];
-
-    /// Short label for the report.
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorKind::ConnectRefused => "connection refused",
-            ErrorKind::ConnectTimeout => "connect timeout",
-            ErrorKind::Unreachable => "host or network unreachable",
-            ErrorKind::AddrNotAvailable => "address not available (ephemeral ports exhausted?)",
-            ErrorKind::TooManyOpenFiles => "too many open files (raise ulimit -n)",
-            ErrorKind::Timeout => "request timeout",
-            ErrorKind::Reset => "connection reset",
-            ErrorKind::ClosedBeforeResponse => "connection closed before response",
-            ErrorKind::Incomplete => "connection closed mid-response",
-            ErrorKind::InvalidResponse => "invalid HTTP response",
-            ErrorKind::HeadTooLarge => "response head too large",
-            ErrorKind::TooManyRedirects => "too many redirects",
-            ErrorKind::Io => "other I/O error",
-            ErrorKind::TlsUnknownIssuer => "TLS: certificate signed by an unknown authority (--cacert, -k)",
-            ErrorKind::TlsExpired => "TLS: certificate expired (-k)",
-            ErrorKind::TlsNotYetValid => "TLS: certificate not valid yet (check the clock, -k)",
-            ErrorKind::TlsWrongName => "TLS: certificate not valid for the host name (-k)",
-            ErrorKind::TlsBadCertificate => "TLS: unusable certificate",
-            ErrorKind::TlsAlert => "TLS: fatal alert from the server",
-            ErrorKind::TlsIncompatible => "TLS: no version, cipher suite or group in common",
-            ErrorKind::TlsProtocol => "TLS: protocol error (is the server speaking TLS?)",
-            ErrorKind::TlsOther => "TLS: other failure",
-        }
-    }
-
-    /// Stable name for machine-readable output.
-    pub fn id(self) -> &'static str {
-        match self {
-            ErrorKind::ConnectRefused => "connect_refused",
-            ErrorKind::ConnectTimeout => "connect_timeout",
-            ErrorKind::Unreachable => "unreachable",
-            ErrorKind::AddrNotAvailable => "addr_not_available",
-            ErrorKind::TooManyOpenFiles => "too_many_open_files",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Reset => "reset",
-            ErrorKind::ClosedBeforeResponse => "closed_before_response",
-            ErrorKind::Incomplete => "incomplete",
-            ErrorKind::InvalidResponse => "invalid_response",
-            ErrorKind::HeadTooLarge => "head_too_large",
-            ErrorKind::TooManyRedirects => "too_many_redirects",
-            ErrorKind::Io => "io",
-            ErrorKind::TlsUnknownIssuer => "tls_unknown_issuer",
-            ErrorKind::TlsExpired => "tls_expired",
-            ErrorKind::TlsNotYetValid => "tls_not_yet_valid",
-            ErrorKind::TlsWrongName => "tls_wrong_name",
-            ErrorKind::TlsBadCertificate => "tls_bad_certificate",
-            ErrorKind::TlsAlert => "tls_alert",
-            ErrorKind::TlsIncompatible => "tls_incompatible",
-            ErrorKind::TlsProtocol => "tls_protocol",
-            ErrorKind::TlsOther => "tls_other",
-        }
-    }
-
-    /// The kind whose [`ErrorKind::id`] is `id`.
-    pub fn from_id(id: &str) -> Option<ErrorKind> {
-        ErrorKind::ALL.into_iter().find(|k| k.id() == id)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The request ran out of time (its own deadline or the connect limit):
-    /// as a user would have experienced it, it sits at that time in the
-    /// corrected distribution instead of vanishing from it.
-    pub fn is_timeout(self) -> bool {
-        matches!(self, ErrorKind::Timeout | ErrorKind::ConnectTimeout)
-    }
-
-    /// The client refused to trust the server: every further handshake
-    /// will fail the same way until a flag (`--cacert`, `-k`) changes it.
-    pub fn is_tls_verification(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::TlsUnknownIssuer | ErrorKind::TlsExpired | ErrorKind::TlsNotYetValid | ErrorKind::TlsWrongName
-        )
-    }
-}
-
-/// Sum, minimum and maximum of one phase of a request (as hey's Details).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Phase {
-    pub count: u64,
-    pub sum_ns: u128,
-    pub min_ns: u64,
-    pub max_ns: u64,
-}
-
-impl Default for Phase {
-    fn default() -> Self {
-        Phase { count: 0, sum_ns: 0, min_ns: u64::MAX, max_ns: 0 }
-    }
-}
-
-impl Phase {
-    #[inline]
-    pub fn record(&mut self, ns: u64) {
-        self.count += 1;
-        self.sum_ns += u128::from(ns);
-        self.min_ns = self.min_ns.min(ns);
-        self.max_ns = self.max_ns.max(ns);
-    }
-
-    pub fn merge(&mut self, other: &Phase) -> Result<(), Overflow> {
-        add(&mut self.count, other.count)?;
-        self.sum_ns = self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?;
-        self.min_ns = self.min_ns.min(other.min_ns);
-        self.max_ns = self.max_ns.max(other.max_ns);
-        Ok(())
-    }
-
-    pub fn mean_ns(&self) -> u64 {
-        if self.count == 0 { 0 } else { (self.sum_ns / u128::from(self.count)) as u64 }
-    }
-
-    pub fn min_ns(&self) -> u64 {
-        if self.count == 0 { 0 } else { self.min_ns }
-    }
-}
-
-/// How one request ended, as recorded by a worker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Record {
-    pub result: Result<u16, ErrorKind>,
-    /// From the actual start of the request to its end (uncorrected).
-    pub latency: Duration,
-    /// From the intended send time to the actual start: time spent waiting
-    /// for a free connection under `--rate` (zero in a closed loop).
-    /// `queued + latency` is the corrected latency.
-    pub queued: Duration,
-    /// Request write (`None` where the backend cannot observe it), wait for
-    /// the first response byte, read of the rest.
-    pub write: Option<Duration>,
-    pub wait: Duration,
-    pub read: Duration,
-    pub wire_bytes: u64,
-    pub body_bytes: u64,
-}
-
-#[cfg(test)]
-impl Record {
-    /// A request of the unit tests: its result and latency, nothing else.
-    pub fn sample(result: Result<u16, ErrorKind>, latency: Duration) -> Record {
-        let zero = Duration::ZERO;
-        Record { result, latency, queued: zero, write: None, wait: zero, read: zero, wire_bytes: 0, body_bytes: 0 }
-    }
-}
 
 /// Lowest and highest status codes that are counted individually.
 const STATUS_MIN: u16 = 100;
@@ -275,6 +72,8 @@ pub struct WorkerStats {
     pub warmup: Warmup,
     /// Per target, when the run has several (requests never sent are in none).
     pub targets: TargetStats,
+    /// The named metrics of the responses (see [`metrics`]).
+    pub metrics: Metrics,
 }
 
 /// What the warm-up's requests came to: counted, never mixed with the run's.
@@ -330,6 +129,7 @@ impl WorkerStats {
             preconnect_failures: 0,
             warmup: Warmup::default(),
             targets: TargetStats::default(),
+            metrics: Metrics::default(),
         }
     }
 
@@ -348,6 +148,7 @@ impl WorkerStats {
                 self.responses += 1;
                 self.add_status(status, 1);
                 self.latency.record(nanos(r.latency));
+                self.metrics.record(&r.metrics);
                 self.corrected.record(nanos(r.queued + r.latency));
                 if let Some(write) = r.write {
                     self.write.record(nanos(write));
@@ -375,6 +176,7 @@ impl WorkerStats {
     /// files get there) `self` is left partly merged and must be dropped.
     pub fn merge(&mut self, other: &WorkerStats) -> Result<(), Overflow> {
         self.latency.merge(&other.latency)?;
+        self.metrics.merge(&other.metrics)?;
         self.corrected.merge(&other.corrected)?;
         self.connect_latency.merge(&other.connect_latency)?;
         self.tls.merge(&other.tls)?;
@@ -453,9 +255,38 @@ impl WorkerStats {
     }
 }
 
-/// Nanoseconds in `d`, saturating (a u64 holds 584 years).
-pub fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+/// The measured requests count in the totals, the warm-up's only in the
+/// warm-up's counts.
+impl Sink for WorkerStats {
+    #[inline]
+    fn finished(&mut self, ended: &Ended) {
+        if ended.warmup {
+            self.warmup.record(ended.record);
+        } else {
+            self.record(ended.record);
+        }
+    }
+}
+
+/// The one place a finished request goes: into every sink of the worker
+/// that ended it (its totals, its target's row, its live counters and the
+/// interval in progress of its share of the timeline). `hand_over`
+/// receives the timeline's interval that the request closed, if it closed
+/// one, for the run's timeline.
+#[inline]
+pub fn fan_out(
+    ended: &Ended,
+    (stats, timeline): (&mut WorkerStats, &mut Recorder),
+    mut live: LiveSlot,
+    hand_over: impl FnOnce(&timeline::Done),
+) {
+    stats.finished(ended);
+    stats.targets.finished(ended);
+    live.finished(ended);
+    timeline.finished(ended);
+    if let Some(closed) = timeline.take_closed() {
+        hand_over(&closed);
+    }
 }
 
 /// One worker's live counters, alone on its cache line(s).
@@ -510,6 +341,11 @@ impl Live {
         slot.store(slot.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
+    /// Worker `w`'s counters, as a sink (only worker `w` may use it).
+    pub fn slot(&self, w: usize) -> LiveSlot<'_> {
+        LiveSlot { live: self, worker: w }
+    }
+
     pub fn totals(&self) -> LiveTotals {
         self.slots.iter().fold(LiveTotals::default(), |t, s| LiveTotals {
             responses: t.responses + s.responses.load(Ordering::Relaxed),
@@ -517,6 +353,24 @@ impl Live {
             body_bytes: t.body_bytes + s.body_bytes.load(Ordering::Relaxed),
             warmup: t.warmup + s.warmup.load(Ordering::Relaxed),
         })
+    }
+}
+
+/// One worker's share of [`Live`], which only that worker writes.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveSlot<'a> {
+    live: &'a Live,
+    worker: usize,
+}
+
+impl Sink for LiveSlot<'_> {
+    #[inline]
+    fn finished(&mut self, ended: &Ended) {
+        if ended.warmup {
+            self.live.add_warmup(self.worker);
+        } else {
+            self.live.add(self.worker, ended.record);
+        }
     }
 }
 

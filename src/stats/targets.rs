@@ -7,7 +7,9 @@
 //! "other" row for every target beyond, so recording never allocates and
 //! a file of ten thousand targets cannot cost ten thousand histograms.
 
-use super::{Histogram, Overflow, Record, add, nanos};
+use super::histogram::{Histogram, Overflow, add};
+use super::record::{Record, nanos};
+use super::sink::{Ended, Sink};
 
 /// Targets with a row of their own; later ones share the last row.
 pub const MAX_ROWS: usize = 64;
@@ -149,6 +151,17 @@ impl TargetStats {
     /// Stats of `targets` targets rebuilt from their rows (a result file's).
     pub fn from_rows(targets: usize, rows: Vec<TargetRow>) -> TargetStats {
         TargetStats { rows, targets }
+    }
+}
+
+/// The rows count the measured requests that were sent (not the
+/// warm-up's, nor those that never got a connection).
+impl Sink for TargetStats {
+    #[inline]
+    fn finished(&mut self, ended: &Ended) {
+        if let Some(target) = ended.target.filter(|_| !ended.warmup) {
+            self.record(target, ended.record);
+        }
     }
 }
 

@@ -1,32 +1,17 @@
 //! Unit tests of the worker stats: recording, merging, and the counts.
 
+use std::time::Duration;
+
 use super::*;
 
 fn ok(status: u16, ms: u64) -> Record {
     let d = Duration::from_millis(ms);
-    Record {
-        result: Ok(status),
-        latency: d,
-        queued: Duration::ZERO,
-        write: Some(d / 4),
-        wait: d / 2,
-        read: d / 4,
-        wire_bytes: 100,
-        body_bytes: 5,
-    }
+    Record::sample(Ok(status), d).phased(Some(d / 4), d / 2, d / 4).sized(100, 5)
 }
 
 fn err(kind: ErrorKind) -> Record {
-    Record {
-        result: Err(kind),
-        latency: Duration::from_millis(40),
-        queued: Duration::from_millis(10),
-        write: None,
-        wait: Duration::ZERO,
-        read: Duration::ZERO,
-        wire_bytes: 3,
-        body_bytes: 0,
-    }
+    let r = Record::sample(Err(kind), Duration::from_millis(40)).sized(3, 0);
+    Record { queued: Duration::from_millis(10), ..r }
 }
 
 #[test]
@@ -87,4 +72,34 @@ fn live_counters_sum_over_workers() {
     live.add(2, &ok(200, 1));
     live.add(2, &err(ErrorKind::Timeout));
     assert_eq!(live.totals(), LiveTotals { responses: 2, errors: 1, body_bytes: 10, warmup: 0 });
+}
+
+/// One call puts a finished request in every sink: totals, its target's
+/// row, the live counters and the timeline; a warm-up request only in the
+/// warm-up counts and the timeline; a request never sent in no row.
+#[test]
+fn fan_out_feeds_every_sink_once() {
+    let (mut stats, mut recorder, live) =
+        (WorkerStats::for_targets(2), Recorder::new(Duration::from_secs(1)), Live::new(2));
+    let mut handed = Vec::new();
+    let requests = [
+        (ok(200, 3), Some(1), 10, false),
+        (err(ErrorKind::Timeout), None, 20, false),
+        (ok(200, 1), Some(0), 30, true),
+        (ok(503, 2), Some(0), 1_500_000_000, false),
+    ];
+    for (record, target, at_ns, warmup) in &requests {
+        let ended = Ended { record, target: *target, at_ns: *at_ns, warmup: *warmup };
+        fan_out(&ended, (&mut stats, &mut recorder), live.slot(1), |done| handed.push(done.clone()));
+    }
+    assert_eq!((stats.responses, stats.total_errors(), stats.warmup.responses), (2, 1, 1));
+    let rows: Vec<u64> = stats.targets.rows().iter().map(|r| r.requests()).collect();
+    assert_eq!(rows, [1, 1], "the warm-up's and the unsent request are in no row");
+    assert_eq!(live.totals(), LiveTotals { responses: 2, errors: 1, body_bytes: 10, warmup: 1 });
+    // The fourth request closed the first second: handed over once, with the
+    // warm-up's request in it.
+    assert_eq!(handed.len(), 1);
+    let (index, first) = &handed[0];
+    assert_eq!((*index, first.responses(), first.total_errors()), (0, 2, 1));
+    assert_eq!(recorder.finish().map(|(i, part)| (i, part.responses())), Some((1, 1)));
 }

@@ -17,8 +17,11 @@
 
 use std::time::Duration;
 
-use super::histogram::{Histogram, Overflow, add, percentile};
-use super::{ErrorKind, Record, nanos};
+use super::histogram::{Histogram, Overflow, add};
+use super::metrics::{Metrics, SparseMetrics};
+use super::record::{ErrorKind, Record, nanos};
+use super::sink::{Ended, Sink};
+use super::sparse::Sparse;
 
 /// Shortest interval `--interval` accepts.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
@@ -33,96 +36,6 @@ pub const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
 /// Index in [`CLASSES`] of a status code (100..=999).
 pub fn class_of(status: u16) -> usize {
     usize::from(status / 100).clamp(1, CLASSES.len()) - 1
-}
-
-/// A latency histogram in the layout of [`Histogram`], holding only its
-/// non-empty buckets.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sparse {
-    index: Box<[u16]>,
-    counts: Box<[u64]>,
-    count: u64,
-    sum_ns: u128,
-    min_ns: u64,
-    max_ns: u64,
-}
-
-impl Sparse {
-    pub fn of(h: &Histogram) -> Sparse {
-        // Bucket indexes are below histogram::BUCKETS (4608), so they fit in u16.
-        let (index, counts): (Vec<u16>, Vec<u64>) = h.raw_buckets().map(|(i, c)| (i as u16, c)).unzip();
-        let (count, sum_ns, min_ns, max_ns) = (h.count(), h.sum_ns(), h.min_ns(), h.max_ns());
-        Sparse { index: index.into(), counts: counts.into(), count, sum_ns, min_ns, max_ns }
-    }
-
-    /// Non-empty buckets as (index, count), ascending.
-    pub fn buckets(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
-        self.index.iter().map(|&i| usize::from(i)).zip(self.counts.iter().copied())
-    }
-
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    pub fn sum_ns(&self) -> u128 {
-        self.sum_ns
-    }
-
-    /// Smallest value (0 when empty).
-    pub fn min_ns(&self) -> u64 {
-        self.min_ns
-    }
-
-    pub fn max_ns(&self) -> u64 {
-        self.max_ns
-    }
-
-    /// As [`Histogram::percentile_ns`].
-    pub fn percentile_ns(&self, p: f64) -> u64 {
-        if self.count == 0 {
-            return 0;
-        }
-        percentile(self.buckets(), self.count, self.min_ns, self.max_ns, p)
-    }
-
-    /// The values of both.
-    pub fn merged(&self, other: &Sparse) -> Result<Sparse, Overflow> {
-        if other.count == 0 {
-            return Ok(self.clone());
-        }
-        if self.count == 0 {
-            return Ok(other.clone());
-        }
-        let (mut index, mut counts) = (Vec::new(), Vec::new());
-        let (mut a, mut b) = (self.buckets().peekable(), other.buckets().peekable());
-        while let Some((i, n)) = match (a.peek().copied(), b.peek().copied()) {
-            (Some((i, x)), Some((j, y))) => match i.cmp(&j) {
-                std::cmp::Ordering::Less => a.next(),
-                std::cmp::Ordering::Greater => b.next(),
-                std::cmp::Ordering::Equal => {
-                    a.next();
-                    b.next();
-                    Some((i, x.checked_add(y).ok_or(Overflow)?))
-                }
-            },
-            (Some(_), None) => a.next(),
-            (None, _) => b.next(),
-        } {
-            // Indexes come from histograms of histogram::BUCKETS (4608) buckets.
-            index.push(i as u16);
-            counts.push(n);
-        }
-        let mut count = self.count;
-        add(&mut count, other.count)?;
-        Ok(Sparse {
-            index: index.into(),
-            counts: counts.into(),
-            count,
-            sum_ns: self.sum_ns.checked_add(other.sum_ns).ok_or(Overflow)?,
-            min_ns: self.min_ns.min(other.min_ns),
-            max_ns: self.max_ns.max(other.max_ns),
-        })
-    }
 }
 
 /// What completed in one interval.
@@ -140,6 +53,8 @@ pub struct Interval {
     /// Latency from the intended start, of responses and timeouts (the
     /// run's corrected distribution, interval by interval).
     pub latency: Sparse,
+    /// The named metrics of the responses.
+    pub metrics: SparseMetrics,
 }
 
 impl Interval {
@@ -174,7 +89,7 @@ impl Interval {
         add(&mut self.connections, other.connections)?;
         add(&mut self.sent, other.sent)?;
         self.latency = self.latency.merged(&other.latency)?;
-        Ok(())
+        self.metrics.add(&other.metrics)
     }
 }
 
@@ -187,7 +102,11 @@ pub struct Recorder {
     end_ns: u64,
     open: Interval,
     latency: Histogram,
+    metrics: Metrics,
     touched: bool,
+    /// The interval the last request counted as a [`Sink`] closed, until
+    /// [`Recorder::take_closed`] hands it over.
+    closed: Option<Done>,
 }
 
 /// A finished interval and its place: (index in intervals of the
@@ -198,7 +117,8 @@ impl Recorder {
     pub fn new(interval: Duration) -> Recorder {
         let interval_ns = nanos(interval).max(1);
         let (open, latency) = (Interval::default(), Histogram::new());
-        Recorder { interval_ns, index: 0, end_ns: interval_ns, open, latency, touched: false }
+        let metrics = Metrics::default();
+        Recorder { interval_ns, index: 0, end_ns: interval_ns, open, latency, metrics, touched: false, closed: None }
     }
 
     /// Counts a finished request `at_ns` after the start.
@@ -212,6 +132,7 @@ impl Recorder {
             Ok(status) => {
                 open.statuses[class_of(status)] += 1;
                 self.latency.record(nanos(r.queued + r.latency));
+                self.metrics.record(&r.metrics);
             }
             Err(kind) => {
                 open.errors[kind.index()] += 1;
@@ -247,6 +168,8 @@ impl Recorder {
         let mut done = std::mem::take(&mut self.open);
         done.latency = Sparse::of(&self.latency);
         self.latency.clear();
+        done.metrics = self.metrics.sparse();
+        self.metrics.clear();
         Some((usize::try_from(self.index).unwrap_or(usize::MAX), done))
     }
 
@@ -263,6 +186,24 @@ impl Recorder {
         self.index = at_ns / self.interval_ns;
         self.end_ns = (self.index + 1).saturating_mul(self.interval_ns);
         done
+    }
+}
+
+/// Every finished request, the warm-up's too, counts in the interval in
+/// which it ended; an interval it closes waits for [`Recorder::take_closed`].
+impl Sink for Recorder {
+    #[inline]
+    fn finished(&mut self, ended: &Ended) {
+        let closed = self.record(ended.at_ns, ended.record);
+        debug_assert!(self.closed.is_none() || closed.is_none(), "a closed interval was never handed over");
+        self.closed = self.closed.take().or(closed);
+    }
+}
+
+impl Recorder {
+    /// The interval that a request counted as a [`Sink`] closed, if one did.
+    pub fn take_closed(&mut self) -> Option<Done> {
+        self.closed.take()
     }
 }
 

@@ -4,16 +4,7 @@ use crate::stats::WorkerStats;
 const SECOND: u64 = 1_000_000_000;
 
 fn record(result: Result<u16, ErrorKind>, latency_us: u64) -> Record {
-    Record {
-        result,
-        latency: Duration::from_micros(latency_us),
-        queued: Duration::ZERO,
-        write: None,
-        wait: Duration::ZERO,
-        read: Duration::ZERO,
-        wire_bytes: 120,
-        body_bytes: 20,
-    }
+    Record::sample(result, Duration::from_micros(latency_us)).sized(120, 20)
 }
 
 /// Records the same requests into a recorder (feeding `timeline`) and a

@@ -5,8 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::Phase;
-use super::histogram::{Overflow, add};
+use super::histogram::{Overflow, Phase, add};
 
 /// One finished handshake, as a worker records it (no allocation: the
 /// names are the TLS library's static ones).

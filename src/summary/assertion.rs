@@ -4,15 +4,19 @@
 //! a typo is a usage error, never a silent pass.
 //!
 //! Latency thresholds read the corrected distribution (the one the
-//! report's Summary and percentiles show). Percentages are of the requests
-//! that completed: responses plus errors (aborted ones never completed).
+//! report's Summary and percentiles show); `NAME.p99`, `NAME.mean`,
+//! `NAME.min` and `NAME.max` read a named metric's instead (`ttfb.p99<50ms`,
+//! any metric of [`crate::stats::METRICS`]). Percentages are of the
+//! requests that completed: responses plus errors (aborted ones never
+//! completed).
 
 use std::fmt;
 
 use super::Summary;
 
 /// The forms `--assert` accepts, for error messages and help.
-pub const FORMS: &str = "p99<20ms, p99.9<=100ms, mean<5ms, max<1s, rps>=50000, errors<0.1%, non2xx==0, status:503<10";
+pub const FORMS: &str =
+    "p99<20ms, p99.9<=100ms, mean<5ms, max<1s, ttfb.p99<50ms, rps>=50000, errors<0.1%, non2xx==0, status:503<10";
 
 /// One threshold, as parsed from its expression.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,15 +32,54 @@ pub struct Assertion {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Metric {
-    /// Latency at a percentile (0 < p <= 100), nanoseconds.
-    Percentile(f64),
-    Mean,
-    Min,
-    Max,
+    /// A figure of a distribution of durations, nanoseconds.
+    Latency(Source, Stat),
     Rps,
     Errors,
     Non2xx,
     Status(u16),
+}
+
+/// Which distribution a latency threshold reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// The corrected latency.
+    Corrected,
+    /// A named metric: its index in [`crate::stats::METRICS`].
+    Named(usize),
+}
+
+/// A figure of a distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stat {
+    /// The value at a percentile (0 < p <= 100).
+    Percentile(f64),
+    Mean,
+    Min,
+    Max,
+}
+
+impl Stat {
+    fn parse(name: &str) -> Option<Stat> {
+        Some(match name {
+            "mean" | "avg" => Stat::Mean,
+            "min" => Stat::Min,
+            "max" => Stat::Max,
+            _ => {
+                let p: f64 = name.strip_prefix('p')?.parse().ok()?;
+                return (p > 0.0 && p <= 100.0).then_some(Stat::Percentile(p));
+            }
+        })
+    }
+
+    fn of(self, values: &crate::stats::Histogram) -> f64 {
+        match self {
+            Stat::Percentile(p) => values.percentile_ns(p) as f64,
+            Stat::Mean => values.mean_ns(),
+            Stat::Min => values.min_ns() as f64,
+            Stat::Max => values.max_ns() as f64,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,11 +144,11 @@ impl Assertion {
             [b'>', ..] => (Op::Gt, &rest[1..]),
             _ => return Err(bad("unknown comparison; use <, <=, >, >= or ==")),
         };
-        let metric = metric(name).ok_or_else(|| bad(&format!("unknown measure {name:?}")))?;
+        let metric = metric(name).map_err(|why| bad(&why))?;
         let split = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
         let (number, unit) = value.split_at(split);
         let number: f64 = number.parse().map_err(|_| bad("the limit is not a number"))?;
-        let latency = matches!(metric, Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max);
+        let latency = matches!(metric, Metric::Latency(..));
         let (limit, percent) = match (latency, unit) {
             (true, "") => return Err(bad("a latency limit needs a unit (ns, us, ms, s, m)")),
             (true, unit) => {
@@ -123,30 +166,29 @@ impl Assertion {
         Ok(Assertion { text: compact, metric, op, limit, percent })
     }
 
-    /// Checks the threshold against a run's summary.
-    /// The percentile this threshold reads, if it reads one (`p99` → 99).
+    /// The percentile this threshold reads, if it reads one (`p99` or
+    /// `ttfb.p99` → 99).
     pub fn percentile(&self) -> Option<f64> {
         match self.metric {
-            Metric::Percentile(p) => Some(p),
+            Metric::Latency(_, Stat::Percentile(p)) => Some(p),
             _ => None,
         }
     }
 
-    /// Whether this threshold reads latency (a percentile, mean, min or max).
+    /// Whether this threshold reads the corrected latency (a percentile,
+    /// mean, min or max of it; not of a named metric).
     pub fn reads_latency(&self) -> bool {
-        matches!(self.metric, Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max)
+        matches!(self.metric, Metric::Latency(Source::Corrected, _))
     }
 
+    /// Checks the threshold against a run's summary.
     pub fn check(&self, summary: &Summary) -> Checked {
         let stats = summary.stats;
         let completed = (stats.responses + stats.total_errors()) as f64;
-        let lat = &stats.corrected;
         let count = |n: u64| if self.percent { 100.0 * n as f64 / completed.max(1.0) } else { n as f64 };
         let measured = match self.metric {
-            Metric::Percentile(p) => lat.percentile_ns(p) as f64,
-            Metric::Mean => lat.mean_ns(),
-            Metric::Min => lat.min_ns() as f64,
-            Metric::Max => lat.max_ns() as f64,
+            Metric::Latency(Source::Corrected, stat) => stat.of(&stats.corrected),
+            Metric::Latency(Source::Named(i), stat) => stat.of(stats.metrics.get(i)),
             Metric::Rps => summary.requests_per_sec,
             Metric::Errors => count(stats.total_errors()),
             Metric::Non2xx => {
@@ -161,7 +203,7 @@ impl Assertion {
             Op::Ge => measured >= self.limit,
             Op::Eq => measured == self.limit,
         };
-        let latency = matches!(self.metric, Metric::Percentile(_) | Metric::Mean | Metric::Min | Metric::Max);
+        let latency = matches!(self.metric, Metric::Latency(..));
         let (value, shown) = match (latency, self.metric, self.percent) {
             (true, ..) => (measured / 1e9, format!("{:.3} ms", measured / 1e6)),
             (_, Metric::Rps, _) => (measured, format!("{measured:.2} req/s")),
@@ -176,21 +218,32 @@ fn percent_note(metric: Metric) -> &'static str {
     if metric == Metric::Rps { "" } else { " or a percentage" }
 }
 
-fn metric(name: &str) -> Option<Metric> {
-    Some(match name {
-        "mean" | "avg" => Metric::Mean,
-        "min" => Metric::Min,
-        "max" => Metric::Max,
+/// What `name` measures, or why it measures nothing.
+fn metric(name: &str) -> Result<Metric, String> {
+    let unknown = || format!("unknown measure {name:?}");
+    if let Some(stat) = Stat::parse(name) {
+        return Ok(Metric::Latency(Source::Corrected, stat));
+    }
+    Ok(match name {
         "rps" => Metric::Rps,
         "errors" => Metric::Errors,
         "non2xx" => Metric::Non2xx,
         _ => {
             if let Some(code) = name.strip_prefix("status:") {
-                let code: u16 = code.parse().ok()?;
-                return (100..=999).contains(&code).then_some(Metric::Status(code));
+                let code: u16 = code.parse().map_err(|_| unknown())?;
+                return (100..=999).contains(&code).then_some(Metric::Status(code)).ok_or_else(unknown);
             }
-            let p: f64 = name.strip_prefix('p')?.parse().ok()?;
-            return (p > 0.0 && p <= 100.0).then_some(Metric::Percentile(p));
+            // A named metric: NAME.p99, NAME.mean, NAME.min, NAME.max.
+            let (id, stat) = name.split_once('.').ok_or_else(unknown)?;
+            let Some(index) = crate::stats::metrics::find(id) else {
+                if Stat::parse(id).is_some() {
+                    return Err(unknown());
+                }
+                return Err(format!("unknown metric {id:?} (known: {})", crate::stats::metrics::names()));
+            };
+            let stat =
+                Stat::parse(stat).ok_or_else(|| format!("{id} takes .pNN, .mean, .min or .max, not {stat:?}"))?;
+            Metric::Latency(Source::Named(index), stat)
         }
     })
 }

@@ -1,11 +1,14 @@
 use std::time::Duration;
 
 use super::*;
+use crate::stats::metrics::TTFB;
 use crate::stats::{ErrorKind, Record, WorkerStats};
-use crate::summary::{Load, RunInfo};
+use crate::summary::RunInfo;
 
+/// A request of `latency_ms`, whose body began at half of it.
 fn record(result: Result<u16, ErrorKind>, latency_ms: u64) -> Record {
-    Record::sample(result, Duration::from_millis(latency_ms))
+    let latency = Duration::from_millis(latency_ms);
+    Record::sample(result, latency).measured(TTFB, latency / 2)
 }
 
 /// 1000 completed requests over 2 s: latencies 1..=990 ms, 990 responses
@@ -18,21 +21,7 @@ fn run() -> (WorkerStats, RunInfo) {
     for _ in 0..10 {
         stats.record(&record(Err(ErrorKind::Reset), 0));
     }
-    let info = RunInfo {
-        elapsed: Duration::from_secs(2),
-        backend: "test".into(),
-        workers: 1,
-        connections: 1,
-        interrupted: false,
-        rate: None,
-        dns: None,
-        load: Load { own: None, cores: 1, cores_busy: None },
-        merged: None,
-        stages: None,
-        warmup: None,
-        requests: None,
-    };
-    (stats, info)
+    (stats, RunInfo::sample(Duration::from_secs(2)))
 }
 
 fn check(text: &str) -> Checked {
@@ -58,6 +47,12 @@ fn every_form_passes_and_fails_on_purpose() {
         ("status:503<11", "status:503<10", 10.0),
         ("status:503<=1%", "status:503<1%", 1.0),
         ("status:404==0", "status:404>0", 0.0),
+        // A named metric: the time to first byte, half the latency.
+        ("ttfb.p50<250ms", "ttfb.p50<240ms", 0.248),
+        ("ttfb.p99.9<=495ms", "ttfb.p99.9<490ms", 0.495),
+        ("ttfb.mean<=248ms", "ttfb.mean>248ms", 0.24775),
+        ("ttfb.min==500us", "ttfb.min>500us", 0.0005),
+        ("ttfb.max<0.5s", "ttfb.max<=494ms", 0.495),
     ];
     for &(passes, fails, value) in cases {
         let good = check(passes);
@@ -69,6 +64,10 @@ fn every_form_passes_and_fails_on_purpose() {
     assert_eq!(check("p99 < 20ms").text, "p99<20ms");
     assert_eq!(check("errors<1.1%").shown, "1.000%");
     assert_eq!(check("max<1s").shown, "990.000 ms");
+    assert_eq!(check("ttfb.max<1s").shown, "495.000 ms");
+    let (latency, ttfb) = (Assertion::parse("p99<1s").unwrap(), Assertion::parse("ttfb.p99.5<1s").unwrap());
+    assert_eq!((latency.percentile(), ttfb.percentile()), (Some(99.0), Some(99.5)));
+    assert!(latency.reads_latency() && !ttfb.reads_latency(), "a named metric is not the corrected latency");
 }
 
 #[test]
@@ -96,6 +95,12 @@ fn malformed_expressions_name_themselves_and_the_accepted_forms() {
         ("p99=<1s", "unknown comparison"),
         ("p99!=1s", "unknown comparison"),
         ("", "no comparison"),
+        ("nope.p99<1s", "unknown metric \"nope\" (known: ttfb"),
+        ("ttfb.p101<1s", "ttfb takes .pNN, .mean, .min or .max, not \"p101\""),
+        ("ttfb.count<5", "ttfb takes .pNN"),
+        ("ttfb.p99<5", "needs a unit"),
+        ("ttfb<1s", "unknown measure"),
+        ("p99.x<1s", "unknown measure"),
     ];
     for (text, why) in cases {
         let err = Assertion::parse(text).unwrap_err().to_string();

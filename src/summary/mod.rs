@@ -9,12 +9,14 @@
 
 pub mod assertion;
 pub mod insight;
+pub mod metrics;
 
 use std::time::Duration;
 
 use crate::stats::{ErrorKind, Histogram, Timeline, WorkerStats};
 pub use assertion::{Assertion, Checked};
 pub use insight::{Grade, Load, Ratio};
+pub use metrics::MetricSummary;
 
 /// Facts about the run that are not latency measurements.
 #[derive(Clone, Debug)]
@@ -39,6 +41,29 @@ pub struct RunInfo {
     pub warmup: Option<Duration>,
     /// Several targets or templates: what the requests were.
     pub requests: Option<Requests>,
+}
+
+/// The runs of the unit tests.
+#[cfg(test)]
+impl RunInfo {
+    /// A closed-loop run of `elapsed` on one worker and one connection,
+    /// nothing else known; tests change the fields they need.
+    pub fn sample(elapsed: Duration) -> RunInfo {
+        RunInfo {
+            elapsed,
+            backend: "test".into(),
+            workers: 1,
+            connections: 1,
+            interrupted: false,
+            rate: None,
+            dns: None,
+            load: Load::default(),
+            merged: None,
+            stages: None,
+            warmup: None,
+            requests: None,
+        }
+    }
 }
 
 /// What a run's requests were, when not one pre-built request.
@@ -210,6 +235,9 @@ pub struct Summary<'a> {
     pub assertions: Vec<Checked>,
     /// Per target, when the run had several (none otherwise).
     pub targets: Vec<TargetSummary>,
+    /// Every named metric, in the order of [`crate::stats::METRICS`] (those
+    /// without samples too).
+    pub metrics: Vec<MetricSummary>,
 }
 
 impl<'a> Summary<'a> {
@@ -243,6 +271,7 @@ impl<'a> Summary<'a> {
             timeline: None,
             assertions: Vec::new(),
             targets: targets(stats, info.requests.as_ref().map_or(&[], |r| &r.labels)),
+            metrics: metrics::metrics(stats, &PERCENTILES),
         }
     }
 
@@ -361,20 +390,7 @@ mod tests {
     #[test]
     fn an_empty_distribution_has_no_rows_ratios_or_percentiles_beyond_zero() {
         let stats = WorkerStats::new();
-        let info = RunInfo {
-            elapsed: Duration::ZERO,
-            backend: "fake".into(),
-            workers: 1,
-            connections: 1,
-            interrupted: false,
-            rate: None,
-            dns: None,
-            load: Load::default(),
-            merged: None,
-            stages: None,
-            warmup: None,
-            requests: None,
-        };
+        let info = RunInfo::sample(Duration::ZERO);
         let summary = Summary::new(&stats, &info);
         assert!(summary.histogram.is_empty() && summary.ratios.is_empty());
         assert_eq!((summary.requests_per_sec, summary.size_per_request), (0.0, 0));

@@ -341,7 +341,7 @@ impl Connection {
                 if let Some(stream) = self.stream.as_mut() {
                     stream.write_ns += nanos(now - stream.mark);
                     stream.mark = now;
-                    stream.first_byte = None;
+                    (stream.first_byte, stream.first_body) = (None, None);
                 }
                 self.reader.start(head);
                 self.stage = Stage::Receiving;
@@ -401,9 +401,11 @@ impl Connection {
         }
     }
 
-    /// Announces the response's head and new body bytes as events.
+    /// Notes when the body began, and announces the response's head and
+    /// new body bytes as events.
     fn announce_progress(&mut self, at: Instant) {
         let Some(stream) = self.stream.as_mut() else { return };
+        stream.first_body_at(at, self.reader.body_begun());
         if !stream.head_seen
             && let Some(status) = self.reader.status()
         {

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use super::output::{Limits, StreamId};
-use crate::stats::{ErrorKind, Record, nanos};
+use crate::stats::metrics::TTFB;
+use crate::stats::{ErrorKind, Record, Samples, nanos};
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Stream {
@@ -21,6 +22,9 @@ pub(super) struct Stream {
     /// Start of the phase in progress.
     pub(super) mark: Instant,
     pub(super) first_byte: Option<Instant>,
+    /// When this hop's response body began (see
+    /// [`crate::http::ResponseReader::body_begun`]).
+    pub(super) first_body: Option<Instant>,
     /// A head of this hop was announced ([`super::Event::Head`]).
     pub(super) head_seen: bool,
     /// Body bytes of this hop announced so far ([`super::Event::Body`]).
@@ -46,6 +50,7 @@ impl Stream {
             deadline: limits.request.map(|limit| intended + limit),
             mark: now,
             first_byte: None,
+            first_body: None,
             head_seen: false,
             body_seen: 0,
             write_ns: 0,
@@ -65,10 +70,23 @@ impl Stream {
         }
     }
 
+    /// The response's body began by `now` (`begun`), if it had not before.
+    pub(super) fn first_body_at(&mut self, now: Instant, begun: bool) {
+        if self.first_body.is_none() && begun {
+            self.first_body = Some(now);
+        }
+    }
+
     /// The request's record, ended at `now` with `result`; `partial` bytes
     /// of an unfinished response also crossed the wire.
     pub(super) fn record(&self, result: Result<u16, ErrorKind>, now: Instant, partial: u64) -> Record {
         let ns = Duration::from_nanos;
+        let mut metrics = Samples::default();
+        if result.is_ok() {
+            // A body framed by the close began when the close came, if it was empty.
+            let first_body = self.first_body.unwrap_or(now).saturating_duration_since(self.intended);
+            metrics.set(TTFB, nanos(first_body));
+        }
         Record {
             result,
             latency: now - self.started,
@@ -78,6 +96,7 @@ impl Stream {
             read: ns(self.read_ns),
             wire_bytes: self.wire_bytes + partial,
             body_bytes: self.body_bytes,
+            metrics,
         }
     }
 }

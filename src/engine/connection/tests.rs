@@ -425,5 +425,54 @@ fn pooled_requests_are_picked_by_number_and_seq_survives_a_redirect() {
     assert!(c.request_bytes(&r).ends_with(b"\r\n\r\n009"), "the copy is rewritten for the next number");
 }
 
+/// Time to first byte: from the intended start to the first byte of the
+/// last hop's body, or to the end of the head of a response without one;
+/// no value for a failure.
+#[test]
+fn the_time_to_the_first_body_byte_is_the_ttfb_metric() {
+    use crate::stats::{Record, metrics::TTFB};
+    let ttfb = |r: &Record| r.metrics.get(TTFB).map(Duration::from_nanos);
+    let (r, t0) = (requests("GET", true), Instant::now());
+    // Meant to start at t0, sent at 10 ms; the head at 20 ms, the body at 50 ms.
+    let mut c = connected(&r, t0, Limits::default());
+    c.start(0, t0, ms(t0, 10), &r);
+    io(&mut c, &r);
+    c.handle_sent(Ok(()), ms(t0, 10), &r);
+    c.handle_data(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", ms(t0, 20), &r);
+    c.handle_data(b"o", ms(t0, 50), &r);
+    c.handle_data(b"k", ms(t0, 60), &r);
+    let rec = ended(&mut c).record;
+    assert_eq!((ttfb(&rec), rec.latency), (Some(Duration::from_millis(50)), Duration::from_millis(50)));
+    // After a redirect, the last response's body counts.
+    let mut c = awaiting_response(&r, t0);
+    c.handle_data(b"HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 1\r\n\r\nx", ms(t0, 5), &r);
+    io(&mut c, &r);
+    c.handle_sent(Ok(()), ms(t0, 6), &r);
+    c.handle_data(OK, ms(t0, 9), &r);
+    assert_eq!(ttfb(&ended(&mut c).record), Some(Duration::from_millis(9)));
+    // Without a body (204, HEAD, Content-Length: 0, or an empty body framed
+    // by the close): when the head (or the close) came.
+    for (method, head, end_by_close) in [
+        ("GET", &b"HTTP/1.1 204 No Content\r\n\r\n"[..], false),
+        ("HEAD", &b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"[..], false),
+        ("GET", &b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"[..], false),
+        ("GET", &b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"[..], true),
+    ] {
+        let r = requests(method, true);
+        let mut c = awaiting_response(&r, t0);
+        c.handle_data(head, ms(t0, 7), &r);
+        if end_by_close {
+            c.handle_eof(ms(t0, 8), &r);
+        }
+        let want = Duration::from_millis(if end_by_close { 8 } else { 7 });
+        assert_eq!(ttfb(&ended(&mut c).record), Some(want), "{method} {}", String::from_utf8_lossy(head));
+    }
+    // A failure has none, even when part of the body came.
+    let mut c = awaiting_response(&r, t0);
+    c.handle_data(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", ms(t0, 3), &r);
+    c.handle_eof(ms(t0, 4), &r);
+    assert_eq!(ttfb(&ended(&mut c).record), None);
+}
+
 #[path = "tls_tests.rs"]
 mod tls;

@@ -1,0 +1,214 @@
+//! How one request ended, as a worker records it ([`Record`]), and the
+//! fixed set of reasons a request fails ([`ErrorKind`]). Everything the
+//! stats keep is made of these; they depend only on the table of named
+//! metrics, so every sink can use them.
+
+use std::time::Duration;
+
+use super::metrics::Samples;
+
+/// Why a request failed. A fixed set so that counting never allocates and a
+/// flood of distinct messages cannot grow memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    ConnectRefused,
+    ConnectTimeout,
+    Unreachable,
+    AddrNotAvailable,
+    TooManyOpenFiles,
+    Timeout,
+    Reset,
+    ClosedBeforeResponse,
+    Incomplete,
+    InvalidResponse,
+    HeadTooLarge,
+    TooManyRedirects,
+    Io,
+    /// TLS: the server's certificate chain leads to no trusted root.
+    TlsUnknownIssuer,
+    TlsExpired,
+    TlsNotYetValid,
+    /// TLS: the certificate does not name the host asked for.
+    TlsWrongName,
+    /// TLS: any other unusable certificate.
+    TlsBadCertificate,
+    /// TLS: the server ended the connection with a fatal alert.
+    TlsAlert,
+    /// TLS: no version, cipher suite or group in common.
+    TlsIncompatible,
+    /// TLS: the server broke the protocol (not TLS, a bad record).
+    TlsProtocol,
+    TlsOther,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 22] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::ConnectTimeout,
+        ErrorKind::Unreachable,
+        ErrorKind::AddrNotAvailable,
+        ErrorKind::TooManyOpenFiles,
+        ErrorKind::Timeout,
+        ErrorKind::Reset,
+        ErrorKind::ClosedBeforeResponse,
+        ErrorKind::Incomplete,
+        ErrorKind::InvalidResponse,
+        ErrorKind::HeadTooLarge,
+        ErrorKind::TooManyRedirects,
+        ErrorKind::Io,
+        ErrorKind::TlsUnknownIssuer,
+        ErrorKind::TlsExpired,
+        ErrorKind::TlsNotYetValid,
+        ErrorKind::TlsWrongName,
+        ErrorKind::TlsBadCertificate,
+        ErrorKind::TlsAlert,
+        ErrorKind::TlsIncompatible,
+        ErrorKind::TlsProtocol,
+        ErrorKind::TlsOther,
+    ];
+
+    /// Short label for the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connection refused",
+            ErrorKind::ConnectTimeout => "connect timeout",
+            ErrorKind::Unreachable => "host or network unreachable",
+            ErrorKind::AddrNotAvailable => "address not available (ephemeral ports exhausted?)",
+            ErrorKind::TooManyOpenFiles => "too many open files (raise ulimit -n)",
+            ErrorKind::Timeout => "request timeout",
+            ErrorKind::Reset => "connection reset",
+            ErrorKind::ClosedBeforeResponse => "connection closed before response",
+            ErrorKind::Incomplete => "connection closed mid-response",
+            ErrorKind::InvalidResponse => "invalid HTTP response",
+            ErrorKind::HeadTooLarge => "response head too large",
+            ErrorKind::TooManyRedirects => "too many redirects",
+            ErrorKind::Io => "other I/O error",
+            ErrorKind::TlsUnknownIssuer => "TLS: certificate signed by an unknown authority (--cacert, -k)",
+            ErrorKind::TlsExpired => "TLS: certificate expired (-k)",
+            ErrorKind::TlsNotYetValid => "TLS: certificate not valid yet (check the clock, -k)",
+            ErrorKind::TlsWrongName => "TLS: certificate not valid for the host name (-k)",
+            ErrorKind::TlsBadCertificate => "TLS: unusable certificate",
+            ErrorKind::TlsAlert => "TLS: fatal alert from the server",
+            ErrorKind::TlsIncompatible => "TLS: no version, cipher suite or group in common",
+            ErrorKind::TlsProtocol => "TLS: protocol error (is the server speaking TLS?)",
+            ErrorKind::TlsOther => "TLS: other failure",
+        }
+    }
+
+    /// Stable name for machine-readable output.
+    pub fn id(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::ConnectTimeout => "connect_timeout",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::AddrNotAvailable => "addr_not_available",
+            ErrorKind::TooManyOpenFiles => "too_many_open_files",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Reset => "reset",
+            ErrorKind::ClosedBeforeResponse => "closed_before_response",
+            ErrorKind::Incomplete => "incomplete",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::HeadTooLarge => "head_too_large",
+            ErrorKind::TooManyRedirects => "too_many_redirects",
+            ErrorKind::Io => "io",
+            ErrorKind::TlsUnknownIssuer => "tls_unknown_issuer",
+            ErrorKind::TlsExpired => "tls_expired",
+            ErrorKind::TlsNotYetValid => "tls_not_yet_valid",
+            ErrorKind::TlsWrongName => "tls_wrong_name",
+            ErrorKind::TlsBadCertificate => "tls_bad_certificate",
+            ErrorKind::TlsAlert => "tls_alert",
+            ErrorKind::TlsIncompatible => "tls_incompatible",
+            ErrorKind::TlsProtocol => "tls_protocol",
+            ErrorKind::TlsOther => "tls_other",
+        }
+    }
+
+    /// The kind whose [`ErrorKind::id`] is `id`.
+    pub fn from_id(id: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.id() == id)
+    }
+
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The request ran out of time (its own deadline or the connect limit):
+    /// as a user would have experienced it, it sits at that time in the
+    /// corrected distribution instead of vanishing from it.
+    pub fn is_timeout(self) -> bool {
+        matches!(self, ErrorKind::Timeout | ErrorKind::ConnectTimeout)
+    }
+
+    /// The client refused to trust the server: every further handshake
+    /// will fail the same way until a flag (`--cacert`, `-k`) changes it.
+    pub fn is_tls_verification(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::TlsUnknownIssuer | ErrorKind::TlsExpired | ErrorKind::TlsNotYetValid | ErrorKind::TlsWrongName
+        )
+    }
+}
+
+/// How one request ended, as recorded by a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub result: Result<u16, ErrorKind>,
+    /// From the actual start of the request to its end (uncorrected).
+    pub latency: Duration,
+    /// From the intended send time to the actual start: time spent waiting
+    /// for a free connection under `--rate` (zero in a closed loop).
+    /// `queued + latency` is the corrected latency.
+    pub queued: Duration,
+    /// Request write (`None` where the backend cannot observe it), wait for
+    /// the first response byte, read of the rest.
+    pub write: Option<Duration>,
+    pub wait: Duration,
+    pub read: Duration,
+    pub wire_bytes: u64,
+    pub body_bytes: u64,
+    /// Its value of each named metric (see [`super::metrics`]), when measured.
+    pub metrics: Samples,
+}
+
+/// The requests of the unit tests, built up from a result and a latency.
+#[cfg(test)]
+impl Record {
+    /// A request of the unit tests: its result and latency, nothing else.
+    pub fn sample(result: Result<u16, ErrorKind>, latency: Duration) -> Record {
+        let (zero, metrics) = (Duration::ZERO, Samples::default());
+        Record {
+            result,
+            latency,
+            queued: zero,
+            write: None,
+            wait: zero,
+            read: zero,
+            wire_bytes: 0,
+            body_bytes: 0,
+            metrics,
+        }
+    }
+
+    /// The same request with `value` for metric `metric` (an index in
+    /// [`super::metrics::METRICS`]).
+    pub fn measured(mut self, metric: usize, value: Duration) -> Record {
+        self.metrics.set(metric, nanos(value));
+        self
+    }
+
+    /// The same request with these phases: the write (`None`: not
+    /// observed), the wait for the first byte and the read of the rest.
+    pub fn phased(self, write: Option<Duration>, wait: Duration, read: Duration) -> Record {
+        Record { write, wait, read, ..self }
+    }
+
+    /// The same request with these bytes on the wire and of body.
+    pub fn sized(self, wire_bytes: u64, body_bytes: u64) -> Record {
+        Record { wire_bytes, body_bytes, ..self }
+    }
+}
+
+/// Nanoseconds in `d`, saturating (a u64 holds 584 years).
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
