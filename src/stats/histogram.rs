@@ -154,8 +154,10 @@ impl Histogram {
     /// Adds `other`'s values. On overflow (only corrupt or hostile result
     /// files get there) `self` is left partly merged and must be dropped.
     pub fn merge(&mut self, other: &Histogram) -> Result<(), Overflow> {
-        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            add(a, *b)?;
+        // Only the buckets `other` uses are written: the rest of `self`
+        // stays untouched memory, never made resident by a merge.
+        for (a, &b) in self.counts.iter_mut().zip(other.counts.iter()).filter(|&(_, &b)| b > 0) {
+            add(a, b)?;
         }
         self.totals.merge(&other.totals)
     }
@@ -234,14 +236,25 @@ impl Histogram {
             if min_ns > max_ns {
                 return Err(format!("min {min_ns} ns is above max {max_ns} ns"));
             }
+            // Every value lies between the extremes (what clear() relies on).
+            let (low, high) = (bucket_of(min_ns), bucket_of(max_ns));
+            if let Some((i, _)) = h.raw_buckets().find(|&(i, _)| i < low || i > high) {
+                return Err(format!("bucket {i} lies outside min {min_ns} ns .. max {max_ns} ns"));
+            }
             h.totals = Phase { count: h.totals.count, sum_ns, min_ns, max_ns };
         }
         Ok(h)
     }
 
-    /// Empties the histogram, keeping its buckets' memory.
+    /// Empties the histogram, keeping its buckets' memory. Every value
+    /// lies between the minimum and the maximum, so only their buckets and
+    /// those between are zeroed: an interval's histogram clears the few
+    /// pages it used, not all of them.
     pub fn clear(&mut self) {
-        self.counts.fill(0);
+        if self.totals.count > 0 {
+            let (low, high) = (bucket_of(self.totals.min_ns), bucket_of(self.totals.max_ns));
+            self.counts[low..=high].fill(0);
+        }
         self.totals = Phase::default();
     }
 
@@ -327,7 +340,22 @@ mod tests {
         assert_eq!(rebuilt, h);
         assert!(Histogram::from_parts([(BUCKETS, 1)], 0, 0, 0).is_err());
         assert!(Histogram::from_parts([(5, 1)], 5, 9, 3).is_err());
+        assert!(Histogram::from_parts([(5, 1), (300, 1)], 5, 5, 300).is_err(), "bucket 300 holds values above 300");
+        assert!(Histogram::from_parts([(5, 1), (300, 1)], 5, 5, 1000).is_ok());
         assert_eq!(Histogram::from_parts([], 0, 0, 0).unwrap(), Histogram::new());
+    }
+
+    #[test]
+    fn clearing_zeroes_every_bucket_used_and_merging_writes_only_those() {
+        let (mut h, mut other) = (Histogram::new(), Histogram::new());
+        for v in [3, 700, 1_000_000, 5_000_000_000, u64::MAX] {
+            h.record(v);
+        }
+        other.record(42);
+        h.merge(&other).unwrap();
+        h.clear();
+        assert_eq!(h, Histogram::new());
+        assert!(h.counts.iter().all(|&c| c == 0));
     }
 
     #[test]

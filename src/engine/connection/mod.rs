@@ -17,12 +17,12 @@
 //! stale keep-alive to retry. For `https://` it owns the connection's TLS
 //! session ([`tls_layer`]), under the HTTP reader.
 
+mod outbox;
 mod outgoing;
 mod output;
 mod stream;
 pub mod tls_layer;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::requests::{RequestSet, TlsTarget};
@@ -30,6 +30,7 @@ use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
 use crate::http::{Feed, HttpError, Response, ResponseReader};
 use crate::stats::{ErrorKind, Handshake, nanos};
+use outbox::{Outbox, Step};
 pub use outgoing::Outgoing;
 use outgoing::RequestBytes;
 pub use output::{Event, Finished, Io, Limits, Opened, StreamId};
@@ -89,8 +90,9 @@ pub struct Connection {
     connect_failures: u32,
     /// How this connection is secured (`None`: plain TCP).
     tls: Option<TlsTarget>,
-    /// The open connection's TLS session.
-    tls_layer: Option<TlsLayer>,
+    /// The open connection's TLS session (boxed: over a kilobyte that a
+    /// plain connection would carry for nothing).
+    tls_layer: Option<Box<TlsLayer>>,
     /// The stream's request bytes were handed to the TLS session.
     queued: bool,
     /// Opening a connection for no request yet ([`Connection::open`]),
@@ -100,11 +102,8 @@ pub struct Connection {
     handshake: Option<Handshake>,
     /// The socket's receive low-water mark as last asked for.
     low_water: u32,
-    /// Closes and connects to carry out, in order.
-    io: VecDeque<Io>,
-    /// Bytes are waiting to be transmitted.
-    transmit: bool,
-    events: VecDeque<Event>,
+    /// The I/O and events waiting to be polled.
+    outbox: Outbox,
 }
 
 impl Connection {
@@ -127,9 +126,7 @@ impl Connection {
             opening: None,
             handshake: None,
             low_water: 1,
-            io: VecDeque::with_capacity(4),
-            transmit: false,
-            events: VecDeque::with_capacity(8),
+            outbox: Outbox::default(),
         }
     }
 
@@ -176,15 +173,16 @@ impl Connection {
 
     /// The next I/O to carry out, if any.
     pub fn poll_io(&mut self, requests: &RequestSet) -> Option<Io> {
-        if let Some(io) = self.io.pop_front() {
-            return Some(io);
+        match self.outbox.next_step()? {
+            Step::Close => Some(Io::Close),
+            Step::Connect => Some(Io::Connect),
+            Step::Transmit => Some(Io::Transmit(self.outgoing(requests))),
         }
-        std::mem::take(&mut self.transmit).then(|| Io::Transmit(self.outgoing(requests)))
     }
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.outbox.next_event()
     }
 
     /// When [`Connection::handle_timeout`] must be called next, if ever:
@@ -250,7 +248,7 @@ impl Connection {
     fn drop_connection(&mut self) {
         self.connected = false;
         self.reused = false;
-        self.io.push_back(Io::Close);
+        self.outbox.close();
     }
 
     /// Bytes arrived on an idle connection (no request in flight). TLS
@@ -287,9 +285,9 @@ impl Connection {
         let Some(target) = &self.tls else { return self.ready(now) };
         match TlsLayer::new(target, now) {
             Ok(layer) => {
-                self.tls_layer = Some(layer);
+                self.tls_layer = Some(Box::new(layer));
                 self.stage = Stage::Handshaking;
-                self.transmit = true;
+                self.outbox.set_transmit(true);
             }
             Err(kind) => self.finish(Err(kind), now),
         }
@@ -301,14 +299,14 @@ impl Connection {
         self.queued = false;
         if self.opening.take().is_some() {
             self.stage = Stage::Idle;
-            self.events.push_back(Event::Opened(Opened { result: Ok(()), handshake: self.handshake.take() }));
+            self.outbox.opened(Opened { result: Ok(()), handshake: self.handshake.take() });
             return;
         }
         if let Some(stream) = self.stream.as_mut() {
             stream.mark = now;
         }
         self.stage = Stage::Sending;
-        self.transmit = true;
+        self.outbox.set_transmit(true);
     }
 
     /// The bytes of an [`Io::Transmit`] were handed to the kernel together
@@ -327,7 +325,7 @@ impl Connection {
         if self.stage == Stage::Handshaking {
             return match result {
                 Err(kind) => self.finish(Err(kind), now),
-                Ok(()) if self.tls_layer.as_ref().is_some_and(TlsLayer::is_handshaking) => {}
+                Ok(()) if self.tls_layer.as_ref().is_some_and(|layer| layer.is_handshaking()) => {}
                 // The last flight of a handshake that ended before any request.
                 Ok(()) => self.ready(now),
             };
@@ -410,11 +408,11 @@ impl Connection {
             && let Some(status) = self.reader.status()
         {
             stream.head_seen = true;
-            self.events.push_back(Event::Head { stream: stream.id, status, at });
+            self.outbox.head(stream.id, status, at);
         }
         let body = self.reader.body_bytes();
         if body > stream.body_seen {
-            self.events.push_back(Event::Body { stream: stream.id, bytes: body - stream.body_seen, at });
+            self.outbox.body(stream.id, body - stream.body_seen, at);
             stream.body_seen = body;
         }
     }
@@ -432,13 +430,13 @@ impl Connection {
             Ok(_) => {}
         }
         if layer.is_handshaking() {
-            self.transmit = layer.has_output();
+            self.outbox.set_transmit(layer.has_output());
             return;
         }
         self.handshake = layer.handshake(now);
         if self.opening.is_some() && layer.has_output() {
             // Finish the handshake before the clock starts.
-            self.transmit = true;
+            self.outbox.set_transmit(true);
             return;
         }
         // A request goes out with the handshake's last flight.
@@ -509,12 +507,11 @@ impl Connection {
         self.queued = false;
         if self.connected {
             self.stage = Stage::Sending;
-            self.transmit = true;
+            self.outbox.set_transmit(true);
         } else {
             self.tls_layer = None;
             self.stage = Stage::Connecting;
-            self.io.push_back(Io::Close);
-            self.io.push_back(Io::Connect);
+            self.outbox.reconnect();
         }
     }
 
@@ -558,7 +555,7 @@ impl Connection {
         }
         if self.opening.take().is_some() {
             let result = result.map(|_| ());
-            self.events.push_back(Event::Opened(Opened { result, handshake: self.handshake.take() }));
+            self.outbox.opened(Opened { result, handshake: self.handshake.take() });
             return;
         }
         let Some(stream) = self.stream.take() else { return };
@@ -566,7 +563,7 @@ impl Connection {
         let partial = if result.is_err() && receiving { self.reader.bytes_received() } else { 0 };
         let record = stream.record(result, now, partial);
         let finished = Finished { record, handshake: self.handshake.take(), target: self.request.target };
-        self.events.push_back(Event::Finished { stream: stream.id, finished });
+        self.outbox.finished(stream.id, finished);
     }
 }
 

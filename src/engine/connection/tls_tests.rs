@@ -39,7 +39,7 @@ fn pump(c: &mut Connection, r: &RequestSet, server: &mut rustls::ServerConnectio
         if let Some(event) = c.poll_event().filter(|e| !matches!(e, Event::Head { .. } | Event::Body { .. })) {
             return event;
         }
-        if c.wants_receive() && !c.transmit {
+        if c.wants_receive() && !c.outbox.transmit_pending() {
             let mut plain = [0u8; 1024];
             if let Ok(n) = std::io::Read::read(&mut server.reader(), &mut plain) {
                 assert!(plain[..n].starts_with(b"GET /start HTTP/1.1\r\n"), "the server reads the request");
