@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::{Reply, Scripted, backend_flags, send, text, vastar};
 use vastar::result::{Meta, ResultDoc, Target};
 use vastar::stats::{Record, Recorder, Timeline, WorkerStats};
-use vastar::summary::{Load, RunInfo, Summary};
+use vastar::summary::{GeneratorCpu, RunInfo, Summary};
 
 const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
@@ -234,7 +234,7 @@ fn one_hour() -> ResultDoc {
         interrupted: false,
         rate: None,
         dns: None,
-        load: Load { own: None, cores: 1, cores_busy: None },
+        load: GeneratorCpu { own: None, cores: 1, cores_busy: None },
         merged: None,
         stages: None,
         warmup: None,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::*;
 use crate::stats::metrics::TTFB;
 use crate::stats::{ErrorKind, Record, WorkerStats};
-use crate::summary::{HISTOGRAM_ROWS, Load, Rate, RunInfo};
+use crate::summary::{GeneratorCpu, HISTOGRAM_ROWS, Rate, RunInfo};
 
 fn record(result: Result<u16, ErrorKind>, latency_us: u64) -> Record {
     let d = Duration::from_micros(latency_us);
@@ -43,7 +43,7 @@ fn sample() -> (WorkerStats, RunInfo) {
         workers: 2,
         connections: 300,
         dns: Some((Duration::from_micros(1200), 2)),
-        load: Load { own: Some(0.42), cores: 2, cores_busy: Some(0.55) },
+        load: GeneratorCpu { own: Some(0.42), cores: 2, cores_busy: Some(0.55) },
         ..RunInfo::sample(Duration::from_millis(3250))
     };
     (stats, info)
@@ -78,7 +78,7 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
         workers: 2,
         connections: 50,
         rate: Some(Rate { target: 1000.0, achieved: 999.5, shape: None }),
-        load: Load { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
+        load: GeneratorCpu { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
         ..RunInfo::sample(Duration::from_millis(10_002))
     };
     (stats, info)
@@ -128,7 +128,7 @@ fn rate_report_snapshot() {
 fn identical_distributions_print_one_column() {
     let (stats, _) = sample();
     let (_, mut info) = rate_sample();
-    info.load = Load::default();
+    info.load = GeneratorCpu::default();
     let mut clean = WorkerStats::new();
     for v in 1..=5000u64 {
         clean.record(&record(Ok(200), 1_000 + v));

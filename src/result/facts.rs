@@ -69,7 +69,7 @@ pub struct Dns {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LoadDoc {
+pub struct GeneratorCpuDoc {
     pub own_busy: Option<f64>,
     pub cores: usize,
     pub cores_busy: Option<f64>,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::{Meta, Part, ResultDoc, Target};
 use crate::stats::{Timeline, WorkerStats};
-use crate::summary::{Load, Rate, RunInfo};
+use crate::summary::{GeneratorCpu, Rate, RunInfo};
 use crate::wallclock;
 
 const OVERFLOW: &str = "the results' totals do not fit in 64 bits; are the files corrupt?";
@@ -111,7 +111,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
             shape: None,
         }),
         dns: infos.iter().filter_map(|i| i.dns).max_by_key(|d| d.0),
-        load: Load {
+        load: GeneratorCpu {
             own: max(|i| i.load.own),
             cores: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.load.cores)).ok_or(OVERFLOW)?,
             cores_busy: max(|i| i.load.cores_busy),

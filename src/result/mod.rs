@@ -19,7 +19,7 @@ pub mod targets;
 pub mod timeline;
 mod tls;
 
-pub use facts::{AssertionDoc, Dns, LoadDoc, MachineDoc, RampDoc, RateDoc, StageDoc, WarmupDoc};
+pub use facts::{AssertionDoc, Dns, GeneratorCpuDoc, MachineDoc, RampDoc, RateDoc, StageDoc, WarmupDoc};
 pub use histogram::{HistogramDoc, HistogramFormat};
 pub use tls::TlsDoc;
 
@@ -125,7 +125,7 @@ pub struct Run {
     /// `--rate`: requests per second asked for and sent.
     pub rate: Option<RateDoc>,
     pub dns: Option<Dns>,
-    pub load: LoadDoc,
+    pub load: GeneratorCpuDoc,
     /// `--stages` of connections (absent otherwise and in older documents).
     #[serde(default)]
     pub connection_stages: Option<Vec<StageDoc>>,
@@ -238,7 +238,7 @@ impl Run {
                 }
             }),
             dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),
-            load: LoadDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
+            load: GeneratorCpuDoc { own_busy: info.load.own, cores: info.load.cores, cores_busy: info.load.cores_busy },
             connection_stages: info.stages.as_ref().map(|stages| {
                 stages.stages.iter().map(|&(over_s, connections)| StageDoc { over_s, connections }).collect()
             }),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::histogram::HistogramFormat;
 use super::{ResultDoc, SCHEMA, SCHEMA_VERSION, merged, targets};
 use crate::stats::{ErrorKind, Timeline, WorkerStats};
-use crate::summary::{Load, Rate, RunInfo};
+use crate::summary::{GeneratorCpu, Rate, RunInfo};
 
 impl ResultDoc {
     /// The timeline this document holds, checked against its counts.
@@ -117,7 +117,7 @@ impl ResultDoc {
             interrupted: r.interrupted,
             rate: r.rate.as_ref().map(|r| Rate { target: r.target, achieved: r.achieved, shape: r.shape() }),
             dns: r.dns.map(|d| (Duration::try_from_secs_f64(d.seconds).unwrap_or_default(), d.addresses)),
-            load: Load { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
+            load: GeneratorCpu { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
             merged: merged(&self.parts),
             stages: r.connection_stages.as_ref().map(|stages| crate::stats::Concurrency {
                 stages: stages.iter().map(|s| (s.over_s, s.connections)).collect(),

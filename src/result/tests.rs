@@ -5,7 +5,7 @@ use super::merge::merge;
 use super::*;
 use crate::stats::metrics::TTFB;
 use crate::stats::{ErrorKind, Record, Recorder, Timeline};
-use crate::summary::{Load, PERCENTILES, Rate};
+use crate::summary::{GeneratorCpu, PERCENTILES, Rate};
 use crate::term::Style;
 
 fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
@@ -14,7 +14,7 @@ fn record(result: Result<u16, ErrorKind>, latency_ns: u64) -> Record {
 }
 
 fn info(elapsed_ms: u64) -> RunInfo {
-    let load = Load { own: Some(0.5), cores: 1, cores_busy: None };
+    let load = GeneratorCpu { own: Some(0.5), cores: 1, cores_busy: None };
     RunInfo { load, ..RunInfo::sample(Duration::from_millis(elapsed_ms)) }
 }
 

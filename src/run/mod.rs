@@ -20,7 +20,7 @@ use crate::engine::{self, Address, Backend, Engine, EngineError, Outcome, Plan, 
 use crate::progress::{self, Frame, Goal, RateMeter};
 use crate::result::{Meta, Target};
 use crate::signals;
-use crate::summary::{Load, Rate, RunInfo};
+use crate::summary::{GeneratorCpu, Rate, RunInfo};
 use crate::term;
 use rustls::pki_types::ServerName;
 
@@ -252,7 +252,7 @@ fn run_info(
         interrupted,
         rate,
         dns,
-        load: Load {
+        load: GeneratorCpu {
             own: (core_time > 0.0).then(|| (outcome.cpu.as_secs_f64() / core_time).min(1.0)),
             cores: outcome.cores,
             cores_busy,

@@ -292,7 +292,7 @@ pub fn fan_out(
 /// One worker's live counters, alone on its cache line(s).
 #[repr(align(128))]
 #[derive(Default, Debug)]
-struct Slot {
+struct WorkerCounters {
     responses: AtomicU64,
     errors: AtomicU64,
     body_bytes: AtomicU64,
@@ -304,7 +304,7 @@ struct Slot {
 /// readers sum the slots.
 #[derive(Debug)]
 pub struct Live {
-    slots: Box<[Slot]>,
+    slots: Box<[WorkerCounters]>,
 }
 
 /// A reading of [`Live`].
@@ -319,7 +319,7 @@ pub struct LiveTotals {
 
 impl Live {
     pub fn new(workers: usize) -> Self {
-        Live { slots: (0..workers).map(|_| Slot::default()).collect() }
+        Live { slots: (0..workers).map(|_| WorkerCounters::default()).collect() }
     }
 
     /// Adds one finished request to worker `w`'s slot. Only worker `w` may call this.

@@ -80,7 +80,7 @@ pub const TAIL_SAMPLES: f64 = 10.0;
 
 /// How busy the generator was.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Load {
+pub struct GeneratorCpu {
     /// vastar's workers' CPU time over the time of the cores they could use (0..=1).
     pub own: Option<f64>,
     /// Cores the workers could use.
@@ -169,7 +169,7 @@ pub fn rate_warning(target: f64, achieved: f64) -> Option<String> {
 
 /// The generator kept its cores (nearly) saturated: the server may not be
 /// what was measured. Not judged on runs shorter than [`SHORT_RUN`].
-pub fn load_warning(load: &Load, elapsed: Duration) -> Option<String> {
+pub fn load_warning(load: &GeneratorCpu, elapsed: Duration) -> Option<String> {
     if elapsed < SHORT_RUN {
         return None;
     }
@@ -271,18 +271,18 @@ mod tests {
     #[test]
     fn a_busy_generator_is_flagged_and_told_apart_from_busy_neighbours() {
         let long = Duration::from_secs(5);
-        let calm = Load { own: Some(0.5), cores: 2, cores_busy: Some(0.6) };
+        let calm = GeneratorCpu { own: Some(0.5), cores: 2, cores_busy: Some(0.6) };
         assert_eq!(load_warning(&calm, long), None);
-        let saturated = Load { own: Some(0.95), cores: 2, cores_busy: Some(0.97) };
+        let saturated = GeneratorCpu { own: Some(0.95), cores: 2, cores_busy: Some(0.97) };
         let line = load_warning(&saturated, long).unwrap();
         assert!(line.starts_with("Generator: vastar kept its 2 cores 95% busy"), "{line}");
-        let crowded = Load { own: Some(0.3), cores: 1, cores_busy: Some(0.99) };
+        let crowded = GeneratorCpu { own: Some(0.3), cores: 1, cores_busy: Some(0.99) };
         let line = load_warning(&crowded, long).unwrap();
         assert!(line.starts_with("Generator: its 1 core were 99% busy, vastar's own share 30%"), "{line}");
         // Too short to judge by clock ticks.
         assert_eq!(load_warning(&saturated, Duration::from_millis(500)), None);
         // Nothing measured (not Linux, no /proc): no guess.
-        assert_eq!(load_warning(&Load::default(), long), None);
+        assert_eq!(load_warning(&GeneratorCpu::default(), long), None);
     }
 
     #[test]

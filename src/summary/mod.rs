@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::stats::{ErrorKind, Histogram, Timeline, WorkerStats};
 pub use assertion::{Assertion, Checked};
-pub use insight::{Grade, Load, Ratio};
+pub use insight::{GeneratorCpu, Grade, Ratio};
 pub use metrics::MetricSummary;
 
 /// Facts about the run that are not latency measurements.
@@ -31,7 +31,7 @@ pub struct RunInfo {
     pub rate: Option<Rate>,
     /// Name resolution: time taken and addresses found (none for an IP).
     pub dns: Option<(Duration, usize)>,
-    pub load: Load,
+    pub load: GeneratorCpu,
     /// A merge of several results: how many, and how far apart they started.
     pub merged: Option<Merged>,
     /// `--stages` of connections: how many were active when (from the start).
@@ -57,7 +57,7 @@ impl RunInfo {
             interrupted: false,
             rate: None,
             dns: None,
-            load: Load::default(),
+            load: GeneratorCpu::default(),
             merged: None,
             stages: None,
             warmup: None,

@@ -54,7 +54,7 @@ enum Due {
 }
 
 /// One connection slot of the simulated worker.
-struct Slot {
+struct SimSlot {
     conn: Connection,
     timing: SlotTiming,
     /// The socket open now (`None`: closed).
@@ -73,7 +73,7 @@ struct Sim<'a> {
     now: Instant,
     queue: BinaryHeap<Reverse<(Instant, u64, Due)>>,
     sequence: u64,
-    slots: Vec<Slot>,
+    slots: Vec<SimSlot>,
     /// Server steps waiting for their instant, by [`Due::Server`]'s `step`.
     steps: Vec<Option<Step>>,
     sockets: u64,
@@ -90,7 +90,7 @@ pub fn run(plan: Plan, script: Script) -> SimOutcome {
     let origin = Instant::now();
     let limits = shared.plan.limits();
     let slots = (0..connections)
-        .map(|_| Slot {
+        .map(|_| SimSlot {
             conn: Connection::new(None, limits),
             timing: SlotTiming::default(),
             socket: None,
