@@ -152,7 +152,7 @@ mod precise {
             let wait = fire.saturating_duration_since(Instant::now()).max(Duration::from_nanos(1));
             let spec = libc::itimerspec {
                 it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
-                it_value: libc::timespec { tv_sec: wait.as_secs() as libc::time_t, tv_nsec: wait.subsec_nanos() as _ },
+                it_value: libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ },
             };
             // SAFETY: a timerfd we own and a valid itimerspec; the old value is not wanted.
             unsafe { libc::timerfd_settime(self.timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
