@@ -284,9 +284,7 @@ pub fn fan_out(
     stats.targets.finished(ended);
     live.finished(ended);
     timeline.finished(ended);
-    if let Some(closed) = timeline.take_closed() {
-        hand_over(&closed);
-    }
+    timeline.hand_over_closed(hand_over);
 }
 
 /// One worker's live counters, alone on its cache line(s).

@@ -104,6 +104,9 @@ pub struct Connection {
     low_water: u32,
     /// The I/O and events waiting to be polled.
     outbox: Outbox,
+    /// Heads and body progress are announced as events
+    /// ([`Connection::with_progress_events`]).
+    progress_events: bool,
 }
 
 impl Connection {
@@ -127,7 +130,16 @@ impl Connection {
             handshake: None,
             low_water: 1,
             outbox: Outbox::default(),
+            progress_events: false,
         }
+    }
+
+    /// The same machine, announcing each response head ([`Event::Head`])
+    /// and each read's body bytes ([`Event::Body`]) as they arrive. Off by
+    /// default: a backend whose caller reads only finished requests does
+    /// not pay for two more events per response.
+    pub fn with_progress_events(self) -> Self {
+        Connection { progress_events: true, ..self }
     }
 
     /// Opens a connection before any request is due (pre-connect): connect,
@@ -353,8 +365,12 @@ impl Connection {
     pub fn handle_data(&mut self, data: &[u8], now: Instant, requests: &RequestSet) {
         match self.stage {
             Stage::Handshaking => return self.handshake_data(data, now),
-            Stage::Receiving | Stage::Sending => {}
-            Stage::Idle | Stage::Connecting => return self.idle_data(data),
+            Stage::Receiving => {}
+            // An answer before the send was reported: the request went out.
+            Stage::Sending => self.handle_sent_unobserved(now, requests),
+            // Nothing can arrive on a socket that is not connected yet.
+            Stage::Connecting => return,
+            Stage::Idle => return self.idle_data(data),
         }
         let Some(layer) = self.tls_layer.as_mut() else {
             self.first_byte_at(now);
@@ -404,6 +420,9 @@ impl Connection {
     fn announce_progress(&mut self, at: Instant) {
         let Some(stream) = self.stream.as_mut() else { return };
         stream.first_body_at(at, self.reader.body_begun());
+        if !self.progress_events {
+            return;
+        }
         if !stream.head_seen
             && let Some(status) = self.reader.status()
         {
@@ -447,8 +466,10 @@ impl Connection {
     pub fn handle_eof(&mut self, now: Instant, requests: &RequestSet) {
         match self.stage {
             Stage::Handshaking => return self.finish(Err(ErrorKind::ClosedBeforeResponse), now),
-            Stage::Receiving | Stage::Sending => {}
-            Stage::Idle | Stage::Connecting => return self.drop_connection(),
+            Stage::Receiving => {}
+            Stage::Sending => self.handle_sent_unobserved(now, requests),
+            Stage::Connecting => return,
+            Stage::Idle => return self.drop_connection(),
         }
         match self.reader.eof() {
             Ok(response) => self.complete(response, now, requests),

@@ -39,7 +39,8 @@ pub enum Event {
     /// failed (then an [`Io::Close`] came before this).
     Opened(Opened),
     /// A response head of `stream` was read at `at` (one per redirect
-    /// hop; the last is the final response's).
+    /// hop; the last is the final response's). Only from a machine made
+    /// [`super::Connection::with_progress_events`], as is [`Event::Body`].
     Head { stream: StreamId, status: u16, at: Instant },
     /// `bytes` more of `stream`'s response body arrived at `at`.
     Body { stream: StreamId, bytes: u64, at: Instant },

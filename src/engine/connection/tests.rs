@@ -51,7 +51,7 @@ const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 /// A machine whose plain connection was opened before any request.
 fn connected(r: &RequestSet, t0: Instant, limits: Limits) -> Connection {
-    let mut c = Connection::new(None, limits);
+    let mut c = Connection::new(None, limits).with_progress_events();
     c.open(t0, ms(t0, 1000));
     assert_eq!(io(&mut c, r), [Io::Close, Io::Connect]);
     c.handle_connected(Ok(()), t0);
@@ -83,7 +83,7 @@ fn reused(r: &RequestSet, t0: Instant) -> Connection {
 fn a_fresh_slot_connects_sends_announces_and_records_phases() {
     let r = requests("GET", true);
     let t0 = Instant::now();
-    let mut c = Connection::new(None, Limits::default());
+    let mut c = Connection::new(None, Limits::default()).with_progress_events();
     assert!(c.is_idle() && c.poll_timeout().is_none());
     let id = c.start(0, t0, t0, &r);
     assert_eq!(io(&mut c, &r), [Io::Close, Io::Connect]);
@@ -134,6 +134,40 @@ fn body_progress_is_announced_as_it_arrives() {
         ]
     );
     assert!(matches!(got[3], Event::Finished { stream: StreamId(0), .. }) && got.len() == 4);
+}
+
+#[test]
+fn without_progress_events_only_the_end_is_announced() {
+    let r = requests("GET", true);
+    let t0 = Instant::now();
+    let mut c = Connection::new(None, Limits::default());
+    c.start(0, t0, t0, &r);
+    io(&mut c, &r);
+    c.handle_connected(Ok(()), t0);
+    io(&mut c, &r);
+    c.handle_sent(Ok(()), t0, &r);
+    c.handle_data(OK, ms(t0, 3), &r);
+    let got = events(&mut c);
+    assert!(matches!(got[..], [Event::Finished { .. }]), "{got:?}");
+}
+
+#[test]
+fn an_answer_before_the_send_is_reported_is_read_and_nothing_arrives_while_connecting() {
+    let r = requests("GET", true);
+    let t0 = Instant::now();
+    let mut c = Connection::new(None, Limits::default());
+    c.start(0, t0, t0, &r);
+    io(&mut c, &r);
+    c.handle_data(b"stray", t0, &r);
+    c.handle_eof(t0, &r);
+    assert!(events(&mut c).is_empty() && io(&mut c, &r).is_empty(), "ignored while connecting");
+    c.handle_connected(Ok(()), t0);
+    io(&mut c, &r);
+    c.handle_data(OK, ms(t0, 2), &r);
+    let rec = ended(&mut c).record;
+    assert_eq!((rec.result, rec.write), (Ok(200), None), "read as the answer; the write was not seen");
+    c.handle_sent(Ok(()), ms(t0, 3), &r);
+    assert!(events(&mut c).is_empty() && c.is_idle(), "a late report of the send changes nothing");
 }
 
 #[test]

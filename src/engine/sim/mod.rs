@@ -91,7 +91,7 @@ pub fn run(plan: Plan, script: Script) -> SimOutcome {
     let limits = shared.plan.limits();
     let slots = (0..connections)
         .map(|_| SimSlot {
-            conn: Connection::new(None, limits),
+            conn: Connection::new(None, limits).with_progress_events(),
             timing: SlotTiming::default(),
             socket: None,
             requests_on_socket: 0,
