@@ -23,7 +23,7 @@ pub const FORMS: &str =
 pub struct Assertion {
     /// The expression as written (spaces removed).
     pub text: String,
-    metric: Metric,
+    metric: Measured,
     op: Op,
     limit: f64,
     /// The limit is a share of the completed requests.
@@ -31,7 +31,7 @@ pub struct Assertion {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Metric {
+enum Measured {
     /// A figure of a distribution of durations, nanoseconds.
     Latency(Source, Stat),
     Rps,
@@ -148,13 +148,13 @@ impl Assertion {
         let split = value.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(value.len());
         let (number, unit) = value.split_at(split);
         let number: f64 = number.parse().map_err(|_| bad("the limit is not a number"))?;
-        let latency = matches!(metric, Metric::Latency(..));
+        let latency = matches!(metric, Measured::Latency(..));
         let (limit, percent) = match (latency, unit) {
             (true, "") => return Err(bad("a latency limit needs a unit (ns, us, ms, s, m)")),
             (true, unit) => {
                 (number * latency_unit_ns(unit).ok_or_else(|| bad(&format!("unknown unit {unit:?}")))?, false)
             }
-            (false, "%") if metric != Metric::Rps => (number, true),
+            (false, "%") if metric != Measured::Rps => (number, true),
             (false, "") => (number, false),
             (false, unit) => {
                 return Err(bad(&format!("{name} takes a plain number{}, not {unit:?}", percent_note(metric))));
@@ -170,7 +170,7 @@ impl Assertion {
     /// `ttfb.p99` → 99).
     pub fn percentile(&self) -> Option<f64> {
         match self.metric {
-            Metric::Latency(_, Stat::Percentile(p)) => Some(p),
+            Measured::Latency(_, Stat::Percentile(p)) => Some(p),
             _ => None,
         }
     }
@@ -178,7 +178,7 @@ impl Assertion {
     /// Whether this threshold reads the corrected latency (a percentile,
     /// mean, min or max of it; not of a named metric).
     pub fn reads_latency(&self) -> bool {
-        matches!(self.metric, Metric::Latency(Source::Corrected, _))
+        matches!(self.metric, Measured::Latency(Source::Corrected, _))
     }
 
     /// Checks the threshold against a run's summary.
@@ -186,15 +186,24 @@ impl Assertion {
         let stats = summary.stats;
         let completed = (stats.responses + stats.total_errors()) as f64;
         let count = |n: u64| if self.percent { 100.0 * n as f64 / completed.max(1.0) } else { n as f64 };
+        let distribution = match self.metric {
+            Measured::Latency(Source::Corrected, _) => Some(&stats.corrected),
+            Measured::Latency(Source::Named(i), _) => Some(stats.metrics.get(i)),
+            _ => None,
+        };
+        // A threshold on a distribution without a sample cannot pass: an
+        // empty histogram reads 0, which would pass any `<` limit.
+        if distribution.is_some_and(|h| h.count() == 0) {
+            return Checked { text: self.text.clone(), value: 0.0, shown: "no samples".into(), pass: false };
+        }
         let measured = match self.metric {
-            Metric::Latency(Source::Corrected, stat) => stat.of(&stats.corrected),
-            Metric::Latency(Source::Named(i), stat) => stat.of(stats.metrics.get(i)),
-            Metric::Rps => summary.requests_per_sec,
-            Metric::Errors => count(stats.total_errors()),
-            Metric::Non2xx => {
+            Measured::Latency(_, stat) => stat.of(distribution.unwrap_or(&stats.corrected)),
+            Measured::Rps => summary.requests_per_sec,
+            Measured::Errors => count(stats.total_errors()),
+            Measured::Non2xx => {
                 count(stats.statuses().filter(|(code, _)| !(200..300).contains(code)).map(|(_, n)| n).sum())
             }
-            Metric::Status(code) => count(stats.statuses().filter(|&(c, _)| c == code).map(|(_, n)| n).sum()),
+            Measured::Status(code) => count(stats.statuses().filter(|&(c, _)| c == code).map(|(_, n)| n).sum()),
         };
         let pass = match self.op {
             Op::Lt => measured < self.limit,
@@ -203,10 +212,10 @@ impl Assertion {
             Op::Ge => measured >= self.limit,
             Op::Eq => measured == self.limit,
         };
-        let latency = matches!(self.metric, Metric::Latency(..));
+        let latency = matches!(self.metric, Measured::Latency(..));
         let (value, shown) = match (latency, self.metric, self.percent) {
             (true, ..) => (measured / 1e9, format!("{:.3} ms", measured / 1e6)),
-            (_, Metric::Rps, _) => (measured, format!("{measured:.2} req/s")),
+            (_, Measured::Rps, _) => (measured, format!("{measured:.2} req/s")),
             (_, _, true) => (measured, format!("{measured:.3}%")),
             _ => (measured, format!("{measured}")),
         };
@@ -214,24 +223,24 @@ impl Assertion {
     }
 }
 
-fn percent_note(metric: Metric) -> &'static str {
-    if metric == Metric::Rps { "" } else { " or a percentage" }
+fn percent_note(metric: Measured) -> &'static str {
+    if metric == Measured::Rps { "" } else { " or a percentage" }
 }
 
 /// What `name` measures, or why it measures nothing.
-fn metric(name: &str) -> Result<Metric, String> {
+fn metric(name: &str) -> Result<Measured, String> {
     let unknown = || format!("unknown measure {name:?}");
     if let Some(stat) = Stat::parse(name) {
-        return Ok(Metric::Latency(Source::Corrected, stat));
+        return Ok(Measured::Latency(Source::Corrected, stat));
     }
     Ok(match name {
-        "rps" => Metric::Rps,
-        "errors" => Metric::Errors,
-        "non2xx" => Metric::Non2xx,
+        "rps" => Measured::Rps,
+        "errors" => Measured::Errors,
+        "non2xx" => Measured::Non2xx,
         _ => {
             if let Some(code) = name.strip_prefix("status:") {
                 let code: u16 = code.parse().map_err(|_| unknown())?;
-                return (100..=999).contains(&code).then_some(Metric::Status(code)).ok_or_else(unknown);
+                return (100..=999).contains(&code).then_some(Measured::Status(code)).ok_or_else(unknown);
             }
             // A named metric: NAME.p99, NAME.mean, NAME.min, NAME.max.
             let (id, stat) = name.split_once('.').ok_or_else(unknown)?;
@@ -243,7 +252,7 @@ fn metric(name: &str) -> Result<Metric, String> {
             };
             let stat =
                 Stat::parse(stat).ok_or_else(|| format!("{id} takes .pNN, .mean, .min or .max, not {stat:?}"))?;
-            Metric::Latency(Source::Named(index), stat)
+            Measured::Latency(Source::Named(index), stat)
         }
     })
 }

@@ -71,6 +71,20 @@ fn every_form_passes_and_fails_on_purpose() {
 }
 
 #[test]
+fn a_distribution_without_samples_fails_every_threshold_on_it() {
+    // Every request refused: no latency and no ttfb, which would read 0.
+    let mut stats = WorkerStats::new();
+    stats.record(&Record::sample(Err(ErrorKind::ConnectRefused), Duration::ZERO));
+    let info = RunInfo::sample(Duration::from_secs(1));
+    let summary = Summary::new(&stats, &info);
+    for text in ["p99<50ms", "ttfb.p99<50ms", "ttfb.max<1s", "mean>=0s"] {
+        let checked = Assertion::parse(text).unwrap().check(&summary);
+        assert!(!checked.pass && checked.shown == "no samples", "{text}: {checked:?}");
+    }
+    assert!(Assertion::parse("errors<=1").unwrap().check(&summary).pass, "counts still read 0 as 0");
+}
+
+#[test]
 fn lists_split_at_commas() {
     let list = parse_list("p99<20ms, errors<0.1%,rps>=1").unwrap();
     assert_eq!(list.iter().map(|a| a.text.as_str()).collect::<Vec<_>>(), ["p99<20ms", "errors<0.1%", "rps>=1"]);

@@ -7,9 +7,12 @@
 //! bytes to transmit), [`Connection::poll_event`] (stream-tagged events:
 //! response head, body progress, the finished request's record) and
 //! [`Connection::poll_timeout`] (the next instant the machine must be told
-//! about). The machine owns every deadline (the request's, counted from its
-//! intended start; the TLS handshake's; the pre-connect limit), so a backend
-//! only moves bytes, reports times and wakes it when asked.
+//! about). The machine owns every deadline of a connection and its streams
+//! (the request's, counted from its intended start; the TLS handshake's; the
+//! pre-connect limit), so a backend only moves bytes, reports times and
+//! wakes it when asked. One limit stays with the backend: each TCP connect
+//! attempt's (`--connect-timeout`), part of the single operation that tries
+//! one address (a linked timeout on io_uring). vastar has no idle timeout.
 //!
 //! HTTP/1.1 carries at most one stream at a time. The machine decides when
 //! to reconnect, what to send, when a response is complete, whether to
@@ -30,7 +33,7 @@ use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
 use crate::http::{Feed, HttpError, Response, ResponseReader};
 use crate::stats::{ErrorKind, Handshake, nanos};
-use outbox::{Outbox, Step};
+use outbox::{Outbox, Pending};
 pub use outgoing::Outgoing;
 use outgoing::RequestBytes;
 pub use output::{Event, Finished, Io, Limits, Opened, StreamId};
@@ -186,9 +189,9 @@ impl Connection {
     /// The next I/O to carry out, if any.
     pub fn poll_io(&mut self, requests: &RequestSet) -> Option<Io> {
         match self.outbox.next_step()? {
-            Step::Close => Some(Io::Close),
-            Step::Connect => Some(Io::Connect),
-            Step::Transmit => Some(Io::Transmit(self.outgoing(requests))),
+            Pending::Close => Some(Io::Close),
+            Pending::Connect => Some(Io::Connect),
+            Pending::Transmit => Some(Io::Transmit(self.outgoing(requests))),
         }
     }
 
@@ -480,8 +483,10 @@ impl Connection {
         }
     }
 
-    /// A read failed with `kind` at `now`.
-    pub fn handle_recv_error(&mut self, kind: ErrorKind, now: Instant, requests: &RequestSet) {
+    /// A read failed with `kind` at `now`, or a send whose failure the
+    /// backend learned only later (io_uring's sends of shared bytes report
+    /// nothing but a failure).
+    pub fn handle_io_error(&mut self, kind: ErrorKind, now: Instant, requests: &RequestSet) {
         if self.is_idle() {
             return self.drop_connection();
         }

@@ -2,8 +2,8 @@
 //! asks for as flags (a close, a connect, bytes to transmit: always carried
 //! out in that order), and its events as short notes whose large payloads
 //! (the finished request's record, the opening's outcome) wait in one slot
-//! each. HTTP/1.1 ends at most one stream at a time, so one slot is enough,
-//! and a connection idle between polls holds no heap memory for them.
+//! each. HTTP/1.1 ends at most one stream at a time, so one slot is enough;
+//! the notes' queue holds a few dozen bytes once it has grown.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -21,7 +21,7 @@ enum Note {
 
 /// Which I/O comes next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Step {
+pub(super) enum Pending {
     Close,
     Connect,
     Transmit,
@@ -59,13 +59,13 @@ impl Outbox {
     }
 
     /// The next I/O, taken off.
-    pub(super) fn next_step(&mut self) -> Option<Step> {
+    pub(super) fn next_step(&mut self) -> Option<Pending> {
         if std::mem::take(&mut self.close) {
-            Some(Step::Close)
+            Some(Pending::Close)
         } else if std::mem::take(&mut self.connect) {
-            Some(Step::Connect)
+            Some(Pending::Connect)
         } else {
-            std::mem::take(&mut self.transmit).then_some(Step::Transmit)
+            std::mem::take(&mut self.transmit).then_some(Pending::Transmit)
         }
     }
 

@@ -208,7 +208,7 @@ fn no_retry_after_part_of_the_response_arrived() {
     let mut c = reused(&r, t0);
     c.handle_sent(Ok(()), t0, &r);
     c.handle_data(b"HTTP/1.1 2", t0, &r);
-    c.handle_recv_error(ErrorKind::Reset, t0, &r);
+    c.handle_io_error(ErrorKind::Reset, t0, &r);
     let f = ended(&mut c);
     assert_eq!((f.record.result, f.record.wire_bytes), (Err(ErrorKind::Reset), 10));
     assert_eq!(io(&mut c, &r), [Io::Close]);

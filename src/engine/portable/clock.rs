@@ -29,7 +29,7 @@ mod precise {
     use std::task::{Poll, Waker};
     use std::time::{Duration, Instant};
 
-    use crate::engine::SPIN_AHEAD;
+    use crate::engine::schedule::SPIN_AHEAD;
 
     use tokio::io::Interest;
     use tokio::io::unix::AsyncFd;

@@ -66,7 +66,7 @@ impl Backend for Portable {
     }
 }
 
-/// A worker with its runtime and, between pre-connect and work, its streams.
+/// A worker with its runtime and, between pre-connect and work, its sockets and machines.
 struct PortableWorker<'a> {
     runtime: Runtime,
     worker: ConnectionDriver<'a>,
@@ -75,7 +75,7 @@ struct PortableWorker<'a> {
 }
 
 /// A slot's socket (if open) and its machine, which holds the TLS session.
-type Slot = (Option<Stream>, Connection);
+type Slot = (Option<Socket>, Connection);
 
 impl<'a> Worker<'a> for PortableWorker<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
@@ -119,12 +119,12 @@ impl ConnectionDriver<'_> {
         let deadline = Instant::now() + self.shared.plan.preconnect_timeout;
         futures_util::stream::iter(0..count)
             .map(|_| async move {
-                let (mut stream, mut conn) = self.new_connection();
+                let (mut socket, mut conn) = self.new_connection();
                 conn.open(Instant::now(), deadline);
-                if let Event::Opened(opened) = self.carry(&mut conn, &mut stream).await {
+                if let Event::Opened(opened) = self.carry(&mut conn, &mut socket).await {
                     self.policy.borrow_mut().opened(&opened);
                 }
-                (stream, conn)
+                (socket, conn)
             })
             .buffer_unordered(self.shared.preconnect_parallel)
             .collect()
@@ -151,7 +151,7 @@ impl ConnectionDriver<'_> {
     }
 
     /// One connection slot: request after request, as the policy says.
-    async fn drive(&self, (mut stream, mut conn): Slot) {
+    async fn drive(&self, (mut socket, mut conn): Slot) {
         let mut timing = SlotTiming::default();
         let requests = &self.shared.plan.requests;
         loop {
@@ -165,7 +165,7 @@ impl ConnectionDriver<'_> {
                 Next::Start { intended, pick } => (intended, pick),
             };
             conn.start(pick, intended, Instant::now(), requests);
-            if let Event::Finished { finished, .. } = self.carry(&mut conn, &mut stream).await {
+            if let Event::Finished { finished, .. } = self.carry(&mut conn, &mut socket).await {
                 self.policy.borrow_mut().finish(&mut timing, &finished, conn.backoff(), Instant::now());
             }
         }
@@ -173,10 +173,10 @@ impl ConnectionDriver<'_> {
 
     /// Carries out the machine's I/O, each step under the machine's next
     /// deadline, until it reports a stream finished or a connection opened.
-    async fn carry(&self, conn: &mut Connection, stream: &mut Option<Stream>) -> Event {
+    async fn carry(&self, conn: &mut Connection, socket: &mut Option<Socket>) -> Event {
         loop {
             let deadline = conn.poll_timeout();
-            let step = self.step(conn, stream);
+            let step = self.step(conn, socket);
             match deadline {
                 Some(at) => {
                     if timeout_at(at.into(), step).await.is_err() {
@@ -190,7 +190,7 @@ impl ConnectionDriver<'_> {
                     // What came with the end: the socket's close.
                     while let Some(io) = conn.poll_io(&self.shared.plan.requests) {
                         debug_assert_eq!(io, Io::Close, "only a close follows the end of a stream");
-                        *stream = None;
+                        *socket = None;
                     }
                     return event;
                 }
@@ -199,16 +199,16 @@ impl ConnectionDriver<'_> {
     }
 
     /// Carries out one I/O the machine asks for, or one receive.
-    async fn step(&self, conn: &mut Connection, stream: &mut Option<Stream>) {
+    async fn step(&self, conn: &mut Connection, socket: &mut Option<Socket>) {
         let requests = &self.shared.plan.requests;
         match conn.poll_io(requests) {
-            Some(Io::Close) => *stream = None,
+            Some(Io::Close) => *socket = None,
             Some(Io::Connect) => {
-                let result = self.connect().await.map(|s| *stream = Some(s));
+                let result = self.connect().await.map(|s| *socket = Some(s));
                 conn.handle_connected(result, Instant::now());
             }
             Some(Io::Transmit(outgoing)) => {
-                let written = match (stream.as_mut(), outgoing) {
+                let written = match (socket.as_mut(), outgoing) {
                     (None, _) => Err(ErrorKind::Io),
                     (Some(s), Outgoing::Request(entry)) => {
                         s.write_all(&requests.pool.entry(entry).bytes).await.map_err(|e| classify(&e))
@@ -217,23 +217,23 @@ impl ConnectionDriver<'_> {
                 };
                 conn.handle_sent(written, Instant::now(), requests);
             }
-            None if conn.wants_receive() => self.receive(conn, stream).await,
+            None if conn.wants_receive() => self.receive(conn, socket).await,
             // Nothing to move and nothing awaited: the stream cannot end.
-            None => conn.handle_recv_error(ErrorKind::Io, Instant::now(), requests),
+            None => conn.handle_io_error(ErrorKind::Io, Instant::now(), requests),
         }
     }
 
     /// Waits for data and hands one read's worth to the machine.
-    async fn receive(&self, conn: &mut Connection, stream: &mut Option<Stream>) {
+    async fn receive(&self, conn: &mut Connection, socket: &mut Option<Socket>) {
         let requests = &self.shared.plan.requests;
-        let Some(s) = stream.as_mut() else {
-            return conn.handle_recv_error(ErrorKind::Io, Instant::now(), requests);
+        let Some(s) = socket.as_mut() else {
+            return conn.handle_io_error(ErrorKind::Io, Instant::now(), requests);
         };
         if let Some(bytes) = conn.low_water_change() {
             super::sockopt::set_receive_low_water(s.as_raw_fd(), bytes);
         }
         if let Err(e) = s.readable().await {
-            return conn.handle_recv_error(classify(&e), Instant::now(), requests);
+            return conn.handle_io_error(classify(&e), Instant::now(), requests);
         }
         let mut scratch = self.scratch.borrow_mut();
         match s.try_read(&mut scratch) {
@@ -248,13 +248,13 @@ impl ConnectionDriver<'_> {
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => conn.handle_recv_error(classify(&e), Instant::now(), requests),
+            Err(e) => conn.handle_io_error(classify(&e), Instant::now(), requests),
         }
     }
 
     /// Connects to the address the dialer names, then to the others in turn,
     /// each attempt limited by the connect timeout.
-    async fn connect(&self) -> Result<Stream, ErrorKind> {
+    async fn connect(&self) -> Result<Socket, ErrorKind> {
         let plan = &self.shared.plan;
         let mut attempt = Some(self.dialer.get().first());
         let mut last_error = ErrorKind::ConnectRefused;
@@ -286,42 +286,42 @@ fn timed_out() -> io::Error {
     io::Error::from(io::ErrorKind::TimedOut)
 }
 
-async fn connect_one(addr: &Address) -> io::Result<Stream> {
+async fn connect_one(addr: &Address) -> io::Result<Socket> {
     match addr {
         Address::Tcp(addr) => {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            Ok(Stream::Tcp(stream))
+            Ok(Socket::Tcp(stream))
         }
-        Address::Unix(path) => Ok(Stream::Unix(UnixStream::connect(path).await?)),
+        Address::Unix(path) => Ok(Socket::Unix(UnixStream::connect(path).await?)),
     }
 }
 
 /// A connection's socket: TCP, or a Unix domain socket (`--unix-socket`).
-enum Stream {
+enum Socket {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
-impl Stream {
+impl Socket {
     async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.write_all(bytes).await,
-            Stream::Unix(s) => s.write_all(bytes).await,
+            Socket::Tcp(s) => s.write_all(bytes).await,
+            Socket::Unix(s) => s.write_all(bytes).await,
         }
     }
 
     async fn readable(&self) -> io::Result<()> {
         match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
+            Socket::Tcp(s) => s.readable().await,
+            Socket::Unix(s) => s.readable().await,
         }
     }
 
     fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.try_read(buf),
-            Stream::Unix(s) => s.try_read(buf),
+            Socket::Tcp(s) => s.try_read(buf),
+            Socket::Unix(s) => s.try_read(buf),
         }
     }
 
@@ -329,15 +329,15 @@ impl Stream {
     fn forget_readable(&self) {
         let would_block = || Err::<(), _>(io::ErrorKind::WouldBlock.into());
         let _ = match self {
-            Stream::Tcp(s) => s.try_io(Interest::READABLE, would_block),
-            Stream::Unix(s) => s.try_io(Interest::READABLE, would_block),
+            Socket::Tcp(s) => s.try_io(Interest::READABLE, would_block),
+            Socket::Unix(s) => s.try_io(Interest::READABLE, would_block),
         };
     }
 
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         match self {
-            Stream::Tcp(s) => s.as_raw_fd(),
-            Stream::Unix(s) => s.as_raw_fd(),
+            Socket::Tcp(s) => s.as_raw_fd(),
+            Socket::Unix(s) => s.as_raw_fd(),
         }
     }
 }

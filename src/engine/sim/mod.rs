@@ -25,7 +25,7 @@ use super::policy::{Next, Policy, SlotTiming};
 use super::requests::RequestSet;
 use super::shared::Shared;
 use crate::stats::{ErrorKind, Timeline, WorkerStats};
-pub use script::{Arrival, Script, Step, response};
+pub use script::{Arrival, Script, ServerStep, response};
 
 /// What a simulated run measured, and what its server saw.
 #[derive(Debug)]
@@ -43,8 +43,8 @@ pub struct SimOutcome {
 /// Something due at an instant.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Due {
-    /// The slot's connect attempt on socket `socket` completes.
-    Connected { slot: usize, socket: u64 },
+    /// The slot's connect attempt on socket `socket` completes (or fails).
+    Connected { slot: usize, socket: u64, result: Result<(), ErrorKind> },
     /// The server's step for the slot's socket.
     Server { slot: usize, socket: u64, step: usize },
     /// The slot's machine asked to be told about this instant.
@@ -75,7 +75,7 @@ struct Sim<'a> {
     sequence: u64,
     slots: Vec<SimSlot>,
     /// Server steps waiting for their instant, by [`Due::Server`]'s `step`.
-    steps: Vec<Option<Step>>,
+    steps: Vec<Option<ServerStep>>,
     sockets: u64,
     accepted: u64,
     arrivals: Vec<Arrival>,
@@ -189,7 +189,7 @@ impl Sim<'_> {
     /// or a deadline the machine no longer has.
     fn is_stale(&self, at: Instant, due: &Due) -> bool {
         match *due {
-            Due::Connected { slot, socket } | Due::Server { slot, socket, .. } => {
+            Due::Connected { slot, socket, .. } | Due::Server { slot, socket, .. } => {
                 self.slots[slot].socket != Some(socket)
             }
             Due::Timeout { slot } => self.slots[slot].timeout_armed != Some(at),
@@ -200,11 +200,7 @@ impl Sim<'_> {
     fn handle(&mut self, due: Due) {
         let now = self.now;
         match due {
-            Due::Connected { slot, .. } => {
-                let result = match self.script.refuse {
-                    Some(kind) => Err(kind),
-                    None => Ok(()),
-                };
+            Due::Connected { slot, result, .. } => {
                 if result.is_ok() {
                     self.accepted += 1;
                     self.policy.connected(self.script.connect_latency, now);
@@ -215,9 +211,9 @@ impl Sim<'_> {
                 let Some(step) = self.steps[step].take() else { return };
                 let (conn, requests) = (&mut self.slots[slot].conn, &self.plan.requests);
                 match step {
-                    Step::Send(_, bytes) => conn.handle_data(&bytes, now, requests),
-                    Step::Close(_) => conn.handle_eof(now, requests),
-                    Step::Reset(_) => conn.handle_recv_error(ErrorKind::Reset, now, requests),
+                    ServerStep::Send(_, bytes) => conn.handle_data(&bytes, now, requests),
+                    ServerStep::Close(_) => conn.handle_eof(now, requests),
+                    ServerStep::Reset(_) => conn.handle_io_error(ErrorKind::Reset, now, requests),
                 }
             }
             Due::Timeout { slot } => {
@@ -296,15 +292,29 @@ impl Sim<'_> {
                 let socket = self.sockets;
                 self.sockets += 1;
                 (self.slots[slot].socket, self.slots[slot].requests_on_socket) = (Some(socket), 0);
-                self.at(now + self.script.connect_latency, Due::Connected { slot, socket });
+                // The attempt's own limit (--connect-timeout), as a backend's connect has.
+                let latency = self.script.connect_latency;
+                let (after, result) = match (self.script.refuse, self.plan.connect_timeout) {
+                    (Some(kind), _) => (latency, Err(kind)),
+                    (None, Some(limit)) if latency > limit => (limit, Err(ErrorKind::ConnectTimeout)),
+                    (None, _) => (latency, Ok(())),
+                };
+                self.at(now + after, Due::Connected { slot, socket, result });
             }
             Io::Transmit(outgoing) => {
                 let bytes = match outgoing {
                     Outgoing::Request(entry) => self.plan.requests.pool.entry(entry).bytes.to_vec(),
                     Outgoing::Bytes(bytes) => bytes.to_vec(),
                 };
-                self.arrive(slot, bytes);
-                self.slots[slot].conn.handle_sent(Ok(()), now, &self.plan.requests);
+                // Bytes for a socket that is not there fail as a backend's write would.
+                let sent = match self.slots[slot].socket {
+                    Some(_) => {
+                        self.arrive(slot, bytes);
+                        Ok(())
+                    }
+                    None => Err(ErrorKind::Io),
+                };
+                self.slots[slot].conn.handle_sent(sent, now, &self.plan.requests);
             }
         }
     }
@@ -316,7 +326,7 @@ impl Sim<'_> {
         self.slots[slot].requests_on_socket += 1;
         let arrival = Arrival { slot, socket, nth_on_socket, at: self.now - self.origin, bytes };
         for step in self.script.answer(&arrival) {
-            let (Step::Send(after, _) | Step::Close(after) | Step::Reset(after)) = step;
+            let (ServerStep::Send(after, _) | ServerStep::Close(after) | ServerStep::Reset(after)) = step;
             self.steps.push(Some(step));
             let step = self.steps.len() - 1;
             self.at(self.now + after, Due::Server { slot, socket, step });

