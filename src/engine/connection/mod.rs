@@ -31,11 +31,12 @@ use std::time::{Duration, Instant};
 use super::requests::{RequestSet, TlsTarget};
 use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
-use crate::http::{Feed, HttpError, Response, ResponseReader};
+use crate::http::{Feed, Response, ResponseReader};
 use crate::stats::{ErrorKind, Handshake, nanos};
 use outbox::{Outbox, Pending};
 pub use outgoing::Outgoing;
-use outgoing::RequestBytes;
+use outgoing::{RequestBytes, replayable};
+use output::http_error_kind;
 pub use output::{Event, Finished, Io, Limits, Opened, StreamId};
 use stream::Stream;
 use tls_layer::TlsLayer;
@@ -66,12 +67,6 @@ enum Stage {
     Handshaking,
     Sending,
     Receiving,
-}
-
-/// Methods that may be retried after a stale keep-alive connection
-/// (RFC 9110 §9.2.2; Go's client, and so hey, retries the same set).
-fn replayable(method: &[u8]) -> bool {
-    matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE")
 }
 
 /// One connection: its socket's state as the protocol sees it, its TLS
@@ -590,13 +585,6 @@ impl Connection {
         let record = stream.record(result, now, partial);
         let finished = Finished { record, handshake: self.handshake.take(), target: self.request.target };
         self.outbox.finished(stream.id, finished);
-    }
-}
-
-fn http_error_kind(e: HttpError) -> ErrorKind {
-    match e {
-        HttpError::HeadTooLarge => ErrorKind::HeadTooLarge,
-        _ => ErrorKind::InvalidResponse,
     }
 }
 

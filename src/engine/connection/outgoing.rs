@@ -62,3 +62,9 @@ impl RequestBytes {
         }
     }
 }
+
+/// Methods that may be retried after a stale keep-alive connection
+/// (RFC 9110 §9.2.2; Go's client, and so hey, retries the same set).
+pub(super) fn replayable(method: &[u8]) -> bool {
+    matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"TRACE")
+}

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::outgoing::Outgoing;
+use crate::http::HttpError;
 use crate::stats::{ErrorKind, Handshake, Record};
 
 /// The deadlines a connection keeps, from the run's flags.
@@ -64,4 +65,12 @@ pub struct Finished {
 pub struct Opened {
     pub result: Result<(), ErrorKind>,
     pub handshake: Option<Handshake>,
+}
+
+/// The failure category of a response the reader refused.
+pub(super) fn http_error_kind(e: HttpError) -> ErrorKind {
+    match e {
+        HttpError::HeadTooLarge => ErrorKind::HeadTooLarge,
+        _ => ErrorKind::InvalidResponse,
+    }
 }
