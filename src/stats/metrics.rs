@@ -51,19 +51,34 @@ pub fn names() -> String {
     METRICS.iter().map(|m| m.id).collect::<Vec<_>>().join(", ")
 }
 
-/// One request's value of each metric, in nanoseconds (`None`: not measured).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Samples([Option<u64>; METRICS.len()]);
+/// One request's value of each metric, in nanoseconds.
+///
+/// Kept as plain numbers with [`Samples::UNMEASURED`] for "no value", not
+/// as `Option`s: recording them is on every response's path, and a
+/// straight compare per metric is what it should cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Samples([u64; METRICS.len()]);
+
+impl Default for Samples {
+    fn default() -> Self {
+        Samples([Samples::UNMEASURED; METRICS.len()])
+    }
+}
 
 impl Samples {
+    /// The value of a metric that was not measured. No duration a run can
+    /// take reaches it (it is 584 years); a measurement that did is clamped
+    /// one below.
+    pub const UNMEASURED: u64 = u64::MAX;
+
     /// Sets the value of metric `metric` (an index in [`METRICS`]).
     #[inline]
     pub fn set(&mut self, metric: usize, ns: u64) {
-        self.0[metric] = Some(ns);
+        self.0[metric] = ns.min(Self::UNMEASURED - 1);
     }
 
     pub fn get(&self, metric: usize) -> Option<u64> {
-        self.0[metric]
+        Some(self.0[metric]).filter(|&ns| ns != Self::UNMEASURED)
     }
 }
 
@@ -99,9 +114,10 @@ impl Metrics {
     /// Records a request's samples: one histogram record per value, no allocation.
     #[inline]
     pub fn record(&mut self, samples: &Samples) {
-        for (histogram, value) in self.0.iter_mut().zip(samples.0) {
-            if let Some(ns) = value {
-                histogram.record(ns);
+        for metric in 0..METRICS.len() {
+            let ns = samples.0[metric];
+            if ns != Samples::UNMEASURED {
+                self.0[metric].record(ns);
             }
         }
     }
@@ -167,6 +183,12 @@ mod tests {
             all.record(&samples);
         }
         assert_eq!(all.get(TTFB).count(), 666, "requests without a value have no sample");
+        let mut edge = Samples::default();
+        assert_eq!(edge.get(TTFB), None);
+        edge.set(TTFB, 0);
+        assert_eq!(edge.get(TTFB), Some(0), "zero is a value");
+        edge.set(TTFB, u64::MAX);
+        assert_eq!(edge.get(TTFB), Some(u64::MAX - 1), "the largest value stays a value");
         a.merge(&b).unwrap();
         assert_eq!(a, all);
         let (mut sparse, whole) = (a.sparse(), all.sparse());

@@ -15,6 +15,9 @@ mod clock;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -176,14 +179,22 @@ impl ConnectionDriver<'_> {
     async fn carry(&self, conn: &mut Connection, socket: &mut Option<Socket>) -> Event {
         loop {
             let deadline = conn.poll_timeout();
-            let step = self.step(conn, socket);
-            match deadline {
-                Some(at) => {
-                    if timeout_at(at.into(), step).await.is_err() {
-                        conn.handle_timeout(Instant::now());
+            let timed_out = {
+                let mut step = pin!(self.step(conn, socket));
+                // Most steps (writing a request, reading data already there)
+                // finish at once: a timer is armed only for one that waits.
+                let finished = poll_fn(|cx| Poll::Ready(step.as_mut().poll(cx).is_ready())).await;
+                match (finished, deadline) {
+                    (true, _) => false,
+                    (false, Some(at)) => timeout_at(at.into(), step).await.is_err(),
+                    (false, None) => {
+                        step.await;
+                        false
                     }
                 }
-                None => step.await,
+            };
+            if timed_out {
+                conn.handle_timeout(Instant::now());
             }
             while let Some(event) = conn.poll_event() {
                 if matches!(event, Event::Finished { .. } | Event::Opened(_)) {
