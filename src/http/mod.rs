@@ -9,10 +9,12 @@
 
 pub mod chunked;
 pub mod head;
+pub mod openai;
 pub mod pool;
 pub mod reader;
 pub mod request;
 pub mod request_head;
+pub mod sse;
 pub mod template;
 
 pub use chunked::{ChunkedDecoder, Decoded};

@@ -13,9 +13,9 @@
 mod clock;
 
 use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::future::{Future, poll_fn};
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Instant;
