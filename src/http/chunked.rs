@@ -75,11 +75,19 @@ impl ChunkedDecoder {
 
     /// Consumes as much of `buf` as belongs to the body.
     pub fn decode(&mut self, buf: &[u8]) -> Result<Decoded, HttpError> {
+        self.decode_with(buf, |_| {})
+    }
+
+    /// [`ChunkedDecoder::decode`], handing each piece of chunk data to
+    /// `payload` as it passes (for bodies that are read, not only counted).
+    #[inline]
+    pub fn decode_with(&mut self, buf: &[u8], mut payload: impl FnMut(&[u8])) -> Result<Decoded, HttpError> {
         let mut i = 0;
         let mut data = 0u64;
         while i < buf.len() && self.state != State::Done {
             if let State::Data { left } = self.state {
                 let take = left.min((buf.len() - i) as u64);
+                payload(&buf[i..i + take as usize]);
                 i += take as usize;
                 data += take;
                 self.state = if take == left { State::DataCr } else { State::Data { left: left - take } };
@@ -176,17 +184,17 @@ fn hex_value(b: u8) -> Option<u8> {
 mod tests {
     use super::*;
 
-    /// Valid bodies: (encoded body followed by "NEXT", payload length).
-    const GOOD: &[(&[u8], u64)] = &[
-        (b"0\r\n\r\nNEXT", 0),
-        (b"5\r\nhello\r\n0\r\n\r\nNEXT", 5),
-        (b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", 11),
-        (b"A\r\n0123456789\r\n0\r\n\r\nNEXT", 10),
-        (b"a;name=value;x\r\n0123456789\r\n0;last\r\n\r\nNEXT", 10),
-        (b"3 ;ext\r\nabc\r\n0\r\n\r\nNEXT", 3),
-        (b"3\r\nabc\r\n0\r\nX-Trailer: yes\r\nOther: 1\r\n\r\nNEXT", 3),
-        (b"3\nabc\n0\n\nNEXT", 3),
-        (b"000003\r\nabc\r\n0000\r\n\r\nNEXT", 3),
+    /// Valid bodies: (encoded body followed by "NEXT", payload).
+    const GOOD: &[(&[u8], &[u8])] = &[
+        (b"0\r\n\r\nNEXT", b""),
+        (b"5\r\nhello\r\n0\r\n\r\nNEXT", b"hello"),
+        (b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT", b"hello world"),
+        (b"A\r\n0123456789\r\n0\r\n\r\nNEXT", b"0123456789"),
+        (b"a;name=value;x\r\n0123456789\r\n0;last\r\n\r\nNEXT", b"0123456789"),
+        (b"3 ;ext\r\nabc\r\n0\r\n\r\nNEXT", b"abc"),
+        (b"3\r\nabc\r\n0\r\nX-Trailer: yes\r\nOther: 1\r\n\r\nNEXT", b"abc"),
+        (b"3\nabc\n0\n\nNEXT", b"abc"),
+        (b"000003\r\nabc\r\n0000\r\n\r\nNEXT", b"abc"),
     ];
 
     const BAD: &[(&[u8], HttpError)] = &[
@@ -203,13 +211,22 @@ mod tests {
 
     /// Feeds `input` in pieces cut at `cuts`, returning (consumed, data, done).
     fn feed_split(input: &[u8], cuts: &[usize]) -> Result<(usize, u64, bool), HttpError> {
+        feed_split_payload(input, cuts, &mut Vec::new())
+    }
+
+    /// [`feed_split`], gathering the payload into `payload`.
+    fn feed_split_payload(
+        input: &[u8],
+        cuts: &[usize],
+        payload: &mut Vec<u8>,
+    ) -> Result<(usize, u64, bool), HttpError> {
         let mut dec = ChunkedDecoder::new();
         let (mut consumed, mut data) = (0, 0);
         let mut bounds = cuts.to_vec();
         bounds.push(input.len());
         let mut start = 0;
         for end in bounds {
-            let d = dec.decode(&input[start..end])?;
+            let d = dec.decode_with(&input[start..end], |piece| payload.extend_from_slice(piece))?;
             consumed += d.consumed;
             data += d.data;
             if d.done {
@@ -223,11 +240,13 @@ mod tests {
 
     #[test]
     fn good_bodies_decode_whole_and_split_at_every_offset() {
-        for &(input, payload) in GOOD {
-            let body_len = input.len() - 4;
+        for &(input, want) in GOOD {
+            let (body_len, payload) = (input.len() - 4, want.len() as u64);
             assert_eq!(feed_split(input, &[]), Ok((body_len, payload, true)), "{input:?}");
             for cut in 0..input.len() {
-                assert_eq!(feed_split(input, &[cut]), Ok((body_len, payload, true)), "{input:?} cut at {cut}");
+                let mut got = Vec::new();
+                let decoded = feed_split_payload(input, &[cut], &mut got);
+                assert_eq!((decoded, &got[..]), (Ok((body_len, payload, true)), want), "{input:?} cut at {cut}");
             }
             let every_byte: Vec<usize> = (1..input.len()).collect();
             assert_eq!(feed_split(input, &every_byte), Ok((body_len, payload, true)));

@@ -5,7 +5,8 @@
 //! Shaped like httparse: it borrows the received bytes, allocates nothing,
 //! and answers `Partial` until the blank line that ends the head has arrived.
 //! Only the fields a load generator acts on are kept (Content-Length,
-//! Transfer-Encoding, Connection, Location); every line is still validated so
+//! Transfer-Encoding, Connection, Location, and whether Content-Type names
+//! an event stream or JSON); every line is still validated so
 //! that garbage is reported as garbage. Lines may end in CRLF or a bare LF
 //! (RFC 9112 §2.2 allows accepting LF); a bare CR anywhere is an error.
 
@@ -44,6 +45,33 @@ pub enum TransferCoding {
     Other,
 }
 
+/// What Content-Type says the body is, as far as measuring it goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// Anything else, or no Content-Type: the body is only counted.
+    #[default]
+    Opaque,
+    /// `text/event-stream`: server-sent events, timed one by one.
+    EventStream,
+    /// `application/json` or `*/*+json`: may report token usage.
+    Json,
+}
+
+impl BodyFormat {
+    /// The format a Content-Type value names (parameters ignored).
+    fn of(value: &[u8]) -> BodyFormat {
+        let media = value.split(|&b| b == b';').next().unwrap_or(value).trim_ascii();
+        let ends_json = media.len() >= 5 && media[media.len() - 5..].eq_ignore_ascii_case(b"+json");
+        if media.eq_ignore_ascii_case(b"text/event-stream") {
+            BodyFormat::EventStream
+        } else if media.eq_ignore_ascii_case(b"application/json") || ends_json {
+            BodyFormat::Json
+        } else {
+            BodyFormat::Opaque
+        }
+    }
+}
+
 /// The parts of a response head that matter to a client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
@@ -60,6 +88,7 @@ pub struct Head {
     pub keep_alive: bool,
     /// Value of the Location field, trimmed.
     pub location: Option<Span>,
+    pub body_format: BodyFormat,
 }
 
 /// Offset just past the blank line that ends a head, scanning from `from`
@@ -154,6 +183,7 @@ fn parse_complete(head: &[u8], skipped: usize) -> Result<Head, HttpError> {
         close: fields.close,
         keep_alive: fields.keep_alive,
         location: fields.location,
+        body_format: fields.body_format,
     })
 }
 
@@ -166,6 +196,7 @@ pub(crate) struct Fields {
     pub close: bool,
     pub keep_alive: bool,
     pub location: Option<Span>,
+    pub body_format: BodyFormat,
 }
 
 /// Validates every field line up to the blank line and keeps the [`Fields`].
@@ -242,6 +273,8 @@ fn parse_field(line: &[u8], offset: usize, head: &mut Fields) -> Result<(), Http
             head.close |= token.eq_ignore_ascii_case(b"close");
             head.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
         }
+    } else if name.eq_ignore_ascii_case(b"content-type") {
+        head.body_format = BodyFormat::of(value);
     } else if name.eq_ignore_ascii_case(b"location") && head.location.is_none() {
         head.location = Some(Span { start: value_start, end: value_start + value.len() });
     }
@@ -303,6 +336,28 @@ fn merge_content_length(head: &mut Fields, value: &[u8]) -> Result<(), HttpError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_type_says_whether_a_body_is_events_or_json() {
+        let cases: &[(&str, BodyFormat)] = &[
+            ("text/event-stream", BodyFormat::EventStream),
+            ("Text/Event-Stream; charset=utf-8", BodyFormat::EventStream),
+            ("  text/event-stream  ", BodyFormat::EventStream),
+            ("application/json", BodyFormat::Json),
+            ("application/json; charset=utf-8", BodyFormat::Json),
+            ("application/problem+json", BodyFormat::Json),
+            ("text/plain", BodyFormat::Opaque),
+            ("text/event-streams", BodyFormat::Opaque),
+            ("application/jsonl", BodyFormat::Opaque),
+            ("json", BodyFormat::Opaque),
+            ("", BodyFormat::Opaque),
+        ];
+        for &(value, want) in cases {
+            let input = format!("HTTP/1.1 200 OK\r\nContent-Type: {value}\r\nContent-Length: 0\r\n\r\n");
+            assert_eq!(complete(input.as_bytes()).body_format, want, "{value:?}");
+        }
+        assert_eq!(complete(b"HTTP/1.1 200 OK\r\n\r\n").body_format, BodyFormat::Opaque);
+    }
 
     #[test]
     fn the_word_at_a_time_value_check_agrees_with_the_byte_rule_everywhere() {

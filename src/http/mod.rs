@@ -18,7 +18,7 @@ pub mod sse;
 pub mod template;
 
 pub use chunked::{ChunkedDecoder, Decoded};
-pub use head::{Head, Span, Status, TransferCoding, parse_head};
+pub use head::{BodyFormat, Head, Span, Status, TransferCoding, parse_head};
 pub use pool::{Entry, Pool};
 pub use reader::{Feed, Response, ResponseReader};
 pub use request::RequestSpec;

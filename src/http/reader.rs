@@ -6,7 +6,7 @@
 //! (bounded by [`MAX_HEAD_BYTES`]); bodies are counted, never stored, so
 //! memory stays constant whatever the response size.
 
-use super::head::{Head, Status, TransferCoding, find_head_end, parse_head_from, plausible_prefix};
+use super::head::{BodyFormat, Head, Status, TransferCoding, find_head_end, parse_head_from, plausible_prefix};
 use super::{ChunkedDecoder, HttpError, MAX_HEAD_BYTES};
 
 /// A response that has been read completely.
@@ -69,6 +69,7 @@ pub struct ResponseReader {
     wire_bytes: u64,
     body_bytes: u64,
     location: Vec<u8>,
+    body_format: BodyFormat,
 }
 
 impl Default for ResponseReader {
@@ -89,6 +90,7 @@ impl ResponseReader {
             wire_bytes: 0,
             body_bytes: 0,
             location: Vec::new(),
+            body_format: BodyFormat::Opaque,
         }
     }
 
@@ -104,6 +106,7 @@ impl ResponseReader {
         self.wire_bytes = 0;
         self.body_bytes = 0;
         self.location.clear();
+        self.body_format = BodyFormat::Opaque;
     }
 
     /// Bytes of the current response received so far.
@@ -149,8 +152,21 @@ impl ResponseReader {
         (!self.location.is_empty()).then_some(&self.location[..])
     }
 
+    /// What the final response's Content-Type says its body is (known
+    /// once its head has been read).
+    pub fn body_format(&self) -> BodyFormat {
+        self.body_format
+    }
+
     /// Consumes received bytes.
-    pub fn feed(&mut self, mut data: &[u8]) -> Result<Feed, HttpError> {
+    pub fn feed(&mut self, data: &[u8]) -> Result<Feed, HttpError> {
+        self.feed_with(data, |_| {})
+    }
+
+    /// [`ResponseReader::feed`], handing the final response's body (decoded
+    /// from chunked framing) to `payload` piece by piece as it passes.
+    #[inline]
+    pub fn feed_with(&mut self, mut data: &[u8], mut payload: impl FnMut(&[u8])) -> Result<Feed, HttpError> {
         loop {
             match &mut self.state {
                 State::Head => {
@@ -161,16 +177,18 @@ impl ResponseReader {
                     let (used, done) = match body {
                         Body::Length { left } => {
                             let take = (*left).min(data.len() as u64);
+                            payload(&data[..take as usize]);
                             *left -= take;
                             self.body_bytes += take;
                             (take as usize, *left == 0)
                         }
                         Body::Chunked(dec) => {
-                            let d = dec.decode(data)?;
+                            let d = dec.decode_with(data, &mut payload)?;
                             self.body_bytes += d.data;
                             (d.consumed, d.done)
                         }
                         Body::UntilClose => {
+                            payload(data);
                             self.body_bytes += data.len() as u64;
                             (data.len(), false)
                         }
@@ -285,6 +303,7 @@ impl ResponseReader {
             return; // interim response: the final one follows
         }
         self.status = head.status;
+        self.body_format = head.body_format;
         self.reusable = if head.minor_version == 1 { !head.close } else { head.keep_alive && !head.close };
         if let Some(span) = head.location {
             self.location.extend_from_slice(span.slice(buf));
@@ -350,6 +369,29 @@ mod tests {
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz", 200, 3),
         (b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 200, 13),
     ];
+
+    #[test]
+    fn the_body_is_handed_over_decoded_at_every_split() {
+        let cases: &[(&[u8], &[u8], BodyFormat)] = &[
+            (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: 5\r\n\r\nhello", b"hello", BodyFormat::EventStream),
+            (
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n3\r\n\":1\r\n1\r\n}\r\n0\r\n\r\n",
+                b"{\"a\":1}",
+                BodyFormat::Json,
+            ),
+            (b"HTTP/1.1 200 OK\r\n\r\nuntil close", b"until close", BodyFormat::Opaque),
+        ];
+        for &(input, body, format) in cases {
+            for cut in 0..=input.len() {
+                let (mut reader, mut got) = (ResponseReader::new(), Vec::new());
+                reader.start(false);
+                for piece in [&input[..cut], &input[cut..]] {
+                    let _ = reader.feed_with(piece, |bytes| got.extend_from_slice(bytes)).unwrap();
+                }
+                assert_eq!((&got[..], reader.body_format()), (body, format), "{input:?} cut at {cut}");
+            }
+        }
+    }
 
     /// Feeds `input` split at each offset in `cuts`.
     fn feed_split(reader: &mut ResponseReader, input: &[u8], cuts: &[usize]) -> Result<Feed, HttpError> {
