@@ -169,6 +169,11 @@ pub struct BenchArgs {
     /// timeline still shows it, marked); -z and -n count after it.
     #[arg(long, value_name = "DURATION")]
     pub warmup: Option<String>,
+    /// Count the requests that stay under every limit, and their rate
+    /// (vLLM's goodput): ttft<200ms,tpot<50ms,e2e<5s (any of the three;
+    /// a bare number is milliseconds).
+    #[arg(long, value_name = "LIMITS")]
+    pub goodput: Option<String>,
     /// Find the highest rate (open model) that meets --slo: climb from
     /// --find-max-start by --find-max-factor, then bisect. Each step is
     /// its own run of --find-max-step (longer for thin percentiles).
@@ -346,6 +351,7 @@ impl BenchArgs {
             rate: self.rate.as_deref(),
             stages: self.stages.as_deref(),
             warmup: self.warmup.as_deref(),
+            goodput: self.goodput.as_deref(),
             find_max: self.find_max.then_some(config::shape::SearchFlags {
                 slo: self.slo.as_deref(),
                 start: &self.find_max_start,

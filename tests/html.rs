@@ -218,6 +218,7 @@ fn one_hour() -> ResultDoc {
                 wire_bytes: 80,
                 body_bytes: 2,
                 metrics,
+                tally: vastar::stats::Tally::default(),
             };
             stats.record(&record);
             if let Some(done) = recorder.record(s * 1_000_000_000 + i * 5_000_000, &record) {

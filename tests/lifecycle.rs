@@ -154,6 +154,7 @@ fn record(result: Result<u16, ErrorKind>) -> Record {
         wire_bytes: 10,
         body_bytes: 2,
         metrics: vastar::stats::Samples::default(),
+        tally: vastar::stats::Tally::default(),
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Flags<'a> {
     pub rate: Option<&'a str>,
     pub stages: Option<&'a str>,
     pub warmup: Option<&'a str>,
+    /// `--goodput`, when given.
+    pub goodput: Option<&'a str>,
     /// `--find-max` and its flags, when given.
     pub find_max: Option<super::shape::SearchFlags<'a>>,
     pub method: &'a str,
@@ -115,6 +117,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         shape: load.shape,
         stages: load.stages,
         warmup,
+        goodput: flags.goodput.map(super::goodput::parse).transpose()?,
         find_max,
         timeout,
         connect_timeout,

@@ -5,6 +5,7 @@
 //! error message is written once, saying what is wrong and how to fix it.
 
 pub mod flags;
+pub mod goodput;
 pub mod requests;
 pub mod shape;
 pub mod targets;
@@ -139,6 +140,8 @@ pub struct Config {
     /// `--warmup`: load before the measured run, kept out of its results
     /// (before each step of `--find-max`).
     pub warmup: Option<Duration>,
+    /// `--goodput`: the limits a good request stays under.
+    pub goodput: Option<crate::stats::Goodput>,
     /// `--find-max`: search for the highest rate that meets the SLO.
     pub find_max: Option<shape::FindMax>,
     /// Deadline for a whole request, connect to last byte, from its intended

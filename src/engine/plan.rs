@@ -70,12 +70,15 @@ pub struct Plan {
     /// tallied apart ([`crate::stats::Warmup`]), take no ticket from the
     /// budget, and are left out of the run's other figures (not its timeline).
     pub warmup: Duration,
+    /// `--goodput`: the limits a good request stays under.
+    pub goodput: Option<crate::stats::Goodput>,
 }
 
 impl Plan {
-    /// The deadlines every connection of the run keeps.
+    /// The deadlines every connection of the run keeps, and what it judges
+    /// each request by.
     pub fn limits(&self) -> Limits {
-        Limits { request: self.timeout, handshake: self.connect_timeout }
+        Limits { request: self.timeout, handshake: self.connect_timeout, goodput: self.goodput }
     }
 }
 

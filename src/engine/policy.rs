@@ -23,7 +23,7 @@ use super::connection::{Finished, Opened};
 use super::plan::{Until, share_of};
 use super::schedule::{Claim, Schedule};
 use super::shared::Shared;
-use crate::stats::{Ended, ErrorKind, Handshake, Recorder, WorkerStats, fan_out, nanos};
+use crate::stats::{Ended, ErrorKind, Handshake, Recorder, Sampled, WorkerStats, fan_out, fan_out_sample, nanos};
 
 /// What a slot does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,6 +269,14 @@ impl<'a> Policy<'a> {
         self.in_flight -= 1;
         slot.not_before = backoff.map(|pause| now + pause);
         self.secured(finished.handshake.as_ref(), finished.record.result.err());
+    }
+
+    /// Records a value measured inside the slot's response at `at` (an
+    /// inter-token gap): `metric` is an index in [`crate::stats::METRICS`].
+    pub fn sampled(&mut self, slot: &SlotTiming, metric: usize, ns: u64, at: Instant) {
+        let sampled = Sampled { metric, ns, at_ns: self.since_start(at), warmup: slot.warmup };
+        let shared = self.shared;
+        fan_out_sample(&sampled, (&mut self.stats, &mut self.timeline), |done| shared.interval_done(done));
     }
 
     /// Records a connection opened at `now` after `took`.

@@ -29,6 +29,7 @@ fn ok() -> Finished {
         wire_bytes: 10,
         body_bytes: 2,
         metrics: crate::stats::Samples::default(),
+        tally: crate::stats::Tally::default(),
     };
     Finished { record, handshake: None, target: 0 }
 }

@@ -10,6 +10,7 @@ use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 
 use crate::http::Pool;
+use crate::http::request::target_of;
 
 /// The run's requests (shared, read-only).
 #[derive(Clone, Debug)]
@@ -24,12 +25,20 @@ pub struct RequestSet {
     /// `https://`: how connections are secured (each worker uses its
     /// [`TlsTarget::for_worker`] copy).
     pub tls: Option<TlsTarget>,
+    /// A request goes to an LLM endpoint (a path ending in `/completions`):
+    /// JSON answers are read for the output tokens their `usage` reports.
+    /// Event streams are read whatever the path.
+    pub usage_in_json: bool,
 }
 
 impl RequestSet {
     /// The run's requests are `pool`'s.
     pub fn new(pool: Arc<Pool>, keepalive: bool, follow_redirects: bool, host: String, port: u16) -> Self {
-        RequestSet { pool, keepalive, follow_redirects, host, port, tls: None }
+        let usage_in_json = pool.entries().iter().any(|entry| {
+            let target = target_of(&entry.bytes);
+            target.split('?').next().unwrap_or_default().ends_with("/completions")
+        });
+        RequestSet { pool, keepalive, follow_redirects, host, port, tls: None, usage_in_json }
     }
 
     /// The same requests over TLS.

@@ -133,6 +133,7 @@ impl Schedule {
             wire_bytes: 0,
             body_bytes: 0,
             metrics: crate::stats::Samples::default(),
+            tally: crate::stats::Tally::default(),
         }
     }
 }

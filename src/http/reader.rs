@@ -160,13 +160,18 @@ impl ResponseReader {
 
     /// Consumes received bytes.
     pub fn feed(&mut self, data: &[u8]) -> Result<Feed, HttpError> {
-        self.feed_with(data, |_| {})
+        self.feed_with(data, |_, _| {})
     }
 
     /// [`ResponseReader::feed`], handing the final response's body (decoded
-    /// from chunked framing) to `payload` piece by piece as it passes.
+    /// from chunked framing) to `payload` piece by piece as it passes, with
+    /// what its Content-Type says it is.
     #[inline]
-    pub fn feed_with(&mut self, mut data: &[u8], mut payload: impl FnMut(&[u8])) -> Result<Feed, HttpError> {
+    pub fn feed_with(
+        &mut self,
+        mut data: &[u8],
+        mut payload: impl FnMut(BodyFormat, &[u8]),
+    ) -> Result<Feed, HttpError> {
         loop {
             match &mut self.state {
                 State::Head => {
@@ -177,18 +182,19 @@ impl ResponseReader {
                     let (used, done) = match body {
                         Body::Length { left } => {
                             let take = (*left).min(data.len() as u64);
-                            payload(&data[..take as usize]);
+                            payload(self.body_format, &data[..take as usize]);
                             *left -= take;
                             self.body_bytes += take;
                             (take as usize, *left == 0)
                         }
                         Body::Chunked(dec) => {
-                            let d = dec.decode_with(data, &mut payload)?;
+                            let format = self.body_format;
+                            let d = dec.decode_with(data, |piece| payload(format, piece))?;
                             self.body_bytes += d.data;
                             (d.consumed, d.done)
                         }
                         Body::UntilClose => {
-                            payload(data);
+                            payload(self.body_format, data);
                             self.body_bytes += data.len() as u64;
                             (data.len(), false)
                         }
@@ -386,7 +392,7 @@ mod tests {
                 let (mut reader, mut got) = (ResponseReader::new(), Vec::new());
                 reader.start(false);
                 for piece in [&input[..cut], &input[cut..]] {
-                    let _ = reader.feed_with(piece, |bytes| got.extend_from_slice(bytes)).unwrap();
+                    let _ = reader.feed_with(piece, |_, bytes| got.extend_from_slice(bytes)).unwrap();
                 }
                 assert_eq!((&got[..], reader.body_format()), (body, format), "{input:?} cut at {cut}");
             }

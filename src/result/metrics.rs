@@ -69,13 +69,13 @@ pub fn docs_of(summaries: &[MetricSummary], values: &Metrics) -> BTreeMap<String
 }
 
 /// The metrics `docs` hold, for a run of `responses` responses (each has
-/// at most one value of each).
+/// at most one value of each metric measured once per response).
 pub fn read(docs: &BTreeMap<String, MetricDoc>, responses: u64) -> Result<Metrics, String> {
     let mut values = Metrics::default();
     for (id, doc) in docs {
         let i = metrics::find(id).ok_or_else(|| format!("unknown metric {id:?}"))?;
         let histogram = doc.histogram.histogram(&format!("of metric {id}"))?;
-        if histogram.count() > responses {
+        if metrics::METRICS[i].per_response && histogram.count() > responses {
             return Err(format!("metric {id} holds {} values, more than the {responses} responses", histogram.count()));
         }
         values.set(i, histogram);
@@ -95,7 +95,7 @@ pub fn read_interval(docs: &BTreeMap<String, HistogramDoc>, responses: u64) -> R
     for (id, doc) in docs {
         let i = metrics::find(id).ok_or_else(|| format!("unknown metric {id:?}"))?;
         let histogram = doc.histogram(&format!("of metric {id}"))?;
-        if histogram.count() > responses {
+        if metrics::METRICS[i].per_response && histogram.count() > responses {
             return Err(format!("metric {id} holds more values than the interval's responses"));
         }
         values.set(i, Sparse::of(&histogram));

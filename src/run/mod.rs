@@ -447,6 +447,7 @@ pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
         shape: executed(config).0,
         stages: executed(config).1,
         warmup: config.warmup.unwrap_or_default(),
+        goodput: config.goodput,
     })
 }
 

@@ -1,5 +1,6 @@
-//! Named distributions measured beside the latency, such as the time to
-//! the first byte of the response body.
+//! Named distributions measured beside the latency: the time to the first
+//! byte of the response body, and for event streams the time to the first
+//! token, the gaps between tokens and the time per output token.
 //!
 //! One table, [`METRICS`], says what each is; everything else goes over
 //! the table: a request carries one optional value per metric
@@ -27,19 +28,52 @@ pub struct Metric {
     pub unit: &'static str,
     /// What it measures, in one line.
     pub meaning: &'static str,
+    /// A response has at most one value (else one per event).
+    pub per_response: bool,
 }
 
 /// Time to first byte: the index of its row in [`METRICS`].
 pub const TTFB: usize = 0;
+/// Time to first token.
+pub const TTFT: usize = 1;
+/// Inter-token latency: the gaps between content events.
+pub const ITL: usize = 2;
+/// Time per output token.
+pub const TPOT: usize = 3;
 
 /// Every metric, in the order the outputs list them.
-pub const METRICS: [Metric; 1] = [Metric {
-    id: "ttfb",
-    label: "Time to first byte",
-    unit: "ns",
-    meaning: "from each request's intended start to the first byte of the response body \
-              (to the end of its head when it has no body)",
-}];
+pub const METRICS: [Metric; 4] = [
+    Metric {
+        id: "ttfb",
+        label: "Time to first byte",
+        unit: "ns",
+        meaning: "from each request's intended start to the first byte of the response body \
+                  (to the end of its head when it has no body)",
+        per_response: true,
+    },
+    Metric {
+        id: "ttft",
+        label: "Time to first token",
+        unit: "ns",
+        meaning: "from each streamed request's intended start to its first event with content",
+        per_response: true,
+    },
+    Metric {
+        id: "itl",
+        label: "Inter-token latency",
+        unit: "ns",
+        meaning: "the gap between consecutive events with content, one value per gap",
+        per_response: false,
+    },
+    Metric {
+        id: "tpot",
+        label: "Time per output token",
+        unit: "ns",
+        meaning: "per streamed response, (last content event - first) / (output tokens - 1); \
+                  none with a single token",
+        per_response: true,
+    },
+];
 
 /// The index in [`METRICS`] of the metric named `id`.
 pub fn find(id: &str) -> Option<usize> {
@@ -120,6 +154,12 @@ impl Metrics {
                 self.0[metric].record(ns);
             }
         }
+    }
+
+    /// Records one value of metric `metric` (one of many per response).
+    #[inline]
+    pub fn record_one(&mut self, metric: usize, ns: u64) {
+        self.0[metric].record(ns);
     }
 
     /// Adds `other`'s values. On overflow (only corrupt or hostile result

@@ -9,6 +9,8 @@
 //! a fixed set of categories, never by free text. The run over time is kept
 //! apart, in [`timeline`]: intervals a worker hands over as they end.
 
+pub mod counters;
+pub mod goodput;
 pub mod histogram;
 pub mod load_shape;
 pub mod metrics;
@@ -21,12 +23,14 @@ pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use counters::{COUNTERS, Counter, Counts, Tally};
+pub use goodput::Goodput;
 use histogram::add;
 pub use histogram::{Histogram, Overflow, Phase};
 pub use load_shape::{Concurrency, Segment, Shape};
 pub use metrics::{METRICS, Metric, Metrics, Samples};
 pub use record::{ErrorKind, Record, nanos};
-pub use sink::{Ended, Sink};
+pub use sink::{Ended, Sampled, Sink};
 pub use sparse::Sparse;
 pub use targets::{TargetRow, TargetStats};
 pub use timeline::{Interval, Recorder, Timeline};
@@ -74,6 +78,8 @@ pub struct WorkerStats {
     pub targets: TargetStats,
     /// The named metrics of the responses (see [`metrics`]).
     pub metrics: Metrics,
+    /// The named counts of the responses (see [`counters`]).
+    pub counts: Counts,
 }
 
 /// What the warm-up's requests came to: counted, never mixed with the run's.
@@ -130,6 +136,7 @@ impl WorkerStats {
             warmup: Warmup::default(),
             targets: TargetStats::default(),
             metrics: Metrics::default(),
+            counts: Counts::default(),
         }
     }
 
@@ -149,6 +156,7 @@ impl WorkerStats {
                 self.add_status(status, 1);
                 self.latency.record(nanos(r.latency));
                 self.metrics.record(&r.metrics);
+                self.counts.add(&r.tally);
                 self.corrected.record(nanos(r.queued + r.latency));
                 if let Some(write) = r.write {
                     self.write.record(nanos(write));
@@ -177,6 +185,7 @@ impl WorkerStats {
     pub fn merge(&mut self, other: &WorkerStats) -> Result<(), Overflow> {
         self.latency.merge(&other.latency)?;
         self.metrics.merge(&other.metrics)?;
+        self.counts.merge(&other.counts)?;
         self.corrected.merge(&other.corrected)?;
         self.connect_latency.merge(&other.connect_latency)?;
         self.tls.merge(&other.tls)?;
@@ -266,6 +275,12 @@ impl Sink for WorkerStats {
             self.record(ended.record);
         }
     }
+
+    fn sampled(&mut self, sampled: &Sampled) {
+        if !sampled.warmup {
+            self.metrics.record_one(sampled.metric, sampled.ns);
+        }
+    }
 }
 
 /// The one place a finished request goes: into every sink of the worker
@@ -284,6 +299,18 @@ pub fn fan_out(
     stats.targets.finished(ended);
     live.finished(ended);
     timeline.finished(ended);
+    timeline.hand_over_closed(hand_over);
+}
+
+/// The one place a value measured inside a response (an inter-token gap)
+/// goes: the worker's totals and its interval in progress, as [`fan_out`].
+pub fn fan_out_sample(
+    sampled: &Sampled,
+    (stats, timeline): (&mut WorkerStats, &mut Recorder),
+    hand_over: impl FnOnce(&timeline::Done),
+) {
+    stats.sampled(sampled);
+    timeline.sampled(sampled);
     timeline.hand_over_closed(hand_over);
 }
 

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::counters::Tally;
 use super::metrics::Samples;
 
 /// Why a request failed. A fixed set so that counting never allocates and a
@@ -24,6 +25,12 @@ pub enum ErrorKind {
     HeadTooLarge,
     TooManyRedirects,
     Io,
+    /// An event stream sent an `error` event or a chunk with an `error`.
+    StreamError,
+    /// An event of the stream was not well-formed JSON.
+    MalformedEvent,
+    /// An OpenAI stream ended without `[DONE]`.
+    StreamUnfinished,
     /// TLS: the server's certificate chain leads to no trusted root.
     TlsUnknownIssuer,
     TlsExpired,
@@ -42,7 +49,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 25] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Unreachable,
@@ -56,6 +63,9 @@ impl ErrorKind {
         ErrorKind::HeadTooLarge,
         ErrorKind::TooManyRedirects,
         ErrorKind::Io,
+        ErrorKind::StreamError,
+        ErrorKind::MalformedEvent,
+        ErrorKind::StreamUnfinished,
         ErrorKind::TlsUnknownIssuer,
         ErrorKind::TlsExpired,
         ErrorKind::TlsNotYetValid,
@@ -83,6 +93,9 @@ impl ErrorKind {
             ErrorKind::HeadTooLarge => "response head too large",
             ErrorKind::TooManyRedirects => "too many redirects",
             ErrorKind::Io => "other I/O error",
+            ErrorKind::StreamError => "error event in the stream",
+            ErrorKind::MalformedEvent => "malformed JSON in a stream event",
+            ErrorKind::StreamUnfinished => "stream ended before [DONE]",
             ErrorKind::TlsUnknownIssuer => "TLS: certificate signed by an unknown authority (--cacert, -k)",
             ErrorKind::TlsExpired => "TLS: certificate expired (-k)",
             ErrorKind::TlsNotYetValid => "TLS: certificate not valid yet (check the clock, -k)",
@@ -111,6 +124,9 @@ impl ErrorKind {
             ErrorKind::HeadTooLarge => "head_too_large",
             ErrorKind::TooManyRedirects => "too_many_redirects",
             ErrorKind::Io => "io",
+            ErrorKind::StreamError => "stream_error",
+            ErrorKind::MalformedEvent => "malformed_event",
+            ErrorKind::StreamUnfinished => "stream_unfinished",
             ErrorKind::TlsUnknownIssuer => "tls_unknown_issuer",
             ErrorKind::TlsExpired => "tls_expired",
             ErrorKind::TlsNotYetValid => "tls_not_yet_valid",
@@ -168,6 +184,8 @@ pub struct Record {
     pub body_bytes: u64,
     /// Its value of each named metric (see [`super::metrics`]), when measured.
     pub metrics: Samples,
+    /// Its named counts (see [`super::counters`]): events, tokens.
+    pub tally: Tally,
 }
 
 /// The requests of the unit tests, built up from a result and a latency.
@@ -186,7 +204,15 @@ impl Record {
             wire_bytes: 0,
             body_bytes: 0,
             metrics,
+            tally: Tally::default(),
         }
+    }
+
+    /// The same request with `n` for counter `counter` (an index in
+    /// [`super::counters::COUNTERS`]).
+    pub fn counted(mut self, counter: usize, n: u32) -> Record {
+        self.tally.0[counter] = n;
+        self
     }
 
     /// The same request with `value` for metric `metric` (an index in

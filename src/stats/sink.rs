@@ -24,8 +24,25 @@ pub struct Ended<'a> {
     pub warmup: bool,
 }
 
+/// A value of a metric measured inside a response, one of many (an
+/// inter-token gap), as every sink sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Sampled {
+    /// The metric (an index in [`super::METRICS`]).
+    pub metric: usize,
+    pub ns: u64,
+    /// When it was measured, in nanoseconds from the run's start.
+    pub at_ns: u64,
+    /// Its request was meant to start in the warm-up.
+    pub warmup: bool,
+}
+
 /// Something that counts finished requests.
 pub trait Sink {
     /// Counts one finished request (without allocating).
     fn finished(&mut self, ended: &Ended);
+
+    /// Counts a value measured inside a response (without allocating);
+    /// sinks that keep no metrics ignore it.
+    fn sampled(&mut self, _sampled: &Sampled) {}
 }

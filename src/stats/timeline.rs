@@ -17,10 +17,11 @@
 
 use std::time::Duration;
 
+use super::counters::Counts;
 use super::histogram::{Histogram, Overflow, add};
 use super::metrics::{Metrics, SparseMetrics};
 use super::record::{ErrorKind, Record, nanos};
-use super::sink::{Ended, Sink};
+use super::sink::{Ended, Sampled, Sink};
 use super::sparse::Sparse;
 
 /// Shortest interval `--interval` accepts.
@@ -55,6 +56,8 @@ pub struct Interval {
     pub latency: Sparse,
     /// The named metrics of the responses.
     pub metrics: SparseMetrics,
+    /// The named counts of the responses.
+    pub counts: Counts,
 }
 
 impl Interval {
@@ -89,6 +92,7 @@ impl Interval {
         add(&mut self.connections, other.connections)?;
         add(&mut self.sent, other.sent)?;
         self.latency = self.latency.merged(&other.latency)?;
+        self.counts.merge(&other.counts)?;
         self.metrics.add(&other.metrics)
     }
 }
@@ -133,6 +137,7 @@ impl Recorder {
                 open.statuses[class_of(status)] += 1;
                 self.latency.record(nanos(r.queued + r.latency));
                 self.metrics.record(&r.metrics);
+                open.counts.add(&r.tally);
             }
             Err(kind) => {
                 open.errors[kind.index()] += 1;
@@ -141,6 +146,14 @@ impl Recorder {
                 }
             }
         }
+        done
+    }
+
+    /// Counts a value measured inside a response `at_ns` after the start.
+    #[inline]
+    pub fn sample(&mut self, at_ns: u64, metric: usize, ns: u64) -> Option<Done> {
+        let done = self.advance(at_ns);
+        self.metrics.record_one(metric, ns);
         done
     }
 
@@ -197,6 +210,15 @@ impl Sink for Recorder {
         // An interval is a few hundred bytes: moved only when one closed
         // (about once per interval), never per request.
         if let Some(closed) = self.record(ended.at_ns, ended.record) {
+            debug_assert!(self.closed.is_none(), "a closed interval was never handed over");
+            self.closed = Some(closed);
+        }
+    }
+
+    /// The warm-up's values count too, as its requests do.
+    #[inline]
+    fn sampled(&mut self, sampled: &Sampled) {
+        if let Some(closed) = self.sample(sampled.at_ns, sampled.metric, sampled.ns) {
             debug_assert!(self.closed.is_none(), "a closed interval was never handed over");
             self.closed = Some(closed);
         }

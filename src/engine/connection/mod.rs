@@ -20,6 +20,8 @@
 //! stale keep-alive to retry. For `https://` it owns the connection's TLS
 //! session ([`tls_layer`]), under the HTTP reader.
 
+mod between;
+mod meter;
 mod outbox;
 mod outgoing;
 mod output;
@@ -32,7 +34,9 @@ use super::requests::{RequestSet, TlsTarget};
 use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
 use crate::http::{Feed, Response, ResponseReader};
+use crate::stats::metrics::ITL;
 use crate::stats::{ErrorKind, Handshake, nanos};
+use meter::{BodyFacts, BodyMeter};
 use outbox::{Outbox, Pending};
 pub use outgoing::Outgoing;
 use outgoing::{RequestBytes, replayable};
@@ -105,6 +109,8 @@ pub struct Connection {
     /// Heads and body progress are announced as events
     /// ([`Connection::with_progress_events`]).
     progress_events: bool,
+    /// What response bodies say about tokens.
+    body_meter: BodyMeter,
 }
 
 impl Connection {
@@ -129,6 +135,7 @@ impl Connection {
             low_water: 1,
             outbox: Outbox::default(),
             progress_events: false,
+            body_meter: BodyMeter::default(),
         }
     }
 
@@ -174,6 +181,7 @@ impl Connection {
     pub fn start(&mut self, pick: u64, intended: Instant, now: Instant, requests: &RequestSet) -> StreamId {
         debug_assert!(self.is_idle(), "HTTP/1.1 carries one stream at a time");
         self.request.pick(pick, &requests.pool);
+        self.body_meter.read_usage_in_json(requests.usage_in_json);
         let id = StreamId(self.next_stream);
         self.next_stream += 1;
         self.stream = Some(Stream::new(id, intended.min(now), now, self.limits));
@@ -247,7 +255,9 @@ impl Connection {
     /// to 3-4, 37-41% less CPU per response); 1 byte otherwise.
     pub fn low_water_change(&mut self) -> Option<u32> {
         let due = self.bytes_due();
-        let want = if due >= LOW_WATER_MIN { due.min(LOW_WATER_MAX) as u32 } else { 1 };
+        // Events are timed as they arrive: a stream's reads never wait for more.
+        let batch = due >= LOW_WATER_MIN && !self.body_meter.streaming();
+        let want = if batch { due.min(LOW_WATER_MAX) as u32 } else { 1 };
         (want != self.low_water).then(|| {
             self.low_water = want;
             want
@@ -259,23 +269,6 @@ impl Connection {
         self.connected = false;
         self.reused = false;
         self.outbox.close();
-    }
-
-    /// Bytes arrived on an idle connection (no request in flight). TLS
-    /// messages the server may send at any time (session tickets) are
-    /// absorbed; anything else means the connection cannot be reused.
-    fn idle_data(&mut self, data: &[u8]) {
-        let usable = match self.tls_layer.as_mut() {
-            Some(layer) if !data.is_empty() => {
-                let mut plaintext = false;
-                let fed = layer.feed(data, &mut |plain| plaintext |= !plain.is_empty());
-                !plaintext && fed.is_ok_and(|received| !received.closed)
-            }
-            _ => data.is_empty(),
-        };
-        if !usable {
-            self.drop_connection();
-        }
     }
 
     fn method<'a>(&'a self, requests: &'a RequestSet) -> &'a [u8] {
@@ -352,6 +345,7 @@ impl Connection {
                     (stream.first_byte, stream.first_body) = (None, None);
                 }
                 self.reader.start(head);
+                self.body_meter.reset();
                 self.stage = Stage::Receiving;
             }
             Err(kind) if self.may_retry(requests, false) && kind == ErrorKind::Reset => self.retry(now),
@@ -370,9 +364,16 @@ impl Connection {
             Stage::Connecting => return,
             Stage::Idle => return self.idle_data(data),
         }
+        let stream = self.stream.as_ref().map(|s| s.id);
+        let (reader, body_meter, outbox) = (&mut self.reader, &mut self.body_meter, &mut self.outbox);
+        let mut gap = |ns| {
+            if let Some(id) = stream {
+                outbox.sample(id, ITL, ns, now);
+            }
+        };
         let Some(layer) = self.tls_layer.as_mut() else {
+            let fed = body_meter.feed(reader, data, now, &mut gap);
             self.first_byte_at(now);
-            let fed = self.reader.feed(data);
             self.announce_progress(now);
             return match fed {
                 Ok(Feed::NeedMore) => {}
@@ -380,12 +381,11 @@ impl Connection {
                 Err(e) => self.finish(Err(http_error_kind(e)), now),
             };
         };
-        let reader = &mut self.reader;
         let (mut fed, mut plaintext) = (Ok(Feed::NeedMore), false);
         let received = layer.feed(data, &mut |plain| {
             plaintext |= !plain.is_empty();
             if fed.is_ok() && !plain.is_empty() {
-                fed = reader.feed(plain);
+                fed = body_meter.feed(reader, plain, now, &mut gap);
             }
         });
         // The response's first byte, not a session ticket that came before it.
@@ -432,32 +432,6 @@ impl Connection {
             self.outbox.body(stream.id, body - stream.body_seen, at);
             stream.body_seen = body;
         }
-    }
-
-    /// A flight of the server's handshake arrived.
-    fn handshake_data(&mut self, data: &[u8], now: Instant) {
-        let Some(layer) = self.tls_layer.as_mut() else { return self.finish(Err(ErrorKind::TlsOther), now) };
-        let mut plaintext = false;
-        let fed = layer.feed(data, &mut |plain| plaintext |= !plain.is_empty());
-        match fed {
-            Err(kind) => return self.finish(Err(kind), now),
-            Ok(received) if received.closed => return self.finish(Err(ErrorKind::ClosedBeforeResponse), now),
-            // Nothing was asked yet: application data now is not HTTP.
-            Ok(_) if plaintext => return self.finish(Err(ErrorKind::InvalidResponse), now),
-            Ok(_) => {}
-        }
-        if layer.is_handshaking() {
-            self.outbox.set_transmit(layer.has_output());
-            return;
-        }
-        self.handshake = layer.handshake(now);
-        if self.opening.is_some() && layer.has_output() {
-            // Finish the handshake before the clock starts.
-            self.outbox.set_transmit(true);
-            return;
-        }
-        // A request goes out with the handshake's last flight.
-        self.ready(now)
     }
 
     /// The peer closed its side at `now`.
@@ -537,6 +511,7 @@ impl Connection {
     }
 
     fn complete(&mut self, response: Response, now: Instant, requests: &RequestSet) {
+        let body = self.body_meter.end();
         let Some(stream) = self.stream.as_mut() else { return self.finish(Ok(response.status), now) };
         if let Some(first) = stream.first_byte {
             stream.read_ns += nanos(now - first);
@@ -563,15 +538,29 @@ impl Connection {
                 return self.next_hop(now);
             }
         }
-        self.finish(Ok(response.status), now)
+        match body {
+            // A body that says the request failed, though it arrived whole.
+            Some(facts) => self.end_stream(facts.verdict().map_or(Ok(response.status), Err), now, Some(facts)),
+            None => self.finish(Ok(response.status), now),
+        }
     }
 
     /// Ends the stream (or the opening) with `result`; a connection that
     /// cannot be reused is closed.
     fn finish(&mut self, result: Result<u16, ErrorKind>, now: Instant) {
-        let receiving = self.stage == Stage::Receiving;
+        if result.is_err() {
+            self.drop_connection();
+        }
+        self.end_stream(result, now, None)
+    }
+
+    /// Ends the stream (or the opening) with `result`, the connection left
+    /// as it is unless it cannot be reused; `body` is what the complete
+    /// response's body said.
+    fn end_stream(&mut self, result: Result<u16, ErrorKind>, now: Instant, body: Option<BodyFacts>) {
+        let receiving = self.stage == Stage::Receiving && body.is_none();
         self.stage = Stage::Idle;
-        if result.is_err() || !self.connected {
+        if !self.connected {
             self.drop_connection();
         }
         if self.opening.take().is_some() {
@@ -582,7 +571,7 @@ impl Connection {
         let Some(stream) = self.stream.take() else { return };
         // A failed response's bytes so far still crossed the wire.
         let partial = if result.is_err() && receiving { self.reader.bytes_received() } else { 0 };
-        let record = stream.record(result, now, partial);
+        let record = stream.record(result, now, partial, body.as_ref(), self.limits.goodput.as_ref());
         let finished = Finished { record, handshake: self.handshake.take(), target: self.request.target };
         self.outbox.finished(stream.id, finished);
     }

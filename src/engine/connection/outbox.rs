@@ -16,6 +16,7 @@ enum Note {
     Opened,
     Head { stream: StreamId, status: u16, at: Instant },
     Body { stream: StreamId, bytes: u64, at: Instant },
+    Sample { stream: StreamId, metric: usize, ns: u64, at: Instant },
     Finished,
 }
 
@@ -77,6 +78,10 @@ impl Outbox {
         self.notes.push_back(Note::Body { stream, bytes, at });
     }
 
+    pub(super) fn sample(&mut self, stream: StreamId, metric: usize, ns: u64, at: Instant) {
+        self.notes.push_back(Note::Sample { stream, metric, ns, at });
+    }
+
     pub(super) fn finished(&mut self, stream: StreamId, finished: Finished) {
         debug_assert!(self.finished.is_none(), "one stream ends at a time");
         self.finished = Some((stream, finished));
@@ -94,6 +99,7 @@ impl Outbox {
             let event = match self.notes.pop_front()? {
                 Note::Head { stream, status, at } => Some(Event::Head { stream, status, at }),
                 Note::Body { stream, bytes, at } => Some(Event::Body { stream, bytes, at }),
+                Note::Sample { stream, metric, ns, at } => Some(Event::Sample { stream, metric, ns, at }),
                 Note::Opened => self.opened.take().map(Event::Opened),
                 Note::Finished => self.finished.take().map(|(stream, finished)| Event::Finished { stream, finished }),
             };

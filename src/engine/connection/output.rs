@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::outgoing::Outgoing;
 use crate::http::HttpError;
-use crate::stats::{ErrorKind, Handshake, Record};
+use crate::stats::{ErrorKind, Goodput, Handshake, Record};
 
 /// The deadlines a connection keeps, from the run's flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -15,6 +15,8 @@ pub struct Limits {
     pub request: Option<Duration>,
     /// The TLS handshake, counted from the TCP connection (`--connect-timeout`).
     pub handshake: Option<Duration>,
+    /// What a request must meet to count as good (`--goodput`).
+    pub goodput: Option<Goodput>,
 }
 
 /// One request on a connection. Numbered per connection, from 0.
@@ -45,6 +47,10 @@ pub enum Event {
     Head { stream: StreamId, status: u16, at: Instant },
     /// `bytes` more of `stream`'s response body arrived at `at`.
     Body { stream: StreamId, bytes: u64, at: Instant },
+    /// A value of a metric measured inside `stream`'s response at `at`,
+    /// one of many (an inter-token gap): `metric` is an index in
+    /// [`crate::stats::METRICS`].
+    Sample { stream: StreamId, metric: usize, ns: u64, at: Instant },
     /// `stream` is over: answered, or failed with the category in its
     /// record's result. Exactly one per started stream.
     Finished { stream: StreamId, finished: Finished },

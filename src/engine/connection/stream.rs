@@ -4,9 +4,11 @@
 
 use std::time::{Duration, Instant};
 
+use super::meter::BodyFacts;
 use super::output::{Limits, StreamId};
-use crate::stats::metrics::TTFB;
-use crate::stats::{ErrorKind, Record, Samples, nanos};
+use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_USAGE};
+use crate::stats::metrics::{TPOT, TTFB, TTFT};
+use crate::stats::{ErrorKind, Goodput, Record, Samples, Tally, nanos};
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Stream {
@@ -78,14 +80,26 @@ impl Stream {
     }
 
     /// The request's record, ended at `now` with `result`; `partial` bytes
-    /// of an unfinished response also crossed the wire.
-    pub(super) fn record(&self, result: Result<u16, ErrorKind>, now: Instant, partial: u64) -> Record {
+    /// of an unfinished response also crossed the wire; `body` is what its
+    /// body said about tokens, when it was read.
+    pub(super) fn record(
+        &self,
+        result: Result<u16, ErrorKind>,
+        now: Instant,
+        partial: u64,
+        body: Option<&BodyFacts>,
+        goodput: Option<&Goodput>,
+    ) -> Record {
         let ns = Duration::from_nanos;
-        let mut metrics = Samples::default();
+        let (mut metrics, mut tally) = (Samples::default(), Tally::default());
         if result.is_ok() {
             // A body framed by the close began when the close came, if it was empty.
             let first_body = self.first_body.unwrap_or(now).saturating_duration_since(self.intended);
             metrics.set(TTFB, nanos(first_body));
+            let (ttft, tpot) = body.map_or((None, None), |facts| self.tokens(facts, &mut metrics, &mut tally));
+            if let Some(goodput) = goodput {
+                tally.0[GOOD] = u32::from(goodput.met(ttft, tpot, now.saturating_duration_since(self.intended)));
+            }
         }
         Record {
             result,
@@ -97,6 +111,36 @@ impl Stream {
             wire_bytes: self.wire_bytes + partial,
             body_bytes: self.body_bytes,
             metrics,
+            tally,
         }
+    }
+
+    /// A read body's token figures, into the record's metrics and counts:
+    /// (time to first token, time per output token) when there are some.
+    fn tokens(
+        &self,
+        facts: &BodyFacts,
+        metrics: &mut Samples,
+        tally: &mut Tally,
+    ) -> (Option<Duration>, Option<Duration>) {
+        let (tokens, from_usage) = facts.tokens();
+        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        tally.0[STREAMED] = u32::from(facts.streamed);
+        tally.0[EVENTS] = facts.events;
+        tally.0[TOKENS] = count(tokens);
+        tally.0[TOKENS_FROM_USAGE] = u32::from(from_usage);
+        let ttft = facts.first_content.map(|first| first.saturating_duration_since(self.intended));
+        if let Some(ttft) = ttft {
+            metrics.set(TTFT, nanos(ttft));
+        }
+        let tpot = match (facts.first_content, facts.last_content) {
+            (Some(first), Some(last)) if tokens > 1 => {
+                let per_token = nanos(last.saturating_duration_since(first)) / (tokens - 1);
+                metrics.set(TPOT, per_token);
+                Some(Duration::from_nanos(per_token))
+            }
+            _ => None,
+        };
+        (ttft, tpot)
     }
 }

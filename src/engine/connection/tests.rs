@@ -283,7 +283,7 @@ fn a_closing_response_reconnects_for_the_next_request() {
 fn parse_errors_and_timeouts_close_the_connection() {
     let r = requests("GET", true);
     let t0 = Instant::now();
-    let limits = Limits { request: Some(Duration::from_millis(20)), handshake: None };
+    let limits = Limits { request: Some(Duration::from_millis(20)), ..Limits::default() };
     let mut c = connected(&r, t0, limits);
     c.start(0, t0, t0, &r);
     io(&mut c, &r);
@@ -349,7 +349,7 @@ fn head_requests_expect_no_body() {
 fn a_late_start_is_queued_time_and_the_deadline_counts_from_the_intended_start() {
     let r = requests("GET", true);
     let t0 = Instant::now();
-    let limits = Limits { request: Some(Duration::from_millis(300)), handshake: None };
+    let limits = Limits { request: Some(Duration::from_millis(300)), ..Limits::default() };
     // Meant to start at t0, started 30 ms late (no connection was free).
     let mut c = connected(&r, t0, limits);
     c.start(0, t0, ms(t0, 30), &r);
@@ -510,3 +510,6 @@ fn the_time_to_the_first_body_byte_is_the_ttfb_metric() {
 
 #[path = "tls_tests.rs"]
 mod tls;
+
+#[path = "stream_tests.rs"]
+mod streams;

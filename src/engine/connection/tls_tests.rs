@@ -88,7 +88,7 @@ fn over_tls_a_connection_is_opened_secured_and_then_carries_requests() {
 #[test]
 fn over_tls_a_request_on_a_new_connection_carries_its_handshake_and_a_stall_is_a_connect_timeout() {
     let t0 = Instant::now();
-    let limits = Limits { request: None, handshake: Some(Duration::from_secs(1)) };
+    let limits = Limits { request: None, handshake: Some(Duration::from_secs(1)), ..Limits::default() };
     let (r, mut c, mut server) = tls_pair(limits);
     c.start(0, t0, t0, &r);
     assert_eq!(io(&mut c, &r), [Io::Close, Io::Connect]);

@@ -124,7 +124,7 @@ impl ConnectionDriver<'_> {
             .map(|_| async move {
                 let (mut socket, mut conn) = self.new_connection();
                 conn.open(Instant::now(), deadline);
-                if let Event::Opened(opened) = self.carry(&mut conn, &mut socket).await {
+                if let Event::Opened(opened) = self.carry(&mut conn, &mut socket, &SlotTiming::default()).await {
                     self.policy.borrow_mut().opened(&opened);
                 }
                 (socket, conn)
@@ -168,15 +168,16 @@ impl ConnectionDriver<'_> {
                 Next::Start { intended, pick } => (intended, pick),
             };
             conn.start(pick, intended, Instant::now(), requests);
-            if let Event::Finished { finished, .. } = self.carry(&mut conn, &mut socket).await {
+            if let Event::Finished { finished, .. } = self.carry(&mut conn, &mut socket, &timing).await {
                 self.policy.borrow_mut().finish(&mut timing, &finished, conn.backoff(), Instant::now());
             }
         }
     }
 
     /// Carries out the machine's I/O, each step under the machine's next
-    /// deadline, until it reports a stream finished or a connection opened.
-    async fn carry(&self, conn: &mut Connection, socket: &mut Option<Socket>) -> Event {
+    /// deadline, until it reports a stream finished or a connection opened;
+    /// values measured on the way go to the policy as the slot's (`timing`).
+    async fn carry(&self, conn: &mut Connection, socket: &mut Option<Socket>, timing: &SlotTiming) -> Event {
         loop {
             let deadline = conn.poll_timeout();
             let timed_out = {
@@ -197,6 +198,9 @@ impl ConnectionDriver<'_> {
                 conn.handle_timeout(Instant::now());
             }
             while let Some(event) = conn.poll_event() {
+                if let Event::Sample { metric, ns, at, .. } = event {
+                    self.policy.borrow_mut().sampled(timing, metric, ns, at);
+                }
                 if matches!(event, Event::Finished { .. } | Event::Opened(_)) {
                     // What came with the end: the socket's close.
                     while let Some(io) = conn.poll_io(&self.shared.plan.requests) {

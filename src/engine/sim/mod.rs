@@ -272,6 +272,9 @@ impl Sim<'_> {
                     self.begin_next(slot);
                 }
                 Some(Event::Opened(opened)) => self.policy.opened(&opened),
+                Some(Event::Sample { metric, ns, at, .. }) => {
+                    self.policy.sampled(&self.slots[slot].timing, metric, ns, at);
+                }
                 Some(Event::Head { .. } | Event::Body { .. }) => {}
             }
         }
@@ -361,6 +364,7 @@ pub fn plan(connections: usize, until: Until) -> Plan {
         shape: None,
         stages: None,
         warmup: Duration::ZERO,
+        goodput: None,
     }
 }
 
