@@ -240,6 +240,7 @@ fn one_hour() -> ResultDoc {
         stages: None,
         warmup: None,
         requests: None,
+        goodput: None,
     };
     let meta = Meta {
         command: vec!["vastar".into(), "-z".into(), "1h".into()],

@@ -11,8 +11,11 @@ use crate::summary::{MetricSummary, Summary};
 use crate::term::Style;
 
 /// A section per metric with samples, in the order of the table.
+/// (The Streaming section shows the token metrics, [`super::streaming::SHOWN`].)
 pub fn sections(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Result<()> {
-    for metric in summary.metrics.iter().filter(|m| m.count > 0) {
+    let in_streaming = |i: &usize| summary.streaming.is_some() && super::streaming::SHOWN.contains(i);
+    let shown = summary.metrics.iter().enumerate().filter(|(i, m)| m.count > 0 && !in_streaming(i));
+    for (_, metric) in shown {
         section(out, metric, style)?;
     }
     Ok(())

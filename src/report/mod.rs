@@ -1,6 +1,6 @@
 //! The report printed after a run, section by section in the reference's
 //! order: summary, response time distribution, insight, histogram, the
-//! named metrics (time to first byte), status codes, errors, phase details.
+//! named metrics (time to first byte), streaming (tokens), status codes, errors, phase details.
 //!
 //! Latency figures are corrected for coordinated omission: measured from
 //! each request's intended start, with timeouts at their limit. In a closed
@@ -15,6 +15,7 @@
 
 mod format;
 mod metrics;
+mod streaming;
 mod targets;
 
 use std::io::{self, Write};
@@ -39,6 +40,7 @@ pub fn render(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Res
     insight(out, summary, style)?;
     histogram(out, summary, style)?;
     metrics::sections(out, summary, style)?;
+    streaming::section(out, summary, style)?;
     statuses(out, summary)?;
     targets::section(out, summary)?;
     errors(out, summary)?;

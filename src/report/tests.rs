@@ -274,3 +274,43 @@ fn assertions_end_the_report_with_their_verdicts() {
     assert!(!summary.passed(), "errors < 0.1% fails: 3 errors in 2003 requests");
     assert!(summary.assertions.iter().filter(|a| !a.pass).all(|a| a.text == "errors<0.1%"), "{tail:?}");
 }
+
+/// The Streaming section: counts, rates and one row per token metric, in
+/// place of their own sections; absent from a run that streamed nothing.
+#[test]
+fn streams_get_their_own_section() {
+    use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_USAGE};
+    use crate::stats::metrics::{ITL, TPOT, TTFT};
+    let mut stats = WorkerStats::new();
+    let ms = Duration::from_millis;
+    for i in 0..100u64 {
+        let r = Record::sample(Ok(200), ms(425)).measured(TTFB, ms(1)).measured(TTFT, ms(80 + i % 5));
+        let r = r.measured(TPOT, ms(15)).counted(STREAMED, 1).counted(EVENTS, 25).counted(TOKENS, 24);
+        stats.record(&r.counted(TOKENS_FROM_USAGE, 1).counted(GOOD, u32::from(i < 90)));
+        (0..23).for_each(|_| stats.metrics.record_one(ITL, 15_000_000));
+    }
+    let goodput = crate::stats::Goodput { ttft: Some(ms(84)), ..Default::default() };
+    let info = RunInfo { goodput: Some(goodput), ..RunInfo::sample(Duration::from_secs(4)) };
+    let mut out = Vec::new();
+    render(&mut out, &Summary::new(&stats, &info), &Style::plain()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let section = &text[text.find("Streaming:").expect("a Streaming section")..];
+    let section = &section[..section.find("\n\n").unwrap()];
+    for line in [
+        "  Streamed responses:\t100 (25.0 events each)",
+        "  Output tokens:\t2400 (from the server's usage)",
+        "  Output tokens/sec:\t600.00",
+        "  Goodput:\t22.50 requests/sec (90 requests, 90.0%, under ttft<84ms)",
+        "               mean        p50        p90        p95        p99        max",
+        "  TTFT     82.00 ms   82.05 ms   84.00 ms   84.00 ms   84.00 ms   84.00 ms",
+        "  ITL      15.00 ms   15.00 ms   15.00 ms   15.00 ms   15.00 ms   15.00 ms",
+        "  TPOT     15.00 ms   15.00 ms   15.00 ms   15.00 ms   15.00 ms   15.00 ms",
+    ] {
+        assert!(section.lines().any(|l| l == line), "{line:?} in\n{section}");
+    }
+    assert!(text.contains("Time to first byte (ttfb):") && !text.contains("(ttft):"), "no section of its own:\n{text}");
+    let (plain, info) = sample();
+    let mut out = Vec::new();
+    render(&mut out, &Summary::new(&plain, &info), &Style::plain()).unwrap();
+    assert!(!String::from_utf8(out).unwrap().contains("Streaming"));
+}

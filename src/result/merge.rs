@@ -87,6 +87,17 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
     if !same_targets {
         stats.targets = crate::stats::TargetStats::default();
     }
+    // Good requests add up only when every run judged them by the same limits.
+    let goodputs: Vec<_> = docs.iter().map(|d| d.run.goodput).collect();
+    let same_goodput = goodputs.windows(2).all(|w| w[0] == w[1]);
+    if !same_goodput && !force {
+        return Err("the results judged goodput by different --goodput limits; add --force to merge them anyway, \
+                    without goodput"
+            .into());
+    }
+    if !same_goodput {
+        stats.counts.0[crate::stats::counters::GOOD] = 0;
+    }
     let windows = union(docs.iter().flat_map(measured_windows).collect());
     let elapsed_ns = windows.iter().try_fold(0u64, |sum, w| sum.checked_add(w[1] - w[0])).ok_or(OVERFLOW)?;
     let infos: Vec<RunInfo> = docs.iter().map(ResultDoc::run_info).collect();
@@ -121,6 +132,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         // The longest, so that the timeline's warm-up counts are read back.
         warmup: infos.iter().filter_map(|i| i.warmup).max(),
         requests: infos.iter().find_map(|i| i.requests.clone()).filter(|_| same_targets),
+        goodput: infos.iter().find_map(|i| i.goodput).filter(|_| same_goodput),
     };
     let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
     let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);

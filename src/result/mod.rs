@@ -9,12 +9,14 @@
 //! to this file; [`SCHEMA_VERSION`] changes whenever a field changes meaning
 //! or disappears (adding a field does not change it).
 
+pub mod counters;
 mod facts;
 mod histogram;
 pub mod json;
 pub mod merge;
 pub mod metrics;
 mod read;
+pub mod streaming;
 pub mod targets;
 pub mod timeline;
 mod tls;
@@ -73,6 +75,14 @@ pub struct ResultDoc {
     /// in documents written before vastar kept them).
     #[serde(default, deserialize_with = "metrics::known")]
     pub metrics: BTreeMap<String, metrics::MetricDoc>,
+    /// The named counts by name (`tokens`), those that counted something
+    /// (absent in documents written before vastar kept them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "counters::known")]
+    pub counters: BTreeMap<String, u64>,
+    /// Derived: what the event streams said (absent when no response
+    /// streamed or reported tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<streaming::StreamingDoc>,
     /// `https://`: the handshakes and what they negotiated (absent or
     /// null for `http://`, and in results written before TLS existed).
     #[serde(default)]
@@ -135,6 +145,9 @@ pub struct Run {
     /// Several targets or templates: what the requests were (absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<targets::RequestsDoc>,
+    /// `--goodput`: the limits requests were judged by (absent without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goodput: Option<streaming::GoodputLimitsDoc>,
 }
 
 /// The report's Summary section (derived; ignored when read back).
@@ -244,6 +257,7 @@ impl Run {
             }),
             warmup: info.warmup.map(|w| WarmupDoc::of(w, warmup)),
             requests: info.requests.as_ref().map(targets::RequestsDoc::of),
+            goodput: info.goodput.as_ref().map(streaming::GoodputLimitsDoc::of),
         }
     }
 }
@@ -446,6 +460,8 @@ impl ResultDoc {
             connect_percentiles: ConnectPercentiles::of(stats),
             histograms: Histograms::of(stats),
             metrics: metrics::docs_of(&summary.metrics, &stats.metrics),
+            counters: counters::docs_of(&stats.counts),
+            streaming: summary.streaming.as_ref().map(streaming::StreamingDoc::of),
             tls: TlsDoc::of(&stats.tls),
             machine: meta.machine,
             timeline,
@@ -465,3 +481,7 @@ impl ResultDoc {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+#[path = "streaming_tests.rs"]
+mod streaming_tests;

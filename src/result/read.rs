@@ -59,6 +59,9 @@ impl ResultDoc {
             return Err("histogram format differs from this vastar's".into());
         }
         doc.timeline()?;
+        if let Some(goodput) = &doc.run.goodput {
+            goodput.limits()?;
+        }
         Ok(doc)
     }
 
@@ -69,6 +72,7 @@ impl ResultDoc {
         s.latency = self.histograms.uncorrected.histogram("uncorrected")?;
         s.connect_latency = self.histograms.connect.histogram("connect")?;
         s.metrics = super::metrics::read(&self.metrics, self.counts.responses)?;
+        s.counts = super::counters::read(&self.counters)?;
         (s.write, s.wait, s.read) = (self.phases.write.phase(), self.phases.wait.phase(), self.phases.read.phase());
         (s.connect, s.send_lag) = (self.phases.connect.phase(), self.phases.send_lag.phase());
         let c = &self.counts;
@@ -124,6 +128,7 @@ impl ResultDoc {
             }),
             warmup: r.warmup.and_then(|w| Duration::try_from_secs_f64(w.seconds).ok()),
             requests: r.requests.as_ref().map(targets::RequestsDoc::requests),
+            goodput: r.goodput.and_then(|g| g.limits().ok()),
         }
     }
 }

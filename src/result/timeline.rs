@@ -51,6 +51,10 @@ pub struct IntervalDoc {
     /// (absent in documents written before vastar kept them).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "super::metrics::known")]
     pub metrics: BTreeMap<String, HistogramDoc>,
+    /// The named counts of its responses, by name, those that counted
+    /// something.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "super::counters::known")]
+    pub counters: BTreeMap<String, u64>,
     /// Derived: responses per second over the part of the interval the run covered.
     #[serde(default)]
     pub requests_per_sec: f64,
@@ -116,6 +120,7 @@ impl IntervalDoc {
             target_rps: None,
             latency: HistogramDoc::of_sparse(latency),
             metrics: super::metrics::interval_docs(&part.metrics),
+            counters: super::counters::docs_of(&part.counts),
             requests_per_sec: if covered_s > 0.0 { part.responses() as f64 / covered_s } else { 0.0 },
             p50_s: secs(latency.percentile_ns(50.0)),
             p90_s: secs(latency.percentile_ns(90.0)),
@@ -145,6 +150,7 @@ impl IntervalDoc {
         // Checked as the run's own histograms are (buckets, count, extremes).
         part.latency = Sparse::of(&self.latency.histogram("latency")?);
         part.metrics = super::metrics::read_interval(&self.metrics, part.responses())?;
+        part.counts = super::counters::read(&self.counters)?;
         let expected = part.statuses.iter().try_fold(timeouts, |sum, &n| sum.checked_add(n));
         if expected != Some(part.latency.count()) {
             return Err(format!(

@@ -261,6 +261,7 @@ fn run_info(
         stages: executed(config).1,
         warmup: config.warmup,
         requests: requests_info(config),
+        goodput: config.goodput,
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! The same shape as [`super::metrics`]: one table, [`COUNTERS`]; a
 //! request carries its own small counts ([`Tally`]), the stats and each
-//! interval of the timeline their sums ([`Counts`]), and the result file,
+//! interval of the timeline their sums ([`CounterSums`]), and the result file,
 //! its merge, the report, `diff` and `--assert` (`tokens_per_sec>1000`)
 //! read them by name. Like the metrics they count successful responses.
 
@@ -72,9 +72,9 @@ impl Tally {
 
 /// Sums of counts, in the order of [`COUNTERS`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts(pub [u64; COUNTERS.len()]);
+pub struct CounterSums(pub [u64; COUNTERS.len()]);
 
-impl Counts {
+impl CounterSums {
     /// Adds a request's counts.
     #[inline]
     pub fn add(&mut self, tally: &Tally) {
@@ -84,7 +84,7 @@ impl Counts {
     }
 
     /// Adds `other`'s sums, refusing to wrap (hostile result files).
-    pub fn merge(&mut self, other: &Counts) -> Result<(), Overflow> {
+    pub fn merge(&mut self, other: &CounterSums) -> Result<(), Overflow> {
         self.0.iter_mut().zip(other.0).try_for_each(|(a, b)| add(a, b))
     }
 
@@ -118,13 +118,13 @@ mod tests {
         assert!(tally.is_empty());
         tally.0[TOKENS] = 24;
         tally.0[EVENTS] = 26;
-        let (mut a, mut b) = (Counts::default(), Counts::default());
+        let (mut a, mut b) = (CounterSums::default(), CounterSums::default());
         a.add(&tally);
         a.add(&Tally::default());
         b.add(&tally);
         a.merge(&b).unwrap();
         assert_eq!((a.get(TOKENS), a.get(EVENTS), a.get(GOOD)), (48, 52, 0));
-        let mut full = Counts([u64::MAX; COUNTERS.len()]);
+        let mut full = CounterSums([u64::MAX; COUNTERS.len()]);
         assert_eq!(full.merge(&a), Err(Overflow));
     }
 }

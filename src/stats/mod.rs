@@ -23,7 +23,7 @@ pub mod tls;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use counters::{COUNTERS, Counter, Counts, Tally};
+pub use counters::{COUNTERS, Counter, CounterSums, Tally};
 pub use goodput::Goodput;
 use histogram::add;
 pub use histogram::{Histogram, Overflow, Phase};
@@ -79,7 +79,7 @@ pub struct WorkerStats {
     /// The named metrics of the responses (see [`metrics`]).
     pub metrics: Metrics,
     /// The named counts of the responses (see [`counters`]).
-    pub counts: Counts,
+    pub counts: CounterSums,
 }
 
 /// What the warm-up's requests came to: counted, never mixed with the run's.
@@ -136,7 +136,7 @@ impl WorkerStats {
             warmup: Warmup::default(),
             targets: TargetStats::default(),
             metrics: Metrics::default(),
-            counts: Counts::default(),
+            counts: CounterSums::default(),
         }
     }
 

@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use super::counters::Counts;
+use super::counters::CounterSums;
 use super::histogram::{Histogram, Overflow, add};
 use super::metrics::{Metrics, SparseMetrics};
 use super::record::{ErrorKind, Record, nanos};
@@ -57,7 +57,7 @@ pub struct Interval {
     /// The named metrics of the responses.
     pub metrics: SparseMetrics,
     /// The named counts of the responses.
-    pub counts: Counts,
+    pub counts: CounterSums,
 }
 
 impl Interval {

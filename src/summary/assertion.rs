@@ -6,7 +6,9 @@
 //! Latency thresholds read the corrected distribution (the one the
 //! report's Summary and percentiles show); `NAME.p99`, `NAME.mean`,
 //! `NAME.min` and `NAME.max` read a named metric's instead (`ttfb.p99<50ms`,
-//! any metric of [`crate::stats::METRICS`]). Percentages are of the
+//! any metric of [`crate::stats::METRICS`]). A named count reads its total
+//! (`tokens>1000`, or a share: `good>=90%`) or its rate (`tokens_per_sec`),
+//! any counter of [`crate::stats::COUNTERS`]. Percentages are of the
 //! requests that completed: responses plus errors (aborted ones never
 //! completed).
 
@@ -15,8 +17,8 @@ use std::fmt;
 use super::Summary;
 
 /// The forms `--assert` accepts, for error messages and help.
-pub const FORMS: &str =
-    "p99<20ms, p99.9<=100ms, mean<5ms, max<1s, ttfb.p99<50ms, rps>=50000, errors<0.1%, non2xx==0, status:503<10";
+pub const FORMS: &str = "p99<20ms, p99.9<=100ms, mean<5ms, max<1s, ttfb.p99<50ms, ttft.p99<500ms, rps>=50000, \
+     errors<0.1%, non2xx==0, status:503<10, tokens_per_sec>1000, good>=90%";
 
 /// One threshold, as parsed from its expression.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +40,10 @@ enum Measured {
     Errors,
     Non2xx,
     Status(u16),
+    /// A named count's total: its index in [`crate::stats::COUNTERS`].
+    Count(usize),
+    /// A named count per second of the run.
+    PerSec(usize),
 }
 
 /// Which distribution a latency threshold reads.
@@ -154,7 +160,7 @@ impl Assertion {
             (true, unit) => {
                 (number * latency_unit_ns(unit).ok_or_else(|| bad(&format!("unknown unit {unit:?}")))?, false)
             }
-            (false, "%") if metric != Measured::Rps => (number, true),
+            (false, "%") if !matches!(metric, Measured::Rps | Measured::PerSec(_)) => (number, true),
             (false, "") => (number, false),
             (false, unit) => {
                 return Err(bad(&format!("{name} takes a plain number{}, not {unit:?}", percent_note(metric))));
@@ -204,6 +210,11 @@ impl Assertion {
                 count(stats.statuses().filter(|(code, _)| !(200..300).contains(code)).map(|(_, n)| n).sum())
             }
             Measured::Status(code) => count(stats.statuses().filter(|&(c, _)| c == code).map(|(_, n)| n).sum()),
+            Measured::Count(i) => count(stats.counts.get(i)),
+            Measured::PerSec(i) => {
+                let elapsed = summary.info.elapsed.as_secs_f64();
+                if elapsed > 0.0 { stats.counts.get(i) as f64 / elapsed } else { 0.0 }
+            }
         };
         let pass = match self.op {
             Op::Lt => measured < self.limit,
@@ -216,6 +227,7 @@ impl Assertion {
         let (value, shown) = match (latency, self.metric, self.percent) {
             (true, ..) => (measured / 1e9, format!("{:.3} ms", measured / 1e6)),
             (_, Measured::Rps, _) => (measured, format!("{measured:.2} req/s")),
+            (_, Measured::PerSec(_), _) => (measured, format!("{measured:.2}/s")),
             (_, _, true) => (measured, format!("{measured:.3}%")),
             _ => (measured, format!("{measured}")),
         };
@@ -224,7 +236,7 @@ impl Assertion {
 }
 
 fn percent_note(metric: Measured) -> &'static str {
-    if metric == Measured::Rps { "" } else { " or a percentage" }
+    if matches!(metric, Measured::Rps | Measured::PerSec(_)) { "" } else { " or a percentage" }
 }
 
 /// What `name` measures, or why it measures nothing.
@@ -238,6 +250,13 @@ fn metric(name: &str) -> Result<Measured, String> {
         "errors" => Measured::Errors,
         "non2xx" => Measured::Non2xx,
         _ => {
+            let counter = |id: &str| crate::stats::counters::find(id);
+            if let Some(i) = counter(name) {
+                return Ok(Measured::Count(i));
+            }
+            if let Some(i) = name.strip_suffix("_per_sec").and_then(counter) {
+                return Ok(Measured::PerSec(i));
+            }
             if let Some(code) = name.strip_prefix("status:") {
                 let code: u16 = code.parse().map_err(|_| unknown())?;
                 return (100..=999).contains(&code).then_some(Measured::Status(code)).ok_or_else(unknown);

@@ -1,14 +1,17 @@
 use std::time::Duration;
 
 use super::*;
+use crate::stats::counters::{GOOD, TOKENS};
 use crate::stats::metrics::TTFB;
 use crate::stats::{ErrorKind, Record, WorkerStats};
 use crate::summary::RunInfo;
 
-/// A request of `latency_ms`, whose body began at half of it.
+/// A request of `latency_ms`, whose body began at half of it, streaming
+/// 10 tokens; every other one is good.
 fn record(result: Result<u16, ErrorKind>, latency_ms: u64) -> Record {
     let latency = Duration::from_millis(latency_ms);
-    Record::sample(result, latency).measured(TTFB, latency / 2)
+    let sample = Record::sample(result, latency).measured(TTFB, latency / 2);
+    sample.counted(TOKENS, 10).counted(GOOD, u32::from(latency_ms % 2 == 0))
 }
 
 /// 1000 completed requests over 2 s: latencies 1..=990 ms, 990 responses
@@ -53,6 +56,11 @@ fn every_form_passes_and_fails_on_purpose() {
         ("ttfb.mean<=248ms", "ttfb.mean>248ms", 0.24775),
         ("ttfb.min==500us", "ttfb.min>500us", 0.0005),
         ("ttfb.max<0.5s", "ttfb.max<=494ms", 0.495),
+        // Named counts: 990 responses of 10 tokens over 2 s; 495 good.
+        ("tokens>=9900", "tokens>9900", 9900.0),
+        ("tokens_per_sec>4900", "tokens_per_sec>=4951", 4950.0),
+        ("good>=49.5%", "good>49.5%", 49.5),
+        ("good_per_sec==247.5", "good_per_sec<247", 247.5),
     ];
     for &(passes, fails, value) in cases {
         let good = check(passes);
@@ -115,6 +123,9 @@ fn malformed_expressions_name_themselves_and_the_accepted_forms() {
         ("ttfb.p99<5", "needs a unit"),
         ("ttfb<1s", "unknown measure"),
         ("p99.x<1s", "unknown measure"),
+        ("tokens_per_sec>5%", "plain number, not"),
+        ("tokens<1s", "plain number or a percentage"),
+        ("token_per_sec>1", "unknown measure"),
     ];
     for (text, why) in cases {
         let err = Assertion::parse(text).unwrap_err().to_string();

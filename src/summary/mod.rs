@@ -10,6 +10,7 @@
 pub mod assertion;
 pub mod insight;
 pub mod metrics;
+pub mod streaming;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use crate::stats::{ErrorKind, Histogram, Timeline, WorkerStats};
 pub use assertion::{Assertion, Checked};
 pub use insight::{GeneratorCpu, Grade, Ratio};
 pub use metrics::MetricSummary;
+pub use streaming::{StreamingSummary, TokenSource};
 
 /// Facts about the run that are not latency measurements.
 #[derive(Clone, Debug)]
@@ -41,6 +43,8 @@ pub struct RunInfo {
     pub warmup: Option<Duration>,
     /// Several targets or templates: what the requests were.
     pub requests: Option<Requests>,
+    /// `--goodput`: the limits a good request stayed under.
+    pub goodput: Option<crate::stats::Goodput>,
 }
 
 /// The runs of the unit tests.
@@ -62,6 +66,7 @@ impl RunInfo {
             stages: None,
             warmup: None,
             requests: None,
+            goodput: None,
         }
     }
 }
@@ -238,6 +243,8 @@ pub struct Summary<'a> {
     /// Every named metric, in the order of [`crate::stats::METRICS`] (those
     /// without samples too).
     pub metrics: Vec<MetricSummary>,
+    /// What the event streams came to (none when nothing streamed).
+    pub streaming: Option<StreamingSummary>,
 }
 
 impl<'a> Summary<'a> {
@@ -272,7 +279,15 @@ impl<'a> Summary<'a> {
             assertions: Vec::new(),
             targets: targets(stats, info.requests.as_ref().map_or(&[], |r| &r.labels)),
             metrics: metrics::metrics(stats, &PERCENTILES),
+            streaming: None,
         }
+        .with_streaming()
+    }
+
+    /// The summary with what the event streams came to.
+    fn with_streaming(self) -> Summary<'a> {
+        let streaming = StreamingSummary::of(self.stats, self.info, &self.metrics);
+        Summary { streaming, ..self }
     }
 
     /// The summary with `assertions` checked against it.
