@@ -11,7 +11,7 @@ use crate::summary::RunInfo;
 fn record(result: Result<u16, ErrorKind>, latency_ms: u64) -> Record {
     let latency = Duration::from_millis(latency_ms);
     let sample = Record::sample(result, latency).measured(TTFB, latency / 2);
-    sample.counted(TOKENS, 10).counted(GOOD, u32::from(latency_ms % 2 == 0))
+    sample.counted(TOKENS, 10).counted(GOOD, u32::from(latency_ms.is_multiple_of(2)))
 }
 
 /// 1000 completed requests over 2 s: latencies 1..=990 ms, 990 responses
