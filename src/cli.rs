@@ -134,6 +134,7 @@ impl ServeArgs {
             chunked: self.chunked,
             threads: usize::from(self.threads),
             tls: None,
+            llm: None,
         }
     }
 }
