@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::config::{self, Config, ConfigError, flags::Flags};
-use crate::server::ServerOptions;
+use crate::server::{LLM_MAX_TOKENS, ServerOptions};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -124,16 +124,37 @@ pub struct ServeArgs {
     /// --tls: save the self-signed certificate here (PEM), for clients' --cacert.
     #[arg(long = "write-cert", value_name = "FILE", conflicts_with = "cert")]
     pub write_cert: Option<PathBuf>,
+    /// Be a mock LLM instead: OpenAI-compatible POST /v1/chat/completions
+    /// and /v1/completions, streamed ("stream": true) as server-sent
+    /// events on an exact schedule, or answered whole when the last token
+    /// is due. A target for LLM clients, gateways and proxies, no GPU needed.
+    #[arg(long, conflicts_with_all = ["body_bytes", "chunked"])]
+    pub llm: bool,
+    /// --llm: time from a request's body to its first token [default: 80ms].
+    #[arg(long, value_name = "DURATION")]
+    pub ttft: Option<String>,
+    /// --llm: time between one event's tokens and the next's [default: 15ms].
+    #[arg(long, value_name = "DURATION")]
+    pub itl: Option<String>,
+    /// --llm: tokens per answer, 1 to 1000000; a request's max_tokens or
+    /// max_completion_tokens overrides it [default: 24].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(LLM_MAX_TOKENS)))]
+    pub tokens: Option<u32>,
+    /// --llm: tokens per event (as a server that batches them) [default: 1].
+    #[arg(long = "tokens-per-event", value_name = "K", value_parser = clap::value_parser!(u32).range(1..=i64::from(LLM_MAX_TOKENS)))]
+    pub tokens_per_event: Option<u32>,
 }
 
 impl ServeArgs {
-    /// The server's options, without TLS (see [`crate::run`], which adds it).
+    /// The server's options, without TLS or the mock LLM (see
+    /// [`crate::run`], which adds them).
     pub fn options(&self) -> ServerOptions {
         ServerOptions {
             body_bytes: usize::try_from(self.body_bytes).unwrap_or(usize::MAX),
             chunked: self.chunked,
             threads: usize::from(self.threads),
             tls: None,
+            llm: None,
         }
     }
 }
@@ -196,9 +217,9 @@ pub struct BenchArgs {
     /// --find-max: each step's length (at least 500ms).
     #[arg(long = "find-max-step", value_name = "DURATION", default_value = "5s")]
     pub find_max_step: String,
-    /// HTTP method.
-    #[arg(short = 'm', value_name = "METHOD", default_value = "GET")]
-    pub method: String,
+    /// HTTP method [default: GET].
+    #[arg(short = 'm', value_name = "METHOD")]
+    pub method: Option<String>,
     /// Request body.
     #[arg(short = 'd', value_name = "BODY", conflicts_with = "body_file")]
     pub body: Option<String>,
@@ -326,6 +347,10 @@ pub struct BenchArgs {
     /// which the client trusts (verification stays on, as for a real server).
     #[arg(long)]
     pub tls: bool,
+    /// --demo against a mock LLM (vastar serve --llm's defaults): streaming
+    /// chat completions, POST with a JSON body unless -m, -d, -D or -T say otherwise.
+    #[arg(long)]
+    pub llm: bool,
     /// Target URL (http[s]://host[:port][/path][?query]). Its path and
     /// query, -H values and the body may hold templates, filled in per
     /// request: {{seq}}, {{rand:N}}, {{uuid}}, {{line:FILE}}.
@@ -341,6 +366,10 @@ impl BenchArgs {
             // (clap's `requires` cannot see that: --demo's default counts as given)
             let why = "applies to --demo only; for a URL, https:// chooses TLS".to_string();
             return Err(ConfigError::Invalid { flag: "--tls", why });
+        }
+        if self.llm && !self.demo {
+            let why = "applies to --demo only; for a mock LLM to benchmark, run vastar serve --llm".to_string();
+            return Err(ConfigError::Invalid { flag: "--llm", why });
         }
         config::flags::build(&Flags {
             url,
@@ -359,7 +388,7 @@ impl BenchArgs {
                 precision: &self.find_max_precision,
                 step: &self.find_max_step,
             }),
-            method: &self.method,
+            method: self.method.as_deref().unwrap_or("GET"),
             body: self.body.as_deref(),
             body_file: self.body_file.as_deref(),
             content_type: self.content_type.as_deref(),

@@ -48,6 +48,13 @@ fn invalid_input_gives_one_line_and_exit_code_2() {
         (&["-c", "abc", "http://127.0.0.1:1/"], "invalid value 'abc'"),
         (&["--no-such-flag", "http://127.0.0.1:1/"], "unexpected argument"),
         (&[], "no target URL"),
+        (&["serve", "--ttft", "1s"], "--ttft: needs --llm"),
+        (&["serve", "--tokens-per-event", "2"], "--tokens-per-event: needs --llm"),
+        (&["serve", "--llm", "--itl", "2h"], "--itl: \"2h\" is too long"),
+        (&["serve", "--llm", "--ttft", "80"], "--ttft: \"80\" has no unit"),
+        (&["serve", "--llm", "--tokens", "0"], "--tokens"),
+        (&["serve", "--llm", "--body-bytes", "10"], "cannot be used with"),
+        (&["--llm", "http://127.0.0.1:1/"], "--llm: applies to --demo only"),
     ];
     for &(args, needle) in cases {
         let out = vastar(args);
@@ -110,6 +117,17 @@ fn the_demo_benchmarks_the_built_in_server() {
         assert!(report.contains(needle), "missing {needle:?} in\n{report}");
     }
     assert!(stderr(&out).contains("built-in server"));
+}
+
+#[test]
+fn the_llm_demo_streams_chat_completions_from_the_mock() {
+    let out = vastar(&["--demo", "--llm", "-n", "20", "-c", "5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("[200] 20 responses"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("mock LLM") && stderr(&out).contains("/v1/chat/completions"), "{}", stderr(&out));
+    // The user's method wins: the mock answers GET with 404.
+    let out = vastar(&["--demo", "--llm", "-n", "5", "-c", "1", "-m", "GET"]);
+    assert!(stdout(&out).contains("[404] 5 responses"), "{}", stdout(&out));
 }
 
 #[test]

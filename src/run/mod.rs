@@ -140,21 +140,31 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     // Chosen first, so that a refused --backend fails before anything starts.
     let backend = select_backend(BackendChoice::parse(&args.backend)?, args.quiet)?;
+    let llm = args.demo && args.llm;
+    let llm_args;
+    let args = if llm {
+        llm_args = serve::llm_demo_args(args);
+        &llm_args
+    } else {
+        args
+    };
     let (demo, trust) = if args.demo {
-        let (server, trust) = serve::demo_server(args.tls)?;
+        let (server, trust) = serve::demo_server(args.tls, llm)?;
         (Some(server), trust)
     } else {
         (None, None)
     };
     let scheme = if args.tls { "https" } else { "http" };
+    let path = if llm { serve::LLM_DEMO_PATH } else { "/" };
     let url = match (&demo, &args.url) {
-        (Some(server), _) => format!("{scheme}://{}/", server.addr()),
+        (Some(server), _) => format!("{scheme}://{}{path}", server.addr()),
         (None, Some(url)) => url.clone(),
         // clap requires a URL without --demo, unless --targets gives them.
         (None, None) => String::new(),
     };
     if demo.is_some() && !args.quiet {
-        eprintln!("vastar --demo: benchmarking the built-in server at {url}");
+        let server = if llm { "the built-in mock LLM (vastar serve --llm)" } else { "the built-in server" };
+        eprintln!("vastar --demo: benchmarking {server} at {url}");
     }
     let mut config = args.to_config(&url)?;
     // Refused now rather than after the run: the HTML must have somewhere to go.

@@ -1,24 +1,23 @@
 //! The built-in server's two uses: `vastar serve` (a target to benchmark,
-//! over TCP or TLS) and the server `--demo` benchmarks.
+//! over TCP or TLS, or a mock LLM) and the server `--demo` benchmarks.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::Error;
-use crate::cli::ServeArgs;
+use crate::cli::{BenchArgs, ServeArgs};
 use crate::config::tls::read_pem;
-use crate::server::{Server, ServerOptions};
+use crate::config::{ConfigError, parse_duration};
+use crate::server::{LlmOptions, Server, ServerOptions};
 use crate::tls::{SelfSigned, ServerIdentity, self_signed, server_config};
 
 pub(super) fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let tls_only = [("--cert", args.cert.is_some()), ("--client-ca", args.client_ca.is_some())];
-    let tls_only = tls_only.into_iter().chain([("--write-cert", args.write_cert.is_some())]);
-    if let Some((flag, _)) = tls_only.filter(|_| !args.tls).find(|(_, given)| *given) {
-        return Err(Error::Config(crate::config::ConfigError::Invalid { flag, why: "needs --tls".into() }));
-    }
+    only_with("--tls", args.tls, tls_only.into_iter().chain([("--write-cert", args.write_cert.is_some())]))?;
     let mut options = args.options();
+    options.llm = llm_options(args)?;
     let mut note = String::new();
     if args.tls {
         let (config, made) = tls_config(args)?;
@@ -35,16 +34,60 @@ pub(super) fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
             };
         }
     }
+    let answers = match &options.llm {
+        Some(llm) => format!(
+            "mock LLM: POST /v1/chat/completions and /v1/completions, first token after {:?}, then every {:?}, \
+             {} tokens, {} per event",
+            llm.ttft, llm.itl, llm.tokens, llm.tokens_per_event
+        ),
+        None => format!("{} byte bodies{}", args.body_bytes, if args.chunked { ", chunked" } else { "" }),
+    };
     let server = Server::start(args.listen, options).map_err(Error::Server)?;
     println!(
-        "vastar serve: listening on {}://{}/ ({} byte bodies{}){note}",
+        "vastar serve: listening on {}://{}/ ({answers}){note}",
         if args.tls { "https" } else { "http" },
-        server.addr(),
-        args.body_bytes,
-        if args.chunked { ", chunked" } else { "" }
+        server.addr()
     );
     server.wait();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses the first of `flags` given (`true`) without `mode`.
+fn only_with(mode: &'static str, on: bool, mut flags: impl Iterator<Item = (&'static str, bool)>) -> Result<(), Error> {
+    match flags.find(|(_, given)| *given && !on) {
+        Some((flag, _)) => Err(Error::Config(ConfigError::Invalid { flag, why: format!("needs {mode}") })),
+        None => Ok(()),
+    }
+}
+
+/// Longest `--ttft` or `--itl`: a mock that waits longer tests nothing.
+const MAX_LLM_DELAY: Duration = Duration::from_secs(3600);
+
+/// The mock LLM's options from `--llm` and its flags, which need it.
+fn llm_options(args: &ServeArgs) -> Result<Option<LlmOptions>, Error> {
+    let given = [("--ttft", args.ttft.is_some()), ("--itl", args.itl.is_some()), ("--tokens", args.tokens.is_some())];
+    only_with("--llm", args.llm, given.into_iter().chain([("--tokens-per-event", args.tokens_per_event.is_some())]))?;
+    if !args.llm {
+        return Ok(None);
+    }
+    let delay = |flag: &'static str, text: &Option<String>, default: Duration| -> Result<Duration, Error> {
+        let Some(text) = text else { return Ok(default) };
+        let delay = parse_duration(flag, text, None)?;
+        if delay > MAX_LLM_DELAY {
+            return Err(Error::Config(ConfigError::Invalid {
+                flag,
+                why: format!("{text:?} is too long; the most is 1h"),
+            }));
+        }
+        Ok(delay)
+    };
+    let defaults = LlmOptions::default();
+    Ok(Some(LlmOptions {
+        ttft: delay("--ttft", &args.ttft, defaults.ttft)?,
+        itl: delay("--itl", &args.itl, defaults.itl)?,
+        tokens: args.tokens.unwrap_or(defaults.tokens),
+        tokens_per_event: args.tokens_per_event.unwrap_or(defaults.tokens_per_event),
+    }))
 }
 
 /// The server's TLS configuration from `--cert`/`--key`/`--client-ca`, or
@@ -71,9 +114,9 @@ fn make_certificate() -> Result<SelfSigned, Error> {
 
 /// The server `--demo` benchmarks, on a free loopback port; with `tls`, over
 /// HTTPS with a fresh self-signed certificate, whose PEM is returned for
-/// the client to trust.
-pub(super) fn demo_server(tls: bool) -> Result<(Server, Option<String>), Error> {
-    let mut options = ServerOptions::default();
+/// the client to trust; with `llm`, the mock LLM with its defaults.
+pub(super) fn demo_server(tls: bool, llm: bool) -> Result<(Server, Option<String>), Error> {
+    let mut options = ServerOptions { llm: llm.then(LlmOptions::default), ..ServerOptions::default() };
     let mut trust = None;
     if tls {
         super::tls_cpu("--demo --tls")?;
@@ -84,4 +127,23 @@ pub(super) fn demo_server(tls: bool) -> Result<(Server, Option<String>), Error> 
     }
     let server = Server::start(SocketAddr::from(([127, 0, 0, 1], 0)), options).map_err(Error::Server)?;
     Ok((server, trust))
+}
+
+/// The path `--demo --llm` benchmarks.
+pub(super) const LLM_DEMO_PATH: &str = "/v1/chat/completions";
+
+/// The request `--demo --llm` sends: a streaming chat completion asking for
+/// the usage chunk, unless the user chose the method, body or content type.
+pub(super) fn llm_demo_args(args: &BenchArgs) -> BenchArgs {
+    let mut args = args.clone();
+    let chose_body = args.body.is_some() || args.body_file.is_some();
+    args.method.get_or_insert_with(|| "POST".into());
+    args.content_type.get_or_insert_with(|| "application/json".into());
+    if !chose_body {
+        args.body = Some(
+            r#"{"model":"vastar-mock","messages":[{"role":"user","content":"bench"}],"stream":true,"stream_options":{"include_usage":true}}"#
+                .into(),
+        );
+    }
+    args
 }

@@ -8,8 +8,10 @@
 //! answered so tests can compare both sides' totals. Requests are read by
 //! the sans-I/O parser in [`crate::http::request_head`]; [`transport`]
 //! moves the bytes (through a rustls session with `--tls`, which also
-//! counts full and resumed handshakes).
+//! counts full and resumed handshakes). With [`ServerOptions::llm`] its
+//! connections are served by [`llm`] instead: a mock LLM endpoint.
 
+mod llm;
 mod transport;
 
 use std::io;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
+pub use llm::{LlmOptions, MAX_TOKENS as LLM_MAX_TOKENS};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use transport::{TlsCounts, Transport};
@@ -36,11 +39,14 @@ pub struct ServerOptions {
     pub threads: usize,
     /// Serve HTTPS with this configuration.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Be a mock LLM (OpenAI-compatible streaming) instead; `body_bytes`
+    /// and `chunked` then do not apply.
+    pub llm: Option<LlmOptions>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { body_bytes: 5, chunked: false, threads: 1, tls: None }
+        ServerOptions { body_bytes: 5, chunked: false, threads: 1, tls: None, llm: None }
     }
 }
 
@@ -59,6 +65,7 @@ struct Shared {
     requests: Arc<AtomicU64>,
     tls: Option<Arc<rustls::ServerConfig>>,
     tls_counts: Arc<TlsCounts>,
+    llm: Option<llm::Mock>,
 }
 
 /// The two pre-built answers.
@@ -110,6 +117,7 @@ impl Server {
             requests: requests.clone(),
             tls: options.tls.clone(),
             tls_counts: tls_counts.clone(),
+            llm: options.llm.as_ref().map(llm::Mock::new),
         });
         let mut threads = Vec::new();
         for i in 0..options.threads.max(1) {
@@ -175,7 +183,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                         Err(_) => continue,
                     },
                 };
-                tokio::spawn(serve_connection(stream, transport, shared.clone()));
+                if shared.llm.is_some() {
+                    tokio::spawn(llm::serve_connection(stream, transport, shared.clone()));
+                } else {
+                    tokio::spawn(serve_connection(stream, transport, shared.clone()));
+                }
             }
             // Out of descriptors or similar: let connections finish, then retry.
             Err(_) => tokio::time::sleep(std::time::Duration::from_millis(5)).await,

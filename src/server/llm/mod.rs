@@ -1,0 +1,180 @@
+//! The built-in server's mock LLM mode (`vastar serve --llm`, `vastar
+//! --demo --llm`): OpenAI-compatible `POST /v1/chat/completions` and
+//! `POST /v1/completions` that stream tokens on an exact schedule.
+//!
+//! It exists to be a known truth: the first content event is written
+//! `ttft` after the request's body was complete and the next ones `itl`
+//! apart, on absolute deadlines, so a client's time to first token and
+//! inter-token latency can be checked against what was really sent, and
+//! an LLM gateway or proxy can be load-tested without a GPU behind it.
+//!
+//! It has its own connection loop, apart from the plain server's: it parses
+//! JSON bodies and waits on timers, which the plain server's hot path
+//! (one pre-built answer per request) must not pay for. One task per
+//! connection, tokio's timers, and pre-built events keep a stream cheap.
+
+mod events;
+mod request;
+#[cfg(test)]
+mod tests;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep_until};
+
+use super::Shared;
+use super::transport::Transport;
+use events::{Endpoint, Prebuilt, STREAM_HEAD, Schedule, Usage, closing_events, error_answer, whole_answer};
+pub use request::MAX_TOKENS;
+use request::{MAX_BODY_BYTES, Received, Refusal, read_ask, take_request};
+
+/// How the mock LLM answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LlmOptions {
+    /// From the request's body being complete to the first content event.
+    pub ttft: Duration,
+    /// Between content events.
+    pub itl: Duration,
+    /// Tokens per answer when the request gives no `max_tokens`.
+    pub tokens: u32,
+    /// Tokens per content event.
+    pub tokens_per_event: u32,
+}
+
+impl Default for LlmOptions {
+    fn default() -> Self {
+        LlmOptions { ttft: Duration::from_millis(80), itl: Duration::from_millis(15), tokens: 24, tokens_per_event: 1 }
+    }
+}
+
+/// The mock's settings and its pre-built events, shared by its connections.
+pub(super) struct Mock {
+    schedule: Schedule,
+    default_tokens: u32,
+    prebuilt: Prebuilt,
+}
+
+impl Mock {
+    pub(super) fn new(options: &LlmOptions) -> Mock {
+        let tokens_per_event = options.tokens_per_event.max(1);
+        Mock {
+            schedule: Schedule { ttft: options.ttft, itl: options.itl, tokens_per_event },
+            default_tokens: options.tokens.clamp(1, MAX_TOKENS),
+            prebuilt: Prebuilt::new(tokens_per_event),
+        }
+    }
+}
+
+/// One connection: requests in order (pipelined ones wait their turn),
+/// each answered when its schedule says.
+pub(super) async fn serve_connection(mut stream: TcpStream, mut transport: Transport, shared: Arc<Shared>) {
+    let Some(mock) = &shared.llm else { return };
+    let _ = stream.set_nodelay(true);
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    loop {
+        let (received, used) = match take_request(&buf) {
+            Ok(Some(taken)) => taken,
+            Ok(None) => match transport.read(&mut stream, &mut buf, &shared.tls_counts).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            },
+            Err(refusal) => {
+                let _ = transport.write(&mut stream, &refused(refusal)).await;
+                transport.close(&mut stream).await;
+                return;
+            }
+        };
+        let body_complete = Instant::now();
+        buf.drain(..used);
+        let mut replier = Replier { stream: &mut stream, transport: &mut transport, requests: &shared.requests };
+        if answer(&mut replier, mock, &received, body_complete).await.is_err() {
+            return;
+        }
+        if received.close {
+            transport.close(&mut stream).await;
+            return;
+        }
+    }
+}
+
+/// The answer to a request that could not be read.
+fn refused(refusal: Refusal) -> Vec<u8> {
+    match refusal {
+        Refusal::Malformed => error_answer("400 Bad Request", "the request is not valid HTTP/1.1", false, true),
+        Refusal::TooLarge => {
+            let message = format!("the request body is larger than the mock's limit of {MAX_BODY_BYTES} bytes");
+            error_answer("413 Content Too Large", &message, false, true)
+        }
+    }
+}
+
+/// Where a connection's answers go.
+struct Replier<'a> {
+    stream: &'a mut TcpStream,
+    transport: &'a mut Transport,
+    requests: &'a AtomicU64,
+}
+
+impl Replier<'_> {
+    /// Writes part of an answer.
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.transport.write(self.stream, bytes).await
+    }
+
+    /// Writes the rest of an answer, counting the request first (as the
+    /// plain server does), so a client never sees an answer not yet counted.
+    async fn finish(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.write(bytes).await
+    }
+}
+
+/// Writes the answer to one request, each part when it is due.
+async fn answer(out: &mut Replier<'_>, mock: &Mock, received: &Received, body_complete: Instant) -> io::Result<()> {
+    let Some(endpoint) = Endpoint::of(&received.method, &received.target) else {
+        let (method, target) = (String::from_utf8_lossy(&received.method), String::from_utf8_lossy(&received.target));
+        let target: String = target.chars().take(200).collect();
+        let message = format!(
+            "no such endpoint: {method} {target}; the mock serves POST /v1/chat/completions and POST /v1/completions"
+        );
+        let head_only = received.method == b"HEAD";
+        return out.finish(&error_answer("404 Not Found", &message, head_only, received.close)).await;
+    };
+    let ask = match read_ask(&received.body, mock.default_tokens) {
+        Ok(ask) => ask,
+        Err(message) => {
+            return out.finish(&error_answer("400 Bad Request", &message, false, received.close)).await;
+        }
+    };
+    let usage = Usage::for_body(received.body.len(), ask.tokens);
+    if !ask.stream {
+        sleep_until(at(body_complete, mock.schedule.whole_due(ask.tokens))).await;
+        return out.finish(&whole_answer(endpoint, usage)).await;
+    }
+    out.write(STREAM_HEAD).await?;
+    let mut scratch = Vec::new();
+    let mut last = Vec::new();
+    let events = mock.schedule.events(ask.tokens);
+    for i in 0..events {
+        sleep_until(at(body_complete, mock.schedule.due(i))).await;
+        let tokens = mock.schedule.tokens_in(i, ask.tokens);
+        let event = mock.prebuilt.content(endpoint, i == 0, tokens, &mut scratch);
+        if i + 1 < events {
+            out.write(event).await?;
+        } else {
+            last.extend_from_slice(event);
+        }
+    }
+    // The last content event and what closes the stream, in one write.
+    last.extend_from_slice(&closing_events(endpoint, ask.include_usage.then_some(usage)));
+    out.finish(&last).await
+}
+
+/// `start + offset`, or far ahead when that cannot be represented.
+fn at(start: Instant, offset: Duration) -> Instant {
+    start.checked_add(offset).unwrap_or_else(|| start + Duration::from_secs(100 * 365 * 86_400))
+}
