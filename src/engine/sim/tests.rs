@@ -247,3 +247,46 @@ fn a_connect_slower_than_its_limit_times_out_and_a_late_one_does_not() {
         }
     }
 }
+
+/// An LLM endpoint streaming 24 tokens, the first 80 ms after the request
+/// and one every 15 ms, with usage: every figure exact.
+#[test]
+fn a_token_stream_is_measured_exactly() {
+    use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_USAGE};
+    use crate::stats::metrics::{ITL, TPOT, TTFT};
+    let chunk = |event: String| format!("{:x}\r\n{event}\r\n", event.len()).into_bytes();
+    let script = Script::new(move |_| {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut steps = vec![ServerStep::Send(ms(1), head.to_vec())];
+        for i in 0..24 {
+            let token = format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"t{i} \"}}}}]}}\n\n");
+            steps.push(ServerStep::Send(ms(80 + 15 * i), chunk(token)));
+        }
+        let end = [
+            chunk("data: {\"choices\":[],\"usage\":{\"completion_tokens\":24}}\n\n".into()),
+            chunk("data: [DONE]\n\n".into()),
+        ];
+        steps.push(ServerStep::Send(ms(80 + 15 * 23), [end.concat(), b"0\r\n\r\n".to_vec()].concat()));
+        steps
+    });
+    let mut plan = plan(4, Until::Count(40));
+    plan.goodput = Some(crate::stats::Goodput { tpot: Some(ms(16)), ..Default::default() });
+    let out = run(plan, script);
+    assert_eq!(tally(&out), (40, 0, 0));
+    let s = &out.stats;
+    let metric = |m: usize| s.metrics.get(m);
+    for (m, count, value) in [(TTFT, 40, ms(80)), (ITL, 40 * 23, ms(15)), (TPOT, 40, ms(15))] {
+        let h = metric(m);
+        assert_eq!(
+            (h.count(), h.min_ns(), h.max_ns()),
+            (count, value.as_nanos() as u64, value.as_nanos() as u64),
+            "{m}"
+        );
+    }
+    let counts: Vec<u64> =
+        [STREAMED, EVENTS, TOKENS, TOKENS_FROM_USAGE, GOOD].iter().map(|&c| s.counts.get(c)).collect();
+    assert_eq!(counts, [40, 40 * 25, 40 * 24, 40, 40]);
+    assert_eq!(out.elapsed, ms(10 * 425), "10 rounds of 425 ms on 4 connections");
+    let totals = out.timeline.totals().unwrap();
+    assert_eq!((totals.counts.get(TOKENS), totals.metrics.get(ITL).count()), (960, 920), "the timeline has them all");
+}
