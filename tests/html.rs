@@ -106,8 +106,28 @@ fn one_run_written_with_html_renders_on_every_backend() {
         std::fs::write(&json, &out.stdout).unwrap();
         let dom = render(chromium, &page, intervals(&json));
         assert!(dom.contains("2xx responses") && dom.contains(backend.split('-').next().unwrap()), "{backend}");
+        assert!(!dom.contains("id=\"streaming\""), "a plain run has no streaming part");
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+#[test]
+fn an_llm_run_renders_its_streaming_table_and_charts() {
+    let Some(chromium) = chromium() else { return };
+    let dir = scratch("llm");
+    let (page, json) = (dir.join("llm.html"), dir.join("llm.json"));
+    let args = ["--demo", "--llm", "-z", "2s", "-c", "8", "--interval", "250ms", "--goodput", "ttft<1s", "-o", "json"];
+    let out = vastar(&[&args[..], &["--quiet", "--html", page.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    std::fs::write(&json, &out.stdout).unwrap();
+    let dom = render(chromium, &page, intervals(&json));
+    for id in ["streaming", "tokens-over-time", "ttft-over-time", "metric-ttft", "metric-itl", "metric-tpot"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "no {id} in the DOM");
+    }
+    for needle in ["Output tokens/sec", "(usage)", "Goodput", "ttft&lt;1s", "TTFT p50"] {
+        assert!(dom.contains(needle), "the page shows {needle:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -39,10 +39,17 @@ fn chat(usage: bool, extra: &[&str]) -> Vec<String> {
     args.iter().chain(extra).map(|s| s.to_string()).collect()
 }
 
-/// Whether every value of `h` lies in `low..=high` milliseconds.
+/// Whether no value of `h` is below `low` milliseconds and its median is
+/// at most `high` (the mock is never early; a busy machine makes it late).
 fn within(h: &Histogram, low_ms: f64, high_ms: f64) -> bool {
     let (min, median) = (h.min_ns() as f64 / 1e6, h.percentile_ns(50.0) as f64 / 1e6);
     min >= low_ms && median <= high_ms
+}
+
+/// Whether the median of `h` is within `by` milliseconds of `want`: a time
+/// per token divides a span that a late first event shortens.
+fn median_near(h: &Histogram, want_ms: f64, by_ms: f64) -> bool {
+    (h.percentile_ns(50.0) as f64 / 1e6 - want_ms).abs() <= by_ms
 }
 
 fn counts(stats: &WorkerStats) -> Vec<u64> {
@@ -65,7 +72,7 @@ fn a_stream_is_measured_on_every_backend() {
         assert_eq!((ttft.count(), itl.count(), tpot.count()), (60, 60 * 11, 60));
         let ttft_ms = TTFT_MS as f64;
         assert!(within(ttft, ttft_ms, ttft_ms + 10.0), "TTFT {:?}", (ttft.min_ns(), ttft.percentile_ns(50.0)));
-        assert!(within(tpot, ITL_MS as f64 - 0.5, ITL_MS as f64 + 1.0), "TPOT {}", tpot.percentile_ns(50.0));
+        assert!(median_near(tpot, ITL_MS as f64, 1.0), "TPOT {}", tpot.percentile_ns(50.0));
         let gap = itl.percentile_ns(50.0) as f64 / 1e6;
         assert!((gap - ITL_MS as f64).abs() <= 1.5, "ITL median {gap} ms");
     });
@@ -84,7 +91,7 @@ fn without_usage_events_are_counted_and_several_tokens_share_an_event() {
         assert_eq!(counts(&outcome.stats), [60, 60 * 5, 60 * 4, 0, 0]);
         // Counted by events, a "token" is an event: ITL apart.
         let tpot = outcome.stats.metrics.get(TPOT);
-        assert!(within(tpot, ITL_MS as f64 - 0.5, ITL_MS as f64 + 1.0), "TPOT {}", tpot.percentile_ns(50.0));
+        assert!(median_near(tpot, ITL_MS as f64, 1.0), "TPOT {}", tpot.percentile_ns(50.0));
     });
 }
 

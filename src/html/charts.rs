@@ -6,8 +6,8 @@ use super::svg::{Chart, Scale, short};
 use super::{CLASS_COLORS, Point, Run, TimeUnit};
 use crate::stats::timeline::CLASSES;
 
-const WIDTH: f64 = 960.0;
-const HEIGHT: f64 = 300.0;
+pub(super) const WIDTH: f64 = 960.0;
+pub(super) const HEIGHT: f64 = 300.0;
 const ERROR_COLOR: &str = "#a00000";
 const TARGET_COLOR: &str = "#222222";
 
@@ -15,17 +15,17 @@ const TARGET_COLOR: &str = "#222222";
 /// last, cut short by the deadline) has too little time for a rate.
 const MIN_COVERED: f64 = 0.25;
 
-fn longest(runs: &[Run]) -> f64 {
+pub(super) fn longest(runs: &[Run]) -> f64 {
     runs.iter().filter_map(|r| r.points.last().map(|p| p.t1)).fold(1.0, f64::max)
 }
 
-fn seconds(v: f64) -> String {
+pub(super) fn seconds(v: f64) -> String {
     format!("{}s", short(v))
 }
 
 /// Points that cover enough time to be drawn (a sliver at the end, a few
 /// responses that completed after the deadline, would be noise).
-fn rated<'r>(run: &'r Run) -> impl Iterator<Item = &'r Point> {
+pub(super) fn rated<'r>(run: &'r Run) -> impl Iterator<Item = &'r Point> {
     run.points.iter().filter(|p| p.covered() >= MIN_COVERED * run.point_s)
 }
 
@@ -98,7 +98,7 @@ pub fn throughput(runs: &[Run]) -> String {
 
 /// One hover column per point of the longest run, listing every run's
 /// values at that time.
-fn hover(chart: &mut Chart, runs: &[Run], text: &dyn Fn(&Run, &Point) -> String) {
+pub(super) fn hover(chart: &mut Chart, runs: &[Run], text: &dyn Fn(&Run, &Point) -> String) {
     let Some(densest) = runs.iter().max_by_key(|r| r.points.len()) else { return };
     let columns = densest.points.iter().map(|column| {
         let lines: Vec<String> = runs
@@ -113,7 +113,7 @@ fn hover(chart: &mut Chart, runs: &[Run], text: &dyn Fn(&Run, &Point) -> String)
 }
 
 /// A latency axis: log when the values span more than two decades.
-fn latency_scale(values: impl Iterator<Item = f64>) -> (Scale, TimeUnit) {
+pub(super) fn latency_scale(values: impl Iterator<Item = f64>) -> (Scale, TimeUnit) {
     let (min, max) = values.filter(|v| *v > 0.0).fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let unit = TimeUnit::for_max(max);
     let scale = if max > 0.0 && max / min > 100.0 { Scale::log(min, max) } else { Scale::from_zero(max) };

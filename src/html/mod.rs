@@ -5,13 +5,16 @@
 //! one color each, for a before/after comparison at a glance.
 //!
 //! Every figure comes from the same [`Summary`] the text report and the
-//! JSON result render, the named metrics (time to first byte) included. Only the timeline is thinned for display: at most
+//! JSON result render, the named metrics (time to first byte, the token
+//! timings of event streams) included. Only the timeline is thinned for
+//! display: at most
 //! [`MAX_POINTS`] points per run, each the exact sum of consecutive
 //! intervals (their percentiles from their added histograms), so an
 //! hour-long run stays well under a megabyte.
 
 mod charts;
 mod sections;
+mod streams;
 pub mod svg;
 
 use std::io::{self, Write};
@@ -61,6 +64,12 @@ struct Point {
     p90: f64,
     p99: f64,
     max: f64,
+    /// Output tokens of its responses.
+    tokens: u64,
+    /// Time to first token: values, median and p99 (seconds).
+    ttft_count: u64,
+    ttft_p50: f64,
+    ttft_p99: f64,
 }
 
 impl Point {
@@ -84,6 +93,7 @@ impl Point {
     fn of(part: &Interval, t0: f64, t1: f64) -> Point {
         let secs = |ns: u64| ns as f64 / 1e9;
         let l = &part.latency;
+        let ttft = part.metrics.get(crate::stats::metrics::TTFT);
         Point {
             t0,
             t1,
@@ -95,6 +105,10 @@ impl Point {
             p90: secs(l.percentile_ns(90.0)),
             p99: secs(l.percentile_ns(99.0)),
             max: secs(l.max_ns()),
+            tokens: part.counts.get(crate::stats::counters::TOKENS),
+            ttft_count: ttft.count(),
+            ttft_p50: secs(ttft.percentile_ns(50.0)),
+            ttft_p99: secs(ttft.percentile_ns(99.0)),
         }
     }
 }
@@ -195,6 +209,7 @@ pub fn page(out: &mut impl Write, inputs: &[Input]) -> io::Result<()> {
     html.push_str("<h2>Latency distribution</h2>");
     html.push_str(&charts::percentile_curve(&runs));
     html.push_str(&sections::histograms(&runs));
+    html.push_str(&streams::section(&runs));
     html.push_str(&sections::metrics(&runs));
     html.push_str(&sections::outcomes(&runs));
     html.push_str(&sections::targets(&runs));

@@ -9,13 +9,13 @@ use super::{Run, TimeUnit};
 use crate::report::GRADIENT;
 use crate::summary::{Grade, Summary};
 
-fn ms(ns: f64) -> String {
+pub(super) fn ms(ns: f64) -> String {
     format!("{:.3} ms", ns / 1e6)
 }
 
 /// A table with a header row of run labels (with their color) and one row
 /// per (name, cells).
-fn table(runs: &[Run], rows: &[(String, Vec<String>)]) -> String {
+pub(super) fn table(runs: &[Run], rows: &[(String, Vec<String>)]) -> String {
     let mut html = String::from("<table class=\"num\"><tr><th></th>");
     for run in runs {
         let _ = write!(
@@ -161,7 +161,8 @@ pub fn metrics(runs: &[Run]) -> String {
             let cells = of_runs.iter().map(|m| if m.count == 0 { "—".to_string() } else { cell(m) });
             (name.to_string(), cells.collect::<Vec<_>>())
         };
-        let mut rows = vec![row("Responses", &|m| m.count.to_string()), row("Average", &|m| ms(m.mean_ns))];
+        let counted = if metric.per_response { "Responses" } else { "Values" };
+        let mut rows = vec![row(counted, &|m| m.count.to_string()), row("Average", &|m| ms(m.mean_ns))];
         rows.push(row("Fastest", &|m| ms(m.min_ns as f64)));
         for (k, &(p, _)) in of_runs[0].percentiles.iter().enumerate() {
             rows.push(row(&format!("p{p}"), &|m| ms(m.percentiles[k].1 as f64)));

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::histogram::HistogramDoc;
 use crate::stats::Sparse;
+use crate::stats::counters::TOKENS;
+use crate::stats::metrics::TTFT;
 use crate::stats::timeline::{CLASSES, Interval, Timeline};
 use crate::stats::{ErrorKind, nanos};
 use crate::summary::Rate;
@@ -55,6 +57,14 @@ pub struct IntervalDoc {
     /// something.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "super::counters::known")]
     pub counters: BTreeMap<String, u64>,
+    /// Derived, for streams: output tokens per second, and the time to
+    /// first token's median and p99, seconds (absent without streams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_per_sec: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p50_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p99_s: Option<f64>,
     /// Derived: responses per second over the part of the interval the run covered.
     #[serde(default)]
     pub requests_per_sec: f64,
@@ -108,6 +118,7 @@ impl IntervalDoc {
     fn of(part: &Interval, begins: Duration, covered_s: f64) -> IntervalDoc {
         let statuses = CLASSES.iter().zip(part.statuses).filter(|&(_, n)| n > 0);
         let latency = &part.latency;
+        let (tokens, ttft) = (part.counts.get(TOKENS), part.metrics.get(TTFT));
         IntervalDoc {
             warmup: false,
             t_s: begins.as_secs_f64(),
@@ -121,6 +132,9 @@ impl IntervalDoc {
             latency: HistogramDoc::of_sparse(latency),
             metrics: super::metrics::interval_docs(&part.metrics),
             counters: super::counters::docs_of(&part.counts),
+            tokens_per_sec: (tokens > 0).then(|| if covered_s > 0.0 { tokens as f64 / covered_s } else { 0.0 }),
+            ttft_p50_s: (ttft.count() > 0).then(|| secs(ttft.percentile_ns(50.0))),
+            ttft_p99_s: (ttft.count() > 0).then(|| secs(ttft.percentile_ns(99.0))),
             requests_per_sec: if covered_s > 0.0 { part.responses() as f64 / covered_s } else { 0.0 },
             p50_s: secs(latency.percentile_ns(50.0)),
             p90_s: secs(latency.percentile_ns(90.0)),
