@@ -20,7 +20,7 @@ pub mod render;
 use crate::result::ResultDoc;
 use crate::stats::histogram::{BUCKETS, percentile};
 use crate::stats::metrics::SparseMetrics;
-use crate::stats::{Interval, METRICS, Sparse, Timeline, WorkerStats};
+use crate::stats::{COUNTERS, CounterSums, Interval, METRICS, Sparse, Timeline, WorkerStats};
 use crate::summary::PERCENTILES;
 
 /// Most blocks a run is cut into for the bootstrap.
@@ -64,6 +64,8 @@ pub enum Figure {
     Percentile(f64),
     /// A named metric (its index in [`METRICS`]) at a percentile, seconds.
     Metric(usize, f64),
+    /// A named count (its index in [`COUNTERS`]) per second.
+    CounterRate(usize),
     /// Failed requests as a share of the completed ones, percent.
     ErrorRate,
     BytesPerRequest,
@@ -75,6 +77,7 @@ impl Figure {
             Figure::Rps => "requests/sec".into(),
             Figure::Percentile(p) => format!("p{p}"),
             Figure::Metric(i, p) => format!("{}.p{p}", METRICS[i].id),
+            Figure::CounterRate(i) => format!("{}/sec", COUNTERS[i].id),
             Figure::ErrorRate => "error rate".into(),
             Figure::BytesPerRequest => "bytes/request".into(),
         }
@@ -83,21 +86,25 @@ impl Figure {
     /// Whether a higher value is better (None: neither).
     fn higher_is_better(self) -> Option<bool> {
         match self {
-            Figure::Rps => Some(true),
+            Figure::Rps | Figure::CounterRate(_) => Some(true),
             Figure::Percentile(_) | Figure::Metric(..) | Figure::ErrorRate => Some(false),
             Figure::BytesPerRequest => None,
         }
     }
 
     /// Every figure two results are compared on: a named metric's only
-    /// when both have samples of it (an older result has none).
+    /// when both have samples of it (an older result has none), a named
+    /// count's rate only when both counted some.
     fn all(base: &ResultDoc, new: &ResultDoc) -> Vec<Figure> {
         let has = |doc: &ResultDoc, i: usize| doc.metrics.get(METRICS[i].id).is_some_and(|m| m.histogram.count > 0);
         let sampled = |i: &usize| has(base, *i) && has(new, *i);
         let percentiles = PERCENTILES.iter().map(|&p| Figure::Percentile(p));
         let metrics = (0..METRICS.len()).filter(sampled).flat_map(|i| PERCENTILES.map(|p| Figure::Metric(i, p)));
+        let counted = |doc: &ResultDoc, i: usize| doc.counters.get(COUNTERS[i].id).is_some_and(|&n| n > 0);
+        let rates = (0..COUNTERS.len()).filter(|&i| COUNTERS[i].compared && counted(base, i) && counted(new, i));
         let counts = [Figure::ErrorRate, Figure::BytesPerRequest];
-        std::iter::once(Figure::Rps).chain(percentiles).chain(metrics).chain(counts).collect()
+        let head = std::iter::once(Figure::Rps).chain(percentiles).chain(metrics);
+        head.chain(rates.map(Figure::CounterRate)).chain(counts).collect()
     }
 
     /// The distribution a figure reads (`None`: the corrected latency;
@@ -209,6 +216,7 @@ struct Block {
     seconds: f64,
     latency: Sparse,
     metrics: SparseMetrics,
+    counts: CounterSums,
 }
 
 fn figures_of(stats: &WorkerStats, rps: f64, figures: &[Figure]) -> Vec<f64> {
@@ -219,6 +227,7 @@ fn figures_of(stats: &WorkerStats, rps: f64, figures: &[Figure]) -> Vec<f64> {
             Figure::Rps => rps,
             Figure::Percentile(p) => stats.corrected.percentile_ns(p) as f64 / 1e9,
             Figure::Metric(i, p) => stats.metrics.get(i).percentile_ns(p) as f64 / 1e9,
+            Figure::CounterRate(i) => rps * stats.counts.get(i) as f64 / stats.responses.max(1) as f64,
             Figure::ErrorRate => 100.0 * stats.total_errors() as f64 / completed.max(1) as f64,
             Figure::BytesPerRequest => stats.body_bytes as f64 / stats.responses.max(1) as f64,
         })
@@ -247,6 +256,9 @@ fn blocks_of(timeline: &Timeline, span_s: f64, warmup_s: f64) -> Vec<Block> {
         if block.metrics.add(&part.metrics).is_err() {
             block.metrics = SparseMetrics::default();
         }
+        if block.counts.merge(&part.counts).is_err() {
+            block.counts = CounterSums::default();
+        }
     }
     blocks
 }
@@ -267,6 +279,9 @@ fn resampled(
         sum.errors = sum.errors.saturating_add(block.errors);
         sum.body_bytes = sum.body_bytes.saturating_add(block.body_bytes);
         sum.seconds += block.seconds;
+        for (total, n) in sum.counts.0.iter_mut().zip(block.counts.0) {
+            *total = total.saturating_add(n);
+        }
     }
     let (responses, errors, seconds) = (sum.responses, sum.errors, sum.seconds);
     let mut values: Vec<f64> = figures
@@ -275,6 +290,7 @@ fn resampled(
             Figure::Rps => responses as f64 / seconds.max(f64::MIN_POSITIVE),
             Figure::ErrorRate => 100.0 * errors as f64 / responses.saturating_add(errors).max(1) as f64,
             Figure::BytesPerRequest => sum.body_bytes as f64 / responses.max(1) as f64,
+            Figure::CounterRate(i) => sum.counts.get(i) as f64 / seconds.max(f64::MIN_POSITIVE),
             Figure::Percentile(_) | Figure::Metric(..) => 0.0,
         })
         .collect();

@@ -8,7 +8,7 @@ use crate::term::Style;
 
 fn value(figure: Figure, v: f64) -> String {
     match figure {
-        Figure::Rps => format!("{v:.2}"),
+        Figure::Rps | Figure::CounterRate(_) => format!("{v:.2}"),
         Figure::Percentile(_) | Figure::Metric(..) => format!("{:.3} ms", v * 1e3),
         Figure::ErrorRate => format!("{v:.3}%"),
         Figure::BytesPerRequest => format!("{v:.1}"),

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::result::Meta;
+use crate::stats::counters::TOKENS;
 use crate::stats::metrics::TTFB;
 use crate::stats::{ErrorKind, Record, Recorder};
 use crate::summary::{PERCENTILES, RunInfo, Summary};
@@ -14,11 +15,12 @@ use crate::term::Style;
 /// varies from interval to interval), a share `error_share` of resets;
 /// the body of each response begins at half its latency.
 fn run(seconds: u64, slower: f64, error_share: f64, seed: u64) -> ResultDoc {
-    run_with_ttfb(seconds, slower, error_share, seed, 0.5)
+    run_with_ttfb(seconds, slower, error_share, seed, 0.5, 0)
 }
 
-/// As [`run`], the body beginning at `ttfb_share` of each latency.
-fn run_with_ttfb(seconds: u64, slower: f64, error_share: f64, seed: u64, ttfb_share: f64) -> ResultDoc {
+/// As [`run`], the body beginning at `ttfb_share` of each latency, each
+/// response of `tokens` output tokens.
+fn run_with_ttfb(seconds: u64, slower: f64, error_share: f64, seed: u64, ttfb_share: f64, tokens: u32) -> ResultDoc {
     let (mut stats, mut recorder, mut timeline) =
         (WorkerStats::new(), Recorder::new(Duration::from_secs(1)), Timeline::new(Duration::from_secs(1)));
     let mut x = seed | 1;
@@ -38,7 +40,7 @@ fn run_with_ttfb(seconds: u64, slower: f64, error_share: f64, seed: u64, ttfb_sh
             let result = if next() < error_share { Err(ErrorKind::Reset) } else { Ok(200) };
             let latency = Duration::from_nanos(latency_ns);
             let record = Record::sample(result, latency).sized(100, if result.is_ok() { 50 } else { 0 });
-            let record = record.measured(TTFB, latency.mul_f64(ttfb_share));
+            let record = record.measured(TTFB, latency.mul_f64(ttfb_share)).counted(TOKENS, tokens);
             stats.record(&record);
             if let Some(done) = recorder.record(second * 1_000_000_000 + i * 1_000_000_000 / per_second, &record) {
                 timeline.add(&done).unwrap();
@@ -209,7 +211,7 @@ fn the_gate_says_when_noise_could_not_be_judged() {
 #[test]
 fn a_named_metric_is_compared_like_the_latency_percentiles() {
     // The same latencies, the body beginning later in each response.
-    let (base, new) = (run_with_ttfb(30, 1.0, 0.0, 7, 0.5), run_with_ttfb(30, 1.0, 0.0, 7, 0.7));
+    let (base, new) = (run_with_ttfb(30, 1.0, 0.0, 7, 0.5, 0), run_with_ttfb(30, 1.0, 0.0, 7, 0.7, 0));
     let diff = diff(&base, &new).unwrap();
     let row = |name: &str| diff.rows.iter().find(|r| r.figure.name() == name).unwrap_or_else(|| panic!("{name}"));
     for p in PERCENTILES {
@@ -231,4 +233,23 @@ fn a_named_metric_is_compared_like_the_latency_percentiles() {
     let text = String::from_utf8(text).unwrap();
     let line = text.lines().find(|l| l.trim_start().starts_with("ttfb.p99 ")).unwrap_or_else(|| panic!("{text}"));
     assert!(line.ends_with("worse") && line.contains(" ms "), "{line}");
+}
+
+#[test]
+fn token_rates_are_compared_when_both_runs_counted_tokens() {
+    let (base, same, more) = (
+        run_with_ttfb(30, 1.0, 0.0, 7, 0.5, 10),
+        run_with_ttfb(30, 1.0, 0.0, 8, 0.5, 10),
+        run_with_ttfb(30, 1.0, 0.0, 8, 0.5, 20),
+    );
+    let rate = |d: &Diff| {
+        d.rows
+            .iter()
+            .find(|r| r.figure == Figure::CounterRate(TOKENS))
+            .map(|r| (r.verdict, r.change_pct.unwrap().round()))
+    };
+    assert_eq!(rate(&diff(&base, &same).unwrap()).map(|r| r.0), Some(Verdict::Noise));
+    assert_eq!(rate(&diff(&base, &more).unwrap()), Some((Verdict::Better, 100.0)));
+    assert_eq!(Figure::CounterRate(TOKENS).name(), "tokens/sec");
+    assert_eq!(rate(&diff(&base, &run(30, 1.0, 0.0, 8)).unwrap()), None, "not when one run counted none");
 }

@@ -20,6 +20,8 @@ pub struct Counter {
     pub label: &'static str,
     /// What it counts, in one line.
     pub meaning: &'static str,
+    /// `diff` compares its rate, a higher one being better.
+    pub compared: bool,
 }
 
 /// Responses whose body was an event stream.
@@ -39,19 +41,27 @@ pub const COUNTERS: [Counter; 5] = [
         id: "streamed",
         label: "Streamed responses",
         meaning: "responses whose body was an event stream (Content-Type: text/event-stream)",
+        compared: false,
     },
-    Counter { id: "events", label: "Events", meaning: "events with data in those streams, [DONE] not counted" },
+    Counter {
+        id: "events",
+        label: "Events",
+        meaning: "events with data in those streams, [DONE] not counted",
+        compared: false,
+    },
     Counter {
         id: "tokens",
         label: "Output tokens",
         meaning: "usage.completion_tokens where the server sent it, else one per event with content",
+        compared: true,
     },
     Counter {
         id: "tokens_from_usage",
         label: "Responses counted by usage",
         meaning: "responses whose output tokens came from the server's usage.completion_tokens",
+        compared: false,
     },
-    Counter { id: "good", label: "Good requests", meaning: "requests that met every --goodput limit" },
+    Counter { id: "good", label: "Good requests", meaning: "requests that met every --goodput limit", compared: true },
 ];
 
 /// The index in [`COUNTERS`] of the counter named `id`.
