@@ -195,6 +195,15 @@ pub struct BenchArgs {
     /// a bare number is milliseconds).
     #[arg(long, value_name = "LIMITS")]
     pub goodput: Option<String>,
+    /// How the open model's requests arrive: constant (evenly spaced, the
+    /// default) or poisson (exponential gaps around the same rate, as
+    /// vLLM's benchmark; seeded by --seed). Needs --rate or --stages of rates.
+    #[arg(long, value_name = "KIND")]
+    pub arrivals: Option<String>,
+    /// Random arrivals with gamma-distributed gaps of this shape: 1 is
+    /// Poisson, above 1 more even, below 1 burstier (vLLM's --burstiness).
+    #[arg(long, value_name = "K", allow_hyphen_values = true)]
+    pub burstiness: Option<String>,
     /// Find the highest rate (open model) that meets --slo: climb from
     /// --find-max-start by --find-max-factor, then bisect. Each step is
     /// its own run of --find-max-step (longer for thin percentiles).
@@ -381,6 +390,8 @@ impl BenchArgs {
             stages: self.stages.as_deref(),
             warmup: self.warmup.as_deref(),
             goodput: self.goodput.as_deref(),
+            arrivals: self.arrivals.as_deref(),
+            burstiness: self.burstiness.as_deref(),
             find_max: self.find_max.then_some(config::shape::SearchFlags {
                 slo: self.slo.as_deref(),
                 start: &self.find_max_start,

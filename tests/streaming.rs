@@ -116,3 +116,29 @@ fn streams_over_tls_are_measured_the_same() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stream_flags_are_checked_with_one_line() {
+    for (args, why) in [
+        (&["--arrivals", "poisson"][..], "need an open model: add --rate"),
+        (&["--rate", "10", "--arrivals", "uniform"][..], "use constant or poisson"),
+        (&["--rate", "10", "--burstiness", "-1"][..], "above 0 and at most 1000"),
+        (&["--rate", "10", "--arrivals", "constant", "--burstiness", "2"][..], "does not go with --arrivals constant"),
+        (&["--goodput", "ttft>1s"][..], "NAME<DURATION"),
+        (&["--goodput", "itl<1s"][..], "use ttft, tpot or e2e"),
+    ] {
+        common::refused_with_one_line(args, why);
+    }
+}
+
+#[test]
+fn poisson_arrivals_reach_the_report_and_keep_the_rate() {
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), ServerOptions::default()).unwrap();
+    let url = format!("http://{}/", server.addr());
+    let out = common::vastar(&["-z", "2s", "--rate", "500", "--arrivals", "poisson", "--seed", "4", "-c", "20", &url]);
+    let report = common::text(&out.stdout);
+    assert!(out.status.success() && report.contains("Arrivals:     poisson (seed 4)"), "{report}");
+    // 1000 expected in 2 s, a Poisson count: sd about 32.
+    let sent = server.requests();
+    assert!(sent.abs_diff(1000) < 4 * 32, "{sent} requests");
+}

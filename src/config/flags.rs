@@ -34,6 +34,9 @@ pub struct Flags<'a> {
     pub warmup: Option<&'a str>,
     /// `--goodput`, when given.
     pub goodput: Option<&'a str>,
+    /// `--arrivals`, `--burstiness`, when given.
+    pub arrivals: Option<&'a str>,
+    pub burstiness: Option<&'a str>,
     /// `--find-max` and its flags, when given.
     pub find_max: Option<super::shape::SearchFlags<'a>>,
     pub method: &'a str,
@@ -105,6 +108,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
     };
     let requests = super::requests::build(flags.url, &input, &flags.targets, seq_width)?;
     let tls = super::tls::options(&requests.url, &flags.tls)?;
+    let arrivals = arrivals(flags, load.rate.is_some() || load.shape.is_some(), requests.facts.seed)?;
     Ok(Config {
         request: requests.request,
         url: requests.url,
@@ -118,6 +122,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         stages: load.stages,
         warmup,
         goodput: flags.goodput.map(super::goodput::parse).transpose()?,
+        arrivals,
         find_max,
         timeout,
         connect_timeout,
@@ -133,6 +138,44 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         family: flags.family,
         unix_socket: flags.unix_socket.map(unix_socket).transpose()?,
     })
+}
+
+/// Most `--burstiness`: gaps then vary by 3% (a constant rate has none).
+const MAX_BURSTINESS: f64 = 1000.0;
+
+/// `--arrivals` and `--burstiness`: how the open model's gaps are drawn,
+/// seeded by the run's seed (`--seed`). Only an open model (`--rate`,
+/// `--stages` of rates) has arrivals to draw.
+fn arrivals(flags: &Flags, open_model: bool, seed: u64) -> Result<crate::stats::Arrivals, ConfigError> {
+    use crate::stats::Arrivals;
+    let random = match flags.arrivals {
+        None | Some("constant") => flags.burstiness.is_some(),
+        Some("poisson") => true,
+        Some(other) => return Err(invalid("--arrivals", format!("{other:?}: use constant or poisson"))),
+    };
+    if flags.arrivals == Some("constant") && flags.burstiness.is_some() {
+        return Err(invalid("--burstiness", "draws random gaps; it does not go with --arrivals constant"));
+    }
+    if !random {
+        return Ok(Arrivals::Even);
+    }
+    if !open_model {
+        return Err(invalid(
+            "--arrivals",
+            "random arrivals need an open model: add --rate (or --stages of rates); -c alone is a closed loop",
+        ));
+    }
+    let burstiness = match flags.burstiness {
+        None => 1.0,
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(k) if k > 0.0 && k <= MAX_BURSTINESS => k,
+            _ => {
+                let why = format!("{text:?}: give a number above 0 and at most 1000 (1 is Poisson, below is burstier)");
+                return Err(invalid("--burstiness", why));
+            }
+        },
+    };
+    Ok(Arrivals::Random { burstiness, seed })
 }
 
 /// Longest Unix socket path a `sockaddr_un` holds everywhere (104 bytes

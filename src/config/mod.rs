@@ -142,6 +142,8 @@ pub struct Config {
     pub warmup: Option<Duration>,
     /// `--goodput`: the limits a good request stays under.
     pub goodput: Option<crate::stats::Goodput>,
+    /// `--arrivals`, `--burstiness`: how the open model's gaps are drawn.
+    pub arrivals: crate::stats::Arrivals,
     /// `--find-max`: search for the highest rate that meets the SLO.
     pub find_max: Option<shape::FindMax>,
     /// Deadline for a whole request, connect to last byte, from its intended

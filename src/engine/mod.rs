@@ -12,6 +12,7 @@
 //! This module is only the entry: the children depend on each other, never
 //! on it.
 
+pub mod arrivals;
 pub mod connection;
 pub mod errno;
 pub mod lifecycle;

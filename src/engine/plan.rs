@@ -72,6 +72,8 @@ pub struct Plan {
     pub warmup: Duration,
     /// `--goodput`: the limits a good request stays under.
     pub goodput: Option<crate::stats::Goodput>,
+    /// `--arrivals`, `--burstiness`: how the open model's gaps are drawn.
+    pub arrivals: super::arrivals::Arrivals,
 }
 
 impl Plan {

@@ -114,11 +114,12 @@ impl<'a> Policy<'a> {
     pub fn begin(&mut self, start: Instant) {
         let plan = &self.shared.plan;
         let (worker, share, connections) = (self.worker, self.share, plan.connections.max(1));
-        self.schedule = match (&plan.shape, plan.rate) {
+        let schedule = match (&plan.shape, plan.rate) {
             (Some(shape), _) => Some(Schedule::shaped(start, shape.clone(), worker, share, connections)),
             (None, Some(rate)) => Some(Schedule::new(start, rate, worker, share, connections)),
             (None, None) => None,
         };
+        self.schedule = schedule.map(|s| s.with_arrivals(plan.arrivals, worker));
         if let Some(stages) = &plan.stages {
             let mut end = Duration::ZERO;
             let mut ends = Vec::with_capacity(stages.stages.len());

@@ -17,10 +17,13 @@
 //! `w` is offset by `w / rate` so that equal shares interleave exactly. A
 //! rate that changes (`--rate FROM..TO`, `--stages`) numbers the run's
 //! requests instead and puts each where the rate's integral reaches its
-//! number ([`Shape`]).
+//! number ([`Shape`]). With `--arrivals poisson` or `--burstiness` the gaps
+//! between due times are drawn at random around the same mean
+//! ([`super::arrivals`]), in the same units, so ramps and stages keep them.
 
 use std::time::{Duration, Instant};
 
+use super::arrivals::{Arrivals, Gaps};
 pub use crate::stats::Shape;
 use crate::stats::{ErrorKind, Record};
 
@@ -49,6 +52,27 @@ pub struct Schedule {
     claimed: u64,
     /// `--rate FROM..TO`, `--stages`: the shape the due times follow instead.
     shape: Option<Shape>,
+    /// `--arrivals poisson`, `--burstiness`: random gaps, and the position
+    /// (in the units of offset and period) of the next claim.
+    random: Option<Random>,
+}
+
+/// The state of a schedule with random gaps.
+#[derive(Clone, Debug)]
+struct Random {
+    gaps: Gaps,
+    /// The generator as it was at the start, to count due times again.
+    first: Gaps,
+    next: f64,
+}
+
+impl Random {
+    fn new(gaps: Gaps, period: f64) -> Random {
+        let first = gaps.clone();
+        let mut random = Random { gaps, first, next: 0.0 };
+        random.next = period * random.gaps.next_gap();
+        random
+    }
 }
 
 /// What a free connection should do next.
@@ -66,7 +90,20 @@ impl Schedule {
     /// connections, for `rate` requests per second in total.
     pub fn new(start: Instant, rate: f64, index: usize, share: usize, connections: usize) -> Self {
         let worker_rate = rate * share as f64 / connections.max(1) as f64;
-        Schedule { start, period_ns: 1e9 / worker_rate, offset_ns: index as f64 * 1e9 / rate, claimed: 0, shape: None }
+        let period_ns = 1e9 / worker_rate;
+        Schedule { start, period_ns, offset_ns: index as f64 * 1e9 / rate, claimed: 0, shape: None, random: None }
+    }
+
+    /// The same schedule with `arrivals`' gaps (random ones are drawn per
+    /// worker `index`).
+    pub fn with_arrivals(self, arrivals: Arrivals, index: usize) -> Self {
+        match arrivals {
+            Arrivals::Even => self,
+            Arrivals::Random { burstiness, seed } => {
+                let random = Random::new(Gaps::new(burstiness, seed, index), self.period_ns);
+                Schedule { random: Some(random), ..self }
+            }
+        }
     }
 
     /// As [`Schedule::new`], for a rate that follows `shape`: the worker's
@@ -75,7 +112,14 @@ impl Schedule {
     /// interleave with the other workers' as with a constant rate.
     pub fn shaped(start: Instant, shape: Shape, index: usize, share: usize, connections: usize) -> Self {
         let share = share as f64 / connections.max(1) as f64;
-        Schedule { start, period_ns: 1.0 / share, offset_ns: index as f64, claimed: 0, shape: Some(shape) }
+        Schedule {
+            start,
+            period_ns: 1.0 / share,
+            offset_ns: index as f64,
+            claimed: 0,
+            shape: Some(shape),
+            random: None,
+        }
     }
 
     /// The run's start, which the timetable counts from.
@@ -83,12 +127,17 @@ impl Schedule {
         self.start
     }
 
-    /// When this worker's request number `i` is due.
+    /// When this worker's request number `i` is due (with even gaps).
     pub fn due(&self, i: u64) -> Instant {
+        self.at(self.offset_ns + i as f64 * self.period_ns)
+    }
+
+    /// The instant of `position`, in the units of offset and period.
+    fn at(&self, position: f64) -> Instant {
         let ns = match &self.shape {
             // With a shape, offset and period count requests, not nanoseconds.
-            Some(shape) => shape.time_of(self.offset_ns + i as f64 * self.period_ns) * 1e9,
-            None => self.offset_ns + i as f64 * self.period_ns,
+            Some(shape) => shape.time_of(position) * 1e9,
+            None => position,
         };
         // Never, past the end of a shape that ends at rate zero: a century on.
         self.start + Duration::from_nanos(ns.round().min(NEVER_NS) as u64)
@@ -96,7 +145,14 @@ impl Schedule {
 
     /// Hands the next due instant to a connection that is free at `now`.
     pub fn claim(&mut self, now: Instant, timeout: Option<Duration>) -> Claim {
-        let due = self.due(self.claimed);
+        let due = match self.random.as_mut() {
+            None => self.due(self.claimed),
+            Some(random) => {
+                let position = random.next;
+                random.next += self.period_ns * random.gaps.next_gap();
+                self.at(position)
+            }
+        };
         self.claimed += 1;
         match timeout {
             Some(limit) if due + limit <= now => Claim::Expired(due),
@@ -116,6 +172,16 @@ impl Schedule {
         let elapsed_ns = end.saturating_duration_since(self.start).as_nanos() as f64;
         // In the units of offset and period: nanoseconds, or requests for a shape.
         let elapsed = self.shape.as_ref().map_or(elapsed_ns, |shape| shape.due_by(elapsed_ns / 1e9));
+        if let Some(random) = &self.random {
+            // Drawn again from the start: only the end of a run asks.
+            let (mut gaps, mut position, mut due) = (random.first.clone(), 0.0, 0);
+            position += self.period_ns * gaps.next_gap();
+            while position < elapsed {
+                due += 1;
+                position += self.period_ns * gaps.next_gap();
+            }
+            return due;
+        }
         let due = if elapsed <= self.offset_ns { 0.0 } else { ((elapsed - self.offset_ns) / self.period_ns).ceil() };
         due as u64
     }
@@ -231,3 +297,7 @@ mod tests {
         assert_eq!((r.result, r.queued + r.latency), (Err(ErrorKind::Timeout), ms(300)));
     }
 }
+
+#[cfg(test)]
+#[path = "schedule_tests.rs"]
+mod random_tests;

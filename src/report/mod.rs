@@ -77,6 +77,9 @@ fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Resul
     if let Some(rate) = &info.rate {
         let share = 100.0 * rate.achieved / rate.target;
         writeln!(out, "  Rate:         {:.2} req/s sent of {:.2} target ({share:.1}%)", rate.achieved, rate.target)?;
+        if let Some(arrivals) = &rate.arrivals {
+            writeln!(out, "  Arrivals:     {arrivals}")?;
+        }
         if let Some(shape) = &rate.shape {
             let mean = if info.warmup.is_some() { "its mean after the warm-up" } else { "its mean" };
             writeln!(

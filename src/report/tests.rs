@@ -77,7 +77,7 @@ fn rate_sample() -> (WorkerStats, RunInfo) {
         backend: "io_uring (defer-taskrun, multishot recv, incremental buffer ring)".into(),
         workers: 2,
         connections: 50,
-        rate: Some(Rate { target: 1000.0, achieved: 999.5, shape: None }),
+        rate: Some(Rate { target: 1000.0, achieved: 999.5, shape: None, arrivals: None }),
         load: GeneratorCpu { own: Some(0.96), cores: 2, cores_busy: Some(0.99) },
         ..RunInfo::sample(Duration::from_millis(10_002))
     };

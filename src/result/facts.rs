@@ -60,6 +60,10 @@ pub struct RateDoc {
     /// start (the warm-up included).
     #[serde(default)]
     pub stages: Option<Vec<RampDoc>>,
+    /// `--arrivals poisson`, `--burstiness`: how the gaps were drawn, for
+    /// people (`poisson (seed 7)`); absent for evenly spaced arrivals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -120,6 +120,10 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
             target: r.iter().map(|r| r.target).sum(),
             achieved: r.iter().map(|r| r.achieved).sum(),
             shape: None,
+            arrivals: r
+                .first()
+                .and_then(|first| first.arrivals.clone())
+                .filter(|a| r.iter().all(|r| r.arrivals.as_ref() == Some(a))),
         }),
         dns: infos.iter().filter_map(|i| i.dns).max_by_key(|d| d.0),
         load: GeneratorCpu {

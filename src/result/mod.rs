@@ -248,6 +248,7 @@ impl Run {
                     achieved: r.achieved,
                     ramp: segments.filter(|s| s.len() == 1).map(|s| RampDoc::of(&s[0])),
                     stages: segments.map(|s| s.iter().map(RampDoc::of).collect()),
+                    arrivals: r.arrivals.clone(),
                 }
             }),
             dns: info.dns.map(|(took, addresses)| Dns { seconds: took.as_secs_f64(), addresses }),

@@ -119,7 +119,12 @@ impl ResultDoc {
             workers: r.workers,
             connections: r.connections,
             interrupted: r.interrupted,
-            rate: r.rate.as_ref().map(|r| Rate { target: r.target, achieved: r.achieved, shape: r.shape() }),
+            rate: r.rate.as_ref().map(|r| Rate {
+                target: r.target,
+                achieved: r.achieved,
+                shape: r.shape(),
+                arrivals: r.arrivals.clone(),
+            }),
             dns: r.dns.map(|d| (Duration::try_from_secs_f64(d.seconds).unwrap_or_default(), d.addresses)),
             load: GeneratorCpu { own: r.load.own_busy, cores: r.load.cores, cores_busy: r.load.cores_busy },
             merged: merged(&self.parts),

@@ -156,7 +156,7 @@ fn hostile_numbers_in_a_document_never_panic() {
     stats.send_lag.record(1_000);
     let mut run = info(2_000);
     run.dns = Some((Duration::from_micros(300), 2));
-    run.rate = Some(Rate { target: 100.0, achieved: 99.0, shape: None });
+    run.rate = Some(Rate { target: 100.0, achieved: 99.0, shape: None, arrivals: Some("poisson (seed 3)".into()) });
     run.requests = Some(crate::summary::Requests {
         labels: ["GET http://h/a", "GET http://h/b", "POST http://h/c"].map(String::from).to_vec(),
         order: "round-robin".into(),

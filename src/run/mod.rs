@@ -251,7 +251,7 @@ fn run_info(
             }
             None => outcome.achieved_rate(target),
         };
-        Rate { target, achieved, shape }
+        Rate { target, achieved, shape, arrivals: config.arrivals.describe() }
     });
     let core_time = outcome.elapsed.as_secs_f64() * outcome.cores as f64;
     RunInfo {
@@ -459,6 +459,7 @@ pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
         stages: executed(config).1,
         warmup: config.warmup.unwrap_or_default(),
         goodput: config.goodput,
+        arrivals: config.arrivals,
     })
 }
 

@@ -42,6 +42,29 @@ impl Segment {
     }
 }
 
+/// How the gaps between the open model's due times are drawn (drawn by
+/// `engine::arrivals`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Arrivals {
+    /// Every gap is the same: a constant rate.
+    #[default]
+    Even,
+    /// Gamma-distributed gaps of shape `burstiness` (1: Poisson arrivals)
+    /// around the same mean, from a generator seeded with `seed`.
+    Random { burstiness: f64, seed: u64 },
+}
+
+impl Arrivals {
+    /// For people: `poisson (seed 7)`, `gamma, burstiness 4 (seed 7)`.
+    pub fn describe(&self) -> Option<String> {
+        match *self {
+            Arrivals::Even => None,
+            Arrivals::Random { burstiness, seed } if burstiness == 1.0 => Some(format!("poisson (seed {seed})")),
+            Arrivals::Random { burstiness, seed } => Some(format!("gamma, burstiness {burstiness} (seed {seed})")),
+        }
+    }
+}
+
 /// A rate that follows one or more segments, then stays at the last
 /// segment's end rate.
 #[derive(Clone, Debug, PartialEq)]

@@ -27,7 +27,7 @@ pub use counters::{COUNTERS, Counter, CounterSums, Tally};
 pub use goodput::Goodput;
 use histogram::add;
 pub use histogram::{Histogram, Overflow, Phase};
-pub use load_shape::{Concurrency, Segment, Shape};
+pub use load_shape::{Arrivals, Concurrency, Segment, Shape};
 pub use metrics::{METRICS, Metric, Metrics, Samples};
 pub use record::{ErrorKind, Record, nanos};
 pub use sink::{Ended, Sampled, Sink};

@@ -140,6 +140,8 @@ pub struct Rate {
     /// `--rate FROM..TO`, `--stages`: the shape the target followed, from
     /// the start (the warm-up included).
     pub shape: Option<crate::stats::Shape>,
+    /// `--arrivals poisson`, `--burstiness`: how the gaps were drawn.
+    pub arrivals: Option<String>,
 }
 
 impl Rate {

@@ -365,6 +365,7 @@ pub fn plan(connections: usize, until: Until) -> Plan {
         stages: None,
         warmup: Duration::ZERO,
         goodput: None,
+        arrivals: Default::default(),
     }
 }
 
