@@ -59,7 +59,7 @@ impl Arrivals {
     pub fn describe(&self) -> Option<String> {
         match *self {
             Arrivals::Even => None,
-            Arrivals::Random { burstiness, seed } if burstiness == 1.0 => Some(format!("poisson (seed {seed})")),
+            Arrivals::Random { burstiness: 1.0, seed } => Some(format!("poisson (seed {seed})")),
             Arrivals::Random { burstiness, seed } => Some(format!("gamma, burstiness {burstiness} (seed {seed})")),
         }
     }
