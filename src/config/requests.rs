@@ -190,7 +190,7 @@ fn build_pool(
     (filler, order, length): (&mut Filler, Order, usize),
     file: Option<&str>,
 ) -> Result<(Vec<Entry>, RequestSpec), ConfigError> {
-    let fixed = |s: &Source| !holds(s, common, |p| is_random(p) || matches!(p, Piece::Line(_)));
+    let fixed = |s: &Source| !holds(s, common, |p| is_random(p) || matches!(p, Piece::Line(_) | Piece::JsonLine(_)));
     let mut built: Vec<Option<Entry>> = vec![None; sources.len()];
     let (mut entries, mut first, mut bytes) = (Vec::with_capacity(length), None, 0usize);
     for i in 0..length {

@@ -1,5 +1,6 @@
 //! Templates in a request's target, header values and body: `{{seq}}`,
-//! `{{rand:N}}`, `{{uuid}}` and `{{line:FILE}}`.
+//! `{{rand:N}}`, `{{uuid}}`, `{{line:FILE}}` and `{{line:FILE|json}}` (the line
+//! escaped for the inside of a JSON string).
 //!
 //! Parsing is pure: it splits text into literal bytes and placeholders,
 //! and only names the files that `{{line:...}}` reads. [`Filler`] gives
@@ -24,6 +25,9 @@ pub enum Piece {
     Uuid,
     /// The next line of this file, cycling.
     Line(String),
+    /// The same, escaped to sit inside a JSON string (`{{line:FILE|json}}`):
+    /// prompts with quotes, backslashes or tabs go into a JSON body whole.
+    JsonLine(String),
 }
 
 /// A malformed placeholder.
@@ -103,8 +107,11 @@ fn placeholder(name: &[u8]) -> Result<Option<Piece>, TemplateError> {
             }
         }
         t if t.starts_with("line:") => match t[5..].trim() {
-            "" => return Err(TemplateError::LineFile),
-            path => Some(Piece::Line(path.to_string())),
+            "" | "|json" => return Err(TemplateError::LineFile),
+            path => match path.strip_suffix("|json") {
+                Some(path) => Some(Piece::JsonLine(path.trim_end().to_string())),
+                None => Some(Piece::Line(path.to_string())),
+            },
         },
         _ => None,
     })
@@ -118,7 +125,7 @@ pub fn is_templated(pieces: &[Piece]) -> bool {
 /// The files `{{line:...}}` names in `pieces`.
 pub fn line_files(pieces: &[Piece]) -> impl Iterator<Item = &str> {
     pieces.iter().filter_map(|p| match p {
-        Piece::Line(path) => Some(path.as_str()),
+        Piece::Line(path) | Piece::JsonLine(path) => Some(path.as_str()),
         _ => None,
     })
 }
@@ -193,14 +200,8 @@ impl Filler {
                 }
                 Piece::Rand(n) => self.random.below(*n).to_string().into_bytes(),
                 Piece::Uuid => uuid(self.random.next_u64(), self.random.next_u64()).into_bytes(),
-                Piece::Line(path) => match self.files.iter_mut().find(|(p, _, _)| p == path) {
-                    Some((_, lines, next)) if !lines.is_empty() => {
-                        let line = lines[*next % lines.len()].clone();
-                        *next = (*next + 1) % lines.len();
-                        line
-                    }
-                    _ => Vec::new(),
-                },
+                Piece::Line(path) => self.next_line(path),
+                Piece::JsonLine(path) => json_escaped(&self.next_line(path)),
             };
             match parts.last_mut() {
                 Some(Part::Bytes(last)) => last.extend_from_slice(&bytes),
@@ -209,6 +210,38 @@ impl Filler {
         }
         parts
     }
+}
+
+impl Filler {
+    /// The next line of file `path`, cycling (empty for a file not given).
+    fn next_line(&mut self, path: &str) -> Vec<u8> {
+        match self.files.iter_mut().find(|(p, _, _)| p == path) {
+            Some((_, lines, next)) if !lines.is_empty() => {
+                let line = lines[*next % lines.len()].clone();
+                *next = (*next + 1) % lines.len();
+                line
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// `text` escaped for the inside of a JSON string (RFC 8259 §7): quotes,
+/// backslashes and control characters; other bytes as they are.
+fn json_escaped(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 8);
+    for &b in text {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..0x20 | 0x7f => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out
 }
 
 /// `parts` with each `{{seq}}` written as `width` copies of `digit`.
@@ -313,5 +346,18 @@ mod tests {
         let id = uuid(u64::MAX, u64::MAX);
         assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
         assert_eq!(uuid(0, 0), "00000000-0000-4000-8000-000000000000");
+    }
+
+    #[test]
+    fn a_json_line_goes_into_a_json_string_whole() {
+        assert_eq!(parse(b"{{line: p.txt |json}}").unwrap(), vec![Piece::JsonLine("p.txt".into())]);
+        assert_eq!(parse(b"{{line:|json}}"), Err(TemplateError::LineFile));
+        let prompts = vec![b"say \"hi\"\\ then\ttab \x01 \xc3\xa9".to_vec(), b"plain".to_vec()];
+        let mut filler = Filler::new(1, vec![("p.txt".into(), prompts.clone())]);
+        let pieces = parse(br#"{"content":"{{line:p.txt|json}}","raw":"{{line:p.txt}}"}"#).unwrap();
+        let body = render(&filler.fill(&pieces), b'0', 0);
+        let value: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
+        assert_eq!(value["content"].as_str().unwrap().as_bytes(), &prompts[0][..]);
+        assert_eq!(value["raw"], "plain", "both forms take turns on one file");
     }
 }
