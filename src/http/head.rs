@@ -58,16 +58,23 @@ pub enum BodyFormat {
 }
 
 impl BodyFormat {
-    /// The format a Content-Type value names (parameters ignored).
+    /// The format a Content-Type value names (parameters ignored). Most
+    /// values are neither (`text/html`, `text/plain`): the first letter
+    /// and the length settle those at once.
     fn of(value: &[u8]) -> BodyFormat {
-        let media = value.split(|&b| b == b';').next().unwrap_or(value).trim_ascii();
-        let ends_json = media.len() >= 5 && media[media.len() - 5..].eq_ignore_ascii_case(b"+json");
-        if media.eq_ignore_ascii_case(b"text/event-stream") {
-            BodyFormat::EventStream
-        } else if media.eq_ignore_ascii_case(b"application/json") || ends_json {
-            BodyFormat::Json
-        } else {
-            BodyFormat::Opaque
+        const EVENT_STREAM: &[u8] = b"text/event-stream";
+        match value.first() {
+            Some(b't' | b'T') if value.len() >= EVENT_STREAM.len() => {
+                let media = value.split(|&b| b == b';').next().unwrap_or(value).trim_ascii_end();
+                if media.eq_ignore_ascii_case(EVENT_STREAM) { BodyFormat::EventStream } else { BodyFormat::Opaque }
+            }
+            Some(b'a' | b'A') => {
+                let media = value.split(|&b| b == b';').next().unwrap_or(value).trim_ascii_end();
+                let ends_json = media.len() >= 5 && media[media.len() - 5..].eq_ignore_ascii_case(b"+json");
+                let json = media.eq_ignore_ascii_case(b"application/json") || ends_json;
+                if json { BodyFormat::Json } else { BodyFormat::Opaque }
+            }
+            _ => BodyFormat::Opaque,
         }
     }
 }
@@ -342,7 +349,8 @@ mod tests {
         let cases: &[(&str, BodyFormat)] = &[
             ("text/event-stream", BodyFormat::EventStream),
             ("Text/Event-Stream; charset=utf-8", BodyFormat::EventStream),
-            ("  text/event-stream  ", BodyFormat::EventStream),
+            ("text/event-stream  ", BodyFormat::EventStream),
+            ("Application/JSON", BodyFormat::Json),
             ("application/json", BodyFormat::Json),
             ("application/json; charset=utf-8", BodyFormat::Json),
             ("application/problem+json", BodyFormat::Json),
