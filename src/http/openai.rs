@@ -35,7 +35,8 @@ pub struct Chunk {
     pub content: bool,
     /// `usage.completion_tokens`, when it says.
     pub completion_tokens: Option<u64>,
-    /// It has a top-level `error` that is not `null`.
+    /// It has a top-level `error` that says something: an object, an
+    /// array, a string or `true` (not `null`, `false` or a number).
     pub error: bool,
 }
 
@@ -242,7 +243,9 @@ impl ChunkScanner {
             b'n' => Expect::Literal { rest: b"ull" },
             _ => Expect::Malformed,
         };
-        if byte != b'n' && at == Some(Fact::Error) {
+        // An error is an object, a message or `true`; `null`, `false` and
+        // numbers say there is none.
+        if matches!(byte, b'"' | b't') && at == Some(Fact::Error) {
             self.chunk.error = true;
         }
         1

@@ -1,3 +1,6 @@
+//! The chunk scanner against real OpenAI chunks, malformed JSON, every
+//! split point, and serde_json on random documents and token soups.
+
 use serde_json::{Value, json};
 
 use super::*;
@@ -48,6 +51,9 @@ fn what_real_chunks_say() {
         (r#"{"error":{"message":"overloaded","code":503}}"#, chunk(false, false, None, true)),
         (r#"{"error":"bad"}"#, chunk(false, false, None, true)),
         (r#"{"error":null,"choices":[]}"#, chunk(true, false, None, false)),
+        (r#"{"error":false,"choices":[]}"#, chunk(true, false, None, false)),
+        (r#"{"error":0}"#, chunk(false, false, None, false)),
+        (r#"{"error":true}"#, chunk(false, false, None, true)),
         // The same names elsewhere say nothing.
         (r#"{"content":"x","text":"y","completion_tokens":3}"#, chunk(false, false, None, false)),
         (r#"{"choices":[{"message":{"content":"x"}}]}"#, chunk(true, false, None, false)),
@@ -172,7 +178,10 @@ fn facts(value: &Value) -> Chunk {
         choices: choices.is_some(),
         content,
         completion_tokens: value.pointer("/usage/completion_tokens").and_then(Value::as_u64),
-        error: value.as_object().and_then(|o| o.get("error")).is_some_and(|e| !e.is_null()),
+        error: value
+            .as_object()
+            .and_then(|o| o.get("error"))
+            .is_some_and(|e| matches!(e, Value::Object(_) | Value::Array(_) | Value::String(_) | Value::Bool(true))),
     }
 }
 

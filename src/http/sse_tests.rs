@@ -1,3 +1,6 @@
+//! The event-stream parser against WHATWG's cases, every split point, and
+//! a plain reference parser on seeded random streams.
+
 use super::*;
 
 /// Events as a browser's EventSource would dispatch them: (type, data).

@@ -57,6 +57,30 @@ fn describe(t: &Target) -> String {
 }
 
 /// Merges `docs` into one result (one document is returned as it is).
+/// The rates of runs that all had one, added up; their arrivals when all
+/// drew them the same way.
+fn merged_rate(rates: &[Rate]) -> Rate {
+    let arrivals = rates.first().and_then(|first| first.arrivals.clone());
+    Rate {
+        target: rates.iter().map(|r| r.target).sum(),
+        achieved: rates.iter().map(|r| r.achieved).sum(),
+        shape: None,
+        arrivals: arrivals.filter(|a| rates.iter().all(|r| r.arrivals.as_ref() == Some(a))),
+    }
+}
+
+/// Whether every run judged good requests by the same `--goodput` limits
+/// (only then do they add up); different limits are refused unless `force`.
+fn same_goodput(docs: &[ResultDoc], force: bool) -> Result<bool, String> {
+    let same = docs.windows(2).all(|w| w[0].run.goodput == w[1].run.goodput);
+    if !same && !force {
+        return Err("the results judged goodput by different --goodput limits; add --force to merge them anyway, \
+                    without goodput"
+            .into());
+    }
+    Ok(same)
+}
+
 /// Different targets are refused unless `force`.
 pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<ResultDoc, String> {
     let first = docs.first().ok_or("nothing to merge")?;
@@ -87,14 +111,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
     if !same_targets {
         stats.targets = crate::stats::TargetStats::default();
     }
-    // Good requests add up only when every run judged them by the same limits.
-    let goodputs: Vec<_> = docs.iter().map(|d| d.run.goodput).collect();
-    let same_goodput = goodputs.windows(2).all(|w| w[0] == w[1]);
-    if !same_goodput && !force {
-        return Err("the results judged goodput by different --goodput limits; add --force to merge them anyway, \
-                    without goodput"
-            .into());
-    }
+    let same_goodput = same_goodput(docs, force)?;
     if !same_goodput {
         stats.counts.0[crate::stats::counters::GOOD] = 0;
     }
@@ -116,15 +133,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         workers: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.workers)).ok_or(OVERFLOW)?,
         connections: infos.iter().try_fold(0usize, |sum, i| sum.checked_add(i.connections)).ok_or(OVERFLOW)?,
         interrupted: infos.iter().any(|i| i.interrupted),
-        rate: rates.map(|r| Rate {
-            target: r.iter().map(|r| r.target).sum(),
-            achieved: r.iter().map(|r| r.achieved).sum(),
-            shape: None,
-            arrivals: r
-                .first()
-                .and_then(|first| first.arrivals.clone())
-                .filter(|a| r.iter().all(|r| r.arrivals.as_ref() == Some(a))),
-        }),
+        rate: rates.as_deref().map(merged_rate),
         dns: infos.iter().filter_map(|i| i.dns).max_by_key(|d| d.0),
         load: GeneratorCpu {
             own: max(|i| i.load.own),

@@ -528,6 +528,8 @@ impl Connection {
             });
             if let Some(target) = target {
                 if hops >= MAX_REDIRECTS {
+                    // The response was read whole and its bytes counted.
+                    self.stage = Stage::Idle;
                     return self.finish(Err(ErrorKind::TooManyRedirects), now);
                 }
                 let hop = redirect(self.request.bytes(requests), response.status, &target);

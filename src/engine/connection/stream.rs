@@ -97,7 +97,9 @@ impl Stream {
             let first_body = self.first_body.unwrap_or(now).saturating_duration_since(self.intended);
             metrics.set(TTFB, nanos(first_body));
             let (ttft, tpot) = body.map_or((None, None), |facts| self.tokens(facts, &mut metrics, &mut tally));
-            if let Some(goodput) = goodput {
+            // Only a successful answer can be good: a fast 429 or 503 is not.
+            let answered = matches!(result, Ok(200..=299));
+            if let Some(goodput) = goodput.filter(|_| answered) {
                 tally.0[GOOD] = u32::from(goodput.met(ttft, tpot, now.saturating_duration_since(self.intended)));
             }
         }
