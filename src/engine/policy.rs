@@ -23,7 +23,7 @@ use super::connection::{Finished, Opened};
 use super::plan::{Until, share_of};
 use super::schedule::{Claim, Schedule};
 use super::shared::Shared;
-use crate::stats::{Ended, ErrorKind, Handshake, Recorder, Sampled, WorkerStats, fan_out, fan_out_sample, nanos};
+use crate::stats::{Ended, ErrorKind, Handshake, Phase, Recorder, Sampled, WorkerStats, fan_out, fan_out_sample, nanos};
 
 /// What a slot does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,10 +272,11 @@ impl<'a> Policy<'a> {
         self.secured(finished.handshake.as_ref(), finished.record.result.err());
     }
 
-    /// Records a value measured inside the slot's response at `at` (an
-    /// inter-token gap): `metric` is an index in [`crate::stats::METRICS`].
-    pub fn sampled(&mut self, slot: &SlotTiming, metric: usize, ns: u64, at: Instant) {
-        let sampled = Sampled { metric, ns, at_ns: self.since_start(at), warmup: slot.warmup };
+    /// Records values measured inside the slot's response, which ended at
+    /// `at` (its inter-token gaps, a group that shares a histogram bucket):
+    /// `metric` is an index in [`crate::stats::METRICS`].
+    pub fn sampled(&mut self, slot: &SlotTiming, metric: usize, values: &Phase, at: Instant) {
+        let sampled = Sampled { metric, values: *values, at_ns: self.since_start(at), warmup: slot.warmup };
         let shared = self.shared;
         fan_out_sample(&sampled, (&mut self.stats, &mut self.timeline), |done| shared.interval_done(done));
     }

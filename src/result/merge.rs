@@ -158,7 +158,10 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         windows_ns: windows,
         machine: None,
     };
-    let timeline = timeline(docs, meta.windows_ns.first().map_or(0, |w| w[0]))?;
+    let mut timeline = timeline(docs, meta.windows_ns.first().map_or(0, |w| w[0]))?;
+    if let Some(timeline) = timeline.as_mut().filter(|_| !same_goodput) {
+        timeline.forget_counter(crate::stats::counters::GOOD);
+    }
     Ok(ResultDoc::new(&crate::summary::Summary::new(&stats, &info).with_timeline(timeline.as_ref()), meta))
 }
 

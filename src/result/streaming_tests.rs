@@ -5,7 +5,7 @@ use super::merge::merge;
 use super::*;
 use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_USAGE};
 use crate::stats::metrics::{ITL, TPOT, TTFT};
-use crate::stats::{Goodput, Record, Recorder, Timeline};
+use crate::stats::{Goodput, Phase, Record, Recorder, Timeline};
 
 /// 200 streamed responses over 2 s, 24 tokens each from usage, TTFT
 /// 80 + i % 10 ms, 23 gaps of 15 ms each; half of them good.
@@ -15,11 +15,11 @@ fn streamed_doc(goodput: Option<Goodput>) -> ResultDoc {
     let ms = Duration::from_millis;
     for i in 0..200u64 {
         let at_ns = i * 10_000_000;
-        for _ in 0..23 {
-            stats.metrics.record_one(ITL, 15_000_000);
-            if let Some(done) = recorder.sample(at_ns, ITL, 15_000_000) {
-                timeline.add(&done).unwrap();
-            }
+        let mut gaps = Phase::default();
+        (0..23).for_each(|_| gaps.record(15_000_000));
+        stats.metrics.record_group(ITL, &gaps);
+        if let Some(done) = recorder.sample(at_ns, ITL, &gaps) {
+            timeline.add(&done).unwrap();
         }
         let record = Record::sample(Ok(200), ms(500))
             .measured(TTFT, ms(80 + i % 10))
@@ -83,8 +83,11 @@ fn streams_are_written_read_back_and_merged_exactly() {
     let refused = merge(&[doc.clone(), other.clone()], false, vec![]).unwrap_err();
     assert!(refused.contains("different --goodput limits"), "{refused}");
     let forced = merge(&[doc, other], true, vec![]).unwrap();
-    assert_eq!(forced.streaming.unwrap().goodput, None, "no goodput from different limits");
+    assert_eq!(forced.streaming.as_ref().unwrap().goodput, None, "no goodput from different limits");
     assert_eq!(forced.counters.get("good"), None);
+    let intervals = forced.timeline().unwrap().expect("both had a timeline");
+    assert!(intervals.intervals().iter().all(|i| i.counts.get(GOOD) == 0), "nor over time");
+    assert_eq!(intervals.totals().unwrap().counts.get(TOKENS), 9600, "the other counts stay");
 }
 
 #[test]

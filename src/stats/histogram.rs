@@ -87,7 +87,7 @@ impl Default for Histogram {
 }
 
 /// Bucket holding `v`.
-fn bucket_of(v: u64) -> usize {
+pub(super) fn bucket_of(v: u64) -> usize {
     if v < 2 * SUB_COUNT {
         return v as usize;
     }
@@ -149,6 +149,21 @@ impl Histogram {
     pub fn record(&mut self, ns: u64) {
         self.counts[bucket_of(ns)] += 1;
         self.totals.record(ns);
+    }
+
+    /// Records a group of values that all fall in one bucket (see
+    /// [`super::held::HeldValues`]): as recording each of them.
+    #[inline]
+    pub fn record_group(&mut self, group: &Phase) {
+        if group.count == 0 {
+            return;
+        }
+        debug_assert_eq!(bucket_of(group.min_ns), bucket_of(group.max_ns), "a group shares one bucket");
+        self.counts[bucket_of(group.min_ns)] += group.count;
+        self.totals.count += group.count;
+        self.totals.sum_ns += group.sum_ns;
+        self.totals.min_ns = self.totals.min_ns.min(group.min_ns);
+        self.totals.max_ns = self.totals.max_ns.max(group.max_ns);
     }
 
     /// Adds `other`'s values. On overflow (only corrupt or hostile result

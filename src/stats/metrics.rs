@@ -14,7 +14,7 @@
 //! Every metric is of successful responses (of any status): a request that
 //! failed has no sample. Values are durations in nanoseconds.
 
-use super::histogram::{Histogram, Overflow};
+use super::histogram::{Histogram, Overflow, Phase};
 use super::sparse::Sparse;
 
 /// One named distribution.
@@ -160,6 +160,13 @@ impl Metrics {
     #[inline]
     pub fn record_one(&mut self, metric: usize, ns: u64) {
         self.0[metric].record(ns);
+    }
+
+    /// Records a group of values of metric `metric` that share a histogram
+    /// bucket (see [`super::HeldValues`]).
+    #[inline]
+    pub fn record_group(&mut self, metric: usize, group: &Phase) {
+        self.0[metric].record_group(group);
     }
 
     /// Adds `other`'s values. On overflow (only corrupt or hostile result

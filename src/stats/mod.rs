@@ -11,6 +11,7 @@
 
 pub mod counters;
 pub mod goodput;
+pub mod held;
 pub mod histogram;
 pub mod load_shape;
 pub mod metrics;
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use counters::{COUNTERS, Counter, CounterSums, Tally};
 pub use goodput::Goodput;
+pub use held::HeldValues;
 use histogram::add;
 pub use histogram::{Histogram, Overflow, Phase};
 pub use load_shape::{Arrivals, Concurrency, Segment, Shape};
@@ -278,7 +280,7 @@ impl Sink for WorkerStats {
 
     fn sampled(&mut self, sampled: &Sampled) {
         if !sampled.warmup {
-            self.metrics.record_one(sampled.metric, sampled.ns);
+            self.metrics.record_group(sampled.metric, &sampled.values);
         }
     }
 }
@@ -302,8 +304,8 @@ pub fn fan_out(
     timeline.hand_over_closed(hand_over);
 }
 
-/// The one place a value measured inside a response (an inter-token gap)
-/// goes: the worker's totals and its interval in progress, as [`fan_out`].
+/// The one place values measured inside a response (its inter-token gaps,
+/// a group at a time) go: the worker's totals and its interval in progress, as [`fan_out`].
 pub fn fan_out_sample(
     sampled: &Sampled,
     (stats, timeline): (&mut WorkerStats, &mut Recorder),

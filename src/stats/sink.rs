@@ -8,6 +8,7 @@
 //!
 //! Sinks run on the hot path, once per request: they must not allocate.
 
+use super::histogram::Phase;
 use super::record::Record;
 
 /// A finished request, as every sink sees it.
@@ -24,14 +25,16 @@ pub struct Ended<'a> {
     pub warmup: bool,
 }
 
-/// A value of a metric measured inside a response, one of many (an
-/// inter-token gap), as every sink sees it.
+/// Values of a metric measured inside a response, of which it has many
+/// (its inter-token gaps), as every sink sees them: a group that shares a
+/// histogram bucket (see [`super::HeldValues`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Sampled {
     /// The metric (an index in [`super::METRICS`]).
     pub metric: usize,
-    pub ns: u64,
-    /// When it was measured, in nanoseconds from the run's start.
+    pub values: Phase,
+    /// When they were counted (their response's end), in nanoseconds from
+    /// the run's start.
     pub at_ns: u64,
     /// Its request was meant to start in the warm-up.
     pub warmup: bool,

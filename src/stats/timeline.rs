@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use super::counters::CounterSums;
-use super::histogram::{Histogram, Overflow, add};
+use super::histogram::{Histogram, Overflow, Phase, add};
 use super::metrics::{Metrics, SparseMetrics};
 use super::record::{ErrorKind, Record, nanos};
 use super::sink::{Ended, Sampled, Sink};
@@ -149,11 +149,12 @@ impl Recorder {
         done
     }
 
-    /// Counts a value measured inside a response `at_ns` after the start.
+    /// Counts values measured inside a response, which ended `at_ns` after
+    /// the start: a group that shares a histogram bucket.
     #[inline]
-    pub fn sample(&mut self, at_ns: u64, metric: usize, ns: u64) -> Option<Done> {
+    pub fn sample(&mut self, at_ns: u64, metric: usize, values: &Phase) -> Option<Done> {
         let done = self.advance(at_ns);
-        self.metrics.record_one(metric, ns);
+        self.metrics.record_group(metric, values);
         done
     }
 
@@ -218,7 +219,7 @@ impl Sink for Recorder {
     /// The warm-up's values count too, as its requests do.
     #[inline]
     fn sampled(&mut self, sampled: &Sampled) {
-        if let Some(closed) = self.sample(sampled.at_ns, sampled.metric, sampled.ns) {
+        if let Some(closed) = self.sample(sampled.at_ns, sampled.metric, &sampled.values) {
             debug_assert!(self.closed.is_none(), "a closed interval was never handed over");
             self.closed = Some(closed);
         }
@@ -281,6 +282,12 @@ impl Timeline {
             self.intervals.resize_with(at + 1, Interval::default);
         }
         self.intervals[at].add(part)
+    }
+
+    /// Forgets counter `counter` (an index in [`super::COUNTERS`]) in every
+    /// interval: a merge of runs that counted it differently.
+    pub fn forget_counter(&mut self, counter: usize) {
+        self.intervals.iter_mut().for_each(|interval| interval.counts.0[counter] = 0);
     }
 
     /// Adds `other`, which started `offset` intervals of `other`'s length

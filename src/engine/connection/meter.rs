@@ -2,6 +2,8 @@
 //! stream timed event by event (the first content event, the gaps between
 //! them, the usage the server reports, an error event, a malformed chunk,
 //! `[DONE]`), and a JSON answer's `usage` when the run asks an LLM endpoint.
+//! The gaps between content events are held until the response ends: they
+//! count only if it succeeds.
 //!
 //! The times are those of the reads that completed each event, as the
 //! backend reports them; nothing here reads a clock.
@@ -11,7 +13,7 @@ use std::time::Instant;
 use crate::http::openai::{ChunkScanner, EventData};
 use crate::http::sse::{EventStreamParser, EventVisitor};
 use crate::http::{BodyFormat, Feed, HttpError, ResponseReader};
-use crate::stats::{ErrorKind, nanos};
+use crate::stats::{ErrorKind, HeldValues, nanos};
 
 /// The facts of one response's body so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -60,6 +62,8 @@ pub(super) struct Meter {
     /// bytes matched, or `None` once it differs.
     error_type: Option<usize>,
     facts: BodyFacts,
+    /// The gaps between content events, in nanoseconds.
+    gaps: HeldValues,
 }
 
 const ERROR_TYPE: &[u8] = b"error";
@@ -71,6 +75,7 @@ impl Meter {
         self.parser = EventStreamParser::new();
         self.scanner = ChunkScanner::new();
         self.error_type = None;
+        self.gaps.clear();
         self.facts = BodyFacts { streamed: format == BodyFormat::EventStream, ..BodyFacts::default() };
     }
 
@@ -79,17 +84,16 @@ impl Meter {
         self.format
     }
 
-    /// Reads a piece of the body that arrived at `now`; `gap` receives
-    /// each gap between content events, in nanoseconds.
-    pub(super) fn feed(&mut self, bytes: &[u8], now: Instant, gap: &mut impl FnMut(u64)) {
+    /// Reads a piece of the body that arrived at `now`.
+    pub(super) fn feed(&mut self, bytes: &[u8], now: Instant) {
         match self.format {
             BodyFormat::EventStream => {
                 let mut events = Events {
                     scanner: &mut self.scanner,
                     error_type: &mut self.error_type,
                     facts: &mut self.facts,
+                    gaps: &mut self.gaps,
                     now,
-                    gap,
                 };
                 self.parser.feed(bytes, &mut events);
             }
@@ -138,15 +142,9 @@ impl BodyMeter {
     }
 
     /// Feeds `data`, arrived at `now`, to `reader`, reading the body as it
-    /// passes; `gap` receives each gap between content events.
+    /// passes.
     #[inline]
-    pub(super) fn feed(
-        &mut self,
-        reader: &mut ResponseReader,
-        data: &[u8],
-        now: Instant,
-        gap: &mut impl FnMut(u64),
-    ) -> Result<Feed, HttpError> {
+    pub(super) fn feed(&mut self, reader: &mut ResponseReader, data: &[u8], now: Instant) -> Result<Feed, HttpError> {
         let (meter, begun, usage_in_json) = (&mut self.meter, &mut self.begun, self.usage_in_json);
         reader.feed_with(data, |format, body| {
             if !std::mem::replace(begun, true) {
@@ -157,7 +155,7 @@ impl BodyMeter {
                 meter.get_or_insert_with(Box::default).begin(format);
             }
             if let Some(meter) = meter.as_mut() {
-                meter.feed(body, now, gap);
+                meter.feed(body, now);
             }
         })
     }
@@ -174,18 +172,24 @@ impl BodyMeter {
             self.meter.as_mut().filter(|m| std::mem::take(&mut self.begun) && m.format() != BodyFormat::Opaque)?;
         Some(meter.end())
     }
+
+    /// The gaps between the content events of the body last read, in
+    /// nanoseconds (none if it was not read).
+    pub(super) fn gaps(&self) -> Option<&HeldValues> {
+        self.meter.as_ref().map(|m| &m.gaps)
+    }
 }
 
 /// An event stream's visitor for one read.
-struct Events<'a, F> {
+struct Events<'a> {
     scanner: &'a mut ChunkScanner,
     error_type: &'a mut Option<usize>,
     facts: &'a mut BodyFacts,
+    gaps: &'a mut HeldValues,
     now: Instant,
-    gap: &'a mut F,
 }
 
-impl<F: FnMut(u64)> EventVisitor for Events<'_, F> {
+impl EventVisitor for Events<'_> {
     fn data(&mut self, fragment: &[u8]) {
         self.scanner.feed(fragment);
     }
@@ -230,7 +234,7 @@ impl<F: FnMut(u64)> EventVisitor for Events<'_, F> {
         }
         if content && facts.failure.is_none() {
             if let Some(last) = facts.last_content {
-                (self.gap)(nanos(self.now.saturating_duration_since(last)));
+                self.gaps.record(nanos(self.now.saturating_duration_since(last)));
             }
             facts.first_content.get_or_insert(self.now);
             facts.last_content = Some(self.now);
@@ -251,13 +255,14 @@ mod tests {
     use super::*;
 
     /// Feeds `pieces`, each arriving `ms` after the start; returns the facts
-    /// and the gaps seen (ms).
+    /// and the gaps held (ms, each gap as many times as it was seen).
     fn meter(format: BodyFormat, pieces: &[(u64, &str)]) -> (BodyFacts, Vec<u64>, Instant) {
-        let (start, mut meter, mut gaps) = (Instant::now(), Meter::default(), Vec::new());
+        let (start, mut meter) = (Instant::now(), Meter::default());
         meter.begin(format);
         for &(ms, piece) in pieces {
-            meter.feed(piece.as_bytes(), start + Duration::from_millis(ms), &mut |ns| gaps.push(ns / 1_000_000));
+            meter.feed(piece.as_bytes(), start + Duration::from_millis(ms));
         }
+        let gaps = meter.gaps.groups().flat_map(|g| (0..g.count).map(|_| g.min_ns / 1_000_000)).collect();
         (meter.end(), gaps, start)
     }
 

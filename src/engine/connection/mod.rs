@@ -364,15 +364,9 @@ impl Connection {
             Stage::Connecting => return,
             Stage::Idle => return self.idle_data(data),
         }
-        let stream = self.stream.as_ref().map(|s| s.id);
-        let (reader, body_meter, outbox) = (&mut self.reader, &mut self.body_meter, &mut self.outbox);
-        let mut gap = |ns| {
-            if let Some(id) = stream {
-                outbox.sample(id, ITL, ns, now);
-            }
-        };
+        let (reader, body_meter) = (&mut self.reader, &mut self.body_meter);
         let Some(layer) = self.tls_layer.as_mut() else {
-            let fed = body_meter.feed(reader, data, now, &mut gap);
+            let fed = body_meter.feed(reader, data, now);
             self.first_byte_at(now);
             self.announce_progress(now);
             return match fed {
@@ -385,7 +379,7 @@ impl Connection {
         let received = layer.feed(data, &mut |plain| {
             plaintext |= !plain.is_empty();
             if fed.is_ok() && !plain.is_empty() {
-                fed = body_meter.feed(reader, plain, now, &mut gap);
+                fed = body_meter.feed(reader, plain, now);
             }
         });
         // The response's first byte, not a session ticket that came before it.
@@ -542,8 +536,23 @@ impl Connection {
         }
         match body {
             // A body that says the request failed, though it arrived whole.
-            Some(facts) => self.end_stream(facts.verdict().map_or(Ok(response.status), Err), now, Some(facts)),
+            Some(facts) => {
+                let verdict = facts.verdict();
+                if verdict.is_none() {
+                    self.hand_out_gaps(now);
+                }
+                self.end_stream(verdict.map_or(Ok(response.status), Err), now, Some(facts))
+            }
             None => self.finish(Ok(response.status), now),
+        }
+    }
+
+    /// Hands out the gaps between the content events of the stream's
+    /// response, which succeeded at `now` (a failed one's never count).
+    fn hand_out_gaps(&mut self, now: Instant) {
+        let (Some(stream), Some(gaps)) = (self.stream.as_ref(), self.body_meter.gaps()) else { return };
+        for group in gaps.groups() {
+            self.outbox.sample(stream.id, ITL, *group, now);
         }
     }
 

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::output::{Event, Finished, Opened, StreamId};
+use crate::stats::Phase;
 
 /// An event, without its large payload.
 #[derive(Clone, Copy, Debug)]
@@ -16,7 +17,7 @@ enum Note {
     Opened,
     Head { stream: StreamId, status: u16, at: Instant },
     Body { stream: StreamId, bytes: u64, at: Instant },
-    Sample { stream: StreamId, metric: usize, ns: u64, at: Instant },
+    Sample { stream: StreamId, metric: usize, values: Phase, at: Instant },
     Finished,
 }
 
@@ -78,8 +79,8 @@ impl Outbox {
         self.notes.push_back(Note::Body { stream, bytes, at });
     }
 
-    pub(super) fn sample(&mut self, stream: StreamId, metric: usize, ns: u64, at: Instant) {
-        self.notes.push_back(Note::Sample { stream, metric, ns, at });
+    pub(super) fn sample(&mut self, stream: StreamId, metric: usize, values: Phase, at: Instant) {
+        self.notes.push_back(Note::Sample { stream, metric, values, at });
     }
 
     pub(super) fn finished(&mut self, stream: StreamId, finished: Finished) {
@@ -99,7 +100,7 @@ impl Outbox {
             let event = match self.notes.pop_front()? {
                 Note::Head { stream, status, at } => Some(Event::Head { stream, status, at }),
                 Note::Body { stream, bytes, at } => Some(Event::Body { stream, bytes, at }),
-                Note::Sample { stream, metric, ns, at } => Some(Event::Sample { stream, metric, ns, at }),
+                Note::Sample { stream, metric, values, at } => Some(Event::Sample { stream, metric, values, at }),
                 Note::Opened => self.opened.take().map(Event::Opened),
                 Note::Finished => self.finished.take().map(|(stream, finished)| Event::Finished { stream, finished }),
             };

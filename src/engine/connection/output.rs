@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::outgoing::Outgoing;
 use crate::http::HttpError;
-use crate::stats::{ErrorKind, Goodput, Handshake, Record};
+use crate::stats::{ErrorKind, Goodput, Handshake, Phase, Record};
 
 /// The deadlines a connection keeps, from the run's flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,10 +47,12 @@ pub enum Event {
     Head { stream: StreamId, status: u16, at: Instant },
     /// `bytes` more of `stream`'s response body arrived at `at`.
     Body { stream: StreamId, bytes: u64, at: Instant },
-    /// A value of a metric measured inside `stream`'s response at `at`,
-    /// one of many (an inter-token gap): `metric` is an index in
+    /// Values of a metric measured inside `stream`'s response, of which it
+    /// has many (its inter-token gaps), handed out at `at` when the
+    /// response succeeded (before its [`Event::Finished`]): a group that
+    /// shares a histogram bucket. `metric` is an index in
     /// [`crate::stats::METRICS`].
-    Sample { stream: StreamId, metric: usize, ns: u64, at: Instant },
+    Sample { stream: StreamId, metric: usize, values: Phase, at: Instant },
     /// `stream` is over: answered, or failed with the category in its
     /// record's result. Exactly one per started stream.
     Finished { stream: StreamId, finished: Finished },

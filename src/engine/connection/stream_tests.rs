@@ -20,9 +20,13 @@ fn token(text: &str) -> String {
 const ROLE: &str = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n";
 const DONE: &str = "data: [DONE]\n\n";
 
-fn samples(events: &[Event]) -> Vec<(usize, Duration)> {
+/// The groups of values handed out: (metric, count, min, max, sum).
+fn samples(events: &[Event]) -> Vec<(usize, u64, Duration, Duration, Duration)> {
     let each = events.iter().filter_map(|e| match *e {
-        Event::Sample { metric, ns, .. } => Some((metric, Duration::from_nanos(ns))),
+        Event::Sample { metric, values: v, .. } => {
+            let ns = Duration::from_nanos;
+            Some((metric, v.count, ns(v.min_ns), ns(v.max_ns), ns(v.sum_ns as u64)))
+        }
         _ => None,
     });
     each.collect()
@@ -69,7 +73,8 @@ fn a_stream_is_timed_event_by_event() {
     let mut c = sent(&r, t0, Limits::default());
     let events = stream(&mut c, &r, t0, true);
     let ms = Duration::from_millis;
-    assert_eq!(samples(&events), [(ITL, ms(15)), (ITL, ms(15))], "the gaps between content events");
+    assert_eq!(samples(&events), [(ITL, 2, ms(15), ms(15), ms(30))], "the gaps between content events");
+    assert!(matches!(events.last(), Some(Event::Finished { .. })), "the gaps come before the end: {events:?}");
     let record = finished(&events);
     assert_eq!(record.result, Ok(200));
     assert_eq!(metric(&record, TTFT), Some(ms(80)));
@@ -106,7 +111,9 @@ fn a_stream_that_reports_an_error_fails_and_keeps_its_connection() {
     let body =
         [chunk(&token("a")), chunk("event: error\ndata: {\"message\":\"overloaded\"}\n\n"), b"0\r\n\r\n".to_vec()];
     c.handle_data(&body.concat(), ms(t0, 2), &r);
-    let record = finished(&events(&mut c));
+    let ended = events(&mut c);
+    assert_eq!(samples(&ended), [], "a failed stream's gaps do not count");
+    let record = finished(&ended);
     assert_eq!((record.result, record.tally), (Err(ErrorKind::StreamError), Default::default()));
     assert!(!closed(&mut c, &r), "the response was whole: the connection is reused");
     // An OpenAI stream without [DONE], and a malformed event.
@@ -129,7 +136,7 @@ fn a_stream_cut_short_is_incomplete_without_figures() {
     c.handle_data(&chunk(&token("b")), ms(t0, 3), &r);
     c.handle_eof(ms(t0, 4), &r);
     let events = events(&mut c);
-    assert_eq!(samples(&events), [(ITL, Duration::from_millis(2))], "a gap seen is handed out at once");
+    assert_eq!(samples(&events), [], "a failed stream's gaps do not count");
     let record = finished(&events);
     assert_eq!(
         (record.result, metric(&record, TTFT), record.tally),

@@ -198,8 +198,8 @@ impl ConnectionDriver<'_> {
                 conn.handle_timeout(Instant::now());
             }
             while let Some(event) = conn.poll_event() {
-                if let Event::Sample { metric, ns, at, .. } = event {
-                    self.policy.borrow_mut().sampled(timing, metric, ns, at);
+                if let Event::Sample { metric, values, at, .. } = event {
+                    self.policy.borrow_mut().sampled(timing, metric, &values, at);
                 }
                 if matches!(event, Event::Finished { .. } | Event::Opened(_)) {
                     // What came with the end: the socket's close.

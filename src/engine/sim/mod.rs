@@ -272,8 +272,8 @@ impl Sim<'_> {
                     self.begin_next(slot);
                 }
                 Some(Event::Opened(opened)) => self.policy.opened(&opened),
-                Some(Event::Sample { metric, ns, at, .. }) => {
-                    self.policy.sampled(&self.slots[slot].timing, metric, ns, at);
+                Some(Event::Sample { metric, values, at, .. }) => {
+                    self.policy.sampled(&self.slots[slot].timing, metric, &values, at);
                 }
                 Some(Event::Head { .. } | Event::Body { .. }) => {}
             }

@@ -386,8 +386,8 @@ impl<'a> RingWorker<'a> {
                 None => break,
                 Some(Event::Finished { finished, .. }) => self.finish(idx, &finished, now),
                 Some(Event::Opened(opened)) => self.opened(idx, &opened),
-                Some(Event::Sample { metric, ns, at, .. }) => {
-                    self.policy.sampled(&self.slots[idx].timing, metric, ns, at);
+                Some(Event::Sample { metric, values, at, .. }) => {
+                    self.policy.sampled(&self.slots[idx].timing, metric, &values, at);
                 }
                 Some(Event::Head { .. } | Event::Body { .. }) => {}
             }
