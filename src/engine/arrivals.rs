@@ -4,10 +4,39 @@
 //! is the exponential, so the arrivals are a Poisson process; above 1 they
 //! are more even, below 1 burstier; the coefficient of variation of the
 //! gaps is 1/sqrt(K)). Seeded, so the same seed gives the same schedule.
+//!
+//! The run has one sequence of arrivals, which every worker draws in full
+//! and takes its own part of ([`Owner`]): independent sequences per worker
+//! would merge into something closer to Poisson than the burstiness asked.
 
 pub use crate::stats::Arrivals;
 
-/// The gaps of one worker's schedule, in units of the mean gap.
+/// Which of the run's arrivals a worker takes: arrival `j` is meant for
+/// connection `j mod C`, and connection `c` belongs to worker `c mod W`.
+/// So worker `w` takes as many as it holds connections (the first `C mod
+/// W` workers one more, as [`super::plan::share_of`] spreads them), the
+/// workers' parts interleave, and together they are the run's sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub worker: usize,
+    pub workers: usize,
+    pub connections: usize,
+}
+
+impl Owner {
+    /// Whether the run's arrival number `arrival` is this worker's.
+    pub fn takes(&self, arrival: u64) -> bool {
+        let connection = arrival % self.connections.max(1) as u64;
+        connection % self.workers.max(1) as u64 == self.worker as u64
+    }
+
+    /// Whether this worker takes any arrival (it holds a connection).
+    pub fn takes_any(&self) -> bool {
+        self.worker < self.connections.min(self.workers)
+    }
+}
+
+/// The gaps of the run's schedule, in units of the mean gap.
 #[derive(Clone, Debug)]
 pub struct Gaps {
     shape: f64,
@@ -17,10 +46,9 @@ pub struct Gaps {
 }
 
 impl Gaps {
-    /// The gaps of worker `worker` (each worker draws its own stream).
-    pub fn new(burstiness: f64, seed: u64, worker: usize) -> Gaps {
-        let state = seed ^ (worker as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Gaps { shape: burstiness, state, spare: None }
+    /// The run's gaps for `seed` (every worker draws the same ones).
+    pub fn new(burstiness: f64, seed: u64) -> Gaps {
+        Gaps { shape: burstiness, state: seed ^ 0x9E37_79B9_7F4A_7C15, spare: None }
     }
 
     /// The next gap, a gamma deviate of mean 1.
@@ -89,20 +117,34 @@ mod tests {
     #[test]
     fn gaps_have_mean_one_and_the_spread_their_shape_asks() {
         for (k, cv) in [(1.0, 1.0), (0.5, 2f64.sqrt()), (4.0, 0.5), (100.0, 0.1)] {
-            let (mean, got) = moments(&mut Gaps::new(k, 42, 0), 200_000);
+            let (mean, got) = moments(&mut Gaps::new(k, 42), 200_000);
             assert!((mean - 1.0).abs() < 0.02, "k {k}: mean {mean}");
             assert!((got - cv).abs() < cv * 0.03, "k {k}: cv {got}, want {cv}");
         }
     }
 
     #[test]
-    fn the_same_seed_gives_the_same_gaps_and_workers_differ() {
-        let draw = |seed, worker| {
-            (0..100).map(|_| 0).scan(Gaps::new(1.0, seed, worker), |g, _: i32| Some(g.next_gap())).collect::<Vec<_>>()
-        };
-        assert_eq!(draw(7, 0), draw(7, 0));
-        assert_ne!(draw(7, 0), draw(7, 1));
-        assert_ne!(draw(7, 0), draw(8, 0));
-        assert!(draw(7, 0).iter().all(|&g| g > 0.0 && g.is_finite()));
+    fn the_same_seed_gives_the_same_gaps() {
+        let draw = |seed| (0..100).scan(Gaps::new(1.0, seed), |g, _| Some(g.next_gap())).collect::<Vec<_>>();
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+        assert!(draw(7).iter().all(|&g| g > 0.0 && g.is_finite()));
+    }
+
+    #[test]
+    fn owners_split_the_arrivals_as_the_connections_are_split() {
+        for (workers, connections) in [(1, 1), (2, 2), (2, 3), (3, 7), (4, 2), (2, 1000)] {
+            let owners: Vec<Owner> = (0..workers).map(|worker| Owner { worker, workers, connections }).collect();
+            let arrivals = 1000 * connections as u64;
+            for (w, owner) in owners.iter().enumerate() {
+                let taken = (0..arrivals).filter(|&j| owner.takes(j)).count();
+                let share = crate::engine::plan::share_of(connections, workers, w);
+                assert_eq!(taken, 1000 * share, "worker {w} of {workers}, {connections} connections");
+                assert_eq!(owner.takes_any(), share > 0);
+            }
+            for j in 0..arrivals {
+                assert_eq!(owners.iter().filter(|o| o.takes(j)).count(), 1, "arrival {j}: exactly one owner");
+            }
+        }
     }
 }

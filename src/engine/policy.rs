@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::connection::{Finished, Opened};
+use super::arrivals::Owner;
 use super::plan::{Until, share_of};
 use super::schedule::{Claim, Schedule};
 use super::shared::Shared;
@@ -119,7 +120,8 @@ impl<'a> Policy<'a> {
             (None, Some(rate)) => Some(Schedule::new(start, rate, worker, share, connections)),
             (None, None) => None,
         };
-        self.schedule = schedule.map(|s| s.with_arrivals(plan.arrivals, worker));
+        let owner = Owner { worker, workers: self.shared.workers, connections };
+        self.schedule = schedule.map(|s| s.with_arrivals(plan.arrivals, owner));
         if let Some(stages) = &plan.stages {
             let mut end = Duration::ZERO;
             let mut ends = Vec::with_capacity(stages.stages.len());

@@ -19,11 +19,12 @@
 //! requests instead and puts each where the rate's integral reaches its
 //! number ([`Shape`]). With `--arrivals poisson` or `--burstiness` the gaps
 //! between due times are drawn at random around the same mean
-//! ([`super::arrivals`]), in the same units, so ramps and stages keep them.
+//! ([`super::arrivals`]), in the same units, so ramps and stages keep them;
+//! every worker draws the run's one sequence and takes its part of it.
 
 use std::time::{Duration, Instant};
 
-use super::arrivals::{Arrivals, Gaps};
+use super::arrivals::{Arrivals, Gaps, Owner};
 pub use crate::stats::Shape;
 use crate::stats::{ErrorKind, Record};
 
@@ -57,21 +58,39 @@ pub struct Schedule {
     random: Option<Random>,
 }
 
-/// The state of a schedule with random gaps.
+/// The state of a schedule with random gaps: the run's sequence of
+/// arrivals, of which this worker takes its part.
 #[derive(Clone, Debug)]
 struct Random {
     gaps: Gaps,
-    /// The generator as it was at the start, to count due times again.
-    first: Gaps,
-    next: f64,
+    owner: Owner,
+    /// The run's mean gap, in the units of offset and period.
+    run_period: f64,
+    /// The run's next arrival: its number and position.
+    arrival: u64,
+    position: f64,
 }
 
 impl Random {
-    fn new(gaps: Gaps, period: f64) -> Random {
-        let first = gaps.clone();
-        let mut random = Random { gaps, first, next: 0.0 };
-        random.next = period * random.gaps.next_gap();
-        random
+    fn new(mut gaps: Gaps, owner: Owner, run_period: f64) -> Random {
+        let position = run_period * gaps.next_gap();
+        Random { gaps, owner, run_period, arrival: 0, position }
+    }
+
+    /// The position of this worker's next arrival, taken off (infinite if
+    /// the worker takes none).
+    fn next_owned(&mut self) -> f64 {
+        if !self.owner.takes_any() {
+            return f64::INFINITY;
+        }
+        loop {
+            let (arrival, position) = (self.arrival, self.position);
+            self.arrival += 1;
+            self.position += self.run_period * self.gaps.next_gap();
+            if self.owner.takes(arrival) {
+                return position;
+            }
+        }
     }
 }
 
@@ -94,13 +113,15 @@ impl Schedule {
         Schedule { start, period_ns, offset_ns: index as f64 * 1e9 / rate, claimed: 0, shape: None, random: None }
     }
 
-    /// The same schedule with `arrivals`' gaps (random ones are drawn per
-    /// worker `index`).
-    pub fn with_arrivals(self, arrivals: Arrivals, index: usize) -> Self {
+    /// The same schedule with `arrivals`' gaps: random ones are the run's
+    /// sequence, of which `owner` (this worker) takes its part.
+    pub fn with_arrivals(self, arrivals: Arrivals, owner: Owner) -> Self {
         match arrivals {
             Arrivals::Even => self,
             Arrivals::Random { burstiness, seed } => {
-                let random = Random::new(Gaps::new(burstiness, seed, index), self.period_ns);
+                let share = super::plan::share_of(owner.connections, owner.workers, owner.worker);
+                let run_period = self.period_ns * share as f64 / owner.connections.max(1) as f64;
+                let random = Random::new(Gaps::new(burstiness, seed), owner, run_period);
                 Schedule { random: Some(random), ..self }
             }
         }
@@ -148,8 +169,7 @@ impl Schedule {
         let due = match self.random.as_mut() {
             None => self.due(self.claimed),
             Some(random) => {
-                let position = random.next;
-                random.next += self.period_ns * random.gaps.next_gap();
+                let position = random.next_owned();
                 self.at(position)
             }
         };
@@ -164,26 +184,31 @@ impl Schedule {
     /// a `-z` deadline these were waiting for a connection, and count as
     /// aborted (`from` is the start, or the end of a warm-up).
     pub fn unclaimed_between(&self, from: Instant, end: Instant) -> u64 {
+        if let Some(random) = &self.random {
+            // Claims are taken in order: the unclaimed ones are those still to draw.
+            let (from, end, mut random, mut due) = (self.elapsed(from), self.elapsed(end), random.clone(), 0);
+            loop {
+                match random.next_owned() {
+                    position if position >= end => return due,
+                    position => due += u64::from(position >= from),
+                }
+            }
+        }
         self.due_before(end).saturating_sub(self.claimed.max(self.due_before(from)))
     }
 
-    /// How many of this worker's requests are due before `end`.
+    /// How many of this worker's requests are due before `end` (even gaps).
     fn due_before(&self, end: Instant) -> u64 {
-        let elapsed_ns = end.saturating_duration_since(self.start).as_nanos() as f64;
-        // In the units of offset and period: nanoseconds, or requests for a shape.
-        let elapsed = self.shape.as_ref().map_or(elapsed_ns, |shape| shape.due_by(elapsed_ns / 1e9));
-        if let Some(random) = &self.random {
-            // Drawn again from the start: only the end of a run asks.
-            let (mut gaps, mut position, mut due) = (random.first.clone(), 0.0, 0);
-            position += self.period_ns * gaps.next_gap();
-            while position < elapsed {
-                due += 1;
-                position += self.period_ns * gaps.next_gap();
-            }
-            return due;
-        }
+        let elapsed = self.elapsed(end);
         let due = if elapsed <= self.offset_ns { 0.0 } else { ((elapsed - self.offset_ns) / self.period_ns).ceil() };
         due as u64
+    }
+
+    /// The time from the start to `at`, in the units of offset and period:
+    /// nanoseconds, or requests for a shape.
+    fn elapsed(&self, at: Instant) -> f64 {
+        let elapsed_ns = at.saturating_duration_since(self.start).as_nanos() as f64;
+        self.shape.as_ref().map_or(elapsed_ns, |shape| shape.due_by(elapsed_ns / 1e9))
     }
 
     /// The record of a request that expired waiting for a connection: a

@@ -32,11 +32,13 @@ pub const EVENTS: usize = 1;
 pub const TOKENS: usize = 2;
 /// Responses whose token count came from the server's `usage`.
 pub const TOKENS_FROM_USAGE: usize = 3;
+/// Streamed responses whose token count is their events with content.
+pub const TOKENS_FROM_EVENTS: usize = 4;
 /// Requests that met every `--goodput` limit.
-pub const GOOD: usize = 4;
+pub const GOOD: usize = 5;
 
 /// Every counter, in the order the outputs list them.
-pub const COUNTERS: [Counter; 5] = [
+pub const COUNTERS: [Counter; 6] = [
     Counter {
         id: "streamed",
         label: "Streamed responses",
@@ -59,6 +61,12 @@ pub const COUNTERS: [Counter; 5] = [
         id: "tokens_from_usage",
         label: "Responses counted by usage",
         meaning: "responses whose output tokens came from the server's usage.completion_tokens",
+        compared: false,
+    },
+    Counter {
+        id: "tokens_from_events",
+        label: "Responses counted by events",
+        meaning: "streamed responses without usage, whose output tokens are their events with content",
         compared: false,
     },
     Counter { id: "good", label: "Good requests", meaning: "requests that met every --goodput limit", compared: true },

@@ -8,7 +8,7 @@
 use super::RunInfo;
 use super::metrics::MetricSummary;
 use crate::stats::WorkerStats;
-use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_USAGE};
+use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_EVENTS, TOKENS_FROM_USAGE};
 use crate::stats::metrics::{ITL, TPOT, TTFT};
 
 /// Where the output token counts came from.
@@ -83,11 +83,9 @@ impl StreamingSummary {
         }
         let elapsed_s = info.elapsed.as_secs_f64();
         let per_sec = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 };
-        let by_usage = counts.get(TOKENS_FROM_USAGE);
-        let counted = streamed.max(by_usage);
-        let token_source = match by_usage {
-            0 => TokenSource::Events,
-            n if n >= counted => TokenSource::Usage,
+        let token_source = match (counts.get(TOKENS_FROM_USAGE), counts.get(TOKENS_FROM_EVENTS)) {
+            (0, _) => TokenSource::Events,
+            (_, 0) => TokenSource::Usage,
             _ => TokenSource::Mixed,
         };
         let completed = stats.responses.saturating_add(stats.total_errors());
@@ -148,6 +146,7 @@ mod tests {
                 .counted(EVENTS, 25)
                 .counted(TOKENS, 24)
                 .counted(TOKENS_FROM_USAGE, u32::from(i < 5))
+                .counted(TOKENS_FROM_EVENTS, u32::from(i >= 5))
                 .counted(GOOD, u32::from(i % 2 == 0));
             stats.record(&record);
             stats.metrics.record_one(ITL, 15_000_000);
@@ -161,5 +160,26 @@ mod tests {
         let goodput = s.goodput.expect("asked for");
         assert_eq!((goodput.expr.as_str(), goodput.requests, goodput.per_sec), ("ttft<85ms", 5, 2.5));
         assert!((goodput.share_percent - 100.0 * 5.0 / 11.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_token_source_says_how_every_response_was_counted() {
+        let info = RunInfo::sample(Duration::from_secs(1));
+        let source = |parts: &[(u32, u32, u32)]| {
+            let mut stats = WorkerStats::new();
+            for &(streamed, usage, events) in parts {
+                let record = Record::sample(Ok(200), Duration::from_millis(1))
+                    .counted(STREAMED, streamed)
+                    .counted(TOKENS, 3)
+                    .counted(TOKENS_FROM_USAGE, usage)
+                    .counted(TOKENS_FROM_EVENTS, events);
+                stats.record(&record);
+            }
+            StreamingSummary::of(&stats, &info, &[]).expect("tokens were seen").token_source
+        };
+        assert_eq!(source(&[(1, 1, 0), (0, 1, 0)]), TokenSource::Usage, "streams and JSON answers with usage");
+        assert_eq!(source(&[(1, 0, 1), (1, 0, 1)]), TokenSource::Events);
+        // As many streams without usage as JSON answers with it: both ways.
+        assert_eq!(source(&[(1, 0, 1), (0, 1, 0)]), TokenSource::Mixed);
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::meter::BodyFacts;
 use super::output::{Limits, StreamId};
-use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_USAGE};
+use crate::stats::counters::{EVENTS, GOOD, STREAMED, TOKENS, TOKENS_FROM_EVENTS, TOKENS_FROM_USAGE};
 use crate::stats::metrics::{TPOT, TTFB, TTFT};
 use crate::stats::{ErrorKind, Goodput, Record, Samples, Tally, nanos};
 
@@ -131,6 +131,7 @@ impl Stream {
         tally.0[EVENTS] = facts.events;
         tally.0[TOKENS] = count(tokens);
         tally.0[TOKENS_FROM_USAGE] = u32::from(from_usage);
+        tally.0[TOKENS_FROM_EVENTS] = u32::from(facts.streamed && !from_usage);
         let ttft = facts.first_content.map(|first| first.saturating_duration_since(self.intended));
         if let Some(ttft) = ttft {
             metrics.set(TTFT, nanos(ttft));
