@@ -211,7 +211,7 @@ impl FrameHeader {
             kind::RST_STREAM => Frame::RstStream { stream_id, code: ErrorCode(be32(payload)) },
             kind::SETTINGS => Frame::Settings { ack: self.has(flag::ACK), params: Params::checked(payload)? },
             kind::PUSH_PROMISE => self.push_promise(payload)?,
-            kind::PING => Frame::Ping { ack: self.has(flag::ACK), data: be64(payload) },
+            kind::PING => Frame::Ping { ack: self.has(flag::ACK), data: first_8(payload) },
             kind::GOAWAY => Frame::GoAway {
                 last_stream_id: be32(payload) & STREAM_ID_MASK,
                 code: ErrorCode(be32(&payload[4..])),
@@ -255,7 +255,7 @@ fn be32(b: &[u8]) -> u32 {
 }
 
 /// The first 8 bytes of `b` (at least 8 bytes long).
-fn be64(b: &[u8]) -> [u8; 8] {
+fn first_8(b: &[u8]) -> [u8; 8] {
     let mut out = [0; 8];
     out.copy_from_slice(&b[..8]);
     out
