@@ -203,6 +203,38 @@ impl Rng {
     }
 }
 
+/// A frame drawn at random: its type, flags, stream id as sent, payload,
+/// and what parsing it must give (as `Debug`).
+type Drawn = (u8, u8, u32, Vec<u8>, String);
+
+/// A frame of the connection's own (stream 0): SETTINGS, its ACK, PING or GOAWAY.
+fn random_connection_frame(rng: &mut Rng, noise: u8, body: &[u8]) -> Drawn {
+    match rng.below(4) {
+        0 => {
+            let want = Frame::Settings { ack: true, params: Params { raw: b"" } };
+            (kind::SETTINGS, noise | flag::ACK, 0, vec![], format!("{want:?}"))
+        }
+        1 => {
+            let params: Vec<(u16, u32)> = (0..rng.below(8)).map(|_| rng.setting()).collect();
+            let payload = settings_payload(&params);
+            let want = format!("{:?}", Frame::Settings { ack: false, params: Params { raw: &payload } });
+            (kind::SETTINGS, noise & !flag::ACK, 0, payload, want)
+        }
+        2 => {
+            let data = (rng.next()).to_be_bytes();
+            let ack = rng.coin();
+            let flags = noise & !flag::ACK | if ack { flag::ACK } else { 0 };
+            (kind::PING, flags, 0, data.to_vec(), format!("{:?}", Frame::Ping { ack, data }))
+        }
+        _ => {
+            let (last_stream_id, wire_last) = rng.stream();
+            let code = ErrorCode(rng.next() as u32);
+            let payload = cat(&[&wire_last.to_be_bytes(), &code.0.to_be_bytes(), body]);
+            (kind::GOAWAY, noise, 0, payload, format!("{:?}", Frame::GoAway { last_stream_id, code, debug: body }))
+        }
+    }
+}
+
 /// A valid frame of a random type with random content, undefined flags and
 /// reserved bits: its bytes, and what parsing them must give (as `Debug`).
 fn random_frame(rng: &mut Rng) -> (Vec<u8>, String) {
@@ -235,17 +267,8 @@ fn random_frame(rng: &mut Rng) -> (Vec<u8>, String) {
             let want = Frame::RstStream { stream_id, code: ErrorCode(code) };
             (kind::RST_STREAM, noise, wire_id, code.to_be_bytes().to_vec(), format!("{want:?}"))
         }
-        4 if rng.coin() => {
-            let want = Frame::Settings { ack: true, params: Params { raw: b"" } };
-            (kind::SETTINGS, noise | flag::ACK, 0, vec![], format!("{want:?}"))
-        }
-        4 => {
-            let params: Vec<(u16, u32)> = (0..rng.below(8)).map(|_| rng.setting()).collect();
-            let payload = settings_payload(&params);
-            let want = format!("{:?}", Frame::Settings { ack: false, params: Params { raw: &payload } });
-            (kind::SETTINGS, noise & !flag::ACK, 0, payload, want)
-        }
-        5 => {
+        4..=6 => random_connection_frame(rng, noise, &body),
+        7 => {
             let (promised_id, wire_promised) = rng.stream();
             let want =
                 Frame::PushPromise { stream_id, promised_id, fragment: &body, end_headers: has(flag::END_HEADERS) };
@@ -256,18 +279,6 @@ fn random_frame(rng: &mut Rng) -> (Vec<u8>, String) {
                 padded_body(&wire_promised.to_be_bytes()),
                 format!("{want:?}"),
             )
-        }
-        6 => {
-            let data = (rng.next()).to_be_bytes();
-            let ack = rng.coin();
-            let flags = noise & !flag::ACK | if ack { flag::ACK } else { 0 };
-            (kind::PING, flags, 0, data.to_vec(), format!("{:?}", Frame::Ping { ack, data }))
-        }
-        7 => {
-            let (last_stream_id, wire_last) = rng.stream();
-            let code = ErrorCode(rng.next() as u32);
-            let payload = cat(&[&wire_last.to_be_bytes(), &code.0.to_be_bytes(), &body]);
-            (kind::GOAWAY, noise, 0, payload, format!("{:?}", Frame::GoAway { last_stream_id, code, debug: &body }))
         }
         8 => {
             let (increment, wire_increment) = rng.stream();
