@@ -303,3 +303,26 @@ fn connection_close_is_honoured_after_a_stream() {
     assert_eq!(parse_events(&client.response(false)).len(), 2);
     assert!(client.closed());
 }
+
+#[test]
+fn the_mock_tells_what_it_really_sent() {
+    let server = start();
+    let mut client = Client::connect(&server);
+    let body = r#"{"model":"m","messages":[],"stream":true}"#;
+    for _ in 0..2 {
+        client.send(&post("/v1/chat/completions", body));
+        client.response(false);
+    }
+    client.send(b"GET /mock/truth HTTP/1.1\r\nHost: h\r\n\r\n");
+    let response = client.response(false);
+    assert!(response.head.starts_with("HTTP/1.1 200"), "{}", response.head);
+    let truth: Value = serde_json::from_str(&response.chunks[0].0).unwrap();
+    // Two streams of ceil(7/3) = 3 content events: 2 first events, 4 gaps.
+    assert_eq!((truth["streams"].as_u64(), truth["itl_ms"]["count"].as_u64()), (Some(2), Some(4)));
+    let ms = |v: &Value| Duration::from_secs_f64(v.as_f64().unwrap() / 1e3);
+    // The first event is never early; later ones follow absolute deadlines,
+    // so a gap after a late event may be short: only bounds that hold anyway.
+    assert!(ms(&truth["ttft_ms"]["min"]) >= TTFT && ms(&truth["ttft_ms"]["max"]) < TTFT + GENEROUS, "{truth}");
+    assert!(ms(&truth["itl_ms"]["max"]) < GENEROUS, "{truth}");
+    assert_eq!(server.requests(), 3, "the truth's request counts too");
+}

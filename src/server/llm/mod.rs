@@ -7,6 +7,8 @@
 //! apart, on absolute deadlines, so a client's time to first token and
 //! inter-token latency can be checked against what was really sent, and
 //! an LLM gateway or proxy can be load-tested without a GPU behind it.
+//! What it really sent (timers fire late on a busy machine) is kept in
+//! [`truth`] and answered at `GET /mock/truth`.
 //!
 //! It has its own connection loop, apart from the plain server's: it parses
 //! JSON bodies and waits on timers, which the plain server's hot path
@@ -17,6 +19,7 @@ mod events;
 mod request;
 #[cfg(test)]
 mod tests;
+mod truth;
 
 use std::io;
 use std::sync::Arc;
@@ -56,6 +59,7 @@ pub(super) struct Mock {
     schedule: Schedule,
     default_tokens: u32,
     prebuilt: Prebuilt,
+    truth: truth::Truth,
 }
 
 impl Mock {
@@ -65,6 +69,7 @@ impl Mock {
             schedule: Schedule { ttft: options.ttft, itl: options.itl, tokens_per_event },
             default_tokens: options.tokens.clamp(1, MAX_TOKENS),
             prebuilt: Prebuilt::new(tokens_per_event),
+            truth: truth::Truth::default(),
         }
     }
 }
@@ -135,11 +140,15 @@ impl Replier<'_> {
 
 /// Writes the answer to one request, each part when it is due.
 async fn answer(out: &mut Replier<'_>, mock: &Mock, received: &Received, body_complete: Instant) -> io::Result<()> {
+    if (received.method.as_slice(), received.target.as_slice()) == (b"GET", TRUTH_PATH) {
+        return out.finish(&json_answer(&mock.truth.document().to_string(), received.close)).await;
+    }
     let Some(endpoint) = Endpoint::of(&received.method, &received.target) else {
         let (method, target) = (String::from_utf8_lossy(&received.method), String::from_utf8_lossy(&received.target));
         let target: String = target.chars().take(200).collect();
         let message = format!(
-            "no such endpoint: {method} {target}; the mock serves POST /v1/chat/completions and POST /v1/completions"
+            "no such endpoint: {method} {target}; the mock serves POST /v1/chat/completions and POST /v1/completions \
+             (and GET /mock/truth)"
         );
         let head_only = received.method == b"HEAD";
         return out.finish(&error_answer("404 Not Found", &message, head_only, received.close)).await;
@@ -159,19 +168,47 @@ async fn answer(out: &mut Replier<'_>, mock: &Mock, received: &Received, body_co
     let mut scratch = Vec::new();
     let mut last = Vec::new();
     let events = mock.schedule.events(ask.tokens);
+    let mut written = None;
     for i in 0..events {
         sleep_until(at(body_complete, mock.schedule.due(i))).await;
         let tokens = mock.schedule.tokens_in(i, ask.tokens);
         let event = mock.prebuilt.content(endpoint, i == 0, tokens, &mut scratch);
         if i + 1 < events {
             out.write(event).await?;
+            written = Some(record_truth(&mock.truth, body_complete, written));
         } else {
             last.extend_from_slice(event);
         }
     }
     // The last content event and what closes the stream, in one write.
     last.extend_from_slice(&closing_events(endpoint, ask.include_usage.then_some(usage)));
-    out.finish(&last).await
+    out.finish(&last).await?;
+    record_truth(&mock.truth, body_complete, written);
+    Ok(())
+}
+
+/// Where the mock's own figures are read.
+const TRUTH_PATH: &[u8] = b"/mock/truth";
+
+/// Records a content event just written (the previous one at `previous`,
+/// if any) in the mock's truth: the time it was written.
+fn record_truth(truth: &truth::Truth, body_complete: Instant, previous: Option<Instant>) -> Instant {
+    let now = Instant::now();
+    match previous {
+        None => truth.first(now - body_complete),
+        Some(previous) => truth.gap(now - previous),
+    }
+    now
+}
+
+/// A `200 OK` answer with a JSON body.
+fn json_answer(body: &str, close: bool) -> Vec<u8> {
+    let connection = if close { "Connection: close\r\n" } else { "" };
+    format!(
+        "HTTP/1.1 200 OK\r\nServer: vastar\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{connection}\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// `start + offset`, or far ahead when that cannot be represented.
