@@ -8,6 +8,7 @@
 //! framing is decided in exactly one place (RFC 9112 §6.3).
 
 pub mod chunked;
+pub mod h2;
 pub mod head;
 pub mod openai;
 pub mod pool;
