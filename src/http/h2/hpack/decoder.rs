@@ -61,7 +61,8 @@ impl Decoder {
     /// Applies a new SETTINGS_HEADER_TABLE_SIZE of ours once the server has
     /// acknowledged it (blocks sent before the acknowledgement may still
     /// use the old one). A value below the table's maximum size obliges the
-    /// server to start its next block with a size update.
+    /// server to start its next block with a size update. The table's
+    /// memory grows to twice the largest limit set, so keep it modest.
     pub fn set_table_size_limit(&mut self, limit: usize) {
         self.table.reserve(limit);
         if limit < self.table.capacity() {
@@ -206,10 +207,7 @@ fn resolve<'a>(s: Str, block: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
 fn string(block: &[u8], pos: usize, scratch: &mut Vec<u8>) -> Result<(Str, usize), HpackError> {
     let &first = block.get(pos).ok_or(HpackError::Truncated)?;
     let (len, start) = integer(block, pos, 7)?;
-    let end = start + len;
-    if end > block.len() {
-        return Err(HpackError::Truncated);
-    }
+    let end = start.checked_add(len).filter(|&end| end <= block.len()).ok_or(HpackError::Truncated)?;
     if first & 0x80 == 0 {
         return Ok((Str::Block(start, end), end));
     }

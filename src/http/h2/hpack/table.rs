@@ -123,7 +123,7 @@ impl Table {
         Table {
             bytes: vec![0; 2 * limit],
             end: 0,
-            ring: vec![Entry::default(); limit / ENTRY_OVERHEAD + 1],
+            ring: vec![Entry::default(); (limit / ENTRY_OVERHEAD + 1).next_power_of_two()],
             oldest: 0,
             len: 0,
             size: 0,
@@ -151,9 +151,15 @@ impl Table {
         self.bytes.len() / 2
     }
 
+    /// Wraps a position in the ring (whose length is a power of two).
+    #[inline]
+    fn slot(&self, position: usize) -> usize {
+        position & (self.ring.len() - 1)
+    }
+
     /// The `i`th dynamic entry, 0 being the newest.
     fn entry(&self, i: usize) -> Entry {
-        self.ring[(self.oldest + self.len - 1 - i) % self.ring.len()]
+        self.ring[self.slot(self.oldest + self.len - 1 - i)]
     }
 
     /// The `i`th dynamic entry's name and value, 0 being the newest.
@@ -199,7 +205,7 @@ impl Table {
     fn evict(&mut self) {
         let e = self.ring[self.oldest];
         self.size -= e.name_len + e.value_len + ENTRY_OVERHEAD;
-        self.oldest = (self.oldest + 1) % self.ring.len();
+        self.oldest = self.slot(self.oldest + 1);
         self.len -= 1;
     }
 
@@ -254,7 +260,7 @@ impl Table {
         }
         self.bytes[start + name_len..start + name_len + value.len()].copy_from_slice(value);
         self.end = start + name_len + value.len();
-        let slot = (self.oldest + self.len) % self.ring.len();
+        let slot = self.slot(self.oldest + self.len);
         self.ring[slot] = Entry { start, name_len, value_len: value.len() };
         self.len += 1;
         self.size += size;
@@ -281,7 +287,7 @@ impl Table {
         self.bytes.copy_within(from..self.end, 0);
         self.end -= from;
         for i in 0..self.len {
-            let slot = (self.oldest + i) % self.ring.len();
+            let slot = self.slot(self.oldest + i);
             self.ring[slot].start -= from;
         }
     }
