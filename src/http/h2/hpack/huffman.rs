@@ -159,7 +159,7 @@ fn symbol(window: u32) -> (usize, u32) {
 pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Result<(), HpackError> {
     let start = out.len();
     // The shortest code is 5 bits: at most 8/5 output bytes per input byte.
-    out.resize(start + src.len() + src.len().div_ceil(2) + 1, 0);
+    out.resize(start + src.len() * 8 / 5, 0);
     let mut reader = Bits { src, next: 0, pending: 0, bits: 0 };
     let mut written = start;
     loop {

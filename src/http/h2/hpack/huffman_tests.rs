@@ -76,6 +76,18 @@ fn every_byte_value_round_trips() {
     assert_eq!(decoded(&encoded(&reversed)).unwrap(), reversed);
 }
 
+/// Strings of 5-bit codes only decode to the most bytes per input byte
+/// (8/5): the output must have room for all of them.
+#[test]
+fn the_densest_strings_round_trip() {
+    for len in 0..300 {
+        let src: Vec<u8> = b"012aceiost".iter().cycle().take(len).copied().collect();
+        let coded = encoded(&src);
+        assert_eq!(coded.len(), (len * 5).div_ceil(8));
+        assert_eq!(decoded(&coded).unwrap(), src, "{len}");
+    }
+}
+
 #[test]
 fn empty_string() {
     assert_eq!(encoded(b""), b"");
