@@ -1,11 +1,13 @@
 //! Microbenchmarks of the per-response hot paths, without any network:
-//! the response reader over realistic heads and chunked bodies, and
-//! recording into the latency histogram. `cargo bench` prints throughput;
+//! the response reader over realistic heads and chunked bodies, HPACK
+//! decoding of an HTTP/2 response head, and recording into the latency
+//! histogram. `cargo bench` prints throughput;
 //! use it to tune these paths in isolation (it asserts nothing).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use vastar::http::h2::hpack;
 use vastar::http::{Feed, ResponseReader};
 use vastar::stats::Histogram;
 
@@ -36,6 +38,41 @@ fn reader_case(name: &str, response: &[u8], segment: usize) {
     println!("reader {name:<44} {:>10.0} responses/s {:>8.1} MiB/s", per_second, bytes / (1024.0 * 1024.0));
 }
 
+/// nginx's response head as HPACK blocks: the first on a connection adds
+/// every field to the dynamic table (Huffman-coded values), a later one
+/// repeats them all by dynamic index.
+fn hpack_blocks() -> (Vec<u8>, Vec<u8>) {
+    let fields: [(usize, &[u8]); 7] = [
+        (54, b"nginx/1.22.1"),
+        (33, b"Sat, 28 Nov 2026 04:00:00 GMT"),
+        (31, b"text/html"),
+        (28, b"612"),
+        (44, b"Tue, 13 Jun 2023 15:08:10 GMT"),
+        (34, b"\"6488865a-264\""),
+        (18, b"bytes"),
+    ];
+    // :status 200 is static entry 8.
+    let mut first = vec![0x88];
+    for (name_index, value) in fields {
+        hpack::encode_integer(name_index, 6, 0x40, &mut first);
+        hpack::encode_string(value, &mut first);
+    }
+    let mut again = vec![0x88];
+    for index in (62..69).rev() {
+        hpack::encode_integer(index, 7, 0x80, &mut again);
+    }
+    (first, again)
+}
+
+fn hpack_case(name: &str, decoder: &mut hpack::Decoder, block: &[u8]) {
+    let per_second = rate(Duration::from_millis(700), || {
+        let mut bytes = 0;
+        decoder.decode(black_box(block), |n, v| bytes += n.len() + v.len()).unwrap();
+        black_box(bytes);
+    });
+    println!("hpack {name:<45} {:>10.0} blocks/s {:>8.1} ns/block", per_second, 1e9 / per_second);
+}
+
 fn main() {
     let typical = b"HTTP/1.1 200 OK\r\nServer: nginx/1.24.0\r\nDate: Sat, 28 Nov 2026 04:00:00 GMT\r\n\
 Content-Type: application/json\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\
@@ -55,6 +92,11 @@ Cache-Control: no-cache\r\nX-Request-Id: 4b1c2d3e-aaaa-bbbb-cccc-0123456789ab\r\
     let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n".to_vec();
     big.resize(big.len() + 1_048_576, b'x');
     reader_case("1 MiB Content-Length body, 64 KiB reads", &big, 64 * 1024);
+
+    let (first, again) = hpack_blocks();
+    let mut decoder = hpack::Decoder::new(usize::MAX);
+    hpack_case("nginx head, indexing, Huffman (93 B)", &mut decoder, &first);
+    hpack_case("nginx head, all dynamic indices (8 B)", &mut decoder, &again);
 
     let mut histogram = Histogram::new();
     let mut value = 1u64;
