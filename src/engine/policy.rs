@@ -19,12 +19,14 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::connection::{Finished, Opened};
 use super::arrivals::Owner;
+use super::connection::{Finished, Opened};
 use super::plan::{Until, share_of};
 use super::schedule::{Claim, Schedule};
 use super::shared::Shared;
-use crate::stats::{Ended, ErrorKind, Handshake, Phase, Recorder, Sampled, WorkerStats, fan_out, fan_out_sample, nanos};
+use crate::stats::{
+    Ended, ErrorKind, Handshake, Phase, Recorder, Sampled, WorkerStats, fan_out, fan_out_sample, nanos,
+};
 
 /// What a slot does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
