@@ -61,7 +61,7 @@ impl BodyFormat {
     /// The format a Content-Type value names (parameters ignored). Most
     /// values are neither (`text/html`, `text/plain`): the first letter
     /// and the length settle those at once.
-    fn of(value: &[u8]) -> BodyFormat {
+    pub(crate) fn of(value: &[u8]) -> BodyFormat {
         const EVENT_STREAM: &[u8] = b"text/event-stream";
         match value.first() {
             Some(b't' | b'T') if value.len() >= EVENT_STREAM.len() => {

@@ -9,4 +9,4 @@
 
 pub mod frame;
 pub mod hpack;
-
+pub mod session;

@@ -1,0 +1,541 @@
+//! An HTTP/2 client connection's protocol state (RFC 9113), without
+//! sockets or clocks: bytes in, bytes out, and what happened to each
+//! stream handed to a [`SessionEvents`] visitor.
+//!
+//! A load generator wants three things from it: many streams on one
+//! connection at the cost of a frame header each, windows that never stall
+//! a response (ours are set to the largest at the start and given back as
+//! data is read, as h2load does), and an exact account of every stream it
+//! opened: answered, reset, refused (not processed, so safe to send again:
+//! above a GOAWAY's last stream id, or REFUSED_STREAM), or failed with the
+//! rule the server broke. Deadlines and statistics belong to the caller.
+//!
+//! Every protocol violation the server commits is a [`SessionError`] that
+//! names it: the session queues a GOAWAY with its code and refuses all
+//! further input. Header blocks are decoded even for streams the client has
+//! given up on, so HPACK's table stays in step with the server's.
+
+#[path = "session_state.rs"]
+mod state;
+
+use super::frame::{
+    self, DEFAULT_MAX_FRAME_BYTES, DEFAULT_WINDOW_BYTES, ErrorCode, Frame, FrameHeader, MAX_WINDOW_BYTES, PREFACE,
+    setting,
+};
+use super::hpack::{Decoder, HpackError};
+use crate::http::head::Status;
+use state::{Block, HeadFields, Peer, StreamState};
+pub use state::{ResponseHead, SessionError, StreamFailure};
+
+/// The largest frame we accept (our SETTINGS_MAX_FRAME_SIZE): the default,
+/// so a partial frame never holds more than 16 KiB.
+pub const OUR_MAX_FRAME_BYTES: u32 = DEFAULT_MAX_FRAME_BYTES;
+/// Our SETTINGS_MAX_HEADER_LIST_SIZE, as the HTTP/1.1 reader's head limit.
+pub const OUR_MAX_HEADER_LIST_BYTES: u32 = crate::http::MAX_HEAD_BYTES as u32;
+/// Largest header block (HEADERS and its CONTINUATIONs) read before it is
+/// decoded: a literal is never much longer encoded than decoded, so twice
+/// the list limit only refuses floods.
+const MAX_BLOCK_BYTES: usize = 2 * OUR_MAX_HEADER_LIST_BYTES as usize;
+/// Streams opened before the server's SETTINGS say how many it allows
+/// (RFC 9113 §6.5.2 recommends no fewer than 100).
+const STREAMS_BEFORE_SETTINGS: u32 = 100;
+/// Highest client stream id (odd, 31 bits).
+const LAST_STREAM_ID: u32 = (1 << 31) - 1;
+
+/// What happened on the connection's streams, as frames are read.
+pub trait SessionEvents {
+    /// `stream`'s final response head (interim 1xx heads are skipped).
+    fn head(&mut self, stream: u32, head: &ResponseHead);
+    /// Body bytes of `stream` (padding removed).
+    fn data(&mut self, stream: u32, data: &[u8]);
+    /// `stream`'s response is complete (END_STREAM; trailers are read and
+    /// dropped).
+    fn end(&mut self, stream: u32);
+    /// `stream` ended without its whole response.
+    fn failed(&mut self, stream: u32, why: StreamFailure);
+}
+
+/// One HTTP/2 connection, client side.
+#[derive(Debug)]
+pub struct Session {
+    peer: Peer,
+    /// The server's first SETTINGS arrived (its connection preface).
+    settings_seen: bool,
+    /// What our DATA may still send on the connection (the server's window).
+    send_window: i64,
+    /// What the server may still send on the connection (our window).
+    recv_window: i64,
+    next_id: u32,
+    /// Streams opened and not ended, in the order opened.
+    streams: Vec<StreamState>,
+    /// The lowest last stream id of the GOAWAYs received.
+    goaway: Option<u32>,
+    failed: Option<SessionError>,
+    /// Bytes to send, from `sent` on.
+    out: Vec<u8>,
+    sent: usize,
+    /// A frame that has not wholly arrived.
+    partial: Vec<u8>,
+    /// A header block waiting for its CONTINUATION frames.
+    block: Block,
+    decoder: Decoder,
+    /// Our windows (stream and connection): what the server may send ahead.
+    window: u32,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new(MAX_WINDOW_BYTES)
+    }
+}
+
+impl Session {
+    /// A session whose first bytes to send are the connection preface, our
+    /// SETTINGS (no push, streams' windows of `window` bytes) and the
+    /// connection's window opened to `window` (the largest,
+    /// [`MAX_WINDOW_BYTES`], unless a test wants to see them move).
+    pub fn new(window: u32) -> Session {
+        let window = window.clamp(1, MAX_WINDOW_BYTES);
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(PREFACE);
+        frame::encode_settings(
+            &mut out,
+            &[
+                (setting::ENABLE_PUSH, 0),
+                (setting::INITIAL_WINDOW_SIZE, window),
+                (setting::MAX_HEADER_LIST_SIZE, OUR_MAX_HEADER_LIST_BYTES),
+            ],
+        );
+        if window > DEFAULT_WINDOW_BYTES {
+            frame::encode_window_update(&mut out, 0, window - DEFAULT_WINDOW_BYTES);
+        }
+        Session {
+            peer: Peer::default(),
+            settings_seen: false,
+            send_window: i64::from(DEFAULT_WINDOW_BYTES),
+            recv_window: i64::from(window.max(DEFAULT_WINDOW_BYTES)),
+            next_id: 1,
+            streams: Vec::new(),
+            goaway: None,
+            failed: None,
+            out,
+            sent: 0,
+            partial: Vec::new(),
+            block: Block::default(),
+            decoder: Decoder::new(OUR_MAX_HEADER_LIST_BYTES as usize),
+            window,
+        }
+    }
+
+    /// Bytes waiting to be sent.
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.sent..]
+    }
+
+    /// `n` bytes of [`Session::output`] were sent.
+    pub fn output_sent(&mut self, n: usize) {
+        self.sent = (self.sent + n).min(self.out.len());
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// Whether a new stream may be opened now: the server's concurrency
+    /// limit has room, no GOAWAY came, the connection did not fail and
+    /// stream ids are left.
+    pub fn can_start(&self) -> bool {
+        let limit = if self.settings_seen { self.peer.max_streams } else { STREAMS_BEFORE_SETTINGS };
+        self.failed.is_none()
+            && self.goaway.is_none()
+            && self.next_id <= LAST_STREAM_ID
+            && (self.streams.len() as u64) < u64::from(limit)
+    }
+
+    /// Streams opened and not ended.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// The server's first SETTINGS arrived.
+    pub fn settings_seen(&self) -> bool {
+        self.settings_seen
+    }
+
+    /// The last stream id of a GOAWAY received, if one was.
+    pub fn goaway(&self) -> Option<u32> {
+        self.goaway
+    }
+
+    /// The connection error that ended the session, if one did.
+    pub fn error(&self) -> Option<SessionError> {
+        self.failed
+    }
+
+    /// Opens a stream sending the request `block` (an HPACK block, see
+    /// [`super::hpack::encode_request`]) and `body`: its id, or `None` if
+    /// [`Session::can_start`] says no. Body bytes beyond the flow-control
+    /// windows wait in the session until WINDOW_UPDATEs make room.
+    pub fn start(&mut self, block: &[u8], body: &[u8]) -> Option<u32> {
+        if !self.can_start() {
+            return None;
+        }
+        let id = self.next_id;
+        self.next_id += 2;
+        frame::encode_headers(&mut self.out, id, block, body.is_empty(), self.peer.max_frame);
+        let mut stream = StreamState::new(id, self.peer.initial_window, self.window);
+        if !body.is_empty() {
+            let n = self.sendable(&stream, body.len());
+            frame::encode_data(&mut self.out, id, &body[..n], n == body.len(), self.peer.max_frame);
+            self.spend(&mut stream, n);
+            stream.waiting.extend_from_slice(&body[n..]);
+        }
+        self.streams.push(stream);
+        Some(id)
+    }
+
+    /// Gives up on `stream` (a deadline passed): RST_STREAM(CANCEL) goes
+    /// out and its frames are dropped from now on.
+    pub fn cancel(&mut self, stream: u32) {
+        if let Some(at) = self.streams.iter().position(|s| s.id == stream) {
+            self.streams.remove(at);
+            if self.failed.is_none() {
+                frame::encode_rst_stream(&mut self.out, stream, ErrorCode::CANCEL);
+            }
+        }
+    }
+
+    /// Reads received bytes. A connection error is returned (and stays:
+    /// later calls return it again); the GOAWAY it calls for is queued.
+    pub fn feed(&mut self, data: &[u8], events: &mut impl SessionEvents) -> Result<(), SessionError> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        let read = if self.partial.is_empty() {
+            let used = self.read_frames(data, events);
+            self.partial.extend_from_slice(&data[used.unwrap_or(data.len())..]);
+            used
+        } else {
+            let mut buf = std::mem::take(&mut self.partial);
+            buf.extend_from_slice(data);
+            let used = self.read_frames(&buf, events);
+            buf.drain(..used.unwrap_or(buf.len()));
+            self.partial = buf;
+            used
+        };
+        read.map(|_| ()).map_err(|error| self.fail(error))
+    }
+
+    /// Reads the whole frames at the start of `buf`: how many bytes they took.
+    fn read_frames(&mut self, buf: &[u8], events: &mut impl SessionEvents) -> Result<usize, SessionError> {
+        let mut at = 0;
+        while at < buf.len() {
+            let rest = &buf[at..];
+            match frame::parse_frame(rest, OUR_MAX_FRAME_BYTES) {
+                Ok(Status::Complete((frame, used))) => {
+                    self.on_frame(frame, events)?;
+                    at += used;
+                }
+                Ok(Status::Partial) => break,
+                Err(error) if error.is_stream_error() => {
+                    let Status::Complete(header) = FrameHeader::parse(rest) else { break };
+                    let used = frame::FRAME_HEADER_BYTES + header.payload_len as usize;
+                    if rest.len() < used {
+                        break;
+                    }
+                    self.stream_error(header.stream_id, error.code(), StreamFailure::Frame(error), events);
+                    at += used;
+                }
+                Err(error) => return Err(SessionError::Frame(error)),
+            }
+        }
+        Ok(at)
+    }
+
+    /// Ends the session with `error`: GOAWAY goes out, nothing more is read.
+    fn fail(&mut self, error: SessionError) -> SessionError {
+        if self.failed.is_none() {
+            self.failed = Some(error);
+            frame::encode_goaway(&mut self.out, 0, error.code(), error.as_str().as_bytes());
+        }
+        error
+    }
+
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut impl SessionEvents) -> Result<(), SessionError> {
+        if !self.settings_seen && !matches!(frame, Frame::Settings { ack: false, .. }) {
+            return Err(SessionError::NoSettings);
+        }
+        if self.block.open && !matches!(frame, Frame::Continuation { stream_id, .. } if stream_id == self.block.stream)
+        {
+            return Err(SessionError::ContinuationExpected);
+        }
+        match frame {
+            Frame::Data { stream_id, data, end_stream, flow_len } => {
+                self.on_data(stream_id, data, end_stream, flow_len, events)
+            }
+            Frame::Headers { stream_id, fragment, end_stream, end_headers } => {
+                self.known(stream_id)?;
+                if end_headers {
+                    return self.on_block(stream_id, fragment, end_stream, events);
+                }
+                self.block.begin(stream_id, end_stream, fragment);
+                Ok(())
+            }
+            Frame::Continuation { stream_id, fragment, end_headers } => {
+                if !self.block.open {
+                    return Err(SessionError::ContinuationExpected);
+                }
+                self.block.bytes.extend_from_slice(fragment);
+                if self.block.bytes.len() > MAX_BLOCK_BYTES {
+                    return Err(SessionError::BlockTooLarge);
+                }
+                if end_headers {
+                    let mut block = std::mem::take(&mut self.block);
+                    let result = self.on_block(stream_id, &block.bytes, block.end_stream, events);
+                    block.bytes.clear();
+                    block.open = false;
+                    self.block = block;
+                    return result;
+                }
+                Ok(())
+            }
+            Frame::RstStream { stream_id, code } => {
+                self.known(stream_id)?;
+                if let Some(stream) = self.take(stream_id) {
+                    let why = if code == ErrorCode::REFUSED_STREAM {
+                        StreamFailure::Refused
+                    } else {
+                        StreamFailure::Reset(code)
+                    };
+                    events.failed(stream.id, why);
+                }
+                Ok(())
+            }
+            Frame::Settings { ack: true, .. } | Frame::Priority { .. } | Frame::Unknown { .. } => Ok(()),
+            Frame::Settings { ack: false, params } => self.on_settings(params),
+            Frame::PushPromise { .. } => Err(SessionError::PushPromise),
+            Frame::Ping { ack, data } => {
+                if !ack {
+                    frame::encode_ping(&mut self.out, true, data);
+                }
+                Ok(())
+            }
+            Frame::GoAway { last_stream_id, code, .. } => {
+                self.on_goaway(last_stream_id, code, events);
+                Ok(())
+            }
+            Frame::WindowUpdate { stream_id, increment } => self.on_window_update(stream_id, increment, events),
+        }
+    }
+
+    /// A stream id the server may send frames for: one we opened (it may
+    /// have ended since). Others are idle or the server's own (push).
+    fn known(&self, stream_id: u32) -> Result<(), SessionError> {
+        if stream_id.is_multiple_of(2) || stream_id >= self.next_id {
+            return Err(SessionError::IdleStream);
+        }
+        Ok(())
+    }
+
+    fn on_data(
+        &mut self,
+        stream_id: u32,
+        data: &[u8],
+        end_stream: bool,
+        flow_len: u32,
+        events: &mut impl SessionEvents,
+    ) -> Result<(), SessionError> {
+        self.known(stream_id)?;
+        self.recv_window -= i64::from(flow_len);
+        if self.recv_window < 0 {
+            return Err(SessionError::FlowControl);
+        }
+        let (window, half) = (i64::from(self.window), i64::from(self.window / 2));
+        if self.recv_window < half {
+            frame::encode_window_update(&mut self.out, 0, (window - self.recv_window) as u32);
+            self.recv_window = window;
+        }
+        let Some(at) = self.streams.iter().position(|s| s.id == stream_id) else { return Ok(()) };
+        let stream = &mut self.streams[at];
+        if !stream.head_seen {
+            self.stream_error(stream_id, ErrorCode::PROTOCOL_ERROR, StreamFailure::DataBeforeHeaders, events);
+            return Ok(());
+        }
+        stream.recv_window -= i64::from(flow_len);
+        if stream.recv_window < 0 {
+            self.stream_error(stream_id, ErrorCode::FLOW_CONTROL_ERROR, StreamFailure::FlowControl, events);
+            return Ok(());
+        }
+        if !end_stream && stream.recv_window < half {
+            let increment = (window - stream.recv_window) as u32;
+            stream.recv_window = window;
+            frame::encode_window_update(&mut self.out, stream_id, increment);
+        }
+        events.data(stream_id, data);
+        if end_stream {
+            self.streams.remove(at);
+            events.end(stream_id);
+        }
+        Ok(())
+    }
+
+    /// A whole header block of `stream_id`: decoded (always, to keep the
+    /// table in step), then a head, trailers, or an interim head to skip.
+    fn on_block(
+        &mut self,
+        stream_id: u32,
+        block: &[u8],
+        end_stream: bool,
+        events: &mut impl SessionEvents,
+    ) -> Result<(), SessionError> {
+        let mut fields = HeadFields::default();
+        let decoded = self.decoder.decode(block, |name, value| fields.read(name, value));
+        match decoded {
+            Err(error) if error.is_compression_error() => return Err(SessionError::Hpack(error)),
+            Err(HpackError::HeaderListTooLarge) => {
+                let failure = StreamFailure::HeaderListTooLarge;
+                self.stream_error(stream_id, ErrorCode::PROTOCOL_ERROR, failure, events);
+                return Ok(());
+            }
+            _ => {}
+        }
+        let Some(at) = self.streams.iter().position(|s| s.id == stream_id) else { return Ok(()) };
+        let stream = &mut self.streams[at];
+        let head = match (stream.head_seen, fields.head()) {
+            // Trailers end the stream; anything else after the head is malformed.
+            (true, _) if end_stream => None,
+            (false, Ok(head)) if head.status < 200 && head.status != 101 && !end_stream => return Ok(()),
+            (false, Ok(head)) => Some(head),
+            (_, Err(failure)) => {
+                self.stream_error(stream_id, ErrorCode::PROTOCOL_ERROR, failure, events);
+                return Ok(());
+            }
+            (true, Ok(_)) => {
+                let failure = StreamFailure::Malformed("a second response head without END_STREAM");
+                self.stream_error(stream_id, ErrorCode::PROTOCOL_ERROR, failure, events);
+                return Ok(());
+            }
+        };
+        if let Some(head) = head {
+            stream.head_seen = true;
+            events.head(stream_id, &head);
+        }
+        if end_stream {
+            self.streams.remove(at);
+            events.end(stream_id);
+        }
+        Ok(())
+    }
+
+    fn on_settings(&mut self, params: frame::Params<'_>) -> Result<(), SessionError> {
+        for (id, value) in params {
+            match id {
+                setting::MAX_CONCURRENT_STREAMS => self.peer.max_streams = value,
+                setting::MAX_FRAME_SIZE => self.peer.max_frame = value,
+                setting::ENABLE_PUSH if value == 1 => return Err(SessionError::PushEnabled),
+                setting::INITIAL_WINDOW_SIZE => {
+                    let delta = i64::from(value) - i64::from(self.peer.initial_window);
+                    self.peer.initial_window = value;
+                    for stream in &mut self.streams {
+                        stream.send_window += delta;
+                        if stream.send_window > i64::from(MAX_WINDOW_BYTES) {
+                            return Err(SessionError::FlowControl);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.settings_seen = true;
+        frame::encode_settings_ack(&mut self.out);
+        self.send_waiting();
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, last_stream_id: u32, code: ErrorCode, events: &mut impl SessionEvents) {
+        let last = self.goaway.map_or(last_stream_id, |seen| seen.min(last_stream_id));
+        self.goaway = Some(last);
+        self.peer.goaway_code = code;
+        // Streams above the last id were not processed: they may go again.
+        let mut at = 0;
+        while at < self.streams.len() {
+            if self.streams[at].id > last {
+                let stream = self.streams.remove(at);
+                events.failed(stream.id, StreamFailure::Refused);
+            } else {
+                at += 1;
+            }
+        }
+    }
+
+    fn on_window_update(
+        &mut self,
+        stream_id: u32,
+        increment: u32,
+        events: &mut impl SessionEvents,
+    ) -> Result<(), SessionError> {
+        if stream_id == 0 {
+            self.send_window += i64::from(increment);
+            if self.send_window > i64::from(MAX_WINDOW_BYTES) {
+                return Err(SessionError::FlowControl);
+            }
+        } else {
+            self.known(stream_id)?;
+            let Some(stream) = self.streams.iter_mut().find(|s| s.id == stream_id) else { return Ok(()) };
+            stream.send_window += i64::from(increment);
+            if stream.send_window > i64::from(MAX_WINDOW_BYTES) {
+                self.stream_error(stream_id, ErrorCode::FLOW_CONTROL_ERROR, StreamFailure::FlowControl, events);
+                return Ok(());
+            }
+        }
+        self.send_waiting();
+        Ok(())
+    }
+
+    /// Ends `stream_id` for a rule it broke: RST_STREAM with `code` goes
+    /// out, and the stream fails (if it was still open).
+    fn stream_error(&mut self, stream_id: u32, code: ErrorCode, why: StreamFailure, events: &mut impl SessionEvents) {
+        if let Some(stream) = self.take(stream_id) {
+            frame::encode_rst_stream(&mut self.out, stream.id, code);
+            events.failed(stream.id, why);
+        }
+    }
+
+    fn take(&mut self, stream_id: u32) -> Option<StreamState> {
+        let at = self.streams.iter().position(|s| s.id == stream_id)?;
+        Some(self.streams.remove(at))
+    }
+
+    /// How many of `len` body bytes the windows let `stream` send now.
+    fn sendable(&self, stream: &StreamState, len: usize) -> usize {
+        let window = self.send_window.min(stream.send_window).max(0);
+        len.min(usize::try_from(window).unwrap_or(usize::MAX))
+    }
+
+    fn spend(&mut self, stream: &mut StreamState, n: usize) {
+        self.send_window -= n as i64;
+        stream.send_window -= n as i64;
+    }
+
+    /// Sends what the windows now allow of the bodies still waiting.
+    fn send_waiting(&mut self) {
+        for at in 0..self.streams.len() {
+            if self.streams[at].waiting.is_empty() {
+                continue;
+            }
+            let mut stream = std::mem::take(&mut self.streams[at]);
+            let n = self.sendable(&stream, stream.waiting.len());
+            if n > 0 {
+                let end = n == stream.waiting.len();
+                frame::encode_data(&mut self.out, stream.id, &stream.waiting[..n], end, self.peer.max_frame);
+                self.spend(&mut stream, n);
+                stream.waiting.drain(..n);
+            }
+            self.streams[at] = stream;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
