@@ -439,3 +439,101 @@ fn a_large_download_never_stalls_on_our_windows() {
     }
     assert!(received.iter().all(|&r| r == 100 * 16_384), "{received:?}");
 }
+
+/// Seeded xorshift, for the random servers below.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A random server: mostly well-formed frames of every type on the
+/// streams the client opened (and a few others), sometimes a byte changed.
+fn random_server(rng: &mut Rng) -> Vec<u8> {
+    let mut server = Server::default();
+    server.settings(&[(setting::MAX_CONCURRENT_STREAMS, rng.below(8) as u32)]);
+    for _ in 0..rng.below(40) {
+        let stream = 1 + 2 * rng.below(6) as u32;
+        match rng.below(9) {
+            0 => server.head(stream, OK, rng.below(2) == 0),
+            1 => server.data(stream, &vec![b'x'; rng.below(300) as usize], rng.below(2) == 0),
+            2 => server.raw(kind::RST_STREAM, 0, stream, &(rng.below(14) as u32).to_be_bytes()),
+            3 => server.raw(
+                kind::WINDOW_UPDATE,
+                0,
+                stream * (rng.below(2) as u32),
+                &(rng.below(1 << 20) as u32).to_be_bytes(),
+            ),
+            4 => server.raw(kind::PING, 0, 0, &rng.next().to_be_bytes()),
+            5 => server.raw(kind::GOAWAY, 0, 0, &[&(stream as u32).to_be_bytes()[..], &[0, 0, 0, 0]].concat()),
+            6 => server.raw(kind::HEADERS, 0, stream, &block(OK)[..2]).raw(
+                kind::CONTINUATION,
+                flag::END_HEADERS,
+                stream,
+                &block(OK)[2..],
+            ),
+            7 => server.settings(&[(setting::INITIAL_WINDOW_SIZE, rng.below(1 << 17) as u32)]),
+            _ => server.raw(rng.below(12) as u8, rng.below(256) as u8, stream, &vec![0; rng.below(12) as usize]),
+        };
+    }
+    let mut bytes = server.take();
+    if rng.below(4) == 0 && !bytes.is_empty() {
+        let at = rng.below(bytes.len() as u64) as usize;
+        bytes[at] = rng.next() as u8;
+    }
+    bytes
+}
+
+/// Feeds `bytes` in pieces cut at `cuts`: what was seen, the first error,
+/// and whether every stream opened is accounted for.
+fn run(bytes: &[u8], cuts: &[usize]) -> (Vec<Seen>, Option<SessionError>, bool) {
+    let mut session = Session::default();
+    let opened: Vec<u32> = (0..6).filter_map(|_| session.start(REQUEST, b"body")).collect();
+    let mut log = Log::default();
+    let mut error = None;
+    let mut from = 0;
+    for &cut in cuts.iter().chain([bytes.len()].iter()) {
+        if let Err(e) = session.feed(&bytes[from..cut], &mut log) {
+            error = Some(e);
+            break;
+        }
+        from = cut;
+    }
+    let ended = |id: u32| log.0.iter().any(|s| matches!(s, Seen::End(i) | Seen::Failed(i, _) if *i == id));
+    let accounted = opened.iter().filter(|&&id| ended(id)).count() + session.open_streams() == opened.len();
+    (log.0, error, accounted || error.is_some())
+}
+
+#[test]
+fn random_servers_give_the_same_answer_whole_or_in_pieces_and_never_lose_a_stream() {
+    let mut rng = Rng(0x5eed_1234_abcd_0042);
+    let (mut heads, mut errors) = (0, 0);
+    for round in 0..3000 {
+        let bytes = random_server(&mut rng);
+        let whole = run(&bytes, &[]);
+        let mut cuts: Vec<usize> = (0..rng.below(6)).map(|_| rng.below(bytes.len() as u64 + 1) as usize).collect();
+        cuts.sort();
+        let pieces = run(&bytes, &cuts);
+        let mut joined = Log::default();
+        for seen in pieces.0.clone() {
+            match seen {
+                Seen::Data(id, bytes) => joined.data(id, &bytes),
+                other => joined.0.push(other),
+            }
+        }
+        assert_eq!((&joined.0, pieces.1), (&whole.0, whole.1), "round {round}, cuts {cuts:?}");
+        assert!(whole.2, "round {round}: a stream neither ended nor stayed open");
+        heads += whole.0.iter().filter(|s| matches!(s, Seen::Head(..))).count();
+        errors += usize::from(whole.1.is_some());
+    }
+    // The rounds reach both answered streams and connection errors.
+    assert!(heads > 1000 && (300..2700).contains(&errors), "{heads} heads, {errors} errors");
+}
