@@ -2,6 +2,7 @@
 //! seeded random frames parsed back in random pieces.
 
 use super::*;
+use crate::http::h2::test_rng::Rng;
 
 /// Every whole frame at the start of `buf`, and the bytes they take.
 fn parse_all(buf: &[u8]) -> Result<(Vec<Frame<'_>>, usize), FrameError> {
@@ -166,26 +167,13 @@ fn a_prebuilt_request_changes_stream_cheaply() {
     assert_eq!(request[data_at + 5], 0x7f, "the reserved bit is written as 0");
 }
 
-/// xorshift64: the same frames on every run.
-struct Rng(u64);
+/// What frames need drawn: stream ids and settings.
+trait FrameDraws {
+    fn stream(&mut self) -> (u32, u32);
+    fn setting(&mut self) -> (u16, u32);
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn coin(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-    fn bytes(&mut self, max_len: usize) -> Vec<u8> {
-        let len = self.below(max_len + 1);
-        (0..len).map(|_| self.next() as u8).collect()
-    }
+impl FrameDraws for Rng {
     /// A stream id, and how it is sent: maybe with the reserved bit set.
     fn stream(&mut self) -> (u32, u32) {
         let id = 1 + self.below(STREAM_ID_MASK as usize) as u32;

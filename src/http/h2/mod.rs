@@ -10,3 +10,6 @@
 pub mod frame;
 pub mod hpack;
 pub mod session;
+
+#[cfg(test)]
+pub(crate) mod test_rng;

@@ -7,6 +7,7 @@ use super::*;
 use crate::http::BodyFormat;
 use crate::http::h2::frame::{FrameError, flag, kind};
 use crate::http::h2::hpack::{encode_field, encode_size_update};
+use crate::http::h2::test_rng::Rng;
 
 /// What the session told its visitor.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -440,21 +441,6 @@ fn a_large_download_never_stalls_on_our_windows() {
     assert!(received.iter().all(|&r| r == 100 * 16_384), "{received:?}");
 }
 
-/// Seeded xorshift, for the random servers below.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// A random server: mostly well-formed frames of every type on the
 /// streams the client opened (and a few others), sometimes a byte changed.
 fn random_server(rng: &mut Rng) -> Vec<u8> {
@@ -464,7 +450,7 @@ fn random_server(rng: &mut Rng) -> Vec<u8> {
         let stream = 1 + 2 * rng.below(6) as u32;
         match rng.below(9) {
             0 => server.head(stream, OK, rng.below(2) == 0),
-            1 => server.data(stream, &vec![b'x'; rng.below(300) as usize], rng.below(2) == 0),
+            1 => server.data(stream, &vec![b'x'; rng.below(300)], rng.below(2) == 0),
             2 => server.raw(kind::RST_STREAM, 0, stream, &(rng.below(14) as u32).to_be_bytes()),
             3 => server.raw(
                 kind::WINDOW_UPDATE,
@@ -473,7 +459,7 @@ fn random_server(rng: &mut Rng) -> Vec<u8> {
                 &(rng.below(1 << 20) as u32).to_be_bytes(),
             ),
             4 => server.raw(kind::PING, 0, 0, &rng.next().to_be_bytes()),
-            5 => server.raw(kind::GOAWAY, 0, 0, &[&(stream as u32).to_be_bytes()[..], &[0, 0, 0, 0]].concat()),
+            5 => server.raw(kind::GOAWAY, 0, 0, &[&stream.to_be_bytes()[..], &[0, 0, 0, 0]].concat()),
             6 => server.raw(kind::HEADERS, 0, stream, &block(OK)[..2]).raw(
                 kind::CONTINUATION,
                 flag::END_HEADERS,
@@ -481,12 +467,12 @@ fn random_server(rng: &mut Rng) -> Vec<u8> {
                 &block(OK)[2..],
             ),
             7 => server.settings(&[(setting::INITIAL_WINDOW_SIZE, rng.below(1 << 17) as u32)]),
-            _ => server.raw(rng.below(12) as u8, rng.below(256) as u8, stream, &vec![0; rng.below(12) as usize]),
+            _ => server.raw(rng.below(12) as u8, rng.below(256) as u8, stream, &vec![0; rng.below(12)]),
         };
     }
     let mut bytes = server.take();
     if rng.below(4) == 0 && !bytes.is_empty() {
-        let at = rng.below(bytes.len() as u64) as usize;
+        let at = rng.below(bytes.len());
         bytes[at] = rng.next() as u8;
     }
     bytes
@@ -519,7 +505,7 @@ fn random_servers_give_the_same_answer_whole_or_in_pieces_and_never_lose_a_strea
     for round in 0..3000 {
         let bytes = random_server(&mut rng);
         let whole = run(&bytes, &[]);
-        let mut cuts: Vec<usize> = (0..rng.below(6)).map(|_| rng.below(bytes.len() as u64 + 1) as usize).collect();
+        let mut cuts: Vec<usize> = (0..rng.below(6)).map(|_| rng.below(bytes.len() + 1)).collect();
         cuts.sort();
         let pieces = run(&bytes, &cuts);
         let mut joined = Log::default();
