@@ -19,10 +19,10 @@
 mod state;
 
 use super::frame::{
-    self, DEFAULT_MAX_FRAME_BYTES, DEFAULT_WINDOW_BYTES, ErrorCode, Frame, FrameHeader, MAX_WINDOW_BYTES, PREFACE,
-    setting,
+    self, DEFAULT_HEADER_TABLE_BYTES, DEFAULT_MAX_FRAME_BYTES, DEFAULT_WINDOW_BYTES, ErrorCode, Frame, FrameHeader,
+    MAX_WINDOW_BYTES, PREFACE, setting,
 };
-use super::hpack::{Decoder, HpackError};
+use super::hpack::{Decoder, HpackError, encode_size_update};
 use crate::http::head::Status;
 use state::{Block, HeadFields, Peer, StreamState};
 pub use state::{ResponseHead, SessionError, StreamFailure};
@@ -182,7 +182,15 @@ impl Session {
         }
         let id = self.next_id;
         self.next_id += 2;
-        frame::encode_headers(&mut self.out, id, block, body.is_empty(), self.peer.max_frame);
+        match self.peer.table_size_update.take() {
+            None => frame::encode_headers(&mut self.out, id, block, body.is_empty(), self.peer.max_frame),
+            Some(size) => {
+                let mut announced = Vec::with_capacity(block.len() + 6);
+                encode_size_update(size as usize, &mut announced);
+                announced.extend_from_slice(block);
+                frame::encode_headers(&mut self.out, id, &announced, body.is_empty(), self.peer.max_frame);
+            }
+        }
         let mut stream = StreamState::new(id, self.peer.initial_window, self.window);
         if !body.is_empty() {
             let n = self.sendable(&stream, body.len());
@@ -433,6 +441,10 @@ impl Session {
                 setting::MAX_CONCURRENT_STREAMS => self.peer.max_streams = value,
                 setting::MAX_FRAME_SIZE => self.peer.max_frame = value,
                 setting::ENABLE_PUSH if value == 1 => return Err(SessionError::PushEnabled),
+                // Ours never use the table: announce it empty when it shrinks.
+                setting::HEADER_TABLE_SIZE if value < DEFAULT_HEADER_TABLE_BYTES => {
+                    self.peer.table_size_update = Some(0)
+                }
                 setting::INITIAL_WINDOW_SIZE => {
                     let delta = i64::from(value) - i64::from(self.peer.initial_window);
                     self.peer.initial_window = value;

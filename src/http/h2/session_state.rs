@@ -14,6 +14,11 @@ pub(super) struct Peer {
     pub(super) max_frame: u32,
     /// The error code of the last GOAWAY (NO_ERROR before one).
     pub(super) goaway_code: ErrorCode,
+    /// The server's HEADER_TABLE_SIZE shrank: the next request block must
+    /// start with a table size update at or below it, although ours never
+    /// use the table (RFC 7541 section 4.2; nghttp2 refuses a block
+    /// without it).
+    pub(super) table_size_update: Option<u32>,
 }
 
 impl Default for Peer {
@@ -23,6 +28,7 @@ impl Default for Peer {
             initial_window: DEFAULT_WINDOW_BYTES,
             max_frame: DEFAULT_MAX_FRAME_BYTES,
             goaway_code: ErrorCode::NO_ERROR,
+            table_size_update: None,
         }
     }
 }

@@ -523,3 +523,16 @@ fn random_servers_give_the_same_answer_whole_or_in_pieces_and_never_lose_a_strea
     // The rounds reach both answered streams and connection errors.
     assert!(heads > 1000 && (300..2700).contains(&errors), "{heads} heads, {errors} errors");
 }
+
+#[test]
+fn a_smaller_server_table_is_announced_once_before_the_next_request() {
+    let mut session = ready(&[(setting::HEADER_TABLE_SIZE, 0)]);
+    session.start(REQUEST, b"");
+    session.start(REQUEST, b"");
+    let blocks: Vec<Vec<u8>> =
+        sent(&mut session).into_iter().filter(|f| f.kind == kind::HEADERS).map(|f| f.payload).collect();
+    assert_eq!(blocks, [[&[0x20][..], REQUEST].concat(), REQUEST.to_vec()], "a size update of 0, once");
+    let mut larger = ready(&[(setting::HEADER_TABLE_SIZE, 65_536)]);
+    larger.start(REQUEST, b"");
+    assert!(sent(&mut larger).iter().any(|f| f.kind == kind::HEADERS && f.payload == REQUEST), "nothing to say");
+}
