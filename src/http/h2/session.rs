@@ -95,7 +95,9 @@ impl Session {
     /// connection's window opened to `window` (the largest,
     /// [`MAX_WINDOW_BYTES`], unless a test wants to see them move).
     pub fn new(window: u32) -> Session {
-        let window = window.clamp(1, MAX_WINDOW_BYTES);
+        // Below the default, our smaller windows would bind before the
+        // server has acknowledged them (RFC 9113 section 6.9.2).
+        let window = window.clamp(DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES);
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(PREFACE);
         frame::encode_settings(
@@ -194,8 +196,10 @@ impl Session {
         let mut stream = StreamState::new(id, self.peer.initial_window, self.window);
         if !body.is_empty() {
             let n = self.sendable(&stream, body.len());
-            frame::encode_data(&mut self.out, id, &body[..n], n == body.len(), self.peer.max_frame);
-            self.spend(&mut stream, n);
+            if n > 0 {
+                frame::encode_data(&mut self.out, id, &body[..n], n == body.len(), self.peer.max_frame);
+                self.spend(&mut stream, n);
+            }
             stream.waiting.extend_from_slice(&body[n..]);
         }
         self.streams.push(stream);
@@ -231,7 +235,18 @@ impl Session {
             self.partial = buf;
             used
         };
-        read.map(|_| ()).map_err(|error| self.fail(error))
+        read.map(|_| ()).map_err(|error| self.fail(error, events))
+    }
+
+    /// The server closed the connection: every stream still open ends,
+    /// refused if a GOAWAY said the server never processed it, failed
+    /// otherwise (it may have been processed: never sent twice).
+    pub fn close(&mut self, events: &mut impl SessionEvents) {
+        let last = self.goaway.unwrap_or(LAST_STREAM_ID);
+        for stream in std::mem::take(&mut self.streams) {
+            let why = if stream.id > last { StreamFailure::Refused } else { StreamFailure::Closed };
+            events.failed(stream.id, why);
+        }
     }
 
     /// Reads the whole frames at the start of `buf`: how many bytes they took.
@@ -251,6 +266,11 @@ impl Session {
                     if rest.len() < used {
                         break;
                     }
+                    // The checks every frame gets come first (PRIORITY may name any stream).
+                    self.admissible(header.kind, header.stream_id)?;
+                    if header.kind != frame::kind::PRIORITY {
+                        self.known(header.stream_id)?;
+                    }
                     self.stream_error(header.stream_id, error.code(), StreamFailure::Frame(error), events);
                     at += used;
                 }
@@ -260,22 +280,37 @@ impl Session {
         Ok(at)
     }
 
-    /// Ends the session with `error`: GOAWAY goes out, nothing more is read.
-    fn fail(&mut self, error: SessionError) -> SessionError {
+    /// Ends the session with `error`: GOAWAY goes out, every open stream
+    /// fails with it, nothing more is read.
+    fn fail(&mut self, error: SessionError, events: &mut impl SessionEvents) -> SessionError {
         if self.failed.is_none() {
             self.failed = Some(error);
             frame::encode_goaway(&mut self.out, 0, error.code(), error.as_str().as_bytes());
+            for stream in std::mem::take(&mut self.streams) {
+                events.failed(stream.id, StreamFailure::Connection(error));
+            }
         }
         error
     }
 
-    fn on_frame(&mut self, frame: Frame<'_>, events: &mut impl SessionEvents) -> Result<(), SessionError> {
-        if !self.settings_seen && !matches!(frame, Frame::Settings { ack: false, .. }) {
+    /// The rules of a frame's place in the connection: the server's
+    /// SETTINGS come first, and nothing but CONTINUATION of the same stream
+    /// comes inside a header block.
+    fn admissible(&self, kind: u8, stream_id: u32) -> Result<(), SessionError> {
+        if !self.settings_seen && kind != frame::kind::SETTINGS {
             return Err(SessionError::NoSettings);
         }
-        if self.block.open && !matches!(frame, Frame::Continuation { stream_id, .. } if stream_id == self.block.stream)
-        {
+        if self.block.open && (kind != frame::kind::CONTINUATION || stream_id != self.block.stream) {
             return Err(SessionError::ContinuationExpected);
+        }
+        Ok(())
+    }
+
+    fn on_frame(&mut self, frame: Frame<'_>, events: &mut impl SessionEvents) -> Result<(), SessionError> {
+        let (kind, stream_id) = kind_and_stream(&frame);
+        self.admissible(kind, stream_id)?;
+        if !self.settings_seen && matches!(frame, Frame::Settings { ack: true, .. }) {
+            return Err(SessionError::NoSettings);
         }
         match frame {
             Frame::Data { stream_id, data, end_stream, flow_len } => {
@@ -328,8 +363,8 @@ impl Session {
                 }
                 Ok(())
             }
-            Frame::GoAway { last_stream_id, code, .. } => {
-                self.on_goaway(last_stream_id, code, events);
+            Frame::GoAway { last_stream_id, .. } => {
+                self.on_goaway(last_stream_id, events);
                 Ok(())
             }
             Frame::WindowUpdate { stream_id, increment } => self.on_window_update(stream_id, increment, events),
@@ -381,10 +416,21 @@ impl Session {
         }
         events.data(stream_id, data);
         if end_stream {
-            self.streams.remove(at);
-            events.end(stream_id);
+            self.finish(at, events);
         }
         Ok(())
+    }
+
+    /// The stream at `at` has its whole response. A request body still
+    /// waiting for window is not needed any more: RST_STREAM(NO_ERROR)
+    /// tells the server, so the stream stops counting against its limit
+    /// (RFC 9113 section 8.1).
+    fn finish(&mut self, at: usize, events: &mut impl SessionEvents) {
+        let stream = self.streams.remove(at);
+        if !stream.waiting.is_empty() {
+            frame::encode_rst_stream(&mut self.out, stream.id, ErrorCode::NO_ERROR);
+        }
+        events.end(stream.id);
     }
 
     /// A whole header block of `stream_id`: decoded (always, to keep the
@@ -410,27 +456,29 @@ impl Session {
         let Some(at) = self.streams.iter().position(|s| s.id == stream_id) else { return Ok(()) };
         let stream = &mut self.streams[at];
         let head = match (stream.head_seen, fields.head()) {
-            // Trailers end the stream; anything else after the head is malformed.
-            (true, _) if end_stream => None,
-            (false, Ok(head)) if head.status < 200 && head.status != 101 && !end_stream => return Ok(()),
-            (false, Ok(head)) => Some(head),
-            (_, Err(failure)) => {
-                self.stream_error(stream_id, ErrorCode::PROTOCOL_ERROR, failure, events);
-                return Ok(());
+            // Trailers end the stream, and carry no pseudo-header field.
+            (true, _) if end_stream && !fields.has_pseudo() => Ok(None),
+            (true, _) if end_stream => Err(StreamFailure::Malformed("a pseudo-header field in trailers")),
+            (true, _) => Err(StreamFailure::Malformed("a second response head without END_STREAM")),
+            // HTTP/2 has no 101 (RFC 9113 section 8.6); an interim head never ends a stream.
+            (false, Ok(head)) if head.status == 101 => Err(StreamFailure::Malformed(":status 101 in HTTP/2")),
+            (false, Ok(head)) if head.status < 200 && end_stream => {
+                Err(StreamFailure::Malformed("an interim (1xx) head with END_STREAM"))
             }
-            (true, Ok(_)) => {
-                let failure = StreamFailure::Malformed("a second response head without END_STREAM");
-                self.stream_error(stream_id, ErrorCode::PROTOCOL_ERROR, failure, events);
-                return Ok(());
-            }
+            (false, Ok(head)) if head.status < 200 => return Ok(()),
+            (false, head) => head.map(Some),
         };
-        if let Some(head) = head {
-            stream.head_seen = true;
-            events.head(stream_id, &head);
-        }
-        if end_stream {
-            self.streams.remove(at);
-            events.end(stream_id);
+        match head {
+            Err(failure) => self.stream_error(stream_id, ErrorCode::PROTOCOL_ERROR, failure, events),
+            Ok(head) => {
+                if let Some(head) = head {
+                    stream.head_seen = true;
+                    events.head(stream_id, &head);
+                }
+                if end_stream {
+                    self.finish(at, events);
+                }
+            }
         }
         Ok(())
     }
@@ -464,10 +512,9 @@ impl Session {
         Ok(())
     }
 
-    fn on_goaway(&mut self, last_stream_id: u32, code: ErrorCode, events: &mut impl SessionEvents) {
+    fn on_goaway(&mut self, last_stream_id: u32, events: &mut impl SessionEvents) {
         let last = self.goaway.map_or(last_stream_id, |seen| seen.min(last_stream_id));
         self.goaway = Some(last);
-        self.peer.goaway_code = code;
         // Streams above the last id were not processed: they may go again.
         let mut at = 0;
         while at < self.streams.len() {
@@ -545,6 +592,24 @@ impl Session {
             }
             self.streams[at] = stream;
         }
+    }
+}
+
+/// A frame's type and stream, for the rules of its place in the connection.
+fn kind_and_stream(frame: &Frame<'_>) -> (u8, u32) {
+    use frame::kind;
+    match *frame {
+        Frame::Data { stream_id, .. } => (kind::DATA, stream_id),
+        Frame::Headers { stream_id, .. } => (kind::HEADERS, stream_id),
+        Frame::Priority { stream_id } => (kind::PRIORITY, stream_id),
+        Frame::RstStream { stream_id, .. } => (kind::RST_STREAM, stream_id),
+        Frame::Settings { .. } => (kind::SETTINGS, 0),
+        Frame::PushPromise { stream_id, .. } => (kind::PUSH_PROMISE, stream_id),
+        Frame::Ping { .. } => (kind::PING, 0),
+        Frame::GoAway { .. } => (kind::GOAWAY, 0),
+        Frame::WindowUpdate { stream_id, .. } => (kind::WINDOW_UPDATE, stream_id),
+        Frame::Continuation { stream_id, .. } => (kind::CONTINUATION, stream_id),
+        Frame::Unknown { header, .. } => (header.kind, header.stream_id),
     }
 }
 

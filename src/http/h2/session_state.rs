@@ -12,8 +12,6 @@ pub(super) struct Peer {
     pub(super) max_streams: u32,
     pub(super) initial_window: u32,
     pub(super) max_frame: u32,
-    /// The error code of the last GOAWAY (NO_ERROR before one).
-    pub(super) goaway_code: ErrorCode,
     /// The server's HEADER_TABLE_SIZE shrank: the next request block must
     /// start with a table size update at or below it, although ours never
     /// use the table (RFC 7541 section 4.2; nghttp2 refuses a block
@@ -27,7 +25,6 @@ impl Default for Peer {
             max_streams: u32::MAX,
             initial_window: DEFAULT_WINDOW_BYTES,
             max_frame: DEFAULT_MAX_FRAME_BYTES,
-            goaway_code: ErrorCode::NO_ERROR,
             table_size_update: None,
         }
     }
@@ -94,6 +91,7 @@ pub(super) struct HeadFields {
     /// The first rule the fields broke.
     malformed: Option<&'static str>,
     regular_seen: bool,
+    pseudo_seen: bool,
 }
 
 impl HeadFields {
@@ -102,6 +100,7 @@ impl HeadFields {
             return;
         }
         if let Some(pseudo) = name.strip_prefix(b":") {
+            self.pseudo_seen = true;
             self.malformed = match (pseudo, self.regular_seen, self.status) {
                 (_, true, _) => Some("a pseudo-header field after a regular one"),
                 (b"status", _, Some(_)) => Some("two :status fields"),
@@ -127,6 +126,11 @@ impl HeadFields {
         ) {
             self.malformed = Some("a connection-specific field (RFC 9113 section 8.2.2)");
         }
+    }
+
+    /// A pseudo-header field was among them (trailers must have none).
+    pub(super) fn has_pseudo(&self) -> bool {
+        self.pseudo_seen
     }
 
     /// The head, or why the fields do not make one.
@@ -164,8 +168,13 @@ pub enum StreamFailure {
     FlowControl,
     /// The head's fields add up past our SETTINGS_MAX_HEADER_LIST_SIZE.
     HeaderListTooLarge,
-    /// The head's fields break RFC 9113 section 8.3: why.
+    /// The head's fields break RFC 9113 section 8: why.
     Malformed(&'static str),
+    /// The connection failed with this error before the response ended.
+    Connection(SessionError),
+    /// The server closed the connection before the response ended (the
+    /// request may have been processed).
+    Closed,
 }
 
 impl StreamFailure {
@@ -179,6 +188,8 @@ impl StreamFailure {
             StreamFailure::FlowControl => "the server sent past the stream's flow-control window",
             StreamFailure::HeaderListTooLarge => "response head larger than our SETTINGS_MAX_HEADER_LIST_SIZE",
             StreamFailure::Malformed(why) => why,
+            StreamFailure::Connection(error) => error.as_str(),
+            StreamFailure::Closed => "the server closed the connection before the response ended",
         }
     }
 }
