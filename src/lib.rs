@@ -6,7 +6,8 @@
 //! [`summary`] derives one model of a run from [`stats`], which [`report`]
 //! (text) and [`result`] (JSON) render. [`cpu_busy`] measures how busy the CPUs were, for
 //! the report's self-diagnosis. [`server`] is the built-in benchmark target
-//! (over TCP or [`tls`]). [`search`] decides the steps of `--find-max`,
+//! (over TCP or [`tls`]; its mock LLM keeps its own record in [`stats`]'
+//! histograms), so [`server`] → {[`http`], [`stats`], [`tls`]}. [`search`] decides the steps of `--find-max`,
 //! which [`run`] runs. [`http`], [`stats`] and [`tls`] depend on nothing
 //! else in the crate.
 

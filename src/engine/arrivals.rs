@@ -8,6 +8,9 @@
 //! The run has one sequence of arrivals, which every worker draws in full
 //! and takes its own part of ([`Owner`]): independent sequences per worker
 //! would merge into something closer to Poisson than the burstiness asked.
+//! The price is that each worker draws the whole run's gaps (tens of
+//! nanoseconds each), so W workers spend W times the draws: at the rates a
+//! worker can send, a small part of its time.
 
 pub use crate::stats::Arrivals;
 

@@ -8,17 +8,23 @@
 //! the groups to a [`Histogram`] gives exactly what recording each value
 //! would have. The groups are a sorted `Vec` that keeps its memory from one
 //! response to the next; gaps cluster in a few buckets, so it stays small
-//! (at most one group per bucket whatever the server sends).
+//! (at most one group per bucket whatever the server sends, and what an
+//! unusual stream grew is given back when the next one begins).
 
 use super::histogram::{Phase, bucket_of};
 
+/// Groups whose memory a cleared store keeps (4 KiB): what streams with
+/// a steady pace need; a stream whose gaps spread over thousands of
+/// buckets (up to 64 bytes each) does not pin that memory for good.
+pub const KEPT_GROUPS: usize = 64;
+
 /// Values grouped by histogram bucket, ascending.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HeldValues {
+pub struct DeferredValues {
     groups: Vec<(u16, Phase)>,
 }
 
-impl HeldValues {
+impl DeferredValues {
     /// Holds one more value.
     #[inline]
     pub fn record(&mut self, ns: u64) {
@@ -44,9 +50,10 @@ impl HeldValues {
         self.groups().map(|g| g.count).sum()
     }
 
-    /// Forgets the values, keeping the memory.
+    /// Forgets the values, keeping the memory of up to [`KEPT_GROUPS`].
     pub fn clear(&mut self) {
         self.groups.clear();
+        self.groups.shrink_to(KEPT_GROUPS);
     }
 }
 
@@ -58,7 +65,7 @@ mod tests {
     #[test]
     fn groups_rebuild_the_histogram_of_the_values_exactly() {
         let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let (mut held, mut one_by_one, mut grouped) = (HeldValues::default(), Histogram::new(), Histogram::new());
+        let (mut held, mut one_by_one, mut grouped) = (DeferredValues::default(), Histogram::new(), Histogram::new());
         for _ in 0..20_000 {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -76,11 +83,15 @@ mod tests {
     }
 
     #[test]
-    fn clear_forgets_values_and_keeps_memory() {
-        let mut held = HeldValues::default();
-        (0..100).for_each(|i| held.record(i * 1_000_000));
+    fn clear_forgets_values_and_keeps_a_little_memory() {
+        let mut held = DeferredValues::default();
+        (0..40).for_each(|i| held.record(i * 1_000_000));
         let capacity = held.groups.capacity();
         held.clear();
         assert_eq!((held.count(), held.groups().count(), held.groups.capacity()), (0, 0, capacity));
+        (0..3000).for_each(|i| held.record(i * 100_000));
+        assert!(held.groups.capacity() > 1000);
+        held.clear();
+        assert!(held.groups.capacity() <= KEPT_GROUPS, "{}", held.groups.capacity());
     }
 }

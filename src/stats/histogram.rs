@@ -152,7 +152,7 @@ impl Histogram {
     }
 
     /// Records a group of values that all fall in one bucket (see
-    /// [`super::held::HeldValues`]): as recording each of them.
+    /// [`super::deferred::DeferredValues`]): as recording each of them.
     #[inline]
     pub fn record_group(&mut self, group: &Phase) {
         if group.count == 0 {

@@ -163,7 +163,7 @@ impl Metrics {
     }
 
     /// Records a group of values of metric `metric` that share a histogram
-    /// bucket (see [`super::HeldValues`]).
+    /// bucket (see [`super::DeferredValues`]).
     #[inline]
     pub fn record_group(&mut self, metric: usize, group: &Phase) {
         self.0[metric].record_group(group);

@@ -10,8 +10,8 @@
 //! apart, in [`timeline`]: intervals a worker hands over as they end.
 
 pub mod counters;
+pub mod deferred;
 pub mod goodput;
-pub mod held;
 pub mod histogram;
 pub mod load_shape;
 pub mod metrics;
@@ -25,8 +25,8 @@ pub mod tls;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use counters::{COUNTERS, Counter, CounterSums, Tally};
+pub use deferred::DeferredValues;
 pub use goodput::Goodput;
-pub use held::HeldValues;
 use histogram::add;
 pub use histogram::{Histogram, Overflow, Phase};
 pub use load_shape::{Arrivals, Concurrency, Segment, Shape};

@@ -27,7 +27,7 @@ pub struct Ended<'a> {
 
 /// Values of a metric measured inside a response, of which it has many
 /// (its inter-token gaps), as every sink sees them: a group that shares a
-/// histogram bucket (see [`super::HeldValues`]).
+/// histogram bucket (see [`super::DeferredValues`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Sampled {
     /// The metric (an index in [`super::METRICS`]).

@@ -83,7 +83,11 @@ impl StreamingSummary {
         }
         let elapsed_s = info.elapsed.as_secs_f64();
         let per_sec = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 };
-        let token_source = match (counts.get(TOKENS_FROM_USAGE), counts.get(TOKENS_FROM_EVENTS)) {
+        let by_usage = counts.get(TOKENS_FROM_USAGE);
+        // Results written before tokens_from_events was counted: the streams
+        // beyond those counted by usage were counted by their events.
+        let by_events = counts.get(TOKENS_FROM_EVENTS).max(streamed.saturating_sub(by_usage));
+        let token_source = match (by_usage, by_events) {
             (0, _) => TokenSource::Events,
             (_, 0) => TokenSource::Usage,
             _ => TokenSource::Mixed,
@@ -181,5 +185,7 @@ mod tests {
         assert_eq!(source(&[(1, 0, 1), (1, 0, 1)]), TokenSource::Events);
         // As many streams without usage as JSON answers with it: both ways.
         assert_eq!(source(&[(1, 0, 1), (0, 1, 0)]), TokenSource::Mixed);
+        // A result written before tokens_from_events: streams beyond usage's count.
+        assert_eq!(source(&[(1, 0, 0), (1, 1, 0)]), TokenSource::Mixed);
     }
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::http::openai::{ChunkScanner, EventData};
 use crate::http::sse::{EventStreamParser, EventVisitor};
 use crate::http::{BodyFormat, Feed, HttpError, ResponseReader};
-use crate::stats::{ErrorKind, HeldValues, nanos};
+use crate::stats::{DeferredValues, ErrorKind, nanos};
 
 /// The facts of one response's body so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub(super) struct Meter {
     error_type: Option<usize>,
     facts: BodyFacts,
     /// The gaps between content events, in nanoseconds.
-    gaps: HeldValues,
+    token_gaps: DeferredValues,
 }
 
 const ERROR_TYPE: &[u8] = b"error";
@@ -75,7 +75,7 @@ impl Meter {
         self.parser = EventStreamParser::new();
         self.scanner = ChunkScanner::new();
         self.error_type = None;
-        self.gaps.clear();
+        self.token_gaps.clear();
         self.facts = BodyFacts { streamed: format == BodyFormat::EventStream, ..BodyFacts::default() };
     }
 
@@ -92,7 +92,7 @@ impl Meter {
                     scanner: &mut self.scanner,
                     error_type: &mut self.error_type,
                     facts: &mut self.facts,
-                    gaps: &mut self.gaps,
+                    token_gaps: &mut self.token_gaps,
                     now,
                 };
                 self.parser.feed(bytes, &mut events);
@@ -175,8 +175,8 @@ impl BodyMeter {
 
     /// The gaps between the content events of the body last read, in
     /// nanoseconds (none if it was not read).
-    pub(super) fn gaps(&self) -> Option<&HeldValues> {
-        self.meter.as_ref().map(|m| &m.gaps)
+    pub(super) fn token_gaps(&self) -> Option<&DeferredValues> {
+        self.meter.as_ref().map(|m| &m.token_gaps)
     }
 }
 
@@ -185,7 +185,7 @@ struct Events<'a> {
     scanner: &'a mut ChunkScanner,
     error_type: &'a mut Option<usize>,
     facts: &'a mut BodyFacts,
-    gaps: &'a mut HeldValues,
+    token_gaps: &'a mut DeferredValues,
     now: Instant,
 }
 
@@ -234,7 +234,7 @@ impl EventVisitor for Events<'_> {
         }
         if content && facts.failure.is_none() {
             if let Some(last) = facts.last_content {
-                self.gaps.record(nanos(self.now.saturating_duration_since(last)));
+                self.token_gaps.record(nanos(self.now.saturating_duration_since(last)));
             }
             facts.first_content.get_or_insert(self.now);
             facts.last_content = Some(self.now);
@@ -262,7 +262,7 @@ mod tests {
         for &(ms, piece) in pieces {
             meter.feed(piece.as_bytes(), start + Duration::from_millis(ms));
         }
-        let gaps = meter.gaps.groups().flat_map(|g| (0..g.count).map(|_| g.min_ns / 1_000_000)).collect();
+        let gaps = meter.token_gaps.groups().flat_map(|g| (0..g.count).map(|_| g.min_ns / 1_000_000)).collect();
         (meter.end(), gaps, start)
     }
 

@@ -550,7 +550,7 @@ impl Connection {
     /// Hands out the gaps between the content events of the stream's
     /// response, which succeeded at `now` (a failed one's never count).
     fn hand_out_gaps(&mut self, now: Instant) {
-        let (Some(stream), Some(gaps)) = (self.stream.as_ref(), self.body_meter.gaps()) else { return };
+        let (Some(stream), Some(gaps)) = (self.stream.as_ref(), self.body_meter.token_gaps()) else { return };
         for group in gaps.groups() {
             self.outbox.sample(stream.id, ITL, *group, now);
         }
