@@ -93,6 +93,17 @@ pub struct ServeArgs {
     /// --tls: save the self-signed certificate here (PEM), for clients' --cacert.
     #[arg(long = "write-cert", value_name = "FILE", conflicts_with = "cert")]
     pub write_cert: Option<PathBuf>,
+    /// Speak HTTP/2 too, with the same answers (Content-Length framed).
+    /// Over plain TCP to clients that start with the HTTP/2 preface (h2c
+    /// with prior knowledge, as h2load and curl --http2-prior-knowledge);
+    /// other connections are still served as HTTP/1.1. With --tls, h2 is
+    /// offered by ALPN before http/1.1. Not with --chunked or --llm.
+    #[arg(long)]
+    pub http2: bool,
+    /// --http2: send GOAWAY after N streams on a connection and close it
+    /// once they are answered, as nginx's keepalive_requests.
+    #[arg(long = "max-streams-per-connection", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_connection: Option<u32>,
     /// Be a mock LLM instead: OpenAI-compatible POST /v1/chat/completions
     /// and /v1/completions, streamed ("stream": true) as server-sent
     /// events on an exact schedule, or answered whole when the last token
@@ -124,6 +135,8 @@ impl ServeArgs {
             threads: usize::from(self.threads),
             tls: None,
             llm: None,
+            http2: self.http2,
+            max_streams_per_connection: self.max_streams_per_connection,
         }
     }
 }

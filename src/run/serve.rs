@@ -16,6 +16,16 @@ use crate::tls::{SelfSigned, ServerIdentity, self_signed, server_config};
 pub(super) fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let tls_only = [("--cert", args.cert.is_some()), ("--client-ca", args.client_ca.is_some())];
     only_with("--tls", args.tls, tls_only.into_iter().chain([("--write-cert", args.write_cert.is_some())]))?;
+    let h2_only = [("--max-streams-per-connection", args.max_streams_per_connection.is_some())];
+    only_with("--http2", args.http2, h2_only.into_iter())?;
+    let not_h2 = [
+        ("--llm", args.llm, "the mock LLM speaks HTTP/1.1 only"),
+        ("--chunked", args.chunked, "HTTP/2 has no chunked framing"),
+    ];
+    if let Some((flag, _, reason)) = not_h2.into_iter().find(|(_, given, _)| args.http2 && *given) {
+        let why = format!("cannot be used with --http2 ({reason})");
+        return Err(Error::Config(ConfigError::Invalid { flag, why }));
+    }
     let mut options = args.options();
     options.llm = llm_options(args)?;
     let mut note = String::new();
@@ -40,7 +50,12 @@ pub(super) fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
              {} tokens, {} per event",
             llm.ttft, llm.itl, llm.tokens, llm.tokens_per_event
         ),
-        None => format!("{} byte bodies{}", args.body_bytes, if args.chunked { ", chunked" } else { "" }),
+        None => format!(
+            "{} byte bodies{}{}",
+            args.body_bytes,
+            if args.chunked { ", chunked" } else { "" },
+            if args.http2 { ", HTTP/1.1 and HTTP/2" } else { "" }
+        ),
     };
     let server = Server::start(args.listen, options).map_err(Error::Server)?;
     println!(

@@ -8,9 +8,12 @@
 //! answered so tests can compare both sides' totals. Requests are read by
 //! the sans-I/O parser in [`crate::http::request_head`]; [`transport`]
 //! moves the bytes (through a rustls session with `--tls`, which also
-//! counts full and resumed handshakes). With [`ServerOptions::llm`] its
-//! connections are served by [`llm`] instead: a mock LLM endpoint.
+//! counts full and resumed handshakes). With [`ServerOptions::http2`] it
+//! speaks HTTP/2 too ([`h2`]: h2c with prior knowledge, or h2 by ALPN),
+//! giving the same answer. With [`ServerOptions::llm`] its connections are
+//! served by [`llm`] instead: a mock LLM endpoint.
 
+pub mod h2;
 mod llm;
 mod transport;
 
@@ -42,11 +45,26 @@ pub struct ServerOptions {
     /// Be a mock LLM (OpenAI-compatible streaming) instead; `body_bytes`
     /// and `chunked` then do not apply.
     pub llm: Option<LlmOptions>,
+    /// Speak HTTP/2 too: to clients that start with its preface, and under
+    /// TLS to those that choose `h2` by ALPN (offered before `http/1.1`).
+    /// Not with `chunked` (HTTP/2 has no chunked framing) or `llm`.
+    pub http2: bool,
+    /// HTTP/2: send GOAWAY after this many streams on a connection and
+    /// close it once they are answered (nginx's `keepalive_requests`).
+    pub max_streams_per_connection: Option<u32>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { body_bytes: 5, chunked: false, threads: 1, tls: None, llm: None }
+        ServerOptions {
+            body_bytes: 5,
+            chunked: false,
+            threads: 1,
+            tls: None,
+            llm: None,
+            http2: false,
+            max_streams_per_connection: None,
+        }
     }
 }
 
@@ -66,6 +84,14 @@ struct Shared {
     tls: Option<Arc<rustls::ServerConfig>>,
     tls_counts: Arc<TlsCounts>,
     llm: Option<llm::Mock>,
+    h2: Option<H2Answer>,
+}
+
+/// What HTTP/2 connections answer with besides the body.
+struct H2Answer {
+    /// The response head's HPACK block, encoded once.
+    block: Vec<u8>,
+    stream_limit: Option<u32>,
 }
 
 /// The two pre-built answers.
@@ -79,6 +105,11 @@ impl Answers {
         let full = response(options.body_bytes, options.chunked);
         let head_end = full.windows(4).position(|w| w == b"\r\n\r\n").map_or(full.len(), |i| i + 4);
         Answers { head_only: full[..head_end].to_vec(), full }
+    }
+
+    /// The body of an answer framed by Content-Length.
+    fn body(&self) -> &[u8] {
+        &self.full[self.head_only.len()..]
     }
 }
 
@@ -106,6 +137,9 @@ pub fn response(body_bytes: usize, chunked: bool) -> Vec<u8> {
 impl Server {
     /// Binds `addr` (port 0 picks a free port) and starts serving.
     pub fn start(addr: SocketAddr, options: ServerOptions) -> io::Result<Server> {
+        if options.http2 && (options.chunked || options.llm.is_some()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "HTTP/2 without chunked bodies or the mock LLM"));
+        }
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -115,9 +149,13 @@ impl Server {
         let shared = Arc::new(Shared {
             answers: Answers::new(&options),
             requests: requests.clone(),
-            tls: options.tls.clone(),
+            tls: options.tls.as_ref().map(|tls| alpn(tls, options.http2)),
             tls_counts: tls_counts.clone(),
             llm: options.llm.as_ref().map(llm::Mock::new),
+            h2: options.http2.then(|| H2Answer {
+                block: h2::response_block(options.body_bytes),
+                stream_limit: options.max_streams_per_connection,
+            }),
         });
         let mut threads = Vec::new();
         for i in 0..options.threads.max(1) {
@@ -172,6 +210,16 @@ impl Drop for Server {
     }
 }
 
+/// `config`, offering `h2` first by ALPN when `http2`.
+fn alpn(config: &Arc<rustls::ServerConfig>, http2: bool) -> Arc<rustls::ServerConfig> {
+    if !http2 {
+        return config.clone();
+    }
+    let mut config = rustls::ServerConfig::clone(config);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         match listener.accept().await {
@@ -185,8 +233,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 };
                 if shared.llm.is_some() {
                     tokio::spawn(llm::serve_connection(stream, transport, shared.clone()));
+                } else if shared.h2.is_some() {
+                    tokio::spawn(h2::serve_connection(stream, transport, shared.clone()));
                 } else {
-                    tokio::spawn(serve_connection(stream, transport, shared.clone()));
+                    tokio::spawn(serve_connection(stream, transport, shared.clone(), Vec::new()));
                 }
             }
             // Out of descriptors or similar: let connections finish, then retry.
@@ -209,10 +259,12 @@ enum Pending {
     Chunked { decoder: ChunkedDecoder, head: Answer },
 }
 
-async fn serve_connection(mut stream: TcpStream, mut transport: Transport, shared: Arc<Shared>) {
+/// Serves an HTTP/1.1 connection; `buf` holds what was read of it already.
+async fn serve_connection(mut stream: TcpStream, mut transport: Transport, shared: Arc<Shared>, mut buf: Vec<u8>) {
     let (answers, requests) = (&shared.answers, &shared.requests);
     let _ = stream.set_nodelay(true);
-    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    buf.reserve(8 * 1024);
+    let mut unread = !buf.is_empty();
     // The replies owed, in order: slices of the pre-built answers, never
     // copied per request (a copy per connection held 256 KiB bodies 5000
     // times over, 1.3 GB, and made the server the bottleneck of its tests).
@@ -220,9 +272,11 @@ async fn serve_connection(mut stream: TcpStream, mut transport: Transport, share
     let mut joined: Vec<u8> = Vec::new();
     let mut pending = Pending::Head;
     loop {
-        match transport.read(&mut stream, &mut buf, &shared.tls_counts).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        if !std::mem::take(&mut unread) {
+            match transport.read(&mut stream, &mut buf, &shared.tls_counts).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
         }
         let mut pos = 0;
         let mut close = false;

@@ -34,6 +34,14 @@ impl Transport {
         Ok(Transport::Tls { conn: Box::new(conn), scratch: vec![0; 16 * 1024].into(), out: Vec::new(), counted: false })
     }
 
+    /// The protocol the client chose by ALPN, once the handshake is done.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        match self {
+            Transport::Plain => None,
+            Transport::Tls { conn, .. } => conn.alpn_protocol(),
+        }
+    }
+
     /// Appends received plaintext to `buf`; returns how much, 0 when the
     /// peer closed. The handshake happens on the way, transparently.
     pub async fn read(&mut self, stream: &mut TcpStream, buf: &mut Vec<u8>, counts: &TlsCounts) -> io::Result<usize> {

@@ -47,7 +47,7 @@ pub fn self_signed(now: SystemTime) -> Result<SelfSigned, String> {
     let key = SigningKey::<P256> { private_key };
     let mut serial = [0u8; 16];
     graviola::random::fill(&mut serial).map_err(failed)?;
-    serial[0] &= 0x7f; // positive
+    let serial = der_serial(serial);
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default().saturating_sub(Duration::from_secs(3600));
     let tbs = tbs_certificate(&serial, since, since + VALIDITY, &public_key);
     let mut signature = [0u8; 80];
@@ -56,6 +56,16 @@ pub fn self_signed(now: SystemTime) -> Result<SelfSigned, String> {
     let mut key_buf = [0u8; 256];
     let key_der = key.to_pkcs8_der(&mut key_buf).map_err(failed)?.to_vec();
     Ok(SelfSigned { cert_der, key_der })
+}
+
+/// A serial number's INTEGER content from 16 random bytes: positive (top
+/// bit clear) and minimal (first byte not zero). Only clearing the top bit
+/// left a leading zero byte in 1 of 128 certificates, 1 in 256 of them
+/// followed by a byte below 0x80: DER that OpenSSL refuses ("illegal
+/// padding"), so h2load and curl failed every handshake with that server.
+fn der_serial(mut random: [u8; 16]) -> [u8; 16] {
+    random[0] = (random[0] & 0x7f) | 0x40;
+    random
 }
 
 /// DER of OID 1.2.840.10045.4.3.2 (ecdsa-with-SHA256).
@@ -167,6 +177,19 @@ mod tests {
         assert_eq!(time(2_524_607_999), tlv(0x17, b"491231235959Z"));
         assert_eq!(time(2_524_608_000), tlv(0x18, b"20500101000000Z"));
         assert_eq!(time(4_102_444_800 + 86_399), tlv(0x18, b"21000101235959Z"));
+    }
+
+    #[test]
+    fn serials_are_positive_minimal_integers() {
+        for first in [0x00, 0x01, 0x7f, 0x80, 0xff] {
+            for second in [0x00, 0x7f, 0x80, 0xff] {
+                let mut random = [0xa5; 16];
+                (random[0], random[1]) = (first, second);
+                let serial = der_serial(random);
+                assert!((0x01..0x80).contains(&serial[0]), "{first:#x} {second:#x}: {:#x}", serial[0]);
+                assert_eq!(serial[1..], random[1..]);
+            }
+        }
     }
 
     #[test]
