@@ -416,6 +416,8 @@ impl<'a> Connection<'a> {
             return Ok(());
         }
         stream.recv_window -= i64::from(flow_len);
+        // Windows given back at half and frames of at most 16 KiB leave an
+        // honest client no way here; a dishonest one is stopped all the same.
         if stream.recv_window < 0 {
             self.reset(stream_id, ErrorCode::FLOW_CONTROL_ERROR);
         } else if end_stream {
