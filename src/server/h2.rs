@@ -29,6 +29,7 @@ use crate::http::h2::frame::{
     setting,
 };
 use crate::http::h2::hpack::{Decoder, HpackError};
+use crate::http::h2::send_buffer::SendBuffer;
 use crate::http::head::Status;
 use parts::{Phase, RequestFields, Stream};
 
@@ -87,9 +88,8 @@ pub struct Connection<'a> {
     decoder: Decoder,
     /// Received bytes not yet a whole frame.
     input: Vec<u8>,
-    /// Bytes to send, from `sent` on.
-    out: Vec<u8>,
-    sent: usize,
+    /// Bytes to send.
+    out: SendBuffer,
     /// Requests answered since [`Connection::take_answered`].
     answered: u64,
     /// Our windows' full size, streams' and the connection's.
@@ -141,8 +141,7 @@ impl<'a> Connection<'a> {
             block: Vec::new(),
             decoder: Decoder::new(MAX_HEADER_LIST_BYTES as usize),
             input: Vec::new(),
-            out,
-            sent: 0,
+            out: SendBuffer::new(out),
             answered: 0,
         }
     }
@@ -153,16 +152,12 @@ impl<'a> Connection<'a> {
         if self.failed.is_none() {
             self.send_bodies();
         }
-        &self.out[self.sent..]
+        self.out.pending()
     }
 
     /// `n` bytes of [`Connection::output`] were sent.
     pub fn output_sent(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.out.len());
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-        }
+        self.out.sent(n);
     }
 
     /// Requests answered since the last call (each counted once).
@@ -180,7 +175,7 @@ impl<'a> Connection<'a> {
     /// stream it lets finish has.
     pub fn is_done(&self) -> bool {
         let winding_down = self.goaway_last.is_some() || self.peer_goaway;
-        self.sent == self.out.len() && (self.failed.is_some() || (winding_down && self.streams.is_empty()))
+        self.out.pending().is_empty() && (self.failed.is_some() || (winding_down && self.streams.is_empty()))
     }
 
     /// Reads received bytes. After a connection error (queued as GOAWAY)
@@ -240,7 +235,7 @@ impl<'a> Connection<'a> {
     /// Ends the connection with `error`: GOAWAY goes out, nothing more is read.
     fn fail(&mut self, error: ConnError) {
         self.failed = Some(error);
-        frame::encode_goaway(&mut self.out, self.last_accepted, error.code(), error.as_str().as_bytes());
+        frame::encode_goaway(self.out.queue(), self.last_accepted, error.code(), error.as_str().as_bytes());
     }
 
     fn on_frame(&mut self, frame: Frame<'_>) -> Result<(), ConnError> {
@@ -276,7 +271,7 @@ impl<'a> Connection<'a> {
             }
             Frame::Settings { ack: false, params } => self.on_settings(params),
             Frame::Ping { ack: false, data } => {
-                frame::encode_ping(&mut self.out, true, data);
+                frame::encode_ping(self.out.queue(), true, data);
                 Ok(())
             }
             Frame::GoAway { .. } => {
@@ -372,7 +367,7 @@ impl<'a> Connection<'a> {
         self.last_accepted = stream_id;
         if self.stream_limit.is_some_and(|limit| self.accepted >= limit) {
             self.goaway_last = Some(stream_id);
-            frame::encode_goaway(&mut self.out, stream_id, ErrorCode::NO_ERROR, b"");
+            frame::encode_goaway(self.out.queue(), stream_id, ErrorCode::NO_ERROR, b"");
         }
         self.streams.push(Stream {
             id: stream_id,
@@ -392,7 +387,7 @@ impl<'a> Connection<'a> {
         let Phase::Request { head } = stream.phase else { return };
         self.answered += 1;
         let head_only = head || self.response.body.is_empty();
-        frame::encode_headers(&mut self.out, stream.id, self.response.block, head_only, self.peer_max_frame);
+        frame::encode_headers(self.out.queue(), stream.id, self.response.block, head_only, self.peer_max_frame);
         if head_only {
             self.streams.remove(at);
         } else {
@@ -407,7 +402,7 @@ impl<'a> Connection<'a> {
         if self.recv_window < 0 {
             return Err(ConnError::FlowControl);
         }
-        give_back(&mut self.out, 0, &mut self.recv_window, self.window);
+        give_back(self.out.queue(), 0, &mut self.recv_window, self.window);
         let Some(at) = self.position(stream_id) else { return Ok(()) };
         let stream = &mut self.streams[at];
         if !matches!(stream.phase, Phase::Request { .. }) {
@@ -423,7 +418,7 @@ impl<'a> Connection<'a> {
         } else if end_stream {
             self.answer(at);
         } else {
-            give_back(&mut self.out, stream_id, &mut stream.recv_window, self.window);
+            give_back(self.out.queue(), stream_id, &mut stream.recv_window, self.window);
         }
         Ok(())
     }
@@ -447,7 +442,7 @@ impl<'a> Connection<'a> {
             }
         }
         self.settings_seen = true;
-        frame::encode_settings_ack(&mut self.out);
+        frame::encode_settings_ack(self.out.queue());
         Ok(())
     }
 
@@ -472,7 +467,7 @@ impl<'a> Connection<'a> {
     /// Ends `stream_id` for a rule it broke: RST_STREAM with `code`.
     fn reset(&mut self, stream_id: u32, code: ErrorCode) {
         self.streams.retain(|s| s.id != stream_id);
-        frame::encode_rst_stream(&mut self.out, stream_id, code);
+        frame::encode_rst_stream(self.out.queue(), stream_id, code);
     }
 
     /// Queues the answered streams' body bytes as DATA, as far as the
@@ -481,7 +476,7 @@ impl<'a> Connection<'a> {
         let body = self.response.body;
         let mut at = 0;
         while at < self.streams.len() && self.send_window > 0 {
-            let room = OUTPUT_TARGET.saturating_sub(self.out.len() - self.sent);
+            let room = OUTPUT_TARGET.saturating_sub(self.out.pending().len());
             let stream = &mut self.streams[at];
             let Phase::Response { sent } = stream.phase else {
                 at += 1;
@@ -497,7 +492,7 @@ impl<'a> Connection<'a> {
                 at += 1;
                 continue;
             }
-            frame::encode_data(&mut self.out, stream.id, &body[sent..sent + n], n == left, self.peer_max_frame);
+            frame::encode_data(self.out.queue(), stream.id, &body[sent..sent + n], n == left, self.peer_max_frame);
             self.send_window -= n as i64;
             stream.send_window -= n as i64;
             stream.phase = Phase::Response { sent: sent + n };

@@ -5,38 +5,15 @@
 //! rule a client can break ending the connection with its code.
 
 use super::*;
-use crate::http::h2::frame::{FRAME_HEADER_BYTES, FrameError, flag, kind};
+use crate::http::h2::frame::{FrameError, flag, kind};
 use crate::http::h2::hpack::{encode_request, encode_string};
-
-/// A frame the server sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Sent {
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: Vec<u8>,
-}
-
-impl Sent {
-    fn is(&self, kind: u8, stream: u32) -> bool {
-        self.kind == kind && self.stream == stream
-    }
-}
+use crate::http::h2::test_frames::{Sent, frames};
 
 /// Takes the server's output as frames.
 fn sent(conn: &mut Connection<'_>) -> Vec<Sent> {
     let bytes = conn.output().to_vec();
     conn.output_sent(bytes.len());
-    let mut frames = Vec::new();
-    let mut rest = &bytes[..];
-    while let Status::Complete(h) = FrameHeader::parse(rest) {
-        let end = FRAME_HEADER_BYTES + h.payload_len as usize;
-        let payload = rest[FRAME_HEADER_BYTES..end].to_vec();
-        frames.push(Sent { kind: h.kind, flags: h.flags, stream: h.stream_id, payload });
-        rest = &rest[end..];
-    }
-    assert!(rest.is_empty(), "the output ends with a whole frame");
-    frames
+    frames(&bytes)
 }
 
 /// The client's bytes, frame by frame.

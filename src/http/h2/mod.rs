@@ -9,7 +9,10 @@
 
 pub mod frame;
 pub mod hpack;
+pub mod send_buffer;
 pub mod session;
 
+#[cfg(test)]
+pub(crate) mod test_frames;
 #[cfg(test)]
 pub(crate) mod test_rng;

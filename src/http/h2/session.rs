@@ -23,6 +23,7 @@ use super::frame::{
     MAX_WINDOW_BYTES, PREFACE, setting,
 };
 use super::hpack::{Decoder, HpackError, encode_size_update};
+use super::send_buffer::SendBuffer;
 use crate::http::head::Status;
 use state::{Block, HeadFields, Peer, StreamState};
 pub use state::{ResponseHead, SessionError, StreamFailure};
@@ -71,9 +72,8 @@ pub struct Session {
     /// The lowest last stream id of the GOAWAYs received.
     goaway: Option<u32>,
     failed: Option<SessionError>,
-    /// Bytes to send, from `sent` on.
-    out: Vec<u8>,
-    sent: usize,
+    /// Bytes to send.
+    out: SendBuffer,
     /// A frame that has not wholly arrived.
     partial: Vec<u8>,
     /// A header block waiting for its CONTINUATION frames.
@@ -120,8 +120,7 @@ impl Session {
             streams: Vec::new(),
             goaway: None,
             failed: None,
-            out,
-            sent: 0,
+            out: SendBuffer::new(out),
             partial: Vec::new(),
             block: Block::default(),
             decoder: Decoder::new(OUR_MAX_HEADER_LIST_BYTES as usize),
@@ -131,16 +130,12 @@ impl Session {
 
     /// Bytes waiting to be sent.
     pub fn output(&self) -> &[u8] {
-        &self.out[self.sent..]
+        self.out.pending()
     }
 
     /// `n` bytes of [`Session::output`] were sent.
     pub fn output_sent(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.out.len());
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
-        }
+        self.out.sent(n);
     }
 
     /// Whether a new stream may be opened now: the server's concurrency
@@ -185,19 +180,19 @@ impl Session {
         let id = self.next_id;
         self.next_id += 2;
         match self.peer.table_size_update.take() {
-            None => frame::encode_headers(&mut self.out, id, block, body.is_empty(), self.peer.max_frame),
+            None => frame::encode_headers(self.out.queue(), id, block, body.is_empty(), self.peer.max_frame),
             Some(size) => {
                 let mut announced = Vec::with_capacity(block.len() + 6);
                 encode_size_update(size as usize, &mut announced);
                 announced.extend_from_slice(block);
-                frame::encode_headers(&mut self.out, id, &announced, body.is_empty(), self.peer.max_frame);
+                frame::encode_headers(self.out.queue(), id, &announced, body.is_empty(), self.peer.max_frame);
             }
         }
         let mut stream = StreamState::new(id, self.peer.initial_window, self.window);
         if !body.is_empty() {
             let n = self.sendable(&stream, body.len());
             if n > 0 {
-                frame::encode_data(&mut self.out, id, &body[..n], n == body.len(), self.peer.max_frame);
+                frame::encode_data(self.out.queue(), id, &body[..n], n == body.len(), self.peer.max_frame);
                 self.spend(&mut stream, n);
             }
             stream.waiting.extend_from_slice(&body[n..]);
@@ -212,7 +207,7 @@ impl Session {
         if let Some(at) = self.streams.iter().position(|s| s.id == stream) {
             self.streams.remove(at);
             if self.failed.is_none() {
-                frame::encode_rst_stream(&mut self.out, stream, ErrorCode::CANCEL);
+                frame::encode_rst_stream(self.out.queue(), stream, ErrorCode::CANCEL);
             }
         }
     }
@@ -285,7 +280,7 @@ impl Session {
     fn fail(&mut self, error: SessionError, events: &mut impl SessionEvents) -> SessionError {
         if self.failed.is_none() {
             self.failed = Some(error);
-            frame::encode_goaway(&mut self.out, 0, error.code(), error.as_str().as_bytes());
+            frame::encode_goaway(self.out.queue(), 0, error.code(), error.as_str().as_bytes());
             for stream in std::mem::take(&mut self.streams) {
                 events.failed(stream.id, StreamFailure::Connection(error));
             }
@@ -359,7 +354,7 @@ impl Session {
             Frame::PushPromise { .. } => Err(SessionError::PushPromise),
             Frame::Ping { ack, data } => {
                 if !ack {
-                    frame::encode_ping(&mut self.out, true, data);
+                    frame::encode_ping(self.out.queue(), true, data);
                 }
                 Ok(())
             }
@@ -395,7 +390,7 @@ impl Session {
         }
         let (window, half) = (i64::from(self.window), i64::from(self.window / 2));
         if self.recv_window < half {
-            frame::encode_window_update(&mut self.out, 0, (window - self.recv_window) as u32);
+            frame::encode_window_update(self.out.queue(), 0, (window - self.recv_window) as u32);
             self.recv_window = window;
         }
         let Some(at) = self.streams.iter().position(|s| s.id == stream_id) else { return Ok(()) };
@@ -412,7 +407,7 @@ impl Session {
         if !end_stream && stream.recv_window < half {
             let increment = (window - stream.recv_window) as u32;
             stream.recv_window = window;
-            frame::encode_window_update(&mut self.out, stream_id, increment);
+            frame::encode_window_update(self.out.queue(), stream_id, increment);
         }
         events.data(stream_id, data);
         if end_stream {
@@ -428,7 +423,7 @@ impl Session {
     fn finish(&mut self, at: usize, events: &mut impl SessionEvents) {
         let stream = self.streams.remove(at);
         if !stream.waiting.is_empty() {
-            frame::encode_rst_stream(&mut self.out, stream.id, ErrorCode::NO_ERROR);
+            frame::encode_rst_stream(self.out.queue(), stream.id, ErrorCode::NO_ERROR);
         }
         events.end(stream.id);
     }
@@ -507,7 +502,7 @@ impl Session {
             }
         }
         self.settings_seen = true;
-        frame::encode_settings_ack(&mut self.out);
+        frame::encode_settings_ack(self.out.queue());
         self.send_waiting();
         Ok(())
     }
@@ -555,7 +550,7 @@ impl Session {
     /// out, and the stream fails (if it was still open).
     fn stream_error(&mut self, stream_id: u32, code: ErrorCode, why: StreamFailure, events: &mut impl SessionEvents) {
         if let Some(stream) = self.take(stream_id) {
-            frame::encode_rst_stream(&mut self.out, stream.id, code);
+            frame::encode_rst_stream(self.out.queue(), stream.id, code);
             events.failed(stream.id, why);
         }
     }
@@ -586,7 +581,7 @@ impl Session {
             let n = self.sendable(&stream, stream.waiting.len());
             if n > 0 {
                 let end = n == stream.waiting.len();
-                frame::encode_data(&mut self.out, stream.id, &stream.waiting[..n], end, self.peer.max_frame);
+                frame::encode_data(self.out.queue(), stream.id, &stream.waiting[..n], end, self.peer.max_frame);
                 self.spend(&mut stream, n);
                 stream.waiting.drain(..n);
             }

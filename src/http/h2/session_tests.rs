@@ -7,6 +7,7 @@ use super::*;
 use crate::http::BodyFormat;
 use crate::http::h2::frame::{FrameError, flag, kind};
 use crate::http::h2::hpack::{encode_field, encode_size_update};
+use crate::http::h2::test_frames::{Sent, frames};
 use crate::http::h2::test_rng::Rng;
 
 /// What the session told its visitor.
@@ -43,15 +44,6 @@ impl SessionEvents for Log {
     }
 }
 
-/// A frame the client sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Sent {
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: Vec<u8>,
-}
-
 /// Takes the client's output as frames (the preface checked and skipped).
 fn sent(session: &mut Session) -> Vec<Sent> {
     let mut bytes = session.output().to_vec();
@@ -59,16 +51,7 @@ fn sent(session: &mut Session) -> Vec<Sent> {
     if bytes.starts_with(PREFACE) {
         bytes.drain(..PREFACE.len());
     }
-    let mut frames = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let Status::Complete(h) = FrameHeader::parse(&bytes[at..]) else { panic!("a partial frame was sent") };
-        let end = at + frame::FRAME_HEADER_BYTES + h.payload_len as usize;
-        let payload = bytes[at + frame::FRAME_HEADER_BYTES..end].to_vec();
-        frames.push(Sent { kind: h.kind, flags: h.flags, stream: h.stream_id, payload });
-        at = end;
-    }
-    frames
+    frames(&bytes)
 }
 
 /// A scripted server's bytes.
