@@ -106,3 +106,30 @@ fn a_starved_buffer_pool_still_serves_every_connection() {
 
 const STARVED_REQUESTS: u64 = 15_000;
 const STARVED_CONNECTIONS: u64 = 5_000;
+
+/// Event streams in every mode: once a stream's head has arrived, its
+/// reads bring the kernel's arrival stamps (the plain receive that brought
+/// the head is cancelled and a stamped one takes its place), and nothing is
+/// lost on the way: counts exact, every gap between tokens measured, no
+/// event timed before the mock could have sent it.
+#[test]
+fn streams_are_read_with_arrival_stamps_in_every_mode() {
+    use std::time::Duration;
+    use vastar::server::LlmOptions;
+    use vastar::stats::metrics::{ITL, TTFT};
+    let ttft = Duration::from_millis(20);
+    let llm = LlmOptions { ttft, itl: Duration::from_millis(2), tokens: 10, tokens_per_event: 1 };
+    let options = ServerOptions { llm: Some(llm), ..ServerOptions::default() };
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), options).unwrap();
+    let url = format!("http://{}/v1/chat/completions", server.addr());
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+    let args = ["-n", "40", "-c", "4", "-t", "20s", "-m", "POST", "-T", "application/json", "-d", body];
+    for backend in modes() {
+        let name = backend.name();
+        let outcome = run(config(&args, &url), backend);
+        assert_eq!(accounted(&outcome), (40, 0, 0), "{name}");
+        let metrics = &outcome.stats.metrics;
+        assert_eq!((metrics.get(TTFT).count(), metrics.get(ITL).count()), (40, 40 * 9), "{name}");
+        assert!(metrics.get(TTFT).min_ns() >= ttft.as_nanos() as u64, "{name}: an event before the mock sent it");
+    }
+}

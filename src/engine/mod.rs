@@ -20,6 +20,7 @@ pub mod plan;
 pub mod policy;
 pub mod portable;
 pub mod requests;
+pub mod rx_stamp;
 pub mod schedule;
 pub mod shared;
 pub mod sim;

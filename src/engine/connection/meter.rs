@@ -6,7 +6,8 @@
 //! count only if it succeeds.
 //!
 //! The times are those of the reads that completed each event, as the
-//! backend reports them; nothing here reads a clock.
+//! backend reports them (for an event stream, when the kernel received
+//! them, if it stamped them); nothing here reads a clock.
 
 use std::time::Instant;
 
@@ -233,11 +234,13 @@ impl EventVisitor for Events<'_> {
             return;
         }
         if content && facts.failure.is_none() {
+            // Times from different reads' stamps never run backwards.
+            let at = facts.last_content.map_or(self.now, |last| last.max(self.now));
             if let Some(last) = facts.last_content {
-                self.token_gaps.record(nanos(self.now.saturating_duration_since(last)));
+                self.token_gaps.record(nanos(at - last));
             }
-            facts.first_content.get_or_insert(self.now);
-            facts.last_content = Some(self.now);
+            facts.first_content.get_or_insert(at);
+            facts.last_content = Some(at);
             facts.content_events = facts.content_events.saturating_add(1);
         }
     }

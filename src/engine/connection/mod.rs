@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::requests::{RequestSet, TlsTarget};
 use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
-use crate::http::{Feed, Response, ResponseReader};
+use crate::http::{BodyFormat, Feed, Response, ResponseReader};
 use crate::stats::metrics::ITL;
 use crate::stats::{ErrorKind, Handshake, nanos};
 use meter::{BodyFacts, BodyMeter};
@@ -355,6 +355,28 @@ impl Connection {
 
     /// Bytes arrived at `now`.
     pub fn handle_data(&mut self, data: &[u8], now: Instant, requests: &RequestSet) {
+        self.take_data(data, now, now, requests);
+    }
+
+    /// Bytes read at `now` that the kernel stamped as received at
+    /// `arrived` (see [`Connection::wants_arrival_stamps`]). The stamp
+    /// times the events of an event stream; it is kept between the
+    /// stream's start and `now`, whatever a clock step did to it.
+    pub fn handle_stamped_data(&mut self, data: &[u8], now: Instant, arrived: Instant, requests: &RequestSet) {
+        let floor = self.stream.as_ref().map_or(now, Stream::started);
+        self.take_data(data, now, arrived.clamp(floor.min(now), now), requests);
+    }
+
+    /// Whether the backend should read this connection with the kernel's
+    /// receive timestamps: an event stream is being read, whose events are
+    /// timed by when their bytes arrived, not by when a busy or sleeping
+    /// client got round to reading them.
+    pub fn wants_arrival_stamps(&self) -> bool {
+        self.stage == Stage::Receiving && self.reader.body_format() == BodyFormat::EventStream
+    }
+
+    /// Bytes read at `now`; the events they complete are timed `events_at`.
+    fn take_data(&mut self, data: &[u8], now: Instant, events_at: Instant, requests: &RequestSet) {
         match self.stage {
             Stage::Handshaking => return self.handshake_data(data, now),
             Stage::Receiving => {}
@@ -366,7 +388,7 @@ impl Connection {
         }
         let (reader, body_meter) = (&mut self.reader, &mut self.body_meter);
         let Some(layer) = self.tls_layer.as_mut() else {
-            let fed = body_meter.feed(reader, data, now);
+            let fed = body_meter.feed(reader, data, events_at);
             self.first_byte_at(now);
             self.announce_progress(now);
             return match fed {
@@ -379,7 +401,7 @@ impl Connection {
         let received = layer.feed(data, &mut |plain| {
             plaintext |= !plain.is_empty();
             if fed.is_ok() && !plain.is_empty() {
-                fed = body_meter.feed(reader, plain, now);
+                fed = body_meter.feed(reader, plain, events_at);
             }
         });
         // The response's first byte, not a session ticket that came before it.

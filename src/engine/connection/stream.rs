@@ -64,6 +64,11 @@ impl Stream {
         }
     }
 
+    /// When the request actually started.
+    pub(super) fn started(&self) -> Instant {
+        self.started
+    }
+
     /// The first byte of the response arrived at `now` (if none had).
     pub(super) fn first_byte_at(&mut self, now: Instant) {
         if self.first_byte.is_none() {

@@ -179,3 +179,51 @@ fn a_stream_is_read_without_a_low_water_mark() {
     );
     assert_eq!(c.low_water_change(), None, "1 byte, as set: each event wakes the reader");
 }
+
+/// Reads with the kernel's arrival stamps: the events are timed by when
+/// their bytes arrived, however late they were read; a stamp outside the
+/// stream's life (a clock step) is held inside it; only an event stream
+/// asks for stamps.
+#[test]
+fn stamped_reads_time_events_by_their_arrival() {
+    let (r, t0) = (requests("POST", false), Instant::now());
+    let mut c = sent(&r, t0, Limits::default());
+    assert!(!c.wants_arrival_stamps(), "nothing known of the body yet");
+    c.handle_data(HEAD, ms(t0, 5), &r);
+    assert!(c.wants_arrival_stamps(), "an event stream");
+    // Arrived at 80, 95 and 110 ms; read 4, 0 and 2 ms late.
+    c.handle_stamped_data(&chunk(&token("a")), ms(t0, 84), ms(t0, 80), &r);
+    c.handle_stamped_data(&chunk(&token("b")), ms(t0, 95), ms(t0, 95), &r);
+    c.handle_stamped_data(
+        &[chunk(&token("c")), chunk(DONE), b"0\r\n\r\n".to_vec()].concat(),
+        ms(t0, 112),
+        ms(t0, 110),
+        &r,
+    );
+    let seen = events(&mut c);
+    let d = Duration::from_millis;
+    assert_eq!(samples(&seen), [(ITL, 2, d(15), d(15), d(30))]);
+    let record = finished(&seen);
+    assert_eq!((metric(&record, TTFT), metric(&record, TPOT)), (Some(d(80)), Some(d(15))));
+    assert_eq!(record.latency, d(112), "the response still ends when it was read whole");
+    assert!(!c.wants_arrival_stamps(), "idle between requests");
+
+    // Stamps before the request's start or after the read are held inside.
+    let mut c = sent(&r, t0, Limits::default());
+    c.handle_data(HEAD, ms(t0, 5), &r);
+    c.handle_stamped_data(&chunk(&token("a")), ms(t0, 20), t0 - d(50), &r);
+    c.handle_stamped_data(
+        &[chunk(&token("b")), chunk(DONE), b"0\r\n\r\n".to_vec()].concat(),
+        ms(t0, 30),
+        ms(t0, 90),
+        &r,
+    );
+    let seen = events(&mut c);
+    assert_eq!(samples(&seen), [(ITL, 1, d(30), d(30), d(30))]);
+    assert_eq!(metric(&finished(&seen), TTFT), Some(d(0)));
+
+    // A plain body never asks.
+    let mut c = sent(&r, t0, Limits::default());
+    c.handle_data(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", ms(t0, 5), &r);
+    assert!(!c.wants_arrival_stamps());
+}

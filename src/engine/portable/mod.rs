@@ -33,6 +33,7 @@ use super::lifecycle::{Backend, Job, Worker};
 use super::plan::Address;
 use super::policy::{Dialer, Next, Policy, SlotTiming};
 use super::requests::TlsTarget;
+use super::rx_stamp::{self, ArrivalStamp};
 use super::shared::Shared;
 use crate::stats::ErrorKind;
 use clock::Clock;
@@ -251,10 +252,14 @@ impl ConnectionDriver<'_> {
             return conn.handle_io_error(classify(&e), Instant::now(), requests);
         }
         let mut scratch = self.scratch.borrow_mut();
-        match s.try_read(&mut scratch) {
-            Ok(0) => conn.handle_eof(Instant::now(), requests),
-            Ok(n) => {
-                conn.handle_data(&scratch[..n], Instant::now(), requests);
+        match s.try_read(&mut scratch, conn.wants_arrival_stamps()) {
+            Ok((0, _)) => conn.handle_eof(Instant::now(), requests),
+            Ok((n, stamp)) => {
+                let now = Instant::now();
+                match stamp {
+                    Some(stamp) => conn.handle_stamped_data(&scratch[..n], now, stamp.instant(), requests),
+                    None => conn.handle_data(&scratch[..n], now, requests),
+                }
                 if conn.is_idle() && conn.is_connected() {
                     // The response is complete and nothing else is expected
                     // until the next request: forget the read readiness now
@@ -306,53 +311,75 @@ async fn connect_one(addr: &Address) -> io::Result<Socket> {
         Address::Tcp(addr) => {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            Ok(Socket::Tcp(stream))
+            Ok(Socket::new(SocketKind::Tcp(stream)))
         }
-        Address::Unix(path) => Ok(Socket::Unix(UnixStream::connect(path).await?)),
+        Address::Unix(path) => Ok(Socket::new(SocketKind::Unix(UnixStream::connect(path).await?))),
     }
 }
 
 /// A connection's socket: TCP, or a Unix domain socket (`--unix-socket`).
-enum Socket {
+struct Socket {
+    kind: SocketKind,
+    /// Whether the kernel was asked to stamp arrivals (`None`: not yet),
+    /// and agreed.
+    stamps: Option<bool>,
+}
+
+enum SocketKind {
     Tcp(TcpStream),
     Unix(UnixStream),
 }
 
 impl Socket {
+    fn new(kind: SocketKind) -> Socket {
+        Socket { kind, stamps: None }
+    }
+
     async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Socket::Tcp(s) => s.write_all(bytes).await,
-            Socket::Unix(s) => s.write_all(bytes).await,
+        match &mut self.kind {
+            SocketKind::Tcp(s) => s.write_all(bytes).await,
+            SocketKind::Unix(s) => s.write_all(bytes).await,
         }
     }
 
     async fn readable(&self) -> io::Result<()> {
-        match self {
-            Socket::Tcp(s) => s.readable().await,
-            Socket::Unix(s) => s.readable().await,
+        match &self.kind {
+            SocketKind::Tcp(s) => s.readable().await,
+            SocketKind::Unix(s) => s.readable().await,
         }
     }
 
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Socket::Tcp(s) => s.try_read(buf),
-            Socket::Unix(s) => s.try_read(buf),
+    /// Reads what the socket holds, with the kernel's arrival stamp when
+    /// `stamped` asks for it (and the kernel agrees to stamp).
+    fn try_read(&mut self, buf: &mut [u8], stamped: bool) -> io::Result<(usize, Option<ArrivalStamp>)> {
+        let fd = self.as_raw_fd();
+        if stamped && *self.stamps.get_or_insert_with(|| rx_stamp::enable(fd)) {
+            let read = || rx_stamp::recv_stamped(fd, buf);
+            return match &self.kind {
+                SocketKind::Tcp(s) => s.try_io(Interest::READABLE, read),
+                SocketKind::Unix(s) => s.try_io(Interest::READABLE, read),
+            };
         }
+        match &self.kind {
+            SocketKind::Tcp(s) => s.try_read(buf),
+            SocketKind::Unix(s) => s.try_read(buf),
+        }
+        .map(|n| (n, None))
     }
 
     /// Forgets the read readiness (nothing more is expected for now).
     fn forget_readable(&self) {
         let would_block = || Err::<(), _>(io::ErrorKind::WouldBlock.into());
-        let _ = match self {
-            Socket::Tcp(s) => s.try_io(Interest::READABLE, would_block),
-            Socket::Unix(s) => s.try_io(Interest::READABLE, would_block),
+        let _ = match &self.kind {
+            SocketKind::Tcp(s) => s.try_io(Interest::READABLE, would_block),
+            SocketKind::Unix(s) => s.try_io(Interest::READABLE, would_block),
         };
     }
 
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        match self {
-            Socket::Tcp(s) => s.as_raw_fd(),
-            Socket::Unix(s) => s.as_raw_fd(),
+        match &self.kind {
+            SocketKind::Tcp(s) => s.as_raw_fd(),
+            SocketKind::Unix(s) => s.as_raw_fd(),
         }
     }
 }

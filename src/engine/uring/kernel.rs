@@ -1,7 +1,8 @@
 //! Everything one io_uring worker hands to the kernel, owned in one place:
 //! the ring, the provided-buffer ring registered with it, the addresses and
-//! timeout that connects read, the request bytes that sends read, and the
-//! receive buffers of single-shot mode. Operations are queued only through
+//! timeout that connects read, the request bytes that sends read, the
+//! receive buffers of single-shot mode, and the memory of timestamped
+//! receives (event streams, see [`crate::engine::rx_stamp`]). Operations are queued only through
 //! this type, so the memory an operation points to is always memory this
 //! type owns, and it is released only by the operation's final completion
 //! (keyed by `user_data`).
@@ -28,6 +29,7 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::bufring::BufRing;
 use crate::engine::plan::Address;
+use crate::engine::rx_stamp::{ArrivalStamp, StampedRead};
 use crate::http::Pool;
 
 /// `IORING_ENTER_GETEVENTS` (linux/io_uring.h): run and post completions.
@@ -76,6 +78,11 @@ pub struct Kernel {
     /// Other bytes being sent (redirect hops, TLS ciphertext), by the
     /// send's `user_data`, until every send under that key completes.
     kept: ManuallyDrop<HashMap<u64, Kept>>,
+    /// Timestamped receives in flight (event streams), by `user_data`,
+    /// and spare ones.
+    stamped: ManuallyDrop<HashMap<u64, Box<StampedRead>>>,
+    #[allow(clippy::vec_box, reason = "the boxes are lent to the kernel and must not move")]
+    spare_stamped: Vec<Box<StampedRead>>,
     /// Completions still expected. Sends of the run's request complete
     /// silently when they succeed and are not counted; teardown ends any
     /// still parked with a cancel-all whose completion is counted.
@@ -110,6 +117,8 @@ impl Kernel {
             connect_limit: ManuallyDrop::new(connect_limit.map(timespec)),
             requests: ManuallyDrop::new(requests),
             kept: ManuallyDrop::new(HashMap::new()),
+            stamped: ManuallyDrop::new(HashMap::new()),
+            spare_stamped: Vec::new(),
             pending: 0,
             closing: Vec::new(),
         })
@@ -188,6 +197,19 @@ impl Kernel {
                 entry
             }
         };
+        self.pending += 1;
+        self.push(&[entry]);
+    }
+
+    /// Arms a single receive on `fd` that brings the kernel's arrival stamp
+    /// with the data (the socket must have asked for stamps, see
+    /// [`crate::engine::rx_stamp::enable`]), into memory lent to it until it
+    /// completes.
+    pub fn recv_stamped(&mut self, fd: RawFd, ud: u64) {
+        let mut read = self.spare_stamped.pop().unwrap_or_else(|| StampedRead::new(SINGLE_SHOT_BUFFER));
+        let entry = opcode::RecvMsg::new(types::Fd(fd), read.header()).build().user_data(ud);
+        // The box moves into the map; the memory the header points at does not.
+        self.stamped.insert(ud, read);
         self.pending += 1;
         self.push(&[entry]);
     }
@@ -276,27 +298,34 @@ impl Kernel {
         }));
     }
 
-    /// Hands the bytes a receive completion delivered (empty for none) to
-    /// `use_bytes`, then gives back what the receive no longer needs: the
-    /// provided buffer, and when the completion is final the lent buffer
-    /// and its place in the pending count. Call it for every receive
-    /// completion, stale ones included (an incremental buffer's offset
-    /// moves with each).
-    pub fn received<R>(&mut self, cqe: &Cqe, use_bytes: impl FnOnce(&[u8]) -> R) -> R {
+    /// Hands the bytes a receive completion delivered (empty for none), and
+    /// the arrival stamp of a stamped receive, to `use_bytes`, then gives
+    /// back what the receive no longer needs: the provided buffer, and when
+    /// the completion is final the lent memory and its place in the pending
+    /// count. Call it for every receive completion, stale ones included (an
+    /// incremental buffer's offset moves with each).
+    pub fn received<R>(&mut self, cqe: &Cqe, use_bytes: impl FnOnce(&[u8], Option<ArrivalStamp>) -> R) -> R {
         let len = usize::try_from(cqe.result).unwrap_or(0);
+        if let Some(read) = self.stamped.remove(&cqe.user_data) {
+            // Single-shot: this completion is its last.
+            let result = use_bytes(read.data(len), if len > 0 { read.stamp() } else { None });
+            self.spare_stamped.push(read);
+            self.pending -= 1;
+            return result;
+        }
         let result = match &mut *self.receive {
             Receive::Provided(bufs) => match cqueue::buffer_select(cqe.flags) {
                 Some(bid) => {
-                    let result = use_bytes(bufs.data(bid, len));
+                    let result = use_bytes(bufs.data(bid, len), None);
                     bufs.release(bid, cqe.flags);
                     result
                 }
-                None => use_bytes(&[]),
+                None => use_bytes(&[], None),
             },
             Receive::Lent { lent, spare, .. } => {
                 let result = match lent.get(&cqe.user_data) {
-                    Some(buf) => use_bytes(&buf[..len.min(buf.len())]),
-                    None => use_bytes(&[]),
+                    Some(buf) => use_bytes(&buf[..len.min(buf.len())], None),
+                    None => use_bytes(&[], None),
                 };
                 if cqe.is_final() {
                     spare.extend(lent.remove(&cqe.user_data));
@@ -364,6 +393,7 @@ impl Drop for Kernel {
             ManuallyDrop::drop(&mut self.connect_limit);
             ManuallyDrop::drop(&mut self.requests);
             ManuallyDrop::drop(&mut self.kept);
+            ManuallyDrop::drop(&mut self.stamped);
         }
     }
 }
@@ -431,3 +461,7 @@ fn raw_inet(addr: &SocketAddr) -> RawAddr {
     };
     RawAddr { storage, len: len as libc::socklen_t, family }
 }
+
+#[cfg(test)]
+#[path = "kernel_tests.rs"]
+mod tests;

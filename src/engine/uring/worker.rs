@@ -44,6 +44,8 @@ const OP_SEND: u64 = 2;
 /// ciphertext), tracked until it completes; one at a time per connection.
 const OP_SEND_TRACKED: u64 = 3;
 const OP_RECV: u64 = 4;
+/// A single receive that brings the kernel's arrival stamp (event streams).
+const OP_RECV_STAMPED: u64 = 8;
 const OP_CANCEL: u64 = 5;
 /// The timeout linked to a connect.
 const OP_CONNECT_TIMEOUT: u64 = 6;
@@ -99,6 +101,14 @@ struct SocketSlot {
     /// Bytes to send once it completes (TLS output queued meanwhile).
     unsent: Option<Bytes>,
     recv_armed: bool,
+    /// The armed receive is a stamped one ([`OP_RECV_STAMPED`]).
+    recv_stamped: bool,
+    /// The armed plain receive is being cancelled, to be replaced by a
+    /// stamped one when its last completion comes.
+    recv_switching: bool,
+    /// Whether the socket asked the kernel for arrival stamps (`None`: not
+    /// yet), and the kernel agreed.
+    stamps: Option<bool>,
     /// Queued in `RingWorker::starved`.
     starved: bool,
     connecting: bool,
@@ -258,6 +268,9 @@ impl<'a> RingWorker<'a> {
                 sending: false,
                 unsent: None,
                 recv_armed: false,
+                recv_stamped: false,
+                recv_switching: false,
+                stamps: None,
                 starved: false,
                 connecting: false,
                 connect_started: now,

@@ -5,7 +5,8 @@ use std::io;
 use std::time::Instant;
 
 use super::{
-    OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, OP_TEARDOWN, RingWorker, decode,
+    OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_RECV_STAMPED, OP_SEND, OP_SEND_TRACKED, OP_TEARDOWN,
+    RingWorker, decode,
 };
 use crate::engine::errno::{classify, classify_connect};
 use crate::engine::uring::kernel::Cqe;
@@ -48,7 +49,7 @@ impl RingWorker<'_> {
                     }
                 }
             }
-            OP_RECV => self.on_recv(idx, stale, cqe, now),
+            OP_RECV | OP_RECV_STAMPED => self.on_recv(idx, stale, cqe, now),
             _ => {}
         }
     }
@@ -81,11 +82,14 @@ impl RingWorker<'_> {
     fn on_recv(&mut self, idx: usize, stale: bool, cqe: Cqe, now: Instant) {
         if stale {
             // Only the buffer goes back.
-            self.kernel.received(&cqe, |_| ());
+            self.kernel.received(&cqe, |_, _| ());
             return;
         }
+        // A plain receive we cancelled to arm a stamped one ends so.
+        let switched = self.slots[idx].recv_switching && cqe.result == -libc::ECANCELED;
         if cqe.is_final() {
-            self.slots[idx].recv_armed = false;
+            let slot = &mut self.slots[idx];
+            (slot.recv_armed, slot.recv_stamped, slot.recv_switching) = (false, false, false);
         }
         let requests = &self.shared.plan.requests;
         let slot = &mut self.slots[idx];
@@ -94,13 +98,15 @@ impl RingWorker<'_> {
         let busy = slot.waiting();
         let conn = &mut slot.conn;
         // The bytes go to the machine before their buffer is given back.
-        self.kernel.received(&cqe, |data| {
-            if !data.is_empty() {
-                conn.handle_data(data, now, requests);
-            }
+        self.kernel.received(&cqe, |data, stamp| match stamp {
+            _ if data.is_empty() => {}
+            Some(stamp) => conn.handle_stamped_data(data, now, stamp.instant(), requests),
+            None => conn.handle_data(data, now, requests),
         });
         let res = cqe.result;
-        if res == 0 {
+        if switched {
+            // Not a failure: the stamped receive is armed in its place.
+        } else if res == 0 {
             self.slots[idx].conn.handle_eof(now, requests);
         } else if -res == libc::ENOBUFS {
             // Out of buffers: re-armed in turn once this batch has returned its buffers.

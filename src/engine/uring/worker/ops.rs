@@ -9,8 +9,12 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
-use super::{OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_SEND, OP_SEND_TRACKED, RingWorker, user_data};
+use super::{
+    OP_CANCEL, OP_CONNECT, OP_CONNECT_TIMEOUT, OP_RECV, OP_RECV_STAMPED, OP_SEND, OP_SEND_TRACKED, RingWorker,
+    user_data,
+};
 use crate::engine::connection::Outgoing;
+use crate::engine::rx_stamp;
 
 impl RingWorker<'_> {
     /// Opens a socket and queues its connect to the address of the slot's attempt.
@@ -48,15 +52,19 @@ impl RingWorker<'_> {
         }
         let (fd, generation) = (slot.fd, slot.generation);
         let (recv_armed, connecting) = (slot.recv_armed, slot.connecting);
+        let recv_op = if slot.recv_stamped { OP_RECV_STAMPED } else { OP_RECV };
         slot.fd = -1;
         slot.generation = generation.wrapping_add(1);
         slot.recv_armed = false;
+        slot.recv_stamped = false;
+        slot.recv_switching = false;
+        slot.stamps = None;
         slot.connecting = false;
         slot.sending = false;
         slot.unsent = None;
         let cancel = user_data(generation, idx, OP_CANCEL);
         if recv_armed {
-            self.kernel.cancel(user_data(generation, idx, OP_RECV), cancel);
+            self.kernel.cancel(user_data(generation, idx, recv_op), cancel);
         }
         if connecting {
             self.kernel.cancel(user_data(generation, idx, OP_CONNECT), cancel);
@@ -112,13 +120,33 @@ impl RingWorker<'_> {
         }
     }
 
-    /// Arms a receive on the slot's socket unless one is armed.
+    /// Arms a receive on the slot's socket unless one is armed: a stamped
+    /// one while the machine reads an event stream (and the kernel agrees
+    /// to stamp), else the plain one. A plain receive armed when a stamped
+    /// one is wanted (it brought the stream's head) is cancelled, and its
+    /// last completion arms the stamped one.
     pub(super) fn ensure_recv(&mut self, idx: usize) {
         let slot = &mut self.slots[idx];
-        if slot.fd < 0 || slot.recv_armed || slot.connecting {
+        if slot.fd < 0 || slot.connecting {
+            return;
+        }
+        let fd = slot.fd;
+        let stamped = slot.conn.wants_arrival_stamps() && *slot.stamps.get_or_insert_with(|| rx_stamp::enable(fd));
+        if slot.recv_armed {
+            if stamped && !slot.recv_stamped && !slot.recv_switching {
+                slot.recv_switching = true;
+                let (target, cancel) =
+                    (user_data(slot.generation, idx, OP_RECV), user_data(slot.generation, idx, OP_CANCEL));
+                self.kernel.cancel(target, cancel);
+            }
             return;
         }
         slot.recv_armed = true;
-        self.kernel.recv(slot.fd, user_data(slot.generation, idx, OP_RECV));
+        slot.recv_stamped = stamped;
+        if stamped {
+            self.kernel.recv_stamped(fd, user_data(slot.generation, idx, OP_RECV_STAMPED));
+        } else {
+            self.kernel.recv(fd, user_data(slot.generation, idx, OP_RECV));
+        }
     }
 }

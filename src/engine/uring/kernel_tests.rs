@@ -1,0 +1,57 @@
+//! The kernel's memory on real sockets: a stamped receive's buffers and
+//! stamp survive the trip through the ring.
+
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::thread::sleep;
+use std::time::Instant;
+
+use super::*;
+use crate::engine::rx_stamp;
+use crate::http::{Pool, RequestSpec};
+
+fn kernel(provided: Option<(u16, u32, bool)>) -> Kernel {
+    let spec = RequestSpec {
+        method: "GET".into(),
+        target: "/".into(),
+        defaults: vec![("Host".into(), "h".into())],
+        user: vec![],
+        body: Bytes::new(),
+    };
+    let ring = IoUring::new(8).unwrap();
+    Kernel::new(ring, provided, Box::new([]), None, Arc::new(Pool::single(spec.build()))).unwrap()
+}
+
+/// The one completion of the operation armed last.
+fn completion(kernel: &mut Kernel) -> Cqe {
+    kernel.submit_and_wait(Duration::from_secs(5));
+    let mut cqes = Vec::new();
+    kernel.completions(&mut cqes);
+    assert_eq!(cqes.len(), 1, "{cqes:?}");
+    cqes[0]
+}
+
+#[test]
+fn a_stamped_receive_brings_its_data_and_when_it_arrived() {
+    let (reader, mut writer) = rx_stamp::tests::stamped_pair();
+    // Both ways of receiving the plain data (a ring of buffers, lent ones):
+    // the stamped receive stands beside either.
+    for provided in [None, Some((4, 4096, false))] {
+        let mut kernel = kernel(provided);
+        writer.write_all(b"data: 1\n\n").unwrap();
+        sleep(Duration::from_millis(30));
+        kernel.recv_stamped(reader.as_raw_fd(), 42);
+        let cqe = completion(&mut kernel);
+        assert_eq!((cqe.user_data, cqe.result, cqe.is_final()), (42, 9, true));
+        let (data, arrived) = kernel.received(&cqe, |data, stamp| (data.to_vec(), stamp.map(|s| s.instant())));
+        assert_eq!(data, b"data: 1\n\n");
+        let age = Instant::now() - arrived.expect("a stamp");
+        assert!(age >= Duration::from_millis(29), "stamped {age:?} ago, written 30 ms ago");
+        assert_eq!(kernel.pending(), 0, "its place in the count is given back");
+        // The memory is reused by the next one, and an end of stream has no stamp.
+        kernel.recv_stamped(reader.as_raw_fd(), 43);
+        writer.write_all(b"x").unwrap();
+        let cqe = completion(&mut kernel);
+        assert_eq!(kernel.received(&cqe, |data, stamp| (data.to_vec(), stamp.is_some())), (b"x".to_vec(), true));
+    }
+}
