@@ -531,4 +531,6 @@ impl H2Connection {
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
+mod server_tests;
+#[cfg(test)]
 mod tests;

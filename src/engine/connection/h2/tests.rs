@@ -167,6 +167,8 @@ fn the_servers_stream_limit_binds_below_streams_and_as_it_changes() {
     assert_eq!(out.tally(), (20, 0, 0));
     assert!(excess.get() <= 0, "never more open than allowed: {}", excess.get());
     assert_eq!(out.elapsed, ms(100), "2 at a time, 10 ms each");
+    let latency = &out.stats.latency;
+    assert_eq!(latency.max_ns(), 10_000_000, "no start waits in the machine: starts follow the server's limit");
     // 5 after 6 requests, then 1 after 12 more.
     let excess = Rc::new(Cell::new(i64::MIN));
     let out = run(h2_plan(1, Until::Count(30), Some(1000)), 8, limiting(&[2, 5, 1], 6, excess.clone()));
