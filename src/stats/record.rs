@@ -46,10 +46,38 @@ pub enum ErrorKind {
     /// TLS: the server broke the protocol (not TLS, a bad record).
     TlsProtocol,
     TlsOther,
+    /// HTTP/2: the server broke the protocol (a connection error: we sent GOAWAY).
+    H2Protocol,
+    /// HTTP/2: a response header block could not be decoded (HPACK out of step).
+    H2Compression,
+    /// HTTP/2: a frame larger than our SETTINGS_MAX_FRAME_SIZE.
+    H2FrameSize,
+    /// HTTP/2: a header block past our limit (CONTINUATION flood).
+    H2HeaderFlood,
+    /// HTTP/2: the server sent past a flow-control window.
+    H2FlowControl,
+    /// HTTP/2: one stream's response broke the protocol (we reset it).
+    H2StreamProtocol,
+    /// HTTP/2: RST_STREAM with PROTOCOL_ERROR (or another code saying the client erred).
+    H2ResetProtocol,
+    /// HTTP/2: RST_STREAM with INTERNAL_ERROR.
+    H2ResetInternal,
+    /// HTTP/2: RST_STREAM with CANCEL.
+    H2ResetCancel,
+    /// HTTP/2: RST_STREAM with ENHANCE_YOUR_CALM.
+    H2ResetCalm,
+    /// HTTP/2: RST_STREAM with any other code.
+    H2ResetOther,
+    /// HTTP/2: refused (not processed) too many times in a row.
+    H2Refused,
+    /// HTTP/2: the server never sent its SETTINGS (or sent another frame first).
+    H2NoSettings,
+    /// HTTP/2: the TLS server did not agree to `h2` in ALPN.
+    H2NotNegotiated,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 25] = [
+    pub const ALL: [ErrorKind; 39] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Unreachable,
@@ -75,6 +103,20 @@ impl ErrorKind {
         ErrorKind::TlsIncompatible,
         ErrorKind::TlsProtocol,
         ErrorKind::TlsOther,
+        ErrorKind::H2Protocol,
+        ErrorKind::H2Compression,
+        ErrorKind::H2FrameSize,
+        ErrorKind::H2HeaderFlood,
+        ErrorKind::H2FlowControl,
+        ErrorKind::H2StreamProtocol,
+        ErrorKind::H2ResetProtocol,
+        ErrorKind::H2ResetInternal,
+        ErrorKind::H2ResetCancel,
+        ErrorKind::H2ResetCalm,
+        ErrorKind::H2ResetOther,
+        ErrorKind::H2Refused,
+        ErrorKind::H2NoSettings,
+        ErrorKind::H2NotNegotiated,
     ];
 
     /// Short label for the report.
@@ -105,6 +147,20 @@ impl ErrorKind {
             ErrorKind::TlsIncompatible => "TLS: no version, cipher suite or group in common",
             ErrorKind::TlsProtocol => "TLS: protocol error (is the server speaking TLS?)",
             ErrorKind::TlsOther => "TLS: other failure",
+            ErrorKind::H2Protocol => "HTTP/2: protocol error by the server (connection closed)",
+            ErrorKind::H2Compression => "HTTP/2: header compression error (HPACK)",
+            ErrorKind::H2FrameSize => "HTTP/2: frame larger than the maximum size",
+            ErrorKind::H2HeaderFlood => "HTTP/2: header block too large (CONTINUATION flood)",
+            ErrorKind::H2FlowControl => "HTTP/2: flow-control window overrun by the server",
+            ErrorKind::H2StreamProtocol => "HTTP/2: malformed response on a stream (stream reset)",
+            ErrorKind::H2ResetProtocol => "HTTP/2: stream reset by the server (PROTOCOL_ERROR)",
+            ErrorKind::H2ResetInternal => "HTTP/2: stream reset by the server (INTERNAL_ERROR)",
+            ErrorKind::H2ResetCancel => "HTTP/2: stream reset by the server (CANCEL)",
+            ErrorKind::H2ResetCalm => "HTTP/2: stream reset by the server (ENHANCE_YOUR_CALM)",
+            ErrorKind::H2ResetOther => "HTTP/2: stream reset by the server (other code)",
+            ErrorKind::H2Refused => "HTTP/2: stream refused by the server again and again",
+            ErrorKind::H2NoSettings => "HTTP/2: the server sent no SETTINGS",
+            ErrorKind::H2NotNegotiated => "HTTP/2: the server did not agree to h2 in ALPN",
         }
     }
 
@@ -136,6 +192,20 @@ impl ErrorKind {
             ErrorKind::TlsIncompatible => "tls_incompatible",
             ErrorKind::TlsProtocol => "tls_protocol",
             ErrorKind::TlsOther => "tls_other",
+            ErrorKind::H2Protocol => "h2_protocol",
+            ErrorKind::H2Compression => "h2_compression",
+            ErrorKind::H2FrameSize => "h2_frame_size",
+            ErrorKind::H2HeaderFlood => "h2_header_flood",
+            ErrorKind::H2FlowControl => "h2_flow_control",
+            ErrorKind::H2StreamProtocol => "h2_stream_protocol",
+            ErrorKind::H2ResetProtocol => "h2_reset_protocol",
+            ErrorKind::H2ResetInternal => "h2_reset_internal",
+            ErrorKind::H2ResetCancel => "h2_reset_cancel",
+            ErrorKind::H2ResetCalm => "h2_reset_enhance_your_calm",
+            ErrorKind::H2ResetOther => "h2_reset_other",
+            ErrorKind::H2Refused => "h2_refused",
+            ErrorKind::H2NoSettings => "h2_no_settings",
+            ErrorKind::H2NotNegotiated => "h2_not_negotiated",
         }
     }
 

@@ -44,7 +44,7 @@ pub fn class_of(status: u16) -> usize {
 pub struct Interval {
     /// Responses by [`CLASSES`].
     pub statuses: [u64; CLASSES.len()],
-    errors: [u64; ErrorKind::ALL.len()],
+    errors: ErrorCounts,
     pub wire_bytes: u64,
     pub body_bytes: u64,
     /// Connections opened.
@@ -60,6 +60,17 @@ pub struct Interval {
     pub counts: CounterSums,
 }
 
+/// Failures by [`ErrorKind`] (a type of its own: arrays of more than 32
+/// have no `Default`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ErrorCounts([u64; ErrorKind::ALL.len()]);
+
+impl Default for ErrorCounts {
+    fn default() -> Self {
+        ErrorCounts([0; ErrorKind::ALL.len()])
+    }
+}
+
 impl Interval {
     /// Responses of every class (saturating: a hostile result file cannot
     /// make it wrap, and a saturated sum matches no real count).
@@ -69,21 +80,21 @@ impl Interval {
 
     /// Failures by category, those that happened.
     pub fn errors(&self) -> impl Iterator<Item = (ErrorKind, u64)> + '_ {
-        ErrorKind::ALL.into_iter().map(|k| (k, self.errors[k.index()])).filter(|&(_, n)| n > 0)
+        ErrorKind::ALL.into_iter().map(|k| (k, self.errors.0[k.index()])).filter(|&(_, n)| n > 0)
     }
 
     pub fn add_errors(&mut self, kind: ErrorKind, n: u64) -> Result<(), Overflow> {
-        add(&mut self.errors[kind.index()], n)
+        add(&mut self.errors.0[kind.index()], n)
     }
 
     /// Failures of every category (saturating, as [`Interval::responses`]).
     pub fn total_errors(&self) -> u64 {
-        self.errors.iter().fold(0, |sum, &n| sum.saturating_add(n))
+        self.errors.0.iter().fold(0, |sum, &n| sum.saturating_add(n))
     }
 
     /// Adds `other`'s counts and values.
     pub fn add(&mut self, other: &Interval) -> Result<(), Overflow> {
-        let pairs = self.statuses.iter_mut().zip(&other.statuses).chain(self.errors.iter_mut().zip(&other.errors));
+        let pairs = self.statuses.iter_mut().zip(&other.statuses).chain(self.errors.0.iter_mut().zip(&other.errors.0));
         for (a, &b) in pairs {
             add(a, b)?;
         }
@@ -140,7 +151,7 @@ impl Recorder {
                 open.counts.add(&r.tally);
             }
             Err(kind) => {
-                open.errors[kind.index()] += 1;
+                open.errors.0[kind.index()] += 1;
                 if kind.is_timeout() {
                     self.latency.record(nanos(r.queued + r.latency));
                 }

@@ -109,6 +109,15 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigEr
     Ok(Arc::new(config))
 }
 
+/// The same configuration offering only `h2` in ALPN (`--http2` over
+/// `https://`): a server that does not agree ends the handshake without
+/// ALPN, and the connection reports it rather than fall back to HTTP/1.1.
+pub fn with_h2_alpn(base: &Arc<ClientConfig>) -> Arc<ClientConfig> {
+    let mut config = ClientConfig::clone(base);
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Arc::new(config)
+}
+
 /// The configuration one worker uses: with `resume`, a copy of `base` with
 /// a session cache of its own (one cache shared by every worker would put
 /// a lock between the cores on every handshake); otherwise `base` itself.

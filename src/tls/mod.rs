@@ -15,7 +15,7 @@ mod server;
 mod session;
 mod store;
 
-pub use config::{ConfigError, TlsOptions, TlsVersion, client_config, for_worker};
+pub use config::{ConfigError, TlsOptions, TlsVersion, client_config, for_worker, with_h2_alpn};
 pub use failure::TlsFailure;
 pub use selfsigned::{SelfSigned, self_signed};
 pub use server::{ServerIdentity, server_config};

@@ -131,6 +131,11 @@ impl Session {
         self.conn.is_handshaking()
     }
 
+    /// The application protocol the server chose by ALPN, once it has.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
     /// What the handshake settled on, once it is over.
     pub fn negotiated(&self) -> Option<Negotiated> {
         if self.conn.is_handshaking() {

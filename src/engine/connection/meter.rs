@@ -64,7 +64,7 @@ pub(super) struct Meter {
     error_type: Option<usize>,
     facts: BodyFacts,
     /// The gaps between content events, in nanoseconds.
-    token_gaps: DeferredValues,
+    pub(super) token_gaps: DeferredValues,
 }
 
 const ERROR_TYPE: &[u8] = b"error";

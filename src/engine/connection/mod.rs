@@ -21,6 +21,7 @@
 //! session ([`tls_layer`]), under the HTTP reader.
 
 mod between;
+mod h2;
 mod meter;
 mod outbox;
 mod outgoing;
@@ -36,6 +37,7 @@ use crate::http::request::{method_of, redirect, resolve_location, target_of};
 use crate::http::{BodyFormat, Feed, Response, ResponseReader};
 use crate::stats::metrics::ITL;
 use crate::stats::{ErrorKind, Handshake, nanos};
+pub use h2::{H2Connection, H2Requests};
 use meter::{BodyFacts, BodyMeter};
 use outbox::{Outbox, Pending};
 pub use outgoing::Outgoing;

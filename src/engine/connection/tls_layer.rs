@@ -65,6 +65,11 @@ impl TlsLayer {
         self.began
     }
 
+    /// The application protocol the server chose by ALPN, if it chose one.
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.session.alpn_protocol()
+    }
+
     pub fn is_handshaking(&self) -> bool {
         self.session.is_handshaking()
     }
