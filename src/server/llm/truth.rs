@@ -18,6 +18,15 @@ pub(super) struct Truth {
     sent: Mutex<Sent>,
 }
 
+/// One content event's write, as the truth records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Written {
+    /// A stream's first, this long after its request's body.
+    First(Duration),
+    /// A later one, this long after the one before.
+    Gap(Duration),
+}
+
 #[derive(Debug, Default)]
 struct Sent {
     ttft: Histogram,
@@ -33,6 +42,17 @@ impl Truth {
     /// A content event was written `gap` after the one before it.
     pub(super) fn gap(&self, gap: Duration) {
         self.lock().itl.record(nanos(gap));
+    }
+
+    /// Several writes at once (one lock for a pacer's turn).
+    pub(super) fn record(&self, writes: &[Written]) {
+        let mut sent = self.lock();
+        for write in writes {
+            match *write {
+                Written::First(ttft) => sent.ttft.record(nanos(ttft)),
+                Written::Gap(gap) => sent.itl.record(nanos(gap)),
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Sent> {
@@ -69,7 +89,8 @@ mod tests {
         let truth = Truth::default();
         truth.first(Duration::from_millis(80));
         truth.first(Duration::from_millis(82));
-        (0..10).for_each(|_| truth.gap(Duration::from_millis(15)));
+        (0..9).for_each(|_| truth.gap(Duration::from_millis(15)));
+        truth.record(&[Written::Gap(Duration::from_millis(15))]);
         let doc = truth.document();
         assert_eq!(doc["streams"], 2);
         assert_eq!((doc["ttft_ms"]["min"].as_f64(), doc["ttft_ms"]["max"].as_f64()), (Some(80.0), Some(82.0)));
