@@ -344,6 +344,14 @@ fn the_mock_tells_what_it_really_sent() {
     assert!(ms(&truth["ttft_ms"]["min"]) >= TTFT && ms(&truth["ttft_ms"]["max"]) < TTFT + GENEROUS, "{truth}");
     assert!(ms(&truth["itl_ms"]["max"]) < GENEROUS, "{truth}");
     assert_eq!(server.requests(), 3, "the truth's request counts too");
+    // DELETE answers the same figures and starts a new record (a warm-up left out).
+    client.send(b"DELETE /mock/truth HTTP/1.1\r\nHost: h\r\n\r\n");
+    let taken: Value = serde_json::from_str(&client.response(false).chunks[0].0).unwrap();
+    assert_eq!(taken, truth);
+    client.send(&post("/v1/chat/completions", body));
+    client.response(false);
+    let after = self::truth(&server);
+    assert_eq!((after["streams"].as_u64(), after["itl_ms"]["count"].as_u64()), (Some(1), Some(2)), "{after}");
 }
 
 /// The server's truth, read on a connection of its own.

@@ -199,8 +199,11 @@ async fn answer(
     received: &Received,
     body_complete: Instant,
 ) -> io::Result<Option<Streaming>> {
-    if (received.method.as_slice(), received.target.as_slice()) == (b"GET", TRUTH_PATH) {
-        out.finish(&json_answer(&mock.truth.document().to_string(), received.close)).await?;
+    if received.target == TRUTH_PATH && matches!(received.method.as_slice(), b"GET" | b"DELETE") {
+        // DELETE answers the same and starts a new record: a benchmark's
+        // truth then leaves out its warm-up, as the client's figures do.
+        let document = if received.method == b"GET" { mock.truth.document() } else { mock.truth.take() };
+        out.finish(&json_answer(&document.to_string(), received.close)).await?;
         return Ok(None);
     }
     let Some(endpoint) = Endpoint::of(&received.method, &received.target) else {
@@ -208,7 +211,7 @@ async fn answer(
         let target: String = target.chars().take(200).collect();
         let message = format!(
             "no such endpoint: {method} {target}; the mock serves POST /v1/chat/completions and POST /v1/completions \
-             (and GET /mock/truth)"
+             (and GET or DELETE /mock/truth)"
         );
         let head_only = received.method == b"HEAD";
         out.finish(&error_answer("404 Not Found", &message, head_only, received.close)).await?;

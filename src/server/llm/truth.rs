@@ -62,7 +62,15 @@ impl Truth {
 
     /// The figures as a JSON document, times in milliseconds.
     pub(super) fn document(&self) -> Value {
-        let sent = self.lock();
+        Self::figures_of(&self.lock())
+    }
+
+    /// The figures, and a new record from now on.
+    pub(super) fn take(&self) -> Value {
+        Self::figures_of(&std::mem::take(&mut *self.lock()))
+    }
+
+    fn figures_of(sent: &Sent) -> Value {
         json!({ "streams": sent.ttft.count(), "ttft_ms": figures(&sent.ttft), "itl_ms": figures(&sent.itl) })
     }
 }
@@ -95,5 +103,10 @@ mod tests {
         assert_eq!(doc["streams"], 2);
         assert_eq!((doc["ttft_ms"]["min"].as_f64(), doc["ttft_ms"]["max"].as_f64()), (Some(80.0), Some(82.0)));
         assert_eq!((doc["itl_ms"]["count"].as_u64(), doc["itl_ms"]["p50"].as_f64()), (Some(10), Some(15.0)));
+        assert_eq!(truth.take(), doc, "take answers what was recorded");
+        truth.first(Duration::from_millis(90));
+        let after = truth.document();
+        assert_eq!((after["streams"].as_u64(), after["itl_ms"]["count"].as_u64()), (Some(1), Some(0)));
+        assert_eq!(after["ttft_ms"]["min"].as_f64(), Some(90.0), "a new record after take");
     }
 }
