@@ -64,10 +64,13 @@ impl Client {
         Client { stream, buf: Vec::new(), arrived: Instant::now() }
     }
 
-    /// Sends a request; returns when it was sent.
+    /// Sends a request; returns when it started to go: the server may
+    /// have read it before `write_all` returns (on another core, while this
+    /// thread waits for its turn), so only the time before is a bound.
     fn send(&mut self, request: &[u8]) -> Instant {
+        let start = Instant::now();
         self.stream.write_all(request).unwrap();
-        Instant::now()
+        start
     }
 
     /// Reads until `buf` holds at least `n` bytes.

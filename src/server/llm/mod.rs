@@ -8,12 +8,16 @@
 //! inter-token latency can be checked against what was really sent, and
 //! an LLM gateway or proxy can be load-tested without a GPU behind it.
 //! What it really sent (timers fire late on a busy machine) is kept in
-//! [`truth`] and answered at `GET /mock/truth`.
+//! [`truth`] and answered at `GET /mock/truth` (`DELETE` also starts a
+//! new record, to leave a warm-up out).
 //!
 //! It has its own connection loop, apart from the plain server's: it parses
 //! JSON bodies and waits on timers, which the plain server's hot path
-//! (one pre-built answer per request) must not pay for. One task per
-//! connection, tokio's timers, and pre-built events keep a stream cheap.
+//! (one pre-built answer per request) must not pay for. A task per
+//! connection reads its requests; the events of all the streams of a
+//! server thread are written by that thread's [`pacer`] (one queue of
+//! deadlines, one timer, a nonblocking write per event, pre-built events),
+//! except over TLS, where each connection's task writes its own.
 
 mod alarm;
 mod deadlines;
