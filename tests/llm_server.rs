@@ -20,7 +20,10 @@ const PER_EVENT: u32 = 3;
 const GENEROUS: Duration = Duration::from_secs(10);
 
 fn start() -> Server {
-    let llm = LlmOptions { ttft: TTFT, itl: ITL, tokens: TOKENS, tokens_per_event: PER_EVENT };
+    start_with(LlmOptions { ttft: TTFT, itl: ITL, tokens: TOKENS, tokens_per_event: PER_EVENT })
+}
+
+fn start_with(llm: LlmOptions) -> Server {
     Server::start("127.0.0.1:0".parse().unwrap(), ServerOptions { llm: Some(llm), ..ServerOptions::default() }).unwrap()
 }
 
@@ -40,15 +43,34 @@ struct Answer {
 
 impl Client {
     fn connect(server: &Server) -> Client {
-        let stream = TcpStream::connect(server.addr()).unwrap();
+        Client::over(TcpStream::connect(server.addr()).unwrap())
+    }
+
+    /// A connection whose receive buffer (so its window) is a few KB: a
+    /// client that does not read soon holds the server's writes up.
+    fn connect_with_small_window(server: &Server) -> Client {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let stream = runtime.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_recv_buffer_size(4096).unwrap();
+            socket.connect(server.addr()).await.unwrap().into_std().unwrap()
+        });
+        stream.set_nonblocking(false).unwrap();
+        Client::over(stream)
+    }
+
+    fn over(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(GENEROUS)).unwrap();
         Client { stream, buf: Vec::new(), arrived: Instant::now() }
     }
 
-    /// Sends a request; returns when it was sent.
+    /// Sends a request; returns when it started to go: the server may
+    /// have read it before `write_all` returns (on another core, while this
+    /// thread waits for its turn), so only the time before is a bound.
     fn send(&mut self, request: &[u8]) -> Instant {
+        let start = Instant::now();
         self.stream.write_all(request).unwrap();
-        Instant::now()
+        start
     }
 
     /// Reads until `buf` holds at least `n` bytes.
@@ -325,4 +347,78 @@ fn the_mock_tells_what_it_really_sent() {
     assert!(ms(&truth["ttft_ms"]["min"]) >= TTFT && ms(&truth["ttft_ms"]["max"]) < TTFT + GENEROUS, "{truth}");
     assert!(ms(&truth["itl_ms"]["max"]) < GENEROUS, "{truth}");
     assert_eq!(server.requests(), 3, "the truth's request counts too");
+    // DELETE answers the same figures and starts a new record (a warm-up left out).
+    client.send(b"DELETE /mock/truth HTTP/1.1\r\nHost: h\r\n\r\n");
+    let taken: Value = serde_json::from_str(&client.response(false).chunks[0].0).unwrap();
+    assert_eq!(taken, truth);
+    client.send(&post("/v1/chat/completions", body));
+    client.response(false);
+    let after = self::truth(&server);
+    assert_eq!((after["streams"].as_u64(), after["itl_ms"]["count"].as_u64()), (Some(1), Some(2)), "{after}");
+}
+
+/// The server's truth, read on a connection of its own.
+fn truth(server: &Server) -> Value {
+    let mut client = Client::connect(server);
+    client.send(b"GET /mock/truth HTTP/1.1\r\nHost: h\r\n\r\n");
+    serde_json::from_str(&client.response(false).chunks[0].0).unwrap()
+}
+
+/// Many streams at once on one server thread (one pacer writes them all):
+/// each gets all its events, none early, and the truth counts every
+/// stream and every gap exactly once.
+#[test]
+fn many_streams_at_once_each_get_every_event_on_time_and_the_truth_counts_them_all() {
+    const CONNECTIONS: usize = 64;
+    const ROUNDS: usize = 3;
+    let server = start();
+    let body = r#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#;
+    std::thread::scope(|scope| {
+        for _ in 0..CONNECTIONS {
+            scope.spawn(|| {
+                let mut client = Client::connect(&server);
+                for _ in 0..ROUNDS {
+                    let sent = client.send(&post("/v1/chat/completions", body));
+                    let response = client.response(false);
+                    assert_stream_head(&response.head);
+                    let events = parse_events(&response);
+                    // ceil(7/3) = 3 content events, the finish, the usage.
+                    assert_eq!(events.len(), 5);
+                    assert_on_time(&events[..3], sent);
+                    assert_eq!(events[4].0["usage"]["completion_tokens"], 7);
+                }
+            });
+        }
+    });
+    let truth = truth(&server);
+    let streams = (CONNECTIONS * ROUNDS) as u64;
+    assert_eq!((truth["streams"].as_u64(), truth["itl_ms"]["count"].as_u64()), (Some(streams), Some(2 * streams)));
+    assert!(truth["ttft_ms"]["min"].as_f64().unwrap() >= TTFT.as_secs_f64() * 1e3, "{truth}");
+    assert_eq!(server.requests(), streams + 1);
+}
+
+/// Events larger than a socket's buffers, to a client that does not read
+/// for a while: the rest of each is written when there is room, every
+/// byte arrives in order, and the truth still counts each event once.
+#[test]
+fn a_client_that_reads_late_gets_every_byte_and_the_truth_counts_each_event_once() {
+    // 1 MB of "tok " per event, 4 MB in all: more than the kernel's largest
+    // send buffer (which reaches megabytes at once on loopback's 64 KB MSS).
+    const PER_EVENT: u32 = 250_000;
+    let llm = LlmOptions { ttft: TTFT, itl: ITL, tokens: 4 * PER_EVENT, tokens_per_event: PER_EVENT };
+    let server = start_with(llm);
+    let mut client = Client::connect_with_small_window(&server);
+    let body = r#"{"prompt":"p","stream":true}"#;
+    for _ in 0..2 {
+        client.send(&post("/v1/completions", body));
+        std::thread::sleep(TTFT + 4 * ITL);
+        let events = parse_events(&client.response(false));
+        assert_eq!(events.len(), 5, "four content events and the finish");
+        for (event, _) in &events[..4] {
+            assert_eq!(event["choices"][0]["text"].as_str().map(str::len), Some(4 * PER_EVENT as usize));
+        }
+    }
+    let truth = truth(&server);
+    assert_eq!((truth["streams"].as_u64(), truth["itl_ms"]["count"].as_u64()), (Some(2), Some(6)), "{truth}");
+    assert!(truth["ttft_ms"]["min"].as_f64().unwrap() >= TTFT.as_secs_f64() * 1e3, "{truth}");
 }

@@ -165,8 +165,15 @@ impl Server {
             let thread = std::thread::Builder::new().name(format!("vastar-server-{i}")).spawn(move || {
                 runtime.block_on(async move {
                     let Ok(listener) = TcpListener::from_std(listener) else { return };
+                    let serving = async {
+                        if shared.llm.is_some() {
+                            llm::serve(listener, shared).await;
+                        } else {
+                            accept_loop(listener, shared, None).await;
+                        }
+                    };
                     tokio::select! {
-                        _ = accept_loop(listener, shared) => {}
+                        _ = serving => {}
                         _ = stop.notified() => {}
                     }
                 });
@@ -220,7 +227,9 @@ fn alpn(config: &Arc<rustls::ServerConfig>, http2: bool) -> Arc<rustls::ServerCo
     Arc::new(config)
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+/// Accepts connections and serves each in its own task; those of the mock
+/// LLM hand their streams to `pacer`, this thread's, if it has one.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, pacer: Option<llm::Inbox>) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
@@ -232,7 +241,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                     },
                 };
                 if shared.llm.is_some() {
-                    tokio::spawn(llm::serve_connection(stream, transport, shared.clone()));
+                    tokio::spawn(llm::serve_connection(stream, transport, shared.clone(), pacer.clone()));
                 } else if shared.h2.is_some() {
                     tokio::spawn(h2::serve_connection(stream, transport, shared.clone()));
                 } else {

@@ -8,14 +8,21 @@
 //! inter-token latency can be checked against what was really sent, and
 //! an LLM gateway or proxy can be load-tested without a GPU behind it.
 //! What it really sent (timers fire late on a busy machine) is kept in
-//! [`truth`] and answered at `GET /mock/truth`.
+//! [`truth`] and answered at `GET /mock/truth` (`DELETE` also starts a
+//! new record, to leave a warm-up out).
 //!
 //! It has its own connection loop, apart from the plain server's: it parses
 //! JSON bodies and waits on timers, which the plain server's hot path
-//! (one pre-built answer per request) must not pay for. One task per
-//! connection, tokio's timers, and pre-built events keep a stream cheap.
+//! (one pre-built answer per request) must not pay for. A task per
+//! connection reads its requests; the events of all the streams of a
+//! server thread are written by that thread's [`pacer`] (one queue of
+//! deadlines, one timer, a nonblocking write per event, pre-built events),
+//! except over TLS, where each connection's task writes its own.
 
+mod alarm;
+mod deadlines;
 mod events;
+mod pacer;
 mod request;
 #[cfg(test)]
 mod tests;
@@ -24,14 +31,17 @@ mod truth;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::sleep_until;
 
 use super::Shared;
 use super::transport::Transport;
 use events::{Endpoint, Prebuilt, STREAM_HEAD, Schedule, Usage, closing_events, error_answer, whole_answer};
+pub(super) use pacer::Inbox;
+use pacer::{Handback, Paced};
 pub use request::MAX_TOKENS;
 use request::{MAX_BODY_BYTES, Received, Refusal, read_ask, take_request};
 
@@ -74,9 +84,30 @@ impl Mock {
     }
 }
 
+/// Serves the mock on one server thread: its connections, and a pacer that
+/// writes their streams' events (without one, if it cannot have its
+/// alarm, each connection's task writes its own).
+pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    match pacer::pacer(shared.clone()) {
+        Some((inbox, pacer)) => {
+            tokio::select! {
+                () = super::accept_loop(listener, shared, Some(inbox)) => {}
+                () = pacer.run() => {}
+            }
+        }
+        None => super::accept_loop(listener, shared, None).await,
+    }
+}
+
 /// One connection: requests in order (pipelined ones wait their turn),
-/// each answered when its schedule says.
-pub(super) async fn serve_connection(mut stream: TcpStream, mut transport: Transport, shared: Arc<Shared>) {
+/// each answered when its schedule says: by the thread's pacer over plain
+/// TCP, by this task over TLS (its sessions are not shared with the pacer).
+pub(super) async fn serve_connection(
+    mut stream: TcpStream,
+    mut transport: Transport,
+    shared: Arc<Shared>,
+    pacer: Option<Inbox>,
+) {
     let Some(mock) = &shared.llm else { return };
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
@@ -96,8 +127,25 @@ pub(super) async fn serve_connection(mut stream: TcpStream, mut transport: Trans
         let body_complete = Instant::now();
         buf.drain(..used);
         let mut replier = Replier { stream: &mut stream, transport: &mut transport, requests: &shared.requests };
-        if answer(&mut replier, mock, &received, body_complete).await.is_err() {
-            return;
+        let streaming = match answer(&mut replier, mock, &received, body_complete).await {
+            Ok(streaming) => streaming,
+            Err(_) => return,
+        };
+        if let Some(streaming) = streaming {
+            stream = match (&transport, &pacer) {
+                (Transport::Plain, Some(inbox)) => match paced(stream, inbox, mock, streaming).await {
+                    Some(stream) => stream,
+                    None => return,
+                },
+                _ => {
+                    let mut replier =
+                        Replier { stream: &mut stream, transport: &mut transport, requests: &shared.requests };
+                    if stream_in_task(&mut replier, mock, streaming).await.is_err() {
+                        return;
+                    }
+                    stream
+                }
+            };
         }
         if received.close {
             transport.close(&mut stream).await;
@@ -138,40 +186,92 @@ impl Replier<'_> {
     }
 }
 
-/// Writes the answer to one request, each part when it is due.
-async fn answer(out: &mut Replier<'_>, mock: &Mock, received: &Received, body_complete: Instant) -> io::Result<()> {
-    if (received.method.as_slice(), received.target.as_slice()) == (b"GET", TRUTH_PATH) {
-        return out.finish(&json_answer(&mock.truth.document().to_string(), received.close)).await;
+/// A streaming answer whose head is written: its events are owed.
+struct Streaming {
+    endpoint: Endpoint,
+    tokens: u32,
+    /// The usage chunk, when asked for.
+    usage: Option<Usage>,
+    body_complete: Instant,
+}
+
+/// Writes the answer to one request, when it is due; of a streaming
+/// answer, only the head, and returns what its events need.
+async fn answer(
+    out: &mut Replier<'_>,
+    mock: &Mock,
+    received: &Received,
+    body_complete: Instant,
+) -> io::Result<Option<Streaming>> {
+    if received.target == TRUTH_PATH && matches!(received.method.as_slice(), b"GET" | b"DELETE") {
+        // DELETE answers the same and starts a new record: a benchmark's
+        // truth then leaves out its warm-up, as the client's figures do.
+        let document = if received.method == b"GET" { mock.truth.document() } else { mock.truth.take() };
+        out.finish(&json_answer(&document.to_string(), received.close)).await?;
+        return Ok(None);
     }
     let Some(endpoint) = Endpoint::of(&received.method, &received.target) else {
         let (method, target) = (String::from_utf8_lossy(&received.method), String::from_utf8_lossy(&received.target));
         let target: String = target.chars().take(200).collect();
         let message = format!(
             "no such endpoint: {method} {target}; the mock serves POST /v1/chat/completions and POST /v1/completions \
-             (and GET /mock/truth)"
+             (and GET or DELETE /mock/truth)"
         );
         let head_only = received.method == b"HEAD";
-        return out.finish(&error_answer("404 Not Found", &message, head_only, received.close)).await;
+        out.finish(&error_answer("404 Not Found", &message, head_only, received.close)).await?;
+        return Ok(None);
     };
     let ask = match read_ask(&received.body, mock.default_tokens) {
         Ok(ask) => ask,
         Err(message) => {
-            return out.finish(&error_answer("400 Bad Request", &message, false, received.close)).await;
+            out.finish(&error_answer("400 Bad Request", &message, false, received.close)).await?;
+            return Ok(None);
         }
     };
     let usage = Usage::for_body(received.body.len(), ask.tokens);
     if !ask.stream {
-        sleep_until(at(body_complete, mock.schedule.whole_due(ask.tokens))).await;
-        return out.finish(&whole_answer(endpoint, usage)).await;
+        sleep_until(at(body_complete, mock.schedule.whole_due(ask.tokens)).into()).await;
+        out.finish(&whole_answer(endpoint, usage)).await?;
+        return Ok(None);
     }
     out.write(STREAM_HEAD).await?;
+    let usage = ask.include_usage.then_some(usage);
+    Ok(Some(Streaming { endpoint, tokens: ask.tokens, usage, body_complete }))
+}
+
+/// Hands a stream to the thread's pacer, and writes for it what a full
+/// socket buffer held up; the connection back when all is written, `None`
+/// if the peer is gone.
+async fn paced(stream: TcpStream, pacer: &Inbox, mock: &Mock, streaming: Streaming) -> Option<TcpStream> {
+    let Streaming { endpoint, tokens, usage, body_complete } = streaming;
+    let mut paced = Paced::new(stream, endpoint, tokens, usage, body_complete);
+    loop {
+        match pacer.pace(paced).await {
+            Handback::Done(stream) => return Some(stream),
+            Handback::Failed => return None,
+            Handback::Blocked(mut held, rest) => {
+                held.socket().write_all(&rest).await.ok()?;
+                mock.truth.record(&[held.wrote(Instant::now())]);
+                if held.finished(&mock.schedule) {
+                    return Some(held.into_socket());
+                }
+                paced = held;
+            }
+        }
+    }
+}
+
+/// Writes a stream's events from the connection's own task, each when it
+/// is due on tokio's timer (over TLS, or without a pacer).
+async fn stream_in_task(out: &mut Replier<'_>, mock: &Mock, streaming: Streaming) -> io::Result<()> {
+    let Streaming { endpoint, tokens: asked, usage, body_complete } = streaming;
     let mut scratch = Vec::new();
     let mut last = Vec::new();
-    let events = mock.schedule.events(ask.tokens);
+    let events = mock.schedule.events(asked);
     let mut written = None;
     for i in 0..events {
-        sleep_until(at(body_complete, mock.schedule.due(i))).await;
-        let tokens = mock.schedule.tokens_in(i, ask.tokens);
+        sleep_until(at(body_complete, mock.schedule.due(i)).into()).await;
+        let tokens = mock.schedule.tokens_in(i, asked);
         let event = mock.prebuilt.content(endpoint, i == 0, tokens, &mut scratch);
         if i + 1 < events {
             out.write(event).await?;
@@ -181,7 +281,7 @@ async fn answer(out: &mut Replier<'_>, mock: &Mock, received: &Received, body_co
         }
     }
     // The last content event and what closes the stream, in one write.
-    last.extend_from_slice(&closing_events(endpoint, ask.include_usage.then_some(usage)));
+    last.extend_from_slice(&closing_events(endpoint, usage));
     out.finish(&last).await?;
     record_truth(&mock.truth, body_complete, written);
     Ok(())
