@@ -2,14 +2,14 @@
 //!
 //! The binary is a thin shell over [`run`]; everything else lives here so it
 //! can be tested. Layers, with dependencies pointing one way:
-//! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`], [`tls`]};
+//! [`cli`] → [`config`]; [`run`] → [`engine`] → {[`http`], [`stats`], [`tls`], [`sock`]};
 //! [`summary`] derives one model of a run from [`stats`], which [`report`]
 //! (text) and [`result`] (JSON) render. [`cpu_busy`] measures how busy the CPUs were, for
 //! the report's self-diagnosis. [`server`] is the built-in benchmark target
 //! (over TCP or [`tls`]; its mock LLM keeps its own record in [`stats`]'
-//! histograms), so [`server`] → {[`http`], [`stats`], [`tls`]}. [`search`] decides the steps of `--find-max`,
-//! which [`run`] runs. [`http`], [`stats`] and [`tls`] depend on nothing
-//! else in the crate.
+//! histograms), so [`server`] → {[`http`], [`stats`], [`tls`], [`sock`]}. [`search`] decides the steps of `--find-max`,
+//! which [`run`] runs. [`http`], [`stats`], [`tls`] and [`sock`] (socket calls
+//! std lacks) depend on nothing else in the crate.
 
 pub mod cli;
 pub mod config;
@@ -25,6 +25,7 @@ pub mod run;
 pub mod search;
 pub mod server;
 pub mod signals;
+pub mod sock;
 pub mod stats;
 pub mod summary;
 pub mod term;

@@ -20,11 +20,9 @@ pub mod plan;
 pub mod policy;
 pub mod portable;
 pub mod requests;
-pub mod rx_stamp;
 pub mod schedule;
 pub mod shared;
 pub mod sim;
-pub mod sockopt;
 #[cfg(target_os = "linux")]
 pub mod uring;
 

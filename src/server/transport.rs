@@ -3,16 +3,24 @@
 //! [`super`] sees plaintext either way.
 
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use rustls::{HandshakeKind, ServerConfig, ServerConnection};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
+
+use crate::sock::stamp;
 
 /// Plaintext handed to the TLS session per flush, so that a large body is
 /// encrypted and written piecewise instead of buffered whole.
 const TLS_WRITE_PIECE: usize = 64 * 1024;
+
+/// Most bytes of one stamped read of a plain connection (requests to the
+/// mock LLM are small).
+const PLAIN_READ_BYTES: usize = 16 * 1024;
 
 /// Counts of the server's TLS handshakes.
 #[derive(Debug, Default)]
@@ -45,12 +53,31 @@ impl Transport {
     /// Appends received plaintext to `buf`; returns how much, 0 when the
     /// peer closed. The handshake happens on the way, transparently.
     pub async fn read(&mut self, stream: &mut TcpStream, buf: &mut Vec<u8>, counts: &TlsCounts) -> io::Result<usize> {
-        let Transport::Tls { conn, scratch, out, counted } = self else { return stream.read_buf(buf).await };
+        if let Transport::Plain = self {
+            return stream.read_buf(buf).await;
+        }
+        Ok(self.read_stamped(stream, buf, counts).await?.0)
+    }
+
+    /// [`Transport::read`], with when the kernel received the bytes last
+    /// read from the socket, if it stamps them ([`stamp::enable`]).
+    pub async fn read_stamped(
+        &mut self,
+        stream: &mut TcpStream,
+        buf: &mut Vec<u8>,
+        counts: &TlsCounts,
+    ) -> io::Result<(usize, Option<Instant>)> {
+        let Transport::Tls { conn, scratch, out, counted } = self else {
+            let mut piece = [0u8; PLAIN_READ_BYTES];
+            let (n, arrived) = read_socket(stream, &mut piece).await?;
+            buf.extend_from_slice(&piece[..n]);
+            return Ok((n, arrived));
+        };
         let before = buf.len();
         loop {
-            let n = stream.read(scratch).await?;
+            let (n, arrived) = read_socket(stream, scratch).await?;
             if n == 0 {
-                return Ok(0);
+                return Ok((0, None));
             }
             let mut input = &scratch[..n];
             let mut closed = false;
@@ -80,10 +107,10 @@ impl Transport {
             }
             flush(conn, stream, out).await?;
             if buf.len() > before {
-                return Ok(buf.len() - before);
+                return Ok((buf.len() - before, arrived));
             }
             if closed {
-                return Ok(0);
+                return Ok((0, None));
             }
         }
     }
@@ -108,6 +135,20 @@ impl Transport {
     }
 }
 
+/// Reads what `stream` holds into `dst` once it is readable, with the
+/// kernel's arrival stamp of those bytes if the socket asked for stamps.
+async fn read_socket(stream: &TcpStream, dst: &mut [u8]) -> io::Result<(usize, Option<Instant>)> {
+    let fd = stream.as_raw_fd();
+    loop {
+        stream.readable().await?;
+        match stream.try_io(Interest::READABLE, || stamp::recv_stamped(fd, dst)) {
+            Ok((n, arrived)) => return Ok((n, arrived.map(|a| a.instant().min(Instant::now())))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Writes every byte of ciphertext the session has queued.
 async fn flush(conn: &mut ServerConnection, stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
     while conn.wants_write() {
@@ -116,4 +157,40 @@ async fn flush(conn: &mut ServerConnection, stream: &mut TcpStream, out: &mut Ve
         stream.write_all(out).await?;
     }
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A request read late is known by when it arrived: plain or not, the
+    /// stamp is the kernel's, not the read's.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_late_read_knows_when_its_bytes_arrived() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        assert!(stamp::enable(server.as_raw_fd()));
+        let (mut transport, counts, mut buf) = (Transport::Plain, TlsCounts::default(), Vec::new());
+        // Stamping starts a moment after the machine's first socket asks for it.
+        let mut stamped = false;
+        for _ in 0..200 {
+            client.write_all(b"?").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            stamped = transport.read_stamped(&mut server, &mut buf, &counts).await.unwrap().1.is_some();
+            if stamped {
+                break;
+            }
+        }
+        assert!(stamped, "no receive stamp within a second");
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        buf.clear();
+        let (n, arrived) = transport.read_stamped(&mut server, &mut buf, &counts).await.unwrap();
+        assert_eq!(&buf[..n], b"GET / HTTP/1.1\r\n\r\n");
+        let age = Instant::now() - arrived.expect("a stamp");
+        assert!(age >= Duration::from_millis(29), "arrived {age:?} ago, sent 30 ms ago");
+    }
 }

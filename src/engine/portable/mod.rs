@@ -33,8 +33,8 @@ use super::lifecycle::{Backend, Job, Worker};
 use super::plan::Address;
 use super::policy::{Dialer, Next, Policy, SlotTiming};
 use super::requests::TlsTarget;
-use super::rx_stamp::{self, ArrivalStamp};
 use super::shared::Shared;
+use crate::sock::stamp::{self as rx_stamp, ArrivalStamp};
 use crate::stats::ErrorKind;
 use clock::Clock;
 
@@ -246,7 +246,7 @@ impl ConnectionDriver<'_> {
             return conn.handle_io_error(ErrorKind::Io, Instant::now(), requests);
         };
         if let Some(bytes) = conn.low_water_change() {
-            super::sockopt::set_receive_low_water(s.as_raw_fd(), bytes);
+            crate::sock::options::set_receive_low_water(s.as_raw_fd(), bytes);
         }
         if let Err(e) = s.readable().await {
             return conn.handle_io_error(classify(&e), Instant::now(), requests);

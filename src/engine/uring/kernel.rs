@@ -2,7 +2,7 @@
 //! the ring, the provided-buffer ring registered with it, the addresses and
 //! timeout that connects read, the request bytes that sends read, the
 //! receive buffers of single-shot mode, and the memory of timestamped
-//! receives (event streams, see [`crate::engine::rx_stamp`]). Operations are queued only through
+//! receives (event streams, see [`crate::sock::stamp`]). Operations are queued only through
 //! this type, so the memory an operation points to is always memory this
 //! type owns, and it is released only by the operation's final completion
 //! (keyed by `user_data`).
@@ -29,8 +29,8 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::bufring::BufRing;
 use crate::engine::plan::Address;
-use crate::engine::rx_stamp::{ArrivalStamp, StampedRead};
 use crate::http::Pool;
+use crate::sock::stamp::{ArrivalStamp, StampedRead};
 
 /// `IORING_ENTER_GETEVENTS` (linux/io_uring.h): run and post completions.
 const ENTER_GETEVENTS: u32 = 1;
@@ -203,7 +203,7 @@ impl Kernel {
 
     /// Arms a single receive on `fd` that brings the kernel's arrival stamp
     /// with the data (the socket must have asked for stamps, see
-    /// [`crate::engine::rx_stamp::enable`]), into memory lent to it until it
+    /// [`crate::sock::stamp::enable`]), into memory lent to it until it
     /// completes.
     pub fn recv_stamped(&mut self, fd: RawFd, ud: u64) {
         let mut read = self.spare_stamped.pop().unwrap_or_else(|| StampedRead::new(SINGLE_SHOT_BUFFER));

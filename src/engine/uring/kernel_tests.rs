@@ -7,8 +7,8 @@ use std::thread::sleep;
 use std::time::Instant;
 
 use super::*;
-use crate::engine::rx_stamp;
 use crate::http::{Pool, RequestSpec};
+use crate::sock::stamp as rx_stamp;
 
 fn kernel(provided: Option<(u16, u32, bool)>) -> Kernel {
     let spec = RequestSpec {

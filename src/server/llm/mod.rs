@@ -3,8 +3,10 @@
 //! `POST /v1/completions` that stream tokens on an exact schedule.
 //!
 //! It exists to be a known truth: the first content event is written
-//! `ttft` after the request's body was complete and the next ones `itl`
-//! apart, on absolute deadlines, so a client's time to first token and
+//! `ttft` after the request's body was complete (when its last bytes
+//! reached the machine, by the kernel's receive stamp where there is one,
+//! so a late wake-up of the mock is part of its answer's time) and the
+//! next ones `itl` apart, on absolute deadlines, so a client's time to first token and
 //! inter-token latency can be checked against what was really sent, and
 //! an LLM gateway or proxy can be load-tested without a GPU behind it.
 //! What it really sent (timers fire late on a busy machine) is kept in
@@ -110,13 +112,20 @@ pub(super) async fn serve_connection(
 ) {
     let Some(mock) = &shared.llm else { return };
     let _ = stream.set_nodelay(true);
+    // A request's clock starts when its last bytes reached the machine, not
+    // when this task got round to reading them.
+    crate::sock::stamp::enable(std::os::fd::AsRawFd::as_raw_fd(&stream));
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut arrived = None;
     loop {
         let (received, used) = match take_request(&buf) {
             Ok(Some(taken)) => taken,
-            Ok(None) => match transport.read(&mut stream, &mut buf, &shared.tls_counts).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => continue,
+            Ok(None) => match transport.read_stamped(&mut stream, &mut buf, &shared.tls_counts).await {
+                Ok((0, _)) | Err(_) => return,
+                Ok((_, stamp)) => {
+                    arrived = stamp;
+                    continue;
+                }
             },
             Err(refusal) => {
                 let _ = transport.write(&mut stream, &refused(refusal)).await;
@@ -124,7 +133,8 @@ pub(super) async fn serve_connection(
                 return;
             }
         };
-        let body_complete = Instant::now();
+        // A request pipelined behind this one starts when it is read.
+        let body_complete = arrived.take().unwrap_or_else(Instant::now);
         buf.drain(..used);
         let mut replier = Replier { stream: &mut stream, transport: &mut transport, requests: &shared.requests };
         let streaming = match answer(&mut replier, mock, &received, body_complete).await {

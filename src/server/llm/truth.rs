@@ -1,5 +1,6 @@
 //! What the mock really sent, as opposed to what it was asked to: for each
-//! stream, the time from its request's body to the write of its first
+//! stream, the time from its request's body (the arrival of its last bytes,
+//! by the kernel's stamp where there is one) to the write of its first
 //! content event (the server's TTFT) and the gaps between the writes of its
 //! content events (the server's ITL). Timers fire late on a busy machine,
 //! so a client's figures are compared with these, not with `--ttft` and

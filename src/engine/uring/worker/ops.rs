@@ -14,7 +14,7 @@ use super::{
     user_data,
 };
 use crate::engine::connection::Outgoing;
-use crate::engine::rx_stamp;
+use crate::sock::stamp as rx_stamp;
 
 impl RingWorker<'_> {
     /// Opens a socket and queues its connect to the address of the slot's attempt.
@@ -116,7 +116,7 @@ impl RingWorker<'_> {
         if slot.fd >= 0
             && let Some(bytes) = slot.conn.low_water_change()
         {
-            crate::engine::sockopt::set_receive_low_water(slot.fd, bytes);
+            crate::sock::options::set_receive_low_water(slot.fd, bytes);
         }
     }
 

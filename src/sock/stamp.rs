@@ -43,7 +43,7 @@ impl ArrivalStamp {
 /// it agreed (never, off Linux).
 #[cfg(target_os = "linux")]
 pub fn enable(fd: RawFd) -> bool {
-    super::sockopt::set_int_option(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+    super::options::set_int_option(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
 }
 
 /// Asks the kernel to stamp the arrival of the data of socket `fd`; whether
