@@ -25,6 +25,7 @@ pub mod schedule;
 pub mod shared;
 pub mod sim;
 pub mod sockopt;
+pub mod streams;
 #[cfg(target_os = "linux")]
 pub mod uring;
 

@@ -6,6 +6,8 @@
 #![allow(unsafe_code, reason = "SO_LINGER for the reset test server; CPU pinning")]
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};

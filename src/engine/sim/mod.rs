@@ -366,6 +366,7 @@ pub fn plan(connections: usize, until: Until) -> Plan {
         warmup: Duration::ZERO,
         goodput: None,
         arrivals: Default::default(),
+        h2_streams: None,
     }
 }
 
