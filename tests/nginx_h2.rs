@@ -11,7 +11,7 @@ mod common;
 use std::path::Path;
 
 use common::nginx::{Nginx, fixture};
-use common::{accounted, config, each_backend, run, statuses};
+use common::{accounted, config, each_backend, run_slow, statuses};
 
 const MIB: usize = 1 << 20;
 
@@ -65,7 +65,7 @@ fn counts_equal_nginx_log_over_h2c_and_h2() {
             let mut logged = 0;
             for (c, streams, n) in [("1", "1", 500), ("4", "10", 3000), ("2", "100", 2001)] {
                 let args = ["--http2", "--streams", streams, "-c", c, "-n", &n.to_string(), "--cacert", &ca];
-                let outcome = run(config(&args, &url(&nginx, tls, "/")), backend);
+                let outcome = run_slow(config(&args, &url(&nginx, tls, "/")), backend);
                 assert_eq!(accounted(&outcome), (n, 0, 0), "tls {tls}, -c {c} --streams {streams}");
                 logged += n as usize;
                 all_http2(&nginx, logged);
@@ -81,7 +81,7 @@ fn keepalive_requests_are_crossed_thousands_of_times_with_exact_counts() {
         for tls in [false, true] {
             let Some(nginx) = h2_nginx(&format!("h2-goaway-{tls}"), tls, 100) else { return };
             let args = ["--http2", "--streams", "10", "-c", "4", "-n", "20000", "--cacert", &ca];
-            let outcome = run(config(&args, &url(&nginx, tls, "/")), backend);
+            let outcome = run_slow(config(&args, &url(&nginx, tls, "/")), backend);
             assert_eq!(accounted(&outcome), (20_000, 0, 0), "tls {tls}: GOAWAY every 100 streams costs nothing");
             assert!(outcome.stats.connect.count >= 200, "{} connections", outcome.stats.connect.count);
             all_http2(&nginx, 20_000);
@@ -96,7 +96,7 @@ fn one_mebibyte_bodies_come_through_ten_streams_of_one_connection() {
         for tls in [false, true] {
             let Some(nginx) = h2_nginx(&format!("h2-big-{tls}"), tls, 100_000) else { return };
             let args = ["--http2", "--streams", "10", "-c", "1", "-n", "200", "--cacert", &ca];
-            let outcome = run(config(&args, &url(&nginx, tls, "/big.bin")), backend);
+            let outcome = run_slow(config(&args, &url(&nginx, tls, "/big.bin")), backend);
             assert_eq!(accounted(&outcome), (200, 0, 0), "tls {tls}");
             assert_eq!(statuses(&outcome), vec![(200, 200)]);
             assert_eq!(outcome.stats.body_bytes, 200 * MIB as u64, "every byte of every body");

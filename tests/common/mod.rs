@@ -238,6 +238,13 @@ pub fn run(config: Config, backend: &'static dyn Backend) -> Outcome {
     run_within(Duration::from_secs(20), config, backend)
 }
 
+/// Runs with a 90-second limit: for the heavier runs (thousands of
+/// connections, large bodies) that a debug build on a busy two-CPU machine
+/// (a busy loop on one CPU, other test binaries beside) slows down several times.
+pub fn run_slow(config: Config, backend: &'static dyn Backend) -> Outcome {
+    run_within(Duration::from_secs(90), config, backend)
+}
+
 /// Asserts the accounting identity and returns (responses, errors, aborted).
 pub fn accounted(outcome: &Outcome) -> (u64, u64, u64) {
     let s = &outcome.stats;
