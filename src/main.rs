@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match vastar::cli::Cli::try_parse() {
+    let args = vastar::config::protocol::hey_spellings(std::env::args_os());
+    let cli = match vastar::cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return vastar::cli::exit_on_parse_error(e),
     };

@@ -261,6 +261,7 @@ fn one_hour() -> ResultDoc {
         warmup: None,
         requests: None,
         goodput: None,
+        protocol: vastar::summary::Protocol::Http1,
     };
     let meta = Meta {
         command: vec!["vastar".into(), "-z".into(), "1h".into()],

@@ -1,116 +1,42 @@
 //! HTTPS against nginx, on every backend: a server vastar did not write,
 //! with OpenSSL on the other side. Counts are checked against nginx's own
 //! access log, which also records whether each TLS session was resumed.
-//! Needs the `nginx` binary; without it the tests say so and pass, unless
-//! `VASTAR_REQUIRE_NGINX` is set (CI sets it).
+//! Needs the `nginx` binary (see [`common::nginx`]).
 
 mod common;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
+use common::nginx::{Nginx, fixture};
 use common::{accounted, config, each_backend, run, statuses};
 
-/// An nginx serving HTTPS on a free loopback port, stopped when dropped.
-struct Nginx {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
+/// An nginx serving HTTPS on a free loopback port (see [`common::nginx`]).
+struct Https(Nginx);
 
-impl Nginx {
+impl Https {
     /// Starts nginx with the test CA's server certificate; with `client_ca`,
     /// it requires client certificates signed by that CA.
-    fn start(name: &str, client_ca: Option<&str>) -> Option<Nginx> {
-        let binary =
-            ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
-        let Some(binary) = binary else {
-            assert!(
-                std::env::var_os("VASTAR_REQUIRE_NGINX").is_none(),
-                "VASTAR_REQUIRE_NGINX is set but nginx is missing"
-            );
-            eprintln!("nginx is not installed; skipping (apt-get install nginx)");
-            return None;
-        };
-        let dir = std::env::temp_dir().join(format!("vastar-nginx-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        // A free port, taken back from the kernel just before nginx binds it;
-        // another process could win it in between, so a failed start is retried.
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            std::fs::write(dir.join("nginx.conf"), conf(&dir, port, client_ca)).unwrap();
-            let child = Command::new(binary)
-                .args(["-p", dir.to_str().unwrap(), "-c", "nginx.conf", "-e", "stderr"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("nginx starts");
-            let mut child = child;
-            if listening(&mut child, port) {
-                return Some(Nginx { child, port, dir });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("nginx did not start on any of 5 ports");
+    fn start(name: &str, client_ca: Option<&str>) -> Option<Https> {
+        Nginx::start(name, |_| {}, |dir, port| conf(dir, port, client_ca)).map(Https)
     }
 
     fn url(&self) -> String {
-        format!("https://localhost:{}/", self.port)
+        format!("https://localhost:{}/", self.0.port)
     }
 
     /// The access log's lines: one per request, "r" when the session was resumed.
     fn log(&self) -> Vec<String> {
-        // nginx writes each line as the request ends; give the last a moment.
-        std::thread::sleep(Duration::from_millis(100));
-        let text = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
-        text.lines().map(str::to_string).collect()
+        self.0.log()
     }
-}
-
-/// Waits until `child` accepts on `port`; false if it exits or takes too long.
-fn listening(child: &mut Child, port: u16) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/tls/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn conf(dir: &Path, port: u16, client_ca: Option<&str>) -> String {
-    let d = dir.display();
     let verify = match client_ca {
         Some(ca) => format!("ssl_client_certificate {ca}; ssl_verify_client on;"),
         None => String::new(),
     };
-    format!(
-        "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-    log_format reused '$ssl_session_reused $ssl_protocol';
-    access_log {d}/access.log reused;
-    client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
-    keepalive_requests 100000;
+    let http = format!(
+        "keepalive_requests 100000;
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {cert}; ssl_certificate_key {key};
@@ -118,19 +44,18 @@ http {{
         ssl_session_cache shared:tls:1m; ssl_session_tickets on;
         {verify}
         location / {{ return 200 'hello'; }}
-    }}
-}}
-",
+    }}",
         cert = fixture("server.pem"),
         key = fixture("server.key"),
-    )
+    );
+    common::nginx::conf(dir, "$ssl_session_reused $ssl_protocol", &http)
 }
 
 #[test]
 fn counts_match_nginx_with_and_without_keepalive() {
     let ca = fixture("ca.pem");
     each_backend(|backend| {
-        let Some(nginx) = Nginx::start("counts", None) else { return };
+        let Some(nginx) = Https::start("counts", None) else { return };
         let outcome = run(config(&["-n", "2000", "-c", "20", "--cacert", &ca], &nginx.url()), backend);
         assert_eq!(accounted(&outcome), (2000, 0, 0));
         assert_eq!(statuses(&outcome), vec![(200, 2000)]);
@@ -148,7 +73,7 @@ fn versions_and_resumption_against_nginx() {
     let ca = fixture("ca.pem");
     each_backend(|backend| {
         for (version, logged) in [("1.2", "TLSv1.2"), ("1.3", "TLSv1.3")] {
-            let Some(nginx) = Nginx::start(&format!("resume{version}"), None) else { return };
+            let Some(nginx) = Https::start(&format!("resume{version}"), None) else { return };
             let args = [
                 "-n",
                 "300",
@@ -183,7 +108,7 @@ fn nginx_requiring_a_client_certificate() {
     std::fs::write(&cert, made.cert_pem()).unwrap();
     std::fs::write(&key, made.key_pem()).unwrap();
     each_backend(|backend| {
-        let Some(nginx) = Nginx::start("mtls", Some(cert.to_str().unwrap())) else { return };
+        let Some(nginx) = Https::start("mtls", Some(cert.to_str().unwrap())) else { return };
         let with =
             ["-n", "100", "-c", "4", "--cacert", &ca, "--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()];
         assert_eq!(statuses(&run(config(&with, &nginx.url()), backend)), vec![(200, 100)]);

@@ -15,7 +15,7 @@ pub use commands::{DiffArgs, MergeArgs, PlotArgs, ServeArgs};
 #[command(
     name = "vastar",
     version,
-    about = "HTTP/1.1 load generator: fast, exact, hey-compatible flags",
+    about = "HTTP/1.1 and HTTP/2 load generator: fast, exact, hey-compatible flags",
     after_help = "Examples:\n  vastar -n 10000 -c 100 http://127.0.0.1:8080/\n  vastar -z 30s -c 500 http://127.0.0.1:8080/api\n  vastar --demo -z 5s   (benchmarks a built-in server; no setup needed)",
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
@@ -137,6 +137,15 @@ pub struct BenchArgs {
     /// Open a new connection for every request.
     #[arg(long)]
     pub disable_keepalive: bool,
+    /// Speak HTTP/2: h2 by ALPN on https://, h2c with prior knowledge on
+    /// http:// (hey's -h2 is accepted too). 3xx answers are not followed.
+    #[arg(long)]
+    pub http2: bool,
+    /// --http2: most concurrent streams on each connection (h2load's -m;
+    /// default 1, so that -c keeps its meaning). The server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS may allow fewer.
+    #[arg(long, value_name = "N")]
+    pub streams: Option<String>,
     /// Do not send Accept-Encoding: gzip.
     #[arg(long)]
     pub disable_compression: bool,
@@ -319,6 +328,7 @@ impl BenchArgs {
                 (_, true) => Some(config::Family::V6),
                 _ => None,
             },
+            protocol: config::protocol::ProtocolFlags { http2: self.http2, streams: self.streams.as_deref() },
         })
     }
 }

@@ -63,6 +63,8 @@ pub struct Flags<'a> {
     pub unix_socket: Option<&'a Path>,
     /// `-4`, `-6`.
     pub family: Option<super::Family>,
+    /// `--http2`, `--streams`.
+    pub protocol: super::protocol::ProtocolFlags<'a>,
 }
 
 /// Validates every flag and builds the run's config.
@@ -75,6 +77,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         (Some(stages), None) => stages.most(),
         (None, given) => connections(given.unwrap_or(DEFAULT_CONNECTIONS))?,
     };
+    let http2 = super::protocol::http2(&flags.protocol, flags.keepalive)?;
     let timeout = limit("-t", flags.timeout)?;
     let connect_timeout = limit("--connect-timeout", flags.connect_timeout)?;
     let body = match (flags.body, flags.body_file) {
@@ -127,7 +130,8 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         timeout,
         connect_timeout,
         keepalive: flags.keepalive,
-        follow_redirects: flags.follow_redirects,
+        // Over HTTP/2 a 3xx is counted as it is (the machine follows none).
+        follow_redirects: flags.follow_redirects && http2.is_none(),
         backend: BackendChoice::parse(flags.backend)?,
         output: Output::parse("-o", flags.output, true)?,
         start_at: flags.start_at.map(parse_start_at).transpose()?,
@@ -137,6 +141,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         connect_to: requests.connect_to,
         family: flags.family,
         unix_socket: flags.unix_socket.map(unix_socket).transpose()?,
+        http2,
     })
 }
 

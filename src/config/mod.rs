@@ -6,6 +6,7 @@
 
 pub mod flags;
 pub mod goodput;
+pub mod protocol;
 pub mod requests;
 pub mod shape;
 pub mod targets;
@@ -170,6 +171,8 @@ pub struct Config {
     pub family: Option<Family>,
     /// `--unix-socket`: connect to this socket instead of any host.
     pub unix_socket: Option<std::path::PathBuf>,
+    /// `--http2` (and `--streams`): the run speaks HTTP/2.
+    pub http2: Option<protocol::Http2>,
 }
 
 /// Input that cannot be used, with a message that says how to fix it.

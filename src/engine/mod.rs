@@ -23,6 +23,7 @@ pub mod requests;
 pub mod schedule;
 pub mod shared;
 pub mod sim;
+pub mod streams;
 #[cfg(target_os = "linux")]
 pub mod uring;
 

@@ -74,6 +74,9 @@ pub struct Plan {
     pub goodput: Option<crate::stats::Goodput>,
     /// `--arrivals`, `--burstiness`: how the open model's gaps are drawn.
     pub arrivals: super::arrivals::Arrivals,
+    /// `--http2`: the run speaks HTTP/2 with at most this many streams in
+    /// flight on each connection (`--streams`); `None` = HTTP/1.1.
+    pub h2_streams: Option<usize>,
 }
 
 impl Plan {

@@ -321,9 +321,14 @@ impl<'a> Policy<'a> {
             self.stats.tls.record(handshake);
             self.shared.trust.verified();
         }
-        if let Some(kind) = error.filter(|kind| kind.is_tls_verification())
-            && self.shared.trust.refused(kind)
-        {
+        // A server that did not agree to h2 will not begin to: the run stops
+        // whatever handshakes succeeded before.
+        let stop = match error {
+            Some(ErrorKind::H2NotNegotiated) => self.shared.trust.refused_always(ErrorKind::H2NotNegotiated),
+            Some(kind) => kind.is_tls_verification() && self.shared.trust.refused(kind),
+            None => false,
+        };
+        if stop {
             self.shared.tickets.stop();
             self.shared.abort.fire();
         }

@@ -198,6 +198,13 @@ impl Trust {
         true
     }
 
+    /// A handshake failed with `kind`, which stops the run whatever
+    /// succeeded before (the server did not agree to HTTP/2): always true.
+    pub fn refused_always(&self, kind: ErrorKind) -> bool {
+        let _ = self.refused.set(kind);
+        true
+    }
+
     /// Why the run was stopped, if it was.
     pub fn stopped(&self) -> Option<ErrorKind> {
         self.refused.get().copied()
@@ -226,6 +233,8 @@ pub struct Shared {
     pub timeline: Mutex<Timeline>,
     /// Worker threads in the run.
     pub workers: usize,
+    /// `--http2`: the requests' header blocks, encoded once for every worker.
+    pub h2: Option<std::sync::Arc<super::connection::H2Requests>>,
 }
 
 impl Shared {
@@ -240,6 +249,7 @@ impl Shared {
             preconnect_parallel: (MAX_PARALLEL_CONNECTS / workers.max(1)).max(1),
             timeline: Mutex::new(Timeline::new(plan.interval)),
             workers,
+            h2: plan.h2_streams.map(|_| std::sync::Arc::new(super::connection::H2Requests::new(&plan.requests))),
             plan,
         }
     }

@@ -308,6 +308,10 @@ pub fn runs(runs: &[Run]) -> String {
             "backend",
             escape(&format!("{}; {} workers, {} connections", doc.run.backend, doc.run.workers, doc.run.connections)),
         );
+        if doc.run.protocol != crate::summary::Protocol::Http1.name() {
+            let protocol = crate::summary::Protocol::from_name(&doc.run.protocol, doc.run.streams_per_connection);
+            row("protocol", escape(&protocol.map_or_else(|| doc.run.protocol.clone(), |p| p.describe())));
+        }
         if let Some(m) = &doc.machine {
             row(
                 "machine",

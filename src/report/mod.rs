@@ -114,6 +114,9 @@ fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Resul
         "  Backend:      {}, {} worker{plural} x {} connections",
         info.backend, info.workers, info.connections
     )?;
+    if info.protocol != crate::summary::Protocol::Http1 {
+        writeln!(out, "  Protocol:     {}", info.protocol.describe())?;
+    }
     if let Some(requests) = &info.requests {
         targets::requests_line(out, requests)?;
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::{Meta, Part, ResultDoc, Target};
 use crate::stats::{Timeline, WorkerStats};
-use crate::summary::{GeneratorCpu, Rate, RunInfo};
+use crate::summary::{GeneratorCpu, Protocol, Rate, RunInfo};
 use crate::wallclock;
 
 const OVERFLOW: &str = "the results' totals do not fit in 64 bits; are the files corrupt?";
@@ -118,6 +118,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
     let windows = union(docs.iter().flat_map(measured_windows).collect());
     let elapsed_ns = windows.iter().try_fold(0u64, |sum, w| sum.checked_add(w[1] - w[0])).ok_or(OVERFLOW)?;
     let infos: Vec<RunInfo> = docs.iter().map(ResultDoc::run_info).collect();
+    let protocol = merged_protocol(&infos)?;
     let mut backends: Vec<&str> = Vec::new();
     for info in &infos {
         if !backends.contains(&info.backend.as_str()) {
@@ -146,6 +147,7 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         warmup: infos.iter().filter_map(|i| i.warmup).max(),
         requests: infos.iter().find_map(|i| i.requests.clone()).filter(|_| same_targets),
         goodput: infos.iter().find_map(|i| i.goodput).filter(|_| same_goodput),
+        protocol,
     };
     let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
     let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);
@@ -181,6 +183,25 @@ fn timeline(docs: &[ResultDoc], start_unix_ns: u64) -> Result<Option<Timeline>, 
         merged.merge(&part, offset).map_err(|e| format!("result {} cannot be merged: {e}", i + 1))?;
     }
     Ok(merged)
+}
+
+/// The protocol of results to merge: they must all have spoken the same
+/// one (HTTP/1.1 and HTTP/2 figures do not add up to one run's); over
+/// HTTP/2 the streams per connection are kept when all runs used the same.
+fn merged_protocol(infos: &[RunInfo]) -> Result<Protocol, String> {
+    let first = infos.first().map(|i| i.protocol).unwrap_or_default();
+    if let Some(other) = infos.iter().map(|i| i.protocol).find(|p| p.name() != first.name()) {
+        return Err(format!(
+            "the results spoke different protocols ({} and {}); merge runs of one protocol",
+            first.name(),
+            other.name()
+        ));
+    }
+    Ok(match first {
+        Protocol::Http2 { streams } if infos.iter().all(|i| i.protocol == first) => Protocol::Http2 { streams },
+        Protocol::Http2 { .. } => Protocol::Http2 { streams: None },
+        Protocol::Http1 => Protocol::Http1,
+    })
 }
 
 #[cfg(test)]

@@ -148,6 +148,16 @@ pub struct Run {
     /// `--goodput`: the limits requests were judged by (absent without it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub goodput: Option<streaming::GoodputLimitsDoc>,
+    /// `HTTP/1.1` or `HTTP/2` (documents from before HTTP/2 were HTTP/1.1).
+    #[serde(default = "http1_name")]
+    pub protocol: String,
+    /// Over HTTP/2: the most streams in flight per connection (`--streams`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams_per_connection: Option<usize>,
+}
+
+fn http1_name() -> String {
+    crate::summary::Protocol::Http1.name().into()
 }
 
 /// The report's Summary section (derived; ignored when read back).
@@ -258,6 +268,11 @@ impl Run {
             }),
             warmup: info.warmup.map(|w| WarmupDoc::of(w, warmup)),
             requests: info.requests.as_ref().map(targets::RequestsDoc::of),
+            protocol: info.protocol.name().into(),
+            streams_per_connection: match info.protocol {
+                crate::summary::Protocol::Http2 { streams } => streams,
+                crate::summary::Protocol::Http1 => None,
+            },
             goodput: info.goodput.as_ref().map(streaming::GoodputLimitsDoc::of),
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::histogram::HistogramFormat;
 use super::{ResultDoc, SCHEMA, SCHEMA_VERSION, merged, targets};
 use crate::stats::{ErrorKind, Timeline, WorkerStats};
-use crate::summary::{GeneratorCpu, Rate, RunInfo};
+use crate::summary::{GeneratorCpu, Protocol, Rate, RunInfo};
 
 impl ResultDoc {
     /// The timeline this document holds, checked against its counts.
@@ -134,6 +134,7 @@ impl ResultDoc {
             warmup: r.warmup.and_then(|w| Duration::try_from_secs_f64(w.seconds).ok()),
             requests: r.requests.as_ref().map(targets::RequestsDoc::requests),
             goodput: r.goodput.and_then(|g| g.limits().ok()),
+            protocol: Protocol::from_name(&r.protocol, r.streams_per_connection).unwrap_or_default(),
         }
     }
 }

@@ -344,3 +344,32 @@ fn metric_names_this_vastar_does_not_know_are_ignored_and_bad_values_refused() {
     let err = ResultDoc::from_value(value).unwrap().stats().unwrap_err();
     assert!(err.contains("metric ttfb holds") && err.contains("more than the 300 responses"), "{err}");
 }
+
+#[test]
+fn the_protocol_round_trips_and_a_merge_keeps_it_or_refuses_a_mix() {
+    use crate::summary::Protocol;
+    let stats = stats_of(&latencies(100, 3));
+    let doc = |start_s, protocol| {
+        let info = RunInfo { protocol, ..info(1_000) };
+        ResultDoc::new(&Summary::new(&stats, &info), meta(start_s, "http://h/"))
+    };
+    let h2 = |streams| Protocol::Http2 { streams: Some(streams) };
+    let (a, b) = (doc(1_795_848_365, h2(10)), doc(1_795_848_366, h2(10)));
+    let back = ResultDoc::parse(&serde_json::to_string(&a).unwrap()).unwrap();
+    assert_eq!(back.run_info().protocol, h2(10));
+    assert_eq!(merge(&[a.clone(), b], false, vec![]).unwrap().run_info().protocol, h2(10));
+    let other = doc(1_795_848_366, h2(4));
+    assert_eq!(
+        merge(&[a.clone(), other], false, vec![]).unwrap().run_info().protocol,
+        Protocol::Http2 { streams: None }
+    );
+    let http1 = doc(1_795_848_366, Protocol::Http1);
+    for force in [false, true] {
+        let err = merge(&[a.clone(), http1.clone()], force, vec![]).unwrap_err();
+        assert!(err.contains("different protocols (HTTP/2 and HTTP/1.1)"), "{err}");
+    }
+    // Documents from before HTTP/2 have no protocol: HTTP/1.1.
+    let mut old: serde_json::Value = serde_json::to_value(&http1).unwrap();
+    old["run"].as_object_mut().unwrap().remove("protocol");
+    assert_eq!(ResultDoc::parse(&old.to_string()).unwrap().run_info().protocol, Protocol::Http1);
+}

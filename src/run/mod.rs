@@ -68,6 +68,10 @@ pub enum Error {
         url: String,
         why: String,
     },
+    /// `--http2` over TLS, and the server did not agree to h2 in ALPN.
+    NoH2 {
+        url: String,
+    },
 }
 
 impl Error {
@@ -108,6 +112,10 @@ impl fmt::Display for Error {
             Error::Input(why) => f.write_str(why),
             Error::Tls(why) => f.write_str(why),
             Error::Refused { url, why } => write!(f, "{url}: the first TLS handshakes failed, run stopped: {why}"),
+            Error::NoH2 { url } => write!(
+                f,
+                "{url}: the server did not agree to HTTP/2 (h2) in ALPN, run stopped; leave out --http2 to use HTTP/1.1"
+            ),
         }
     }
 }
@@ -149,7 +157,11 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         args
     };
     let (demo, trust) = if args.demo {
-        let (server, trust) = serve::demo_server(args.tls, llm)?;
+        if llm && args.http2 {
+            let why = "the built-in mock LLM speaks HTTP/1.1 only; leave out --http2 or --llm".to_string();
+            return Err(Error::Config(ConfigError::Invalid { flag: "--http2", why }));
+        }
+        let (server, trust) = serve::demo_server(args.tls, llm, args.http2)?;
         (Some(server), trust)
     } else {
         (None, None)
@@ -272,6 +284,10 @@ fn run_info(
         warmup: config.warmup,
         requests: requests_info(config),
         goodput: config.goodput,
+        protocol: match config.http2 {
+            Some(h2) => crate::summary::Protocol::Http2 { streams: Some(h2.streams) },
+            None => crate::summary::Protocol::Http1,
+        },
     }
 }
 
@@ -403,7 +419,11 @@ fn of_family(addrs: Vec<SocketAddr>, family: Option<crate::config::Family>) -> R
 fn tls_target(config: &Config) -> Result<Option<TlsTarget>, Error> {
     let Some(options) = &config.tls else { return Ok(None) };
     tls_cpu("https://")?;
-    let client = crate::tls::client_config(options).map_err(|e| Error::Tls(e.to_string()))?;
+    let mut client = crate::tls::client_config(options).map_err(|e| Error::Tls(e.to_string()))?;
+    if config.http2.is_some() {
+        // HTTP/2 over TLS is chosen by ALPN; a server that does not agree stops the run.
+        client = crate::tls::with_h2_alpn(&client);
+    }
     let server = ServerName::try_from(config.url.host.clone()).map_err(|_| {
         Error::Tls(format!(
             "{:?} cannot be used as a TLS server name; use a DNS name or an IP address",
@@ -428,6 +448,9 @@ fn tls_cpu(what: &str) -> Result<(), Error> {
 /// The early stop of a run whose first handshakes failed verification.
 fn refused(engine: &Engine, config: &Config) -> Result<(), Error> {
     let Some(kind) = engine.refused() else { return Ok(()) };
+    if kind == crate::stats::ErrorKind::H2NotNegotiated {
+        return Err(Error::NoH2 { url: config.url.display_without_credentials() });
+    }
     let why = engine::verification_failure(kind).map_or_else(|| kind.label().to_string(), |f| f.to_string());
     Err(Error::Refused { url: config.url.display_without_credentials(), why })
 }
@@ -460,6 +483,7 @@ pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
         warmup: config.warmup.unwrap_or_default(),
         goodput: config.goodput,
         arrivals: config.arrivals,
+        h2_streams: config.http2.map(|h2| h2.streams),
     })
 }
 

@@ -130,8 +130,8 @@ fn make_certificate() -> Result<SelfSigned, Error> {
 /// The server `--demo` benchmarks, on a free loopback port; with `tls`, over
 /// HTTPS with a fresh self-signed certificate, whose PEM is returned for
 /// the client to trust; with `llm`, the mock LLM with its defaults.
-pub(super) fn demo_server(tls: bool, llm: bool) -> Result<(Server, Option<String>), Error> {
-    let mut options = ServerOptions { llm: llm.then(LlmOptions::default), ..ServerOptions::default() };
+pub(super) fn demo_server(tls: bool, llm: bool, http2: bool) -> Result<(Server, Option<String>), Error> {
+    let mut options = ServerOptions { llm: llm.then(LlmOptions::default), http2, ..ServerOptions::default() };
     let mut trust = None;
     if tls {
         super::tls_cpu("--demo --tls")?;

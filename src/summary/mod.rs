@@ -45,6 +45,46 @@ pub struct RunInfo {
     pub requests: Option<Requests>,
     /// `--goodput`: the limits a good request stayed under.
     pub goodput: Option<crate::stats::Goodput>,
+    /// The HTTP version the run spoke.
+    pub protocol: Protocol,
+}
+
+/// The HTTP version a run spoke.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    #[default]
+    Http1,
+    /// `--http2`, with at most this many streams in flight per connection
+    /// (`--streams`; `None` for a merge of runs with different counts).
+    Http2 { streams: Option<usize> },
+}
+
+impl Protocol {
+    /// Its name in the report and the JSON document.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http1 => "HTTP/1.1",
+            Protocol::Http2 { .. } => "HTTP/2",
+        }
+    }
+
+    /// The protocol called `name`, with `streams` per connection over HTTP/2.
+    pub fn from_name(name: &str, streams: Option<usize>) -> Option<Protocol> {
+        match name {
+            "HTTP/1.1" => Some(Protocol::Http1),
+            "HTTP/2" => Some(Protocol::Http2 { streams }),
+            _ => None,
+        }
+    }
+
+    /// What the report says of it: `HTTP/2, 10 streams per connection`.
+    pub fn describe(self) -> String {
+        match self {
+            Protocol::Http2 { streams: Some(1) } => "HTTP/2, 1 stream per connection".into(),
+            Protocol::Http2 { streams: Some(n) } => format!("HTTP/2, {n} streams per connection"),
+            other => other.name().into(),
+        }
+    }
 }
 
 /// The runs of the unit tests.
@@ -67,6 +107,7 @@ impl RunInfo {
             warmup: None,
             requests: None,
             goodput: None,
+            protocol: Protocol::Http1,
         }
     }
 }

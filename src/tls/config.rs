@@ -109,12 +109,14 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigEr
     Ok(Arc::new(config))
 }
 
-/// The same configuration offering only `h2` in ALPN (`--http2` over
-/// `https://`): a server that does not agree ends the handshake without
-/// ALPN, and the connection reports it rather than fall back to HTTP/1.1.
+/// The same configuration offering `h2` first in ALPN (`--http2` over
+/// `https://`), then `http/1.1`: a server without HTTP/2 then answers with
+/// `http/1.1` (one offered only `h2` may end the handshake with an alert
+/// instead, which says less), and the connection reports that it did not
+/// agree rather than fall back to HTTP/1.1.
 pub fn with_h2_alpn(base: &Arc<ClientConfig>) -> Arc<ClientConfig> {
     let mut config = ClientConfig::clone(base);
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Arc::new(config)
 }
 

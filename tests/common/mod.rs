@@ -6,6 +6,8 @@
 #![allow(unsafe_code, reason = "SO_LINGER for the reset test server; CPU pinning")]
 #![allow(dead_code)]
 
+pub mod nginx;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -234,6 +236,13 @@ pub fn run_within(limit: Duration, config: Config, backend: &'static dyn Backend
 /// Runs with a 20-second limit.
 pub fn run(config: Config, backend: &'static dyn Backend) -> Outcome {
     run_within(Duration::from_secs(20), config, backend)
+}
+
+/// Runs with a 90-second limit: for the heavier runs (thousands of
+/// connections, large bodies) that a debug build on a busy two-CPU machine
+/// (a busy loop on one CPU, other test binaries beside) slows down several times.
+pub fn run_slow(config: Config, backend: &'static dyn Backend) -> Outcome {
+    run_within(Duration::from_secs(90), config, backend)
 }
 
 /// Asserts the accounting identity and returns (responses, errors, aborted).

@@ -11,6 +11,7 @@
 //! answer; waits for an instant use the worker's precise [`Clock`].
 
 mod clock;
+mod h2;
 
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
@@ -66,7 +67,8 @@ impl Backend for Portable {
             clock,
             tls: job.tls(),
         };
-        Ok(Box::new(PortableWorker { runtime, worker, connections: job.connections, slots: Vec::new() }))
+        let connections = job.connections;
+        Ok(Box::new(PortableWorker { runtime, worker, connections, slots: Vec::new(), h2_slots: Vec::new() }))
     }
 }
 
@@ -76,6 +78,8 @@ struct PortableWorker<'a> {
     worker: ConnectionDriver<'a>,
     connections: usize,
     slots: Vec<Slot>,
+    /// The same for a run over HTTP/2 (`--http2`).
+    h2_slots: Vec<h2::H2Slot>,
 }
 
 /// A slot's socket (if open) and its machine, which holds the TLS session.
@@ -87,14 +91,25 @@ impl<'a> Worker<'a> for PortableWorker<'a> {
     }
 
     fn preconnect(&mut self) {
+        if self.worker.shared.h2.is_some() {
+            self.h2_slots = self.runtime.block_on(self.worker.preconnect_h2_all(self.connections));
+            return;
+        }
         self.slots = self.runtime.block_on(self.worker.preconnect(self.connections));
     }
 
     fn work(&mut self) {
-        let mut slots = std::mem::take(&mut self.slots);
         let worker = &self.worker;
-        slots.resize_with(self.connections, || worker.new_connection());
-        self.runtime.block_on(self.worker.work(slots));
+        if worker.shared.h2.is_some() {
+            let mut slots = std::mem::take(&mut self.h2_slots);
+            slots.resize_with(self.connections, || worker.new_h2_slot());
+            let all = slots.into_iter().map(|mut slot| async move { worker.run_h2(&mut slot, false).await });
+            self.runtime.block_on(worker.work_all(all.collect()));
+        } else {
+            let mut slots = std::mem::take(&mut self.slots);
+            slots.resize_with(self.connections, || worker.new_connection());
+            self.runtime.block_on(worker.work_all(slots.into_iter().map(|c| worker.drive(c)).collect()));
+        }
         let spun = self.worker.clock.spun();
         self.worker.policy.get_mut().spun = spun;
     }
@@ -135,10 +150,10 @@ impl ConnectionDriver<'_> {
             .await
     }
 
-    /// Runs every connection until the plan ends, the deadline passes or the run is aborted.
-    async fn work(&self, slots: Vec<Slot>) {
+    /// Runs every connection's future until the plan ends, the deadline
+    /// passes or the run is aborted.
+    async fn work_all<F: Future<Output = ()>>(&self, mut connections: FuturesUnordered<F>) {
         let end = self.policy.borrow().end();
-        let mut connections: FuturesUnordered<_> = slots.into_iter().map(|c| self.drive(c)).collect();
         let all_done = async { while connections.next().await.is_some() {} };
         let deadline = async {
             match end {
@@ -152,6 +167,16 @@ impl ConnectionDriver<'_> {
             _ = self.shared.abort.wait() => {}
             _ = self.clock.drive() => {}
         }
+    }
+
+    /// Opens this worker's HTTP/2 connections, as [`Self::preconnect`] does.
+    async fn preconnect_h2_all(&self, count: usize) -> Vec<h2::H2Slot> {
+        let deadline = Instant::now() + self.shared.plan.preconnect_timeout;
+        futures_util::stream::iter(0..count)
+            .map(|_| self.preconnect_h2(deadline))
+            .buffer_unordered(self.shared.preconnect_parallel)
+            .collect()
+            .await
     }
 
     /// One connection slot: request after request, as the policy says.

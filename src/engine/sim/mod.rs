@@ -85,6 +85,9 @@ struct Sim<'a> {
 
 /// Runs `plan` (its `connections` slots as one worker) against `script`.
 pub fn run(plan: Plan, script: Script) -> SimOutcome {
+    // HTTP/2 runs on virtual time are the HTTP/2 machine's harness
+    // (connection/h2/harness.rs), which drives the backends' `Streams`.
+    assert!(plan.h2_streams.is_none(), "the HTTP/1.1 simulation runs HTTP/1.1 plans only");
     let connections = plan.connections;
     let shared = Shared::new(plan, 1);
     let origin = Instant::now();
@@ -366,6 +369,7 @@ pub fn plan(connections: usize, until: Until) -> Plan {
         warmup: Duration::ZERO,
         goodput: None,
         arrivals: Default::default(),
+        h2_streams: None,
     }
 }
 

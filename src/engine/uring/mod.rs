@@ -152,7 +152,11 @@ impl Backend for Uring {
     }
 
     fn prepare<'a>(&self, job: Job<'a>, policy: Policy<'a>) -> io::Result<Box<dyn Worker<'a> + 'a>> {
-        Ok(Box::new(worker::RingWorker::new(job, policy, self.features, self.buffer_bytes)?))
+        if job.shared.h2.is_some() {
+            let worker = worker::RingWorker::<worker::H2Machine>::new(job, policy, self.features, self.buffer_bytes)?;
+            return Ok(Box::new(worker));
+        }
+        Ok(Box::new(worker::RingWorker::<worker::H1Machine>::new(job, policy, self.features, self.buffer_bytes)?))
     }
 }
 

@@ -24,15 +24,19 @@ use bytes::Bytes;
 
 use super::kernel::{Cqe, Kernel, raw_addr};
 use super::{Features, build_ring, pin_to};
-use crate::engine::connection::{Connection, Event, Finished, Io, Opened};
+use crate::engine::connection::Io;
 use crate::engine::errno::classify_connect;
 use crate::engine::lifecycle::{Job, Worker};
-use crate::engine::policy::{Attempt, Dialer, Next, Policy, SlotTiming};
+use crate::engine::policy::{Attempt, Dialer, Policy};
 use crate::engine::schedule::SPIN_AHEAD;
 use crate::engine::shared::Shared;
 
 mod completions;
+mod machine;
 mod ops;
+
+use machine::Handled;
+pub(super) use machine::{H1Machine, H2Machine, RingMachine};
 
 /// Completions handled between two readings of the clock (see `reap`).
 const CLOCK_EVERY: usize = 32;
@@ -83,7 +87,7 @@ fn decode(user_data: u64) -> (u32, usize, u64) {
     ((user_data >> 32) as u32, ((user_data >> 8) & 0xff_ffff) as usize, user_data & 0xff)
 }
 
-impl SocketSlot {
+impl<M: RingMachine> SocketSlot<M> {
     /// A request, or the opening of a connection before the start, waits
     /// for this slot's socket.
     fn waiting(&self) -> bool {
@@ -92,10 +96,11 @@ impl SocketSlot {
 }
 
 /// One connection slot: the socket and its machine.
-struct SocketSlot {
+struct SocketSlot<M> {
     fd: RawFd,
     generation: u32,
-    conn: Connection,
+    /// The protocol machine, with the timing of what it carries.
+    conn: M,
     /// A tracked send is in flight on the socket.
     sending: bool,
     /// Bytes to send once it completes (TLS output queued meanwhile).
@@ -115,17 +120,15 @@ struct SocketSlot {
     connect_started: Instant,
     /// The connection attempt in progress (which address, how many tried).
     attempt: Attempt,
-    /// When the policy lets the slot start next.
-    timing: SlotTiming,
 }
 
-pub(super) struct RingWorker<'a> {
+pub(super) struct RingWorker<'a, M> {
     /// The ring and all memory handed to the kernel.
     kernel: Kernel,
     shared: &'a Shared,
     policy: Policy<'a>,
     dialer: Dialer,
-    slots: Vec<SocketSlot>,
+    slots: Vec<SocketSlot<M>>,
     /// Earliest deadline among the machines, when one must be checked.
     /// The machines keep their own deadlines; a sweep happens only when
     /// this is due.
@@ -141,7 +144,7 @@ pub(super) struct RingWorker<'a> {
     preconnecting: usize,
 }
 
-impl<'a> Worker<'a> for RingWorker<'a> {
+impl<'a, M: RingMachine> Worker<'a> for RingWorker<'a, M> {
     fn policy(&mut self) -> &mut Policy<'a> {
         &mut self.policy
     }
@@ -240,14 +243,14 @@ impl<'a> Worker<'a> for RingWorker<'a> {
     }
 }
 
-impl<'a> RingWorker<'a> {
+impl<'a, M: RingMachine> RingWorker<'a, M> {
     /// The worker for `job`, pinned to its CPU, with its ring and buffers.
     pub(super) fn new(
         job: Job<'a>,
         policy: Policy<'a>,
         features: Features,
         buffer_bytes: Option<usize>,
-    ) -> io::Result<RingWorker<'a>> {
+    ) -> io::Result<RingWorker<'a, M>> {
         let cpus = crate::cpu_busy::allowed_cpus();
         if !cpus.is_empty() {
             pin_to(cpus[job.index % cpus.len()]);
@@ -258,13 +261,11 @@ impl<'a> RingWorker<'a> {
         let addrs = plan.addrs.iter().map(raw_addr).collect::<io::Result<_>>()?;
         let kernel = Kernel::new(ring, provided, addrs, plan.connect_timeout, plan.requests.pool.clone())?;
         let now = Instant::now();
-        let tls = job.tls();
-        let limits = plan.limits();
         let slots = (0..job.connections)
             .map(|_| SocketSlot {
                 fd: -1,
                 generation: 0,
-                conn: Connection::new(tls.clone(), limits),
+                conn: M::for_job(&job),
                 sending: false,
                 unsent: None,
                 recv_armed: false,
@@ -275,7 +276,6 @@ impl<'a> RingWorker<'a> {
                 connecting: false,
                 connect_started: now,
                 attempt: Attempt::default(),
-                timing: SlotTiming::default(),
             })
             .collect();
         Ok(RingWorker {
@@ -356,18 +356,17 @@ impl<'a> RingWorker<'a> {
         }
     }
 
-    /// Starts the slot's next stream if the policy says so now.
+    /// Starts the slot's next request (or streams) if the policy says so now.
     fn begin_next(&mut self, idx: usize, now: Instant) -> bool {
-        let (intended, pick) = match self.policy.next(&mut self.slots[idx].timing, now) {
-            Next::Retire => return false,
-            Next::Wait(at) => {
-                self.wakeups.push(Reverse((at, idx)));
-                return false;
+        match self.slots[idx].conn.begin(&mut self.policy, now, &self.shared.plan.requests) {
+            Ok(started) => started,
+            Err(wake) => {
+                if let Some(at) = wake {
+                    self.wakeups.push(Reverse((at, idx)));
+                }
+                false
             }
-            Next::Start { intended, pick } => (intended, pick),
-        };
-        self.slots[idx].conn.start(pick, intended, now, &self.shared.plan.requests);
-        true
+        }
     }
 
     /// Carries out the machine's I/O and handles its events until it
@@ -395,14 +394,11 @@ impl<'a> RingWorker<'a> {
                 }
                 continue;
             }
-            match self.slots[idx].conn.poll_event() {
+            match self.slots[idx].conn.handle_event(&mut self.policy, now, requests) {
                 None => break,
-                Some(Event::Finished { finished, .. }) => self.finish(idx, &finished, now),
-                Some(Event::Opened(opened)) => self.opened(idx, &opened),
-                Some(Event::Sample { metric, values, at, .. }) => {
-                    self.policy.sampled(&self.slots[idx].timing, metric, &values, at);
-                }
-                Some(Event::Head { .. } | Event::Body { .. }) => {}
+                Some(Handled::Done) => {}
+                Some(Handled::Opened(ok)) => self.opened(idx, ok),
+                Some(Handled::Wake(at)) => self.wakeups.push(Reverse((at, idx))),
             }
         }
         if self.slots[idx].conn.wants_receive() {
@@ -414,20 +410,12 @@ impl<'a> RingWorker<'a> {
     }
 
     /// A connection opened before the start is ready (or failed, and was closed).
-    fn opened(&mut self, idx: usize, opened: &Opened) {
+    fn opened(&mut self, idx: usize, ok: bool) {
         self.preconnecting = self.preconnecting.saturating_sub(1);
-        self.policy.opened(opened);
-        if opened.result.is_ok() {
+        if ok {
             // Watch the idle connection: a close or stray bytes make it unusable.
             self.ensure_recv(idx);
         }
-    }
-
-    /// Records a finished request and starts the slot's next one.
-    fn finish(&mut self, idx: usize, finished: &Finished, now: Instant) {
-        let slot = &mut self.slots[idx];
-        self.policy.finish(&mut slot.timing, finished, slot.conn.backoff(), now);
-        self.begin_next(idx, now);
     }
 }
 

@@ -1,6 +1,6 @@
-//! The HTTP/2 machine on virtual time, driven as a backend will drive it:
-//! the run's [`Policy`] with one [`SlotTiming`] per stream, `--streams` of
-//! them per connection, against a scripted HTTP/2 server that reacts to
+//! The HTTP/2 machine on virtual time, driven as the backends drive it:
+//! the run's [`Policy`] through the backends' own [`Streams`] (one
+//! `SlotTiming` per stream, `--streams` of them per connection), against a scripted HTTP/2 server that reacts to
 //! each frame the client sends with timed steps. Time moves only from one
 //! event to the next, so every count and latency is exact.
 
@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::super::outgoing::Outgoing;
-use super::super::output::{Event, Io, StreamId};
+use super::super::output::{Event, Io};
 use super::{H2Connection, H2Requests};
 use crate::engine::plan::Plan;
-use crate::engine::policy::{Next, Policy, SlotTiming};
+use crate::engine::policy::Policy;
 use crate::engine::shared::Shared;
+use crate::engine::streams::Streams;
 use crate::http::h2::frame::{self, DEFAULT_MAX_FRAME_BYTES, ErrorCode, PREFACE, flag, kind, setting};
 use crate::http::h2::hpack::{Decoder, encode_field};
 use crate::http::h2::test_frames::{Sent, frames};
@@ -179,10 +180,9 @@ enum Due {
 /// One connection of the simulated worker and its streams' timings.
 struct Slot {
     conn: H2Connection,
-    timings: Vec<SlotTiming>,
-    /// Timings not carrying a stream.
-    free: Vec<usize>,
-    by_stream: HashMap<StreamId, usize>,
+    streams: Streams,
+    /// The policy's wake-up queued for the slot.
+    wake: Option<Instant>,
     socket: Option<u64>,
     timeout_armed: Option<Instant>,
 }
@@ -226,9 +226,8 @@ pub(super) fn run_with(plan: Plan, streams: usize, script: Script, unobserved: b
     let slots = (0..connections)
         .map(|_| Slot {
             conn: H2Connection::new(None, limits, Arc::clone(&blocks), streams).with_progress_events(),
-            timings: vec![SlotTiming::default(); streams],
-            free: (0..streams).rev().collect(),
-            by_stream: HashMap::new(),
+            streams: Streams::new(streams),
+            wake: None,
             socket: None,
             timeout_armed: None,
         })
@@ -347,6 +346,7 @@ impl Sim<'_> {
             }
             Due::Wake { slot } => {
                 self.wakes -= 1;
+                self.slots[slot].wake = None;
                 slot
             }
         };
@@ -356,27 +356,17 @@ impl Sim<'_> {
     /// Starts streams while the connection has room and the policy says
     /// so: whether one started.
     fn fill(&mut self, slot: usize) -> bool {
-        let now = self.now;
-        let mut started = false;
-        while self.begun && self.slots[slot].conn.can_start() {
-            let Some(&timing) = self.slots[slot].free.last() else { break };
-            match self.policy.next(&mut self.slots[slot].timings[timing], now) {
-                Next::Retire => break,
-                Next::Wait(at) => {
-                    self.wakes += 1;
-                    self.at(at, Due::Wake { slot });
-                    break;
-                }
-                Next::Start { intended, pick } => {
-                    let s = &mut self.slots[slot];
-                    s.free.pop();
-                    let id = s.conn.start(pick, intended, now);
-                    s.by_stream.insert(id, timing);
-                    started = true;
-                }
-            }
+        if !self.begun {
+            return false;
         }
-        started
+        let s = &mut self.slots[slot];
+        let filled = s.streams.fill(&mut self.policy, &mut s.conn, self.now);
+        if let Some(at) = filled.wake.filter(|&at| s.wake != Some(at)) {
+            s.wake = Some(at);
+            self.wakes += 1;
+            self.at(at, Due::Wake { slot });
+        }
+        filled.started > 0
     }
 
     /// Carries out the machine's I/O and handles its events, starting
@@ -406,22 +396,17 @@ impl Sim<'_> {
     }
 
     fn event(&mut self, slot: usize, event: Event) {
-        let now = self.now;
         let s = &mut self.slots[slot];
         match event {
-            Event::Finished { stream, finished } => {
-                let timing = s.by_stream.remove(&stream).expect("one end per started stream");
-                let backoff = s.conn.backoff();
-                self.policy.finish(&mut s.timings[timing], &finished, backoff, now);
-                s.free.push(timing);
-            }
-            Event::Opened(opened) => self.policy.opened(&opened),
-            Event::Sample { stream, metric, values, at } => {
-                let timing = s.by_stream[&stream];
-                self.policy.sampled(&s.timings[timing], metric, &values, at);
-            }
             Event::Head { stream, .. } | Event::Body { stream, .. } => {
-                assert!(s.by_stream.contains_key(&stream), "progress of a stream in flight");
+                assert!(s.streams.carries(stream), "progress of a stream in flight");
+            }
+            Event::Finished { stream, .. } => {
+                assert!(s.streams.carries(stream), "one end per started stream");
+                s.streams.event(&mut self.policy, &s.conn, event, self.now);
+            }
+            other => {
+                s.streams.event(&mut self.policy, &s.conn, other, self.now);
             }
         }
     }

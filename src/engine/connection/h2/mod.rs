@@ -314,9 +314,27 @@ impl H2Connection {
 
     /// Bytes arrived at `now`.
     pub fn handle_data(&mut self, data: &[u8], now: Instant) {
+        self.take_data(data, now, now);
+    }
+
+    /// Bytes read at `now` that the kernel stamped as having arrived at
+    /// `arrived` (see [`H2Connection::wants_arrival_stamps`]): the stamp
+    /// times the events they complete, kept between each stream's start
+    /// and `now`, whatever a clock step did to it.
+    pub fn handle_stamped_data(&mut self, data: &[u8], now: Instant, arrived: Instant) {
+        self.take_data(data, now, arrived.min(now));
+    }
+
+    /// Whether the backend should read this connection with the kernel's
+    /// receive timestamps: one of its streams reads an event stream.
+    pub fn wants_arrival_stamps(&self) -> bool {
+        self.table.reads_event_stream()
+    }
+
+    fn take_data(&mut self, data: &[u8], now: Instant, events_at: Instant) {
         match self.stage {
             Stage::Handshaking => self.handshake_data(data, now),
-            Stage::Open => self.read(data, now),
+            Stage::Open => self.read(data, now, events_at),
             Stage::Closed | Stage::Connecting => {}
         }
     }
@@ -341,15 +359,15 @@ impl H2Connection {
         }
         self.session_ready(now);
         if !early.is_empty() {
-            self.read_plain(&early, now);
+            self.read_plain(&early, now, now);
         }
     }
 
     /// Bytes of the open connection arrived.
-    fn read(&mut self, data: &[u8], now: Instant) {
-        let Some(layer) = self.tls_layer.as_mut() else { return self.read_plain(data, now) };
+    fn read(&mut self, data: &[u8], now: Instant, events_at: Instant) {
+        let Some(layer) = self.tls_layer.as_mut() else { return self.read_plain(data, now, events_at) };
         let (Some(session), table) = (self.session.as_mut(), &mut self.table) else { return };
-        let mut reading = Reading { table, now, lost_as: None };
+        let mut reading = Reading { table, now, events_at, lost_as: None };
         let received = layer.feed(data, &mut |plain| {
             if !plain.is_empty() {
                 // A connection error stays in the session; later bytes are refused.
@@ -364,10 +382,10 @@ impl H2Connection {
     }
 
     /// Plaintext of the open connection arrived.
-    fn read_plain(&mut self, data: &[u8], now: Instant) {
+    fn read_plain(&mut self, data: &[u8], now: Instant, events_at: Instant) {
         let (Some(session), table) = (self.session.as_mut(), &mut self.table) else { return };
         // A connection error stays in the session, which failed its streams.
-        let _ = session.feed(data, &mut Reading { table, now, lost_as: None });
+        let _ = session.feed(data, &mut Reading { table, now, events_at, lost_as: None });
         self.settle(now);
     }
 
@@ -505,7 +523,7 @@ impl H2Connection {
     /// again get a new connection.
     fn lost(&mut self, kind: Option<ErrorKind>, now: Instant) {
         if let Some(session) = self.session.as_mut() {
-            session.close(&mut Reading { table: &mut self.table, now, lost_as: kind });
+            session.close(&mut Reading { table: &mut self.table, now, events_at: now, lost_as: kind });
         }
         self.closed_then_reconnect(kind.unwrap_or(ErrorKind::ClosedBeforeResponse));
     }
@@ -528,6 +546,8 @@ impl H2Connection {
     }
 }
 
+#[cfg(test)]
+mod driver_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]

@@ -152,10 +152,13 @@ fn over_tls_h2_is_negotiated_by_alpn_and_carries_many_streams() {
 
 #[test]
 fn over_tls_a_server_that_does_not_agree_to_h2_is_named_not_used() {
-    let (target, server) = tls_pair(&[]);
-    let r = requests().with_tls(target.clone());
-    let client = H2Connection::new(Some(target), Limits::default(), Arc::new(H2Requests::new(&r)), 2);
-    let (results, answered, _) = exchange(client, 4, || server_end(None, Some(&server)));
-    assert_eq!(results, vec![Err(ErrorKind::H2NotNegotiated); 4]);
-    assert_eq!(answered, 0);
+    // No ALPN at all, and HTTP/1.1 only (chosen from the client's offer).
+    for alpn in [&[][..], &[&b"http/1.1"[..]][..]] {
+        let (target, server) = tls_pair(alpn);
+        let r = requests().with_tls(target.clone());
+        let client = H2Connection::new(Some(target), Limits::default(), Arc::new(H2Requests::new(&r)), 2);
+        let (results, answered, _) = exchange(client, 4, || server_end(None, Some(&server)));
+        assert_eq!(results, vec![Err(ErrorKind::H2NotNegotiated); 4], "{alpn:?}");
+        assert_eq!(answered, 0);
+    }
 }

@@ -34,7 +34,10 @@ pub(super) struct H2Stream {
     /// Its number in the run (which pool entry, which `{{seq}}`).
     pub(super) pick: u64,
     pub(super) target: u16,
+    /// Refusals in a row with no stream of the connection answered meanwhile.
     refusals: u8,
+    /// The table's `answered` at its last refusal.
+    answered_then: u64,
     /// Its request went out in a transmit whose send is not reported yet.
     pub(super) in_transmit: bool,
     status: Option<u16>,
@@ -43,7 +46,17 @@ pub(super) struct H2Stream {
 
 impl H2Stream {
     pub(super) fn new(timing: Stream, pick: u64, target: u16) -> H2Stream {
-        H2Stream { timing, wire: None, pick, target, refusals: 0, in_transmit: false, status: None, meter: None }
+        H2Stream {
+            timing,
+            wire: None,
+            pick,
+            target,
+            refusals: 0,
+            answered_then: 0,
+            in_transmit: false,
+            status: None,
+            meter: None,
+        }
     }
 
     /// Its request was written (or, `observed` false, handed to the
@@ -72,6 +85,9 @@ pub(super) struct StreamTable {
     usage_in_json: bool,
     /// Meters of ended streams, for the next ones (their buffers reused).
     spare: Vec<Meter>,
+    /// Streams answered so far: a server that answers some is not one that
+    /// refuses everything, so refusals start counting again after each.
+    answered: u64,
 }
 
 impl StreamTable {
@@ -84,6 +100,7 @@ impl StreamTable {
             progress_events: false,
             usage_in_json,
             spare: Vec::new(),
+            answered: 0,
         }
     }
 
@@ -109,6 +126,7 @@ impl StreamTable {
     /// complete body said.
     pub(super) fn end(&mut self, at: usize, result: Result<u16, ErrorKind>, now: Instant, body: Option<BodyFacts>) {
         let mut stream = self.streams.remove(at);
+        self.answered += u64::from(result.is_ok());
         if let Some(meter) = stream.meter.take() {
             self.spare.push(*meter);
         }
@@ -131,9 +149,14 @@ impl StreamTable {
     }
 
     /// The server did not process the stream at `at`: it goes again on
-    /// the next wire stream, unless it was refused too often.
+    /// the next wire stream, unless it was refused too often in a row
+    /// (with no stream answered in between: GOAWAYs of a server that
+    /// limits the streams per connection refuse streams forever).
     fn refused(&mut self, at: usize, now: Instant) {
         let stream = &mut self.streams[at];
+        if stream.answered_then != self.answered {
+            (stream.refusals, stream.answered_then) = (0, self.answered);
+        }
         if stream.refusals >= MAX_REFUSALS {
             return self.end(at, Err(ErrorKind::H2Refused), now, None);
         }
@@ -162,14 +185,21 @@ impl StreamTable {
         }
     }
 
-    /// Body bytes of the stream at `at`.
-    fn data(&mut self, at: usize, data: &[u8], now: Instant) {
+    /// Some stream reads an event stream (its events are best timed by
+    /// the kernel's receive stamps).
+    pub(super) fn reads_event_stream(&self) -> bool {
+        self.streams.iter().any(|s| s.meter.as_ref().is_some_and(|m| m.format() == BodyFormat::EventStream))
+    }
+
+    /// Body bytes of the stream at `at`, read at `now`; the events they
+    /// complete are timed `events_at`, kept between the stream's start and `now`.
+    fn data(&mut self, at: usize, data: &[u8], now: Instant, events_at: Instant) {
         let stream = &mut self.streams[at];
         let bytes = data.len() as u64;
         stream.timing.wire_bytes += FRAME_HEADER_BYTES + bytes;
         stream.timing.body_bytes += bytes;
         if let Some(meter) = stream.meter.as_mut() {
-            meter.feed(data, now);
+            meter.feed(data, events_at.clamp(stream.timing.started().min(now), now));
         }
         if self.progress_events && bytes > 0 {
             self.events.push_back(Event::Body { stream: stream.timing.id, bytes, at: now });
@@ -198,6 +228,8 @@ impl StreamTable {
 pub(super) struct Reading<'a> {
     pub(super) table: &'a mut StreamTable,
     pub(super) now: Instant,
+    /// When the bytes read arrived (the kernel's stamp, else `now`).
+    pub(super) events_at: Instant,
     /// What a stream cut off by the connection's end counts as (`None`:
     /// the server closed it, so by whether its response had begun).
     pub(super) lost_as: Option<ErrorKind>,
@@ -212,7 +244,7 @@ impl SessionEvents for Reading<'_> {
 
     fn data(&mut self, stream: u32, data: &[u8]) {
         if let Some(at) = self.table.position(stream) {
-            self.table.data(at, data, self.now);
+            self.table.data(at, data, self.now, self.events_at);
         }
     }
 

@@ -11,7 +11,7 @@ use super::{
 use crate::engine::errno::{classify, classify_connect};
 use crate::engine::uring::kernel::Cqe;
 
-impl RingWorker<'_> {
+impl<M: super::RingMachine> RingWorker<'_, M> {
     pub(super) fn complete(&mut self, cqe: Cqe, now: Instant) {
         let (generation, idx, op) = decode(cqe.user_data);
         if op == OP_TEARDOWN {

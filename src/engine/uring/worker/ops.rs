@@ -16,7 +16,7 @@ use super::{
 use crate::engine::connection::Outgoing;
 use crate::sock::stamp as rx_stamp;
 
-impl RingWorker<'_> {
+impl<M: super::RingMachine> RingWorker<'_, M> {
     /// Opens a socket and queues its connect to the address of the slot's attempt.
     pub(super) fn open(&mut self, idx: usize) -> io::Result<()> {
         let addr = self.slots[idx].attempt.addr;

@@ -1,0 +1,106 @@
+//! vastar's HTTP/2 client against nginx, on every backend: h2c with prior
+//! knowledge (`listen ... http2`) and h2 by ALPN over TLS (`ssl http2`).
+//! Counts equal nginx's access log, where every line says HTTP/2.0;
+//! `keepalive_requests` (which nginx enforces with GOAWAY) is crossed
+//! thousands of times with exact counts; 1 MiB bodies come through ten
+//! streams of one connection (flow control keeps up). Needs the `nginx`
+//! binary (see [`common::nginx`]).
+
+mod common;
+
+use std::path::Path;
+
+use common::nginx::{Nginx, fixture};
+use common::{accounted, config, each_backend, run_slow, statuses};
+
+const MIB: usize = 1 << 20;
+
+/// nginx speaking HTTP/2 only, h2c or (`tls`) h2, with `keepalive_requests`
+/// of `limit`; `/` answers "hello", `/big.bin` is 1 MiB.
+fn h2_nginx(name: &str, tls: bool, limit: u32) -> Option<Nginx> {
+    let prepare = |dir: &Path| std::fs::write(dir.join("big.bin"), vec![b'x'; MIB]).unwrap();
+    Nginx::start(name, prepare, |dir, port| conf(dir, port, tls, limit))
+}
+
+fn conf(dir: &Path, port: u16, tls: bool, limit: u32) -> String {
+    let listen = if tls {
+        format!(
+            "listen 127.0.0.1:{port} ssl http2; ssl_certificate {}; ssl_certificate_key {};",
+            fixture("server.pem"),
+            fixture("server.key")
+        )
+    } else {
+        format!("listen 127.0.0.1:{port} http2;")
+    };
+    let d = dir.display();
+    let http = format!(
+        "keepalive_requests {limit};
+    server {{
+        {listen}
+        location = /big.bin {{ root {d}; }}
+        location / {{ return 200 'hello'; }}
+    }}"
+    );
+    common::nginx::conf(dir, "$server_protocol $status", &http)
+}
+
+fn url(nginx: &Nginx, tls: bool, path: &str) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://localhost:{}{path}", nginx.port)
+}
+
+/// Asserts that nginx logged `n` requests, each over HTTP/2.0 with `200`.
+fn all_http2(nginx: &Nginx, n: usize) {
+    let log = nginx.log();
+    assert_eq!(log.len(), n, "nginx logged every request once");
+    assert!(log.iter().all(|line| line == "HTTP/2.0 200"), "{:?}", &log[..3.min(log.len())]);
+}
+
+#[test]
+fn counts_equal_nginx_log_over_h2c_and_h2() {
+    let ca = fixture("ca.pem");
+    each_backend(|backend| {
+        for tls in [false, true] {
+            let Some(nginx) = h2_nginx(&format!("h2-counts-{tls}"), tls, 100_000) else { return };
+            let mut logged = 0;
+            for (c, streams, n) in [("1", "1", 500), ("4", "10", 3000), ("2", "100", 2001)] {
+                let args = ["--http2", "--streams", streams, "-c", c, "-n", &n.to_string(), "--cacert", &ca];
+                let outcome = run_slow(config(&args, &url(&nginx, tls, "/")), backend);
+                assert_eq!(accounted(&outcome), (n, 0, 0), "tls {tls}, -c {c} --streams {streams}");
+                logged += n as usize;
+                all_http2(&nginx, logged);
+            }
+        }
+    });
+}
+
+#[test]
+fn keepalive_requests_are_crossed_thousands_of_times_with_exact_counts() {
+    let ca = fixture("ca.pem");
+    each_backend(|backend| {
+        for tls in [false, true] {
+            let Some(nginx) = h2_nginx(&format!("h2-goaway-{tls}"), tls, 100) else { return };
+            let args = ["--http2", "--streams", "10", "-c", "4", "-n", "20000", "--cacert", &ca];
+            let outcome = run_slow(config(&args, &url(&nginx, tls, "/")), backend);
+            assert_eq!(accounted(&outcome), (20_000, 0, 0), "tls {tls}: GOAWAY every 100 streams costs nothing");
+            assert!(outcome.stats.connect.count >= 200, "{} connections", outcome.stats.connect.count);
+            all_http2(&nginx, 20_000);
+        }
+    });
+}
+
+#[test]
+fn one_mebibyte_bodies_come_through_ten_streams_of_one_connection() {
+    let ca = fixture("ca.pem");
+    each_backend(|backend| {
+        for tls in [false, true] {
+            let Some(nginx) = h2_nginx(&format!("h2-big-{tls}"), tls, 100_000) else { return };
+            let args = ["--http2", "--streams", "10", "-c", "1", "-n", "200", "--cacert", &ca];
+            let outcome = run_slow(config(&args, &url(&nginx, tls, "/big.bin")), backend);
+            assert_eq!(accounted(&outcome), (200, 0, 0), "tls {tls}");
+            assert_eq!(statuses(&outcome), vec![(200, 200)]);
+            assert_eq!(outcome.stats.body_bytes, 200 * MIB as u64, "every byte of every body");
+            all_http2(&nginx, 200);
+        }
+    });
+}
