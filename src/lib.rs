@@ -1,4 +1,4 @@
-//! vastar: an HTTP/1.1 load generator.
+//! vastar: an HTTP/1.1 and HTTP/2 load generator.
 //!
 //! The binary is a thin shell over [`run`]; everything else lives here so it
 //! can be tested. Layers, with dependencies pointing one way:
