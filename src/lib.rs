@@ -7,9 +7,10 @@
 //! (text) and [`result`] (JSON) render. [`cpu_busy`] measures how busy the CPUs were, for
 //! the report's self-diagnosis. [`server`] is the built-in benchmark target
 //! (over TCP or [`tls`]; its mock LLM keeps its own record in [`stats`]'
-//! histograms), so [`server`] → {[`http`], [`stats`], [`tls`], [`sock`]}. [`search`] decides the steps of `--find-max`,
-//! which [`run`] runs. [`http`], [`stats`], [`tls`] and [`sock`] (socket calls
-//! std lacks) depend on nothing else in the crate.
+//! histograms), so [`server`] → {[`http`], [`stats`], [`tls`], [`sock`]}.
+//! [`search`] decides the steps of `--find-max`, which [`run`] runs.
+//! [`http`], [`stats`], [`tls`] and [`sock`] (socket calls std lacks)
+//! depend on nothing else in the crate.
 
 pub mod cli;
 pub mod config;

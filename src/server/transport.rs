@@ -3,7 +3,7 @@
 //! [`super`] sees plaintext either way.
 
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -19,7 +19,7 @@ use crate::sock::stamp;
 const TLS_WRITE_PIECE: usize = 64 * 1024;
 
 /// Most bytes of one stamped read of a plain connection (requests to the
-/// mock LLM are small).
+/// mock LLM are small), read straight into the request buffer.
 const PLAIN_READ_BYTES: usize = 16 * 1024;
 
 /// Counts of the server's TLS handshakes.
@@ -68,14 +68,11 @@ impl Transport {
         counts: &TlsCounts,
     ) -> io::Result<(usize, Option<Instant>)> {
         let Transport::Tls { conn, scratch, out, counted } = self else {
-            let mut piece = [0u8; PLAIN_READ_BYTES];
-            let (n, arrived) = read_socket(stream, &mut piece).await?;
-            buf.extend_from_slice(&piece[..n]);
-            return Ok((n, arrived));
+            return read_socket(stream, |fd| stamp::recv_stamped_onto(fd, buf, PLAIN_READ_BYTES)).await;
         };
         let before = buf.len();
         loop {
-            let (n, arrived) = read_socket(stream, scratch).await?;
+            let (n, arrived) = read_socket(stream, |fd| stamp::recv_stamped(fd, scratch)).await?;
             if n == 0 {
                 return Ok((0, None));
             }
@@ -135,13 +132,16 @@ impl Transport {
     }
 }
 
-/// Reads what `stream` holds into `dst` once it is readable, with the
+/// Reads what `stream` holds with `recv` once it is readable, with the
 /// kernel's arrival stamp of those bytes if the socket asked for stamps.
-async fn read_socket(stream: &TcpStream, dst: &mut [u8]) -> io::Result<(usize, Option<Instant>)> {
+async fn read_socket(
+    stream: &TcpStream,
+    mut recv: impl FnMut(RawFd) -> io::Result<(usize, Option<stamp::ArrivalStamp>)>,
+) -> io::Result<(usize, Option<Instant>)> {
     let fd = stream.as_raw_fd();
     loop {
         stream.readable().await?;
-        match stream.try_io(Interest::READABLE, || stamp::recv_stamped(fd, dst)) {
+        match stream.try_io(Interest::READABLE, || recv(fd)) {
             Ok((n, arrived)) => return Ok((n, arrived.map(|a| a.instant().min(Instant::now())))),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Err(e),

@@ -33,8 +33,11 @@ impl ArrivalStamp {
     /// was by the realtime clock (read at the same moment). A stamp from
     /// the future (a clock step) is now.
     pub fn instant(self) -> Instant {
-        let now = Instant::now();
+        // The realtime reading between two monotonic ones, matched to their
+        // midpoint: a preemption between two readings skews nothing.
+        let before = Instant::now();
         let real_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = before + (Instant::now() - before) / 2;
         now.checked_sub(real_now.saturating_sub(self.since_epoch)).unwrap_or(now)
     }
 }
@@ -54,14 +57,39 @@ pub fn enable(_fd: RawFd) -> bool {
 }
 
 /// Reads what socket `fd` holds into `buf` without waiting (EAGAIN when it
-/// holds nothing), with the stamp of its arrival if the kernel gave one.
-#[cfg(target_os = "linux")]
+/// holds nothing), with the stamp of its arrival if the kernel gave one
+/// (never off Linux).
 pub fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<ArrivalStamp>)> {
+    // SAFETY: `buf` is valid for writes of its whole length during the call.
+    unsafe { recv_into(fd, buf.as_mut_ptr(), buf.len()) }
+}
+
+/// [`recv_stamped`] appending at most `max` bytes to `buf`, which grows by
+/// what arrived: no buffer of `max` bytes is filled or zeroed first.
+pub fn recv_stamped_onto(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> io::Result<(usize, Option<ArrivalStamp>)> {
+    buf.reserve(max);
+    let spare = buf.spare_capacity_mut();
+    // SAFETY: the spare capacity is valid for writes of `max` bytes (just
+    // reserved); the kernel initialises the first `n` of them, and only
+    // those are taken into the vector's length.
+    unsafe {
+        let (n, stamp) = recv_into(fd, spare.as_mut_ptr().cast(), max)?;
+        buf.set_len(buf.len() + n);
+        Ok((n, stamp))
+    }
+}
+
+/// Reads at most `len` bytes into `ptr` without waiting.
+///
+/// # Safety
+/// `ptr` must be valid for writes of `len` bytes for the call.
+#[cfg(target_os = "linux")]
+unsafe fn recv_into(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<(usize, Option<ArrivalStamp>)> {
     let mut control = [0u64; CONTROL_WORDS];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec { iov_base: ptr.cast(), iov_len: len };
     let mut header = message_header(&mut iov, &mut control);
-    // SAFETY: the header points at `iov` (which points at `buf`) and at
-    // `control`, all alive and exclusively borrowed for the call.
+    // SAFETY: the header points at `iov` (which points at the caller's
+    // memory, valid for `len` bytes) and at `control`, alive for the call.
     let n = unsafe { libc::recvmsg(fd, &mut header, libc::MSG_DONTWAIT) };
     if n < 0 {
         return Err(io::Error::last_os_error());
@@ -69,12 +97,15 @@ pub fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<Arri
     Ok((n as usize, stamp_in(&header)))
 }
 
-/// Reads what socket `fd` holds into `buf` without waiting (EAGAIN when it
-/// holds nothing); off Linux there is never a stamp.
+/// Reads at most `len` bytes into `ptr` without waiting; off Linux there is
+/// never a stamp.
+///
+/// # Safety
+/// `ptr` must be valid for writes of `len` bytes for the call.
 #[cfg(not(target_os = "linux"))]
-pub fn recv_stamped(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<ArrivalStamp>)> {
-    // SAFETY: `buf` is valid for writes of its length during the call.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+unsafe fn recv_into(fd: RawFd, ptr: *mut u8, len: usize) -> io::Result<(usize, Option<ArrivalStamp>)> {
+    // SAFETY: the caller vouches for `ptr` and `len`.
+    let n = unsafe { libc::recv(fd, ptr.cast(), len, libc::MSG_DONTWAIT) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -132,11 +163,13 @@ pub struct StampedRead {
 impl StampedRead {
     /// A read of at most `len` bytes.
     pub fn new(len: usize) -> Box<StampedRead> {
-        let mut data = vec![0; len].into_boxed_slice();
-        let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: len };
+        let mut iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
         let mut control = [0u64; CONTROL_WORDS];
         let header = message_header(&mut iov, &mut control);
-        Box::new(StampedRead { data, control, iov, header })
+        let mut read = Box::new(StampedRead { data: vec![0; len].into_boxed_slice(), control, iov, header });
+        // Never a pointer to the locals above: to the boxed fields.
+        read.header();
+        read
     }
 
     /// The header of a receive into this read's buffers, pointing at where

@@ -26,6 +26,7 @@ mod meter;
 mod outbox;
 mod outgoing;
 mod output;
+mod progress;
 mod stream;
 pub mod tls_layer;
 
@@ -35,7 +36,6 @@ use super::requests::{RequestSet, TlsTarget};
 use crate::http::reader::Truncated;
 use crate::http::request::{method_of, redirect, resolve_location, target_of};
 use crate::http::{BodyFormat, Feed, Response, ResponseReader};
-use crate::stats::metrics::ITL;
 use crate::stats::{ErrorKind, Handshake, nanos};
 pub use h2::{H2Connection, H2Requests};
 use meter::{BodyFacts, BodyMeter};
@@ -424,34 +424,6 @@ impl Connection {
         }
     }
 
-    /// The first byte of the response arrived at `now` (if none had).
-    fn first_byte_at(&mut self, now: Instant) {
-        if let Some(stream) = self.stream.as_mut() {
-            stream.first_byte_at(now);
-        }
-    }
-
-    /// Notes when the body began, and announces the response's head and
-    /// new body bytes as events.
-    fn announce_progress(&mut self, at: Instant) {
-        let Some(stream) = self.stream.as_mut() else { return };
-        stream.first_body_at(at, self.reader.body_begun());
-        if !self.progress_events {
-            return;
-        }
-        if !stream.head_seen
-            && let Some(status) = self.reader.status()
-        {
-            stream.head_seen = true;
-            self.outbox.head(stream.id, status, at);
-        }
-        let body = self.reader.body_bytes();
-        if body > stream.body_seen {
-            self.outbox.body(stream.id, body - stream.body_seen, at);
-            stream.body_seen = body;
-        }
-    }
-
     /// The peer closed its side at `now`.
     pub fn handle_eof(&mut self, now: Instant, requests: &RequestSet) {
         match self.stage {
@@ -568,15 +540,6 @@ impl Connection {
                 self.end_stream(verdict.map_or(Ok(response.status), Err), now, Some(facts))
             }
             None => self.finish(Ok(response.status), now),
-        }
-    }
-
-    /// Hands out the gaps between the content events of the stream's
-    /// response, which succeeded at `now` (a failed one's never count).
-    fn hand_out_gaps(&mut self, now: Instant) {
-        let (Some(stream), Some(gaps)) = (self.stream.as_ref(), self.body_meter.token_gaps()) else { return };
-        for group in gaps.groups() {
-            self.outbox.sample(stream.id, ITL, *group, now);
         }
     }
 

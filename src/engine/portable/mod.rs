@@ -35,7 +35,7 @@ use super::plan::Address;
 use super::policy::{Dialer, Next, Policy, SlotTiming};
 use super::requests::TlsTarget;
 use super::shared::Shared;
-use crate::sock::stamp::{self as rx_stamp, ArrivalStamp};
+use crate::sock::stamp::{self, ArrivalStamp};
 use crate::stats::ErrorKind;
 use clock::Clock;
 
@@ -378,8 +378,8 @@ impl Socket {
     /// `stamped` asks for it (and the kernel agrees to stamp).
     fn try_read(&mut self, buf: &mut [u8], stamped: bool) -> io::Result<(usize, Option<ArrivalStamp>)> {
         let fd = self.as_raw_fd();
-        if stamped && *self.stamps.get_or_insert_with(|| rx_stamp::enable(fd)) {
-            let read = || rx_stamp::recv_stamped(fd, buf);
+        if stamped && *self.stamps.get_or_insert_with(|| stamp::enable(fd)) {
+            let read = || stamp::recv_stamped(fd, buf);
             return match &self.kind {
                 SocketKind::Tcp(s) => s.try_io(Interest::READABLE, read),
                 SocketKind::Unix(s) => s.try_io(Interest::READABLE, read),

@@ -81,7 +81,7 @@ pub struct Kernel {
     /// Timestamped receives in flight (event streams), by `user_data`,
     /// and spare ones.
     stamped: ManuallyDrop<HashMap<u64, Box<StampedRead>>>,
-    #[allow(clippy::vec_box, reason = "the boxes are lent to the kernel and must not move")]
+    #[allow(clippy::vec_box, reason = "kept boxed: they move into `stamped` without reallocating")]
     spare_stamped: Vec<Box<StampedRead>>,
     /// Completions still expected. Sends of the run's request complete
     /// silently when they succeed and are not counted; teardown ends any

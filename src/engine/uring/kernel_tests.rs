@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::*;
 use crate::http::{Pool, RequestSpec};
-use crate::sock::stamp as rx_stamp;
+use crate::sock::stamp;
 
 fn kernel(provided: Option<(u16, u32, bool)>) -> Kernel {
     let spec = RequestSpec {
@@ -33,7 +33,7 @@ fn completion(kernel: &mut Kernel) -> Cqe {
 
 #[test]
 fn a_stamped_receive_brings_its_data_and_when_it_arrived() {
-    let (reader, mut writer) = rx_stamp::tests::stamped_pair();
+    let (reader, mut writer) = stamp::tests::stamped_pair();
     // Both ways of receiving the plain data (a ring of buffers, lent ones):
     // the stamped receive stands beside either.
     for provided in [None, Some((4, 4096, false))] {

@@ -117,6 +117,8 @@ pub(super) async fn serve_connection(
     crate::sock::stamp::enable(std::os::fd::AsRawFd::as_raw_fd(&stream));
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut arrived = None;
+    // Stamps never put a request before the connection or the one before it.
+    let mut earliest = Instant::now();
     loop {
         let (received, used) = match take_request(&buf) {
             Ok(Some(taken)) => taken,
@@ -134,7 +136,8 @@ pub(super) async fn serve_connection(
             }
         };
         // A request pipelined behind this one starts when it is read.
-        let body_complete = arrived.take().unwrap_or_else(Instant::now);
+        let body_complete = arrived.take().map_or_else(Instant::now, |at: Instant| at.max(earliest));
+        earliest = body_complete;
         buf.drain(..used);
         let mut replier = Replier { stream: &mut stream, transport: &mut transport, requests: &shared.requests };
         let streaming = match answer(&mut replier, mock, &received, body_complete).await {

@@ -105,7 +105,12 @@ impl<M: super::RingMachine> RingWorker<'_, M> {
         });
         let res = cqe.result;
         if switched {
-            // Not a failure: the stamped receive is armed in its place.
+            // Not a failure: `drive` arms the stamped receive in its place,
+            // or, if the stream ended meanwhile, this keeps watching the
+            // idle connection for a close.
+            if !busy && self.slots[idx].conn.is_connected() {
+                self.ensure_recv(idx);
+            }
         } else if res == 0 {
             self.slots[idx].conn.handle_eof(now, requests);
         } else if -res == libc::ENOBUFS {

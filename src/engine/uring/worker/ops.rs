@@ -14,7 +14,7 @@ use super::{
     user_data,
 };
 use crate::engine::connection::Outgoing;
-use crate::sock::stamp as rx_stamp;
+use crate::sock::stamp;
 
 impl<M: super::RingMachine> RingWorker<'_, M> {
     /// Opens a socket and queues its connect to the address of the slot's attempt.
@@ -131,7 +131,7 @@ impl<M: super::RingMachine> RingWorker<'_, M> {
             return;
         }
         let fd = slot.fd;
-        let stamped = slot.conn.wants_arrival_stamps() && *slot.stamps.get_or_insert_with(|| rx_stamp::enable(fd));
+        let stamped = slot.conn.wants_arrival_stamps() && *slot.stamps.get_or_insert_with(|| stamp::enable(fd));
         if slot.recv_armed {
             if stamped && !slot.recv_stamped && !slot.recv_switching {
                 slot.recv_switching = true;
