@@ -65,6 +65,32 @@ fn a_duration_run_counts_every_stream_started_once() {
     });
 }
 
+/// The open model over HTTP/2: `--stages` sends what each interval asks
+/// for, the streams of a connection sharing the schedule's starts, and
+/// nothing sent is counted as aborted; `-q` paces each stream (so `-c 2
+/// --streams 3 -q 50` asks 300 requests/s).
+#[test]
+fn stages_and_per_stream_pacing_keep_their_rate_over_h2() {
+    use vastar::stats::{Segment, Shape};
+    each_backend(|backend| {
+        let srv = h2c(Some(500));
+        let url = format!("http://{}/", srv.addr());
+        let args = ["--http2", "--streams", "4", "-c", "5", "--stages", "1s:300,1s:300..900", "--interval", "1s"];
+        let outcome = run_slow(config(&args, &url), backend);
+        let seg = |over_s, from, to| Segment { over_s, from, to };
+        let shape = Shape::new(vec![seg(1.0, 300.0, 300.0), seg(1.0, 300.0, 900.0)]).unwrap();
+        common::assert_follows(&outcome, &shape);
+        assert_eq!(accounted(&outcome).1, 0, "no errors across the GOAWAYs");
+
+        let args = ["--http2", "--streams", "3", "-c", "2", "-q", "50", "-z", "2s"];
+        let outcome = run_slow(config(&args, &url), backend);
+        let (responses, errors, aborted) = accounted(&outcome);
+        let issued = (responses + errors + aborted) as f64;
+        assert!((issued - 600.0).abs() <= 12.0, "{issued} issued in 2 s at 6 streams x 50/s");
+        assert_eq!(errors, 0);
+    });
+}
+
 /// A TLS server with a fresh self-signed certificate, and the CA file the client trusts.
 fn tls_server(http2: bool) -> (Server, std::path::PathBuf) {
     let made = self_signed(std::time::SystemTime::now()).unwrap();

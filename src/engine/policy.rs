@@ -213,6 +213,12 @@ impl<'a> Policy<'a> {
     /// generator's own); or what to do instead.
     fn intended(&mut self, slot: &mut SlotTiming, now: Instant) -> Result<(Instant, bool), Next> {
         if let Some(schedule) = self.schedule.as_mut() {
+            // Asked again before its claimed start (an HTTP/2 connection asks
+            // whenever one of its streams ends): the claim stays as it is
+            // held, in order.
+            if let Some(at) = slot.claimed.filter(|&at| at > now) {
+                return Err(Next::Wait(at));
+            }
             let (at, waited) = match slot.claimed.take() {
                 Some(at) => {
                     if let Ok(i) = self.held.binary_search(&at) {

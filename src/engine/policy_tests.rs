@@ -138,6 +138,36 @@ fn starts_held_or_refused_at_a_deadline_are_abandoned_and_those_past_it_never_st
     assert_eq!((policy.abandoned(t0 + ms(100)), policy.stats.started), (1, 9));
 }
 
+/// Slots asked again before their claimed start (an HTTP/2 connection asks
+/// whenever one of its streams ends) keep their claims as held, once each
+/// and in order: every start is sent and nothing is owed at the end.
+/// Taking a claim back and holding it again at the back of the queue made
+/// the queue unordered, its search then missed claims that were sent, and
+/// those counted as aborted at the deadline.
+#[test]
+fn a_slot_asked_again_before_its_claimed_start_keeps_one_claim() {
+    // --rate 100 for 40 ms: due at 0, 10, 20 and 30 ms.
+    let shared = Shared::new(plan(Until::Elapsed(ms(40)), None, Some(100.0), None), 1);
+    let (mut policy, t0) = (Policy::new(&shared, 0, 1), Instant::now());
+    let mut slots = [SlotTiming::default(); 4];
+    policy.begin(t0);
+    assert_eq!(policy.next(&mut slots[0], t0), Next::Start { intended: t0, pick: 0 });
+    policy.finish(&mut slots[0], &ok(), None, t0 + ms(1));
+    for (i, slot) in slots.iter_mut().enumerate().skip(1) {
+        assert_eq!(policy.next(slot, t0 + ms(1 + i as u64)), Next::Wait(t0 + ms(10 * i as u64)));
+    }
+    // The first holder is asked again, early, twice.
+    for early in [5, 8] {
+        assert_eq!(policy.next(&mut slots[1], t0 + ms(early)), Next::Wait(t0 + ms(10)), "asked at {early} ms");
+    }
+    for (i, slot) in slots.iter_mut().enumerate().skip(1) {
+        let due = t0 + ms(10 * i as u64);
+        assert_eq!(policy.next(slot, due), Next::Start { intended: due, pick: 0 });
+        policy.finish(slot, &ok(), None, due + ms(1));
+    }
+    assert_eq!((policy.stats.started, policy.abandoned(t0 + ms(40))), (4, 0), "nothing owed");
+}
+
 #[test]
 fn a_connect_failure_pauses_the_slot_for_the_backoff() {
     let shared = Shared::new(plan(Until::Count(10), None, None, None), 1);
