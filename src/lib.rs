@@ -9,8 +9,8 @@
 //! (over TCP or [`tls`]; its mock LLM keeps its own record in [`stats`]'
 //! histograms), so [`server`] → {[`http`], [`stats`], [`tls`], [`sock`]}.
 //! [`search`] decides the steps of `--find-max`, which [`run`] runs.
-//! [`http`], [`stats`], [`tls`] and [`sock`] (socket calls std lacks)
-//! depend on nothing else in the crate.
+//! [`http`], [`stats`], [`tls`], [`sock`] (socket calls std lacks) and
+//! `timerfd` (Linux's precise timer) depend on nothing else in the crate.
 
 pub mod cli;
 pub mod config;
@@ -30,6 +30,7 @@ pub mod sock;
 pub mod stats;
 pub mod summary;
 pub mod term;
+pub mod timerfd;
 pub mod tls;
 pub mod wallclock;
 

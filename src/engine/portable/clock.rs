@@ -10,7 +10,6 @@
 //! sleep is itself late by tens of microseconds on a virtual machine.
 //! Elsewhere (macOS, a development fallback) tokio's timer is used, and the
 //! report's send-lag line shows its error.
-#![allow(unsafe_code, reason = "timerfd syscalls (nanosecond wake-ups)")]
 
 #[cfg(target_os = "linux")]
 pub use precise::Clock;
@@ -25,14 +24,11 @@ mod precise {
     use std::collections::BinaryHeap;
     use std::future::poll_fn;
     use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::task::{Poll, Waker};
     use std::time::{Duration, Instant};
 
     use crate::engine::schedule::SPIN_AHEAD;
-
-    use tokio::io::Interest;
-    use tokio::io::unix::AsyncFd;
+    use crate::timerfd::TimerFd;
 
     /// A connection waiting for its instant.
     struct Waiter {
@@ -60,7 +56,7 @@ mod precise {
 
     /// One worker's precise clock (single-threaded: lives in one runtime).
     pub struct Clock {
-        timer: AsyncFd<OwnedFd>,
+        timer: TimerFd,
         waiters: RefCell<BinaryHeap<Waiter>>,
         /// The waiter instant the timer is set for (it fires
         /// [`SPIN_AHEAD`] before), if it is set.
@@ -72,17 +68,7 @@ mod precise {
     impl Clock {
         /// Needs a tokio runtime with I/O enabled (it registers the timerfd).
         pub fn new() -> io::Result<Clock> {
-            let flags = libc::TFD_NONBLOCK | libc::TFD_CLOEXEC;
-            // SAFETY: timerfd_create with constant arguments.
-            let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, flags) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `fd` was just created and is owned by nobody else.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: the OwnedFd keeps the descriptor open, unchanged, for
-            // as long as the AsyncFd that owns it.
-            let timer = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }?;
+            let timer = TimerFd::new()?;
             Ok(Clock { timer, waiters: RefCell::default(), armed: Cell::new(None), spun: Cell::new(Duration::ZERO) })
         }
 
@@ -110,12 +96,7 @@ mod precise {
         /// polled alongside the connections that call [`Clock::until`].
         pub async fn drive(&self) {
             loop {
-                if let Ok(mut ready) = self.timer.readable().await {
-                    let mut expirations = 0u64;
-                    // SAFETY: reads 8 bytes into a u64 from a timerfd we own.
-                    unsafe { libc::read(self.timer.as_raw_fd(), (&mut expirations as *mut u64).cast(), 8) };
-                    ready.clear_ready();
-                }
+                self.timer.fired().await;
                 self.armed.set(None);
                 let spin_start = Instant::now();
                 loop {
@@ -149,13 +130,7 @@ mod precise {
         /// it (at least 1 ns from now: a zero value would disarm it).
         fn arm(&self, at: Instant) {
             let fire = at.checked_sub(SPIN_AHEAD).unwrap_or(at);
-            let wait = fire.saturating_duration_since(Instant::now()).max(Duration::from_nanos(1));
-            let spec = libc::itimerspec {
-                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
-                it_value: libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ },
-            };
-            // SAFETY: a timerfd we own and a valid itimerspec; the old value is not wanted.
-            unsafe { libc::timerfd_settime(self.timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+            self.timer.set_in(fire.saturating_duration_since(Instant::now()));
             self.armed.set(Some(at));
         }
     }

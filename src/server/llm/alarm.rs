@@ -4,7 +4,6 @@
 //! On Linux a `timerfd` (nanosecond resolution, registered with tokio's
 //! reactor) wakes the pacer instead; elsewhere (macOS) tokio's timer does,
 //! and the mock's truth shows its error.
-#![allow(unsafe_code, reason = "timerfd syscalls (sub-millisecond wake-ups)")]
 
 #[cfg(target_os = "linux")]
 pub use precise::Alarm;
@@ -15,32 +14,19 @@ pub use coarse::Alarm;
 #[cfg(target_os = "linux")]
 mod precise {
     use std::io;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
-    use tokio::io::Interest;
-    use tokio::io::unix::AsyncFd;
+    use crate::timerfd::TimerFd;
 
     /// One timerfd, armed for one instant at a time.
     pub struct Alarm {
-        timer: AsyncFd<OwnedFd>,
+        timer: TimerFd,
     }
 
     impl Alarm {
         /// Needs a tokio runtime with I/O enabled (it registers the timerfd).
         pub fn new() -> io::Result<Alarm> {
-            let flags = libc::TFD_NONBLOCK | libc::TFD_CLOEXEC;
-            // SAFETY: timerfd_create with constant arguments.
-            let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, flags) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: `fd` was just created and is owned by nobody else.
-            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: the OwnedFd keeps the descriptor open, unchanged, for
-            // as long as the AsyncFd that owns it.
-            let timer = unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }?;
-            Ok(Alarm { timer })
+            Ok(Alarm { timer: TimerFd::new()? })
         }
 
         /// Resolves at `at` or just after (at once if it has passed). Safe
@@ -52,24 +38,11 @@ mod precise {
                 if now >= at {
                     return;
                 }
-                self.set(at - now);
-                let Ok(mut ready) = self.timer.readable().await else { return };
-                let mut expirations = 0u64;
-                // SAFETY: reads 8 bytes into a u64 from a timerfd we own.
-                unsafe { libc::read(self.timer.as_raw_fd(), (&mut expirations as *mut u64).cast(), 8) };
-                ready.clear_ready();
+                self.timer.set_in(at - now);
+                if !self.timer.fired().await {
+                    return;
+                }
             }
-        }
-
-        /// Fires the timer `wait` from now (at least 1 ns: zero disarms it).
-        fn set(&self, wait: Duration) {
-            let wait = wait.max(Duration::from_nanos(1));
-            let spec = libc::itimerspec {
-                it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
-                it_value: libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ },
-            };
-            // SAFETY: a timerfd we own and a valid itimerspec; the old value is not wanted.
-            unsafe { libc::timerfd_settime(self.timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
         }
     }
 }
