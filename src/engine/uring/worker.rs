@@ -116,6 +116,8 @@ struct SocketSlot<M> {
     stamps: Option<bool>,
     /// Queued in `RingWorker::starved`.
     starved: bool,
+    /// Queued in `RingWorker::drive_due`.
+    drive_due: bool,
     connecting: bool,
     connect_started: Instant,
     /// The connection attempt in progress (which address, how many tried).
@@ -139,6 +141,9 @@ pub(super) struct RingWorker<'a, M> {
     /// the pool has buffers, so a slot waits at most its place in this
     /// queue divided by that number of batches, whatever the others do.
     starved: VecDeque<usize>,
+    /// Slots that received in this batch, to drive once it is handled
+    /// ([`RingMachine::DRIVE_AFTER_BATCH`]).
+    drive_due: Vec<usize>,
     cqes: Vec<Cqe>,
     /// Connections being opened before the start (at most `shared.preconnect_parallel`).
     preconnecting: usize,
@@ -273,6 +278,7 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
                 recv_switching: false,
                 stamps: None,
                 starved: false,
+                drive_due: false,
                 connecting: false,
                 connect_started: now,
                 attempt: Attempt::default(),
@@ -287,6 +293,7 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
             next_check: None,
             wakeups: BinaryHeap::new(),
             starved: VecDeque::new(),
+            drive_due: Vec::new(),
             cqes: Vec::new(),
             preconnecting: 0,
         })
@@ -304,6 +311,15 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
                 now = Instant::now();
             }
             self.complete(self.cqes[i], now);
+        }
+        if !self.drive_due.is_empty() {
+            let now = Instant::now();
+            for i in 0..self.drive_due.len() {
+                let idx = self.drive_due[i];
+                self.slots[idx].drive_due = false;
+                self.drive(idx, now);
+            }
+            self.drive_due.clear();
         }
         // After this batch gave its buffers back, in the order they starved.
         for _ in 0..self.starved.len().min(self.kernel.rearm_budget()) {

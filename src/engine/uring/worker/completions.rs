@@ -127,6 +127,11 @@ impl<M: super::RingMachine> RingWorker<'_, M> {
             // A session ticket or the like on an idle connection: keep watching.
             self.ensure_recv(idx);
         }
-        self.drive(idx, now);
+        if !M::DRIVE_AFTER_BATCH {
+            self.drive(idx, now);
+        } else if !self.slots[idx].drive_due {
+            self.slots[idx].drive_due = true;
+            self.drive_due.push(idx);
+        }
     }
 }

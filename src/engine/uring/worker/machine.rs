@@ -28,6 +28,10 @@ pub(in crate::engine::uring) enum Handled {
 
 /// A slot's protocol machine and the timing of what it carries.
 pub(in crate::engine::uring) trait RingMachine: Sized {
+    /// Whether the worker hands a slot every receive of a batch of
+    /// completions before it drives the machine: then what those bytes
+    /// let start leaves in one write, not one per receive.
+    const DRIVE_AFTER_BATCH: bool;
     /// The machine for a new slot of `job`.
     fn for_job(job: &Job) -> Self;
     fn open(&mut self, now: Instant, until: Instant);
@@ -60,6 +64,9 @@ pub(in crate::engine::uring) struct H1Machine {
 }
 
 impl RingMachine for H1Machine {
+    /// One request at a time: a batch holds one receive of a slot at most
+    /// that ends it, so driving at once costs nothing.
+    const DRIVE_AFTER_BATCH: bool = false;
     fn for_job(job: &Job) -> Self {
         H1Machine { conn: Connection::new(job.tls(), job.shared.plan.limits()), timing: SlotTiming::default() }
     }
@@ -188,6 +195,12 @@ impl H2Machine {
 }
 
 impl RingMachine for H2Machine {
+    /// A server writes each stream's frames as they are ready (nginx: a
+    /// write for the head, one for the body), so one batch often holds
+    /// several receives of a connection; driven once, the streams they
+    /// end are replaced by one send (measured against nginx, -c 10
+    /// --streams 10: 0.95 sends per request before).
+    const DRIVE_AFTER_BATCH: bool = true;
     fn for_job(job: &Job) -> Self {
         let (conn, streams) = h2_slot(job.shared, job.tls());
         H2Machine { conn, streams, begun: false, wake: None }
