@@ -3,7 +3,8 @@
 //! Counts equal nginx's access log, where every line says HTTP/2.0;
 //! `keepalive_requests` (which nginx enforces with GOAWAY) is crossed
 //! thousands of times with exact counts; 1 MiB bodies come through ten
-//! streams of one connection (flow control keeps up). Needs the `nginx`
+//! streams of one connection (flow control keeps up); h2c also over a Unix
+//! domain socket (`--unix-socket`). Needs the `nginx`
 //! binary (see [`common::nginx`]).
 
 mod common;
@@ -30,7 +31,7 @@ fn conf(dir: &Path, port: u16, tls: bool, limit: u32) -> String {
             fixture("server.key")
         )
     } else {
-        format!("listen 127.0.0.1:{port} http2;")
+        format!("listen 127.0.0.1:{port} http2; listen unix:{}/h2c.sock http2;", dir.display())
     };
     let d = dir.display();
     let http = format!(
@@ -102,5 +103,18 @@ fn one_mebibyte_bodies_come_through_ten_streams_of_one_connection() {
             assert_eq!(outcome.stats.body_bytes, 200 * MIB as u64, "every byte of every body");
             all_http2(&nginx, 200);
         }
+    });
+}
+
+#[test]
+fn h2c_over_a_unix_socket_counts_what_nginx_logged() {
+    each_backend(|backend| {
+        let Some(nginx) = h2_nginx("h2-unix", false, 50) else { return };
+        let socket = nginx.dir.join("h2c.sock");
+        let args = ["--http2", "--streams", "5", "-c", "3", "-n", "1000", "--unix-socket", socket.to_str().unwrap()];
+        let outcome = run_slow(config(&args, "http://localhost/"), backend);
+        assert_eq!(accounted(&outcome), (1000, 0, 0));
+        assert!(outcome.stats.connect.count >= 20, "GOAWAY every 50 streams: {}", outcome.stats.connect.count);
+        all_http2(&nginx, 1000);
     });
 }
