@@ -24,6 +24,7 @@ fn modes() -> Vec<&'static dyn Backend> {
         Features { defer_taskrun: false, ..probed },
         Features { incremental: false, ..probed },
         Features { multishot: false, incremental: false, ..probed },
+        Features { min_wait: false, ..probed },
     ];
     variants
         .into_iter()

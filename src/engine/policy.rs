@@ -87,6 +87,9 @@ pub struct Policy<'a> {
     warmup_end: Option<Instant>,
     /// Warm-up requests in flight (also in `in_flight`).
     warm_in_flight: u64,
+    /// Moving mean of the latencies of the last requests (weight 1/16),
+    /// in nanoseconds: 0 before the first ends.
+    recent_latency_ns: u64,
 }
 
 impl<'a> Policy<'a> {
@@ -110,6 +113,7 @@ impl<'a> Policy<'a> {
             stages: Vec::new(),
             warmup_end: None,
             warm_in_flight: 0,
+            recent_latency_ns: 0,
         }
     }
 
@@ -278,8 +282,19 @@ impl<'a> Policy<'a> {
         let sinks = (&mut self.stats, &mut self.timeline);
         fan_out(&ended, sinks, shared.live.slot(self.worker), |done| shared.interval_done(done));
         self.in_flight -= 1;
+        let latency_ns = nanos(finished.record.latency);
+        self.recent_latency_ns = match self.recent_latency_ns {
+            0 => latency_ns,
+            mean => mean - mean / 16 + latency_ns / 16,
+        };
         slot.not_before = backoff.map(|pause| now + pause);
         self.secured(finished.handshake.as_ref(), finished.record.result.err());
+    }
+
+    /// The moving mean of the latencies of the last requests (weight 1/16
+    /// each); zero before the first ends.
+    pub fn recent_latency(&self) -> Duration {
+        Duration::from_nanos(self.recent_latency_ns)
     }
 
     /// Records values measured inside the slot's response, which ended at

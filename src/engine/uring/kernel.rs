@@ -27,6 +27,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
+use super::batch::WaitBatch;
 use super::bufring::BufRing;
 use crate::engine::plan::Address;
 use crate::http::Pool;
@@ -271,11 +272,22 @@ impl Kernel {
 
     /// Submits and waits for at least one completion or `wait`.
     pub fn submit_and_wait(&mut self, wait: Duration) {
+        self.submit_and_gather(wait, WaitBatch::ONE);
+    }
+
+    /// Submits and waits for `batch.want` completions, or for one once
+    /// `batch.min_wait_us` has passed, or `wait` (a `batch` of more than
+    /// one only where the kernel has minimum waits).
+    pub fn submit_and_gather(&mut self, wait: Duration, batch: WaitBatch) {
         let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
-        let args = types::SubmitArgs::new().timespec(&ts);
+        let mut args = types::SubmitArgs::new().timespec(&ts);
+        if batch.want > 1 {
+            let limit = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
+            args = args.min_wait_usec(batch.min_wait_us.min(limit));
+        }
         // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
         // are part of normal operation; the loop reaps and comes back.
-        let _ = self.ring.submitter().submit_with_args(1, &args);
+        let _ = self.ring.submitter().submit_with_args(batch.want as usize, &args);
         self.close_submitted();
     }
 

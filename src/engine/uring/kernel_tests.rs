@@ -1,16 +1,23 @@
 //! The kernel's memory on real sockets: a stamped receive's buffers and
-//! stamp survive the trip through the ring.
+//! stamp survive the trip through the ring; a gathering wait keeps to its
+//! minimum time.
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::thread::sleep;
 use std::time::Instant;
 
 use super::*;
+use crate::engine::uring::batch::WaitBatch;
 use crate::http::{Pool, RequestSpec};
 use crate::sock::stamp;
 
 fn kernel(provided: Option<(u16, u32, bool)>) -> Kernel {
+    kernel_on(IoUring::new(8).unwrap(), provided)
+}
+
+fn kernel_on(ring: IoUring, provided: Option<(u16, u32, bool)>) -> Kernel {
     let spec = RequestSpec {
         method: "GET".into(),
         target: "/".into(),
@@ -18,7 +25,6 @@ fn kernel(provided: Option<(u16, u32, bool)>) -> Kernel {
         user: vec![],
         body: Bytes::new(),
     };
-    let ring = IoUring::new(8).unwrap();
     Kernel::new(ring, provided, Box::new([]), None, Arc::new(Pool::single(spec.build()))).unwrap()
 }
 
@@ -54,4 +60,38 @@ fn a_stamped_receive_brings_its_data_and_when_it_arrived() {
         let cqe = completion(&mut kernel);
         assert_eq!(kernel.received(&cqe, |data, stamp| (data.to_vec(), stamp.is_some())), (b"x".to_vec(), true));
     }
+}
+
+#[test]
+fn a_gathering_wait_returns_with_what_came_once_its_minimum_has_passed() {
+    let ring = super::super::build_ring(8, true).unwrap();
+    if !ring.params().is_feature_min_timeout() {
+        eprintln!("skipping: this kernel has no minimum waits (6.12+)");
+        return;
+    }
+    let mut kernel = kernel_on(ring, None);
+    let ((a, mut to_a), (b, mut to_b)) = (UnixStream::pair().unwrap(), UnixStream::pair().unwrap());
+    let gather = WaitBatch { want: 2, min_wait_us: 20_000 };
+    let mut cqes = Vec::new();
+    kernel.recv(a.as_raw_fd(), 1);
+    kernel.recv(b.as_raw_fd(), 2);
+    to_a.write_all(b"a").unwrap();
+    let begun = Instant::now();
+    kernel.submit_and_gather(Duration::from_secs(5), gather);
+    let took = begun.elapsed();
+    kernel.completions(&mut cqes);
+    assert_eq!(cqes.iter().map(|c| c.user_data).collect::<Vec<_>>(), [1], "the one that came");
+    assert!(took >= Duration::from_millis(19), "waited {took:?} for a second completion, not its 20 ms minimum");
+    assert!(took < Duration::from_secs(1), "returned after {took:?}: the minimum did not end the wait");
+    kernel.received(&cqes[0], |_, _| ());
+    // With as many as it wants there, it returns at once.
+    kernel.recv(a.as_raw_fd(), 3);
+    to_a.write_all(b"a").unwrap();
+    to_b.write_all(b"b").unwrap();
+    let begun = Instant::now();
+    kernel.submit_and_gather(Duration::from_secs(5), gather);
+    assert!(begun.elapsed() < Duration::from_millis(15), "{:?} with both there", begun.elapsed());
+    cqes.clear();
+    kernel.completions(&mut cqes);
+    assert_eq!(cqes.len(), 2, "{cqes:?}");
 }

@@ -9,6 +9,7 @@
 //! receives into per-connection buffers, whole-buffer consumption) before
 //! io_uring is given up on altogether.
 
+mod batch;
 mod bufring;
 mod kernel;
 mod worker;
@@ -30,6 +31,9 @@ pub struct Features {
     pub multishot: bool,
     /// Incremental buffer consumption (kernel 6.12+).
     pub incremental: bool,
+    /// Waits for several completions bounded by a minimum time (kernel
+    /// 6.12+; see [`batch`]).
+    pub min_wait: bool,
 }
 
 /// Why io_uring cannot be used here.
@@ -120,9 +124,10 @@ pub fn probe() -> Result<Features, Unavailable> {
     // SAFETY: as above.
     let inc = if multishot { unsafe { bufring::BufRing::register(&ring, 2, 4096, 1, true).ok() } } else { None };
     let incremental = inc.as_ref().is_some_and(|b| b.incremental);
+    let min_wait = ring.params().is_feature_min_timeout();
     drop(ring);
     drop((plain, inc));
-    Ok(Features { defer_taskrun, multishot, incremental })
+    Ok(Features { defer_taskrun, multishot, incremental, min_wait })
 }
 
 /// The io_uring backend, for the features [`probe`] found.
@@ -143,6 +148,9 @@ impl Backend for Uring {
         used.push(if f.multishot { "multishot recv" } else { "single-shot recv" });
         if f.multishot {
             used.push(if f.incremental { "incremental buffer ring" } else { "buffer ring" });
+        }
+        if f.min_wait {
+            used.push("batched waits");
         }
         format!("io_uring ({})", used.join(", "))
     }

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::batch::{Gatherer, WaitBatch};
 use super::kernel::{Cqe, Kernel, raw_addr};
 use super::{Features, build_ring, pin_to};
 use crate::engine::connection::Io;
@@ -147,6 +148,9 @@ pub(super) struct RingWorker<'a, M> {
     cqes: Vec<Cqe>,
     /// Connections being opened before the start (at most `shared.preconnect_parallel`).
     preconnecting: usize,
+    /// Where the kernel has minimum waits: the rate of completions, for a
+    /// closed loop to gather them.
+    gatherer: Option<Gatherer>,
 }
 
 impl<'a, M: RingMachine> Worker<'a> for RingWorker<'a, M> {
@@ -216,7 +220,11 @@ impl<'a, M: RingMachine> Worker<'a> for RingWorker<'a, M> {
             until = until.min(self.next_check.unwrap_or(until));
             until = until.min(wake.unwrap_or(until));
             until = until.min(end.unwrap_or(until));
-            self.kernel.submit_and_wait(until.saturating_duration_since(now));
+            let batch = match &self.gatherer {
+                Some(gatherer) if !self.policy.scheduled() => gatherer.batch(self.policy.recent_latency()),
+                _ => WaitBatch::ONE,
+            };
+            self.kernel.submit_and_gather(until.saturating_duration_since(now), batch);
             self.reap(Instant::now());
         }
     }
@@ -296,6 +304,7 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
             drive_due: Vec::new(),
             cqes: Vec::new(),
             preconnecting: 0,
+            gatherer: features.min_wait.then(|| Gatherer::new(now)),
         })
     }
 
@@ -303,6 +312,9 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
     fn reap(&mut self, mut now: Instant) {
         self.cqes.clear();
         self.kernel.completions(&mut self.cqes);
+        if let Some(gatherer) = self.gatherer.as_mut() {
+            gatherer.reaped(self.cqes.len(), now);
+        }
         for i in 0..self.cqes.len() {
             // A big batch takes a while to go through: the clock is read
             // again every few completions, so that an event is stamped
