@@ -19,6 +19,8 @@
 //! may have processed is ever sent twice.
 //!
 //! Requests go out as header blocks encoded before the run ([`blocks`]).
+//! A same-origin redirect is followed as over HTTP/1.1, its hop a new
+//! stream of the same request ([`table`]).
 //! Before the server's SETTINGS say how many streams it allows, one stream
 //! goes out (the one that asked for the connection); the rest wait for
 //! them, so that a small SETTINGS_MAX_CONCURRENT_STREAMS is never exceeded.
