@@ -130,8 +130,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         timeout,
         connect_timeout,
         keepalive: flags.keepalive,
-        // Over HTTP/2 a 3xx is counted as it is (the machine follows none).
-        follow_redirects: flags.follow_redirects && http2.is_none(),
+        follow_redirects: flags.follow_redirects,
         backend: BackendChoice::parse(flags.backend)?,
         output: Output::parse("-o", flags.output, true)?,
         start_at: flags.start_at.map(parse_start_at).transpose()?,

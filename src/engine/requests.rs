@@ -6,11 +6,16 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 
 use crate::http::Pool;
-use crate::http::request::target_of;
+use crate::http::request::{redirect, resolve_location, target_of};
+use crate::stats::ErrorKind;
+
+/// Redirect hops followed before a request counts as failed (as Go's client, so hey).
+pub const MAX_REDIRECTS: u8 = 10;
 
 /// The run's requests (shared, read-only).
 #[derive(Clone, Debug)]
@@ -48,6 +53,30 @@ impl RequestSet {
 
     pub fn scheme(&self) -> &'static str {
         if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The request that follows `sent` (a request built here, after `hops`
+    /// redirects) once its response with `status` and `location` is
+    /// complete: `None` when it is not followed (redirects off, not a
+    /// redirect, no Location, another origin: the response counts as it
+    /// is), an error past [`MAX_REDIRECTS`]. The same rules for HTTP/1.1
+    /// and HTTP/2.
+    pub fn next_hop(
+        &self,
+        sent: &[u8],
+        status: u16,
+        location: Option<&[u8]>,
+        hops: u8,
+    ) -> Result<Option<Bytes>, ErrorKind> {
+        if !self.follow_redirects || !matches!(status, 301 | 302 | 303 | 307 | 308) {
+            return Ok(None);
+        }
+        let resolve = |location| resolve_location(location, self.scheme(), &self.host, self.port, target_of(sent));
+        let Some(target) = location.and_then(resolve) else { return Ok(None) };
+        if hops >= MAX_REDIRECTS {
+            return Err(ErrorKind::TooManyRedirects);
+        }
+        Ok(Some(redirect(sent, status, &target)))
     }
 }
 

@@ -32,9 +32,10 @@ pub mod tls_layer;
 
 use std::time::{Duration, Instant};
 
+pub use super::requests::MAX_REDIRECTS;
 use super::requests::{RequestSet, TlsTarget};
 use crate::http::reader::Truncated;
-use crate::http::request::{method_of, redirect, resolve_location, target_of};
+use crate::http::request::method_of;
 use crate::http::{BodyFormat, Feed, Response, ResponseReader};
 use crate::stats::{ErrorKind, Handshake, nanos};
 pub use h2::{H2Connection, H2Requests};
@@ -46,9 +47,6 @@ use output::http_error_kind;
 pub use output::{Event, Finished, Io, Limits, Opened, StreamId};
 use stream::Stream;
 use tls_layer::TlsLayer;
-
-/// Redirect hops followed before a request counts as failed (as Go's client, so hey).
-pub const MAX_REDIRECTS: u8 = 10;
 
 /// More than the most ciphertext of one TLS record (16 KiB of plaintext,
 /// 256 bytes of expansion, a 5-byte header): what a session may hold
@@ -511,23 +509,20 @@ impl Connection {
         let hops = stream.hops;
         self.connected = response.reusable && requests.keepalive;
         self.reused = self.connected;
-        if requests.follow_redirects && matches!(response.status, 301 | 302 | 303 | 307 | 308) {
-            let target = self.reader.location().and_then(|loc| {
-                let current = target_of(self.request.bytes(requests));
-                resolve_location(loc, requests.scheme(), &requests.host, requests.port, current)
-            });
-            if let Some(target) = target {
-                if hops >= MAX_REDIRECTS {
-                    // The response was read whole and its bytes counted.
-                    self.stage = Stage::Idle;
-                    return self.finish(Err(ErrorKind::TooManyRedirects), now);
-                }
-                let hop = redirect(self.request.bytes(requests), response.status, &target);
+        let sent = self.request.bytes(requests);
+        match requests.next_hop(sent, response.status, self.reader.location(), hops) {
+            Ok(None) => {}
+            Ok(Some(hop)) => {
                 self.request.hop = Some(hop);
                 if let Some(stream) = self.stream.as_mut() {
                     (stream.hops, stream.head_seen, stream.body_seen) = (hops + 1, false, 0);
                 }
                 return self.next_hop(now);
+            }
+            Err(kind) => {
+                // The response was read whole and its bytes counted.
+                self.stage = Stage::Idle;
+                return self.finish(Err(kind), now);
             }
         }
         match body {

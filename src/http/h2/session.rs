@@ -79,6 +79,8 @@ pub struct Session {
     /// A header block waiting for its CONTINUATION frames.
     block: Block,
     decoder: Decoder,
+    /// The fields of the header block being decoded (reused).
+    fields: HeadFields,
     /// Our windows (stream and connection): what the server may send ahead.
     window: u32,
 }
@@ -124,6 +126,7 @@ impl Session {
             partial: Vec::new(),
             block: Block::default(),
             decoder: Decoder::new(OUR_MAX_HEADER_LIST_BYTES as usize),
+            fields: HeadFields::default(),
             window,
         }
     }
@@ -437,7 +440,8 @@ impl Session {
         end_stream: bool,
         events: &mut impl SessionEvents,
     ) -> Result<(), SessionError> {
-        let mut fields = HeadFields::default();
+        let fields = &mut self.fields;
+        fields.clear();
         let decoded = self.decoder.decode(block, |name, value| fields.read(name, value));
         match decoded {
             Err(error) if error.is_compression_error() => return Err(SessionError::Hpack(error)),
@@ -450,9 +454,9 @@ impl Session {
         }
         let Some(at) = self.streams.iter().position(|s| s.id == stream_id) else { return Ok(()) };
         let stream = &mut self.streams[at];
-        let head = match (stream.head_seen, fields.head()) {
+        let head = match (stream.head_seen, self.fields.head()) {
             // Trailers end the stream, and carry no pseudo-header field.
-            (true, _) if end_stream && !fields.has_pseudo() => Ok(None),
+            (true, _) if end_stream && !self.fields.has_pseudo() => Ok(None),
             (true, _) if end_stream => Err(StreamFailure::Malformed("a pseudo-header field in trailers")),
             (true, _) => Err(StreamFailure::Malformed("a second response head without END_STREAM")),
             // HTTP/2 has no 101 (RFC 9113 section 8.6); an interim head never ends a stream.

@@ -77,14 +77,16 @@ impl Block {
 
 /// A response head: what a load generator needs of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResponseHead {
+pub struct ResponseHead<'a> {
     pub status: u16,
     /// What Content-Type says the body is.
     pub format: BodyFormat,
+    /// The Location of a redirect (a 3xx head), if it had one.
+    pub location: Option<&'a [u8]>,
 }
 
 /// A head's fields as they are decoded.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct HeadFields {
     status: Option<u16>,
     format: BodyFormat,
@@ -92,9 +94,19 @@ pub(super) struct HeadFields {
     malformed: Option<&'static str>,
     regular_seen: bool,
     pseudo_seen: bool,
+    /// A 3xx head's Location was read into `location` (a buffer kept from
+    /// block to block: only redirects fill it).
+    has_location: bool,
+    location: Vec<u8>,
 }
 
 impl HeadFields {
+    /// Ready for the fields of another block.
+    pub(super) fn clear(&mut self) {
+        let location = std::mem::take(&mut self.location);
+        *self = HeadFields { location, ..HeadFields::default() };
+    }
+
     pub(super) fn read(&mut self, name: &[u8], value: &[u8]) {
         if self.malformed.is_some() {
             return;
@@ -120,6 +132,10 @@ impl HeadFields {
             self.malformed = Some("an uppercase field name");
         } else if name == b"content-type" {
             self.format = BodyFormat::of(value);
+        } else if name == b"location" && self.status.is_some_and(|status| (300..400).contains(&status)) {
+            self.location.clear();
+            self.location.extend_from_slice(value);
+            self.has_location = true;
         } else if matches!(
             name,
             b"connection" | b"keep-alive" | b"proxy-connection" | b"transfer-encoding" | b"upgrade"
@@ -134,12 +150,12 @@ impl HeadFields {
     }
 
     /// The head, or why the fields do not make one.
-    pub(super) fn head(&self) -> Result<ResponseHead, StreamFailure> {
+    pub(super) fn head(&self) -> Result<ResponseHead<'_>, StreamFailure> {
         if let Some(why) = self.malformed {
             return Err(StreamFailure::Malformed(why));
         }
         let status = self.status.ok_or(StreamFailure::Malformed("no :status field"))?;
-        Ok(ResponseHead { status, format: self.format })
+        Ok(ResponseHead { status, format: self.format, location: self.has_location.then_some(&self.location[..]) })
     }
 }
 
@@ -259,3 +275,28 @@ impl std::fmt::Display for SessionError {
 }
 
 impl std::error::Error for SessionError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_of(fields: &mut HeadFields, read: &[(&str, &str)]) -> (u16, Option<Vec<u8>>) {
+        fields.clear();
+        for (name, value) in read {
+            fields.read(name.as_bytes(), value.as_bytes());
+        }
+        let head = fields.head().unwrap();
+        (head.status, head.location.map(<[u8]>::to_vec))
+    }
+
+    #[test]
+    fn only_a_redirects_location_is_kept_in_a_buffer_reused_from_head_to_head() {
+        let mut fields = HeadFields::default();
+        let moved = head_of(&mut fields, &[(":status", "302"), ("location", "/next?a=1")]);
+        assert_eq!(moved, (302, Some(b"/next?a=1".to_vec())));
+        let kept = fields.location.capacity();
+        assert_eq!(head_of(&mut fields, &[(":status", "201"), ("location", "/made")]), (201, None));
+        assert_eq!(head_of(&mut fields, &[(":status", "304")]), (304, None), "no Location: none from before");
+        assert_eq!(fields.location.capacity(), kept, "the buffer stays for the next redirect");
+    }
+}

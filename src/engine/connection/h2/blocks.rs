@@ -8,15 +8,16 @@
 //! An entry with `{{seq}}` differs per request, so its block is built when
 //! the stream starts, from the numbered copy of its HTTP/1.1 bytes, into
 //! the connection's scratch buffers (reused: steady state allocates
-//! nothing).
-
-use std::sync::Arc;
+//! nothing). So is a redirect hop's, from the HTTP/1.1 request the rules
+//! shared with HTTP/1.1 make of the request it follows
+//! ([`RequestSet::next_hop`]).
 
 use bytes::{Bytes, BytesMut};
 
 use crate::engine::requests::RequestSet;
+use crate::http::find;
 use crate::http::h2::hpack::encode_request;
-use crate::http::{Pool, find};
+use crate::stats::ErrorKind;
 
 /// Header fields HTTP/2 forbids or says otherwise (RFC 9113 section 8.2.2
 /// and 8.3.1): the Host field becomes `:authority`.
@@ -34,10 +35,9 @@ struct H2Entry {
 /// HTTP/2 connection of the run.
 #[derive(Clone, Debug)]
 pub struct H2Requests {
-    pool: Arc<Pool>,
+    /// The run's requests, and their redirect rules.
+    set: RequestSet,
     entries: Vec<H2Entry>,
-    /// JSON answers are read for `usage` (see [`RequestSet::usage_in_json`]).
-    usage_in_json: bool,
     scheme: &'static str,
     /// `:authority` for a request without a Host field.
     authority: String,
@@ -69,29 +69,35 @@ impl H2Requests {
                 H2Entry { block, body: entry.bytes.slice(body..) }
             })
             .collect();
-        H2Requests {
-            pool: Arc::clone(&requests.pool),
-            entries,
-            usage_in_json: requests.usage_in_json,
-            scheme,
-            authority,
-        }
+        H2Requests { set: requests.clone(), entries, scheme, authority }
     }
 
     /// Whether JSON answers are read for `usage`.
     pub(super) fn usage_in_json(&self) -> bool {
-        self.usage_in_json
+        self.set.usage_in_json
     }
 
     /// The target (of the run's targets) request number `pick` is for.
     pub(super) fn target(&self, pick: u64) -> u16 {
-        self.pool.entry(self.pool.index_of(pick)).target
+        let pool = &self.set.pool;
+        pool.entry(pool.index_of(pick)).target
     }
 
-    /// The header block and body of request number `pick`: pre-built, or
-    /// for an entry with `{{seq}}` built now into `scratch`.
-    pub(super) fn request<'a>(&'a self, pick: u64, scratch: &'a mut Scratch) -> (&'a [u8], &'a [u8]) {
-        let pool = &self.pool;
+    /// The header block and body of request number `pick`, or of its
+    /// redirect `hop` (HTTP/1.1 bytes) when it has one: pre-built, or for
+    /// an entry with `{{seq}}` and for a hop built now into `scratch`.
+    pub(super) fn request<'a>(
+        &'a self,
+        pick: u64,
+        hop: Option<&'a Bytes>,
+        scratch: &'a mut Scratch,
+    ) -> (&'a [u8], &'a [u8]) {
+        scratch.block.clear();
+        if let Some(hop) = hop {
+            let body = encode(hop, self.scheme, &self.authority, &mut scratch.block);
+            return (&scratch.block, &hop[body..]);
+        }
+        let pool = &self.set.pool;
         let index = pool.index_of(pick);
         let entry = pool.entry(index);
         if !entry.has_seq() {
@@ -99,9 +105,36 @@ impl H2Requests {
             return (&built.block, &built.body);
         }
         entry.write(pick, pool.seq_width(), &mut scratch.numbered);
-        scratch.block.clear();
         let body = encode(&scratch.numbered, self.scheme, &self.authority, &mut scratch.block);
         (&scratch.block, &scratch.numbered[body..])
+    }
+
+    /// The request that follows request number `pick` (or its redirect
+    /// `hop`, after `hops` of them) when its response with `status` and
+    /// `location` is complete: see [`RequestSet::next_hop`].
+    pub(super) fn next_hop(
+        &self,
+        pick: u64,
+        hop: Option<&Bytes>,
+        hops: u8,
+        status: u16,
+        location: &[u8],
+    ) -> Result<Option<Bytes>, ErrorKind> {
+        if !self.set.follow_redirects {
+            return Ok(None);
+        }
+        let pool = &self.set.pool;
+        let entry = pool.entry(pool.index_of(pick));
+        let sent = match hop {
+            Some(hop) => hop.clone(),
+            None if !entry.has_seq() => entry.bytes.clone(),
+            None => {
+                let mut numbered = BytesMut::new();
+                entry.write(pick, pool.seq_width(), &mut numbered);
+                numbered.freeze()
+            }
+        };
+        self.set.next_hop(&sent, status, Some(location), hops)
     }
 }
 
@@ -133,9 +166,11 @@ fn encode(request: &[u8], scheme: &'static str, authority: &str, out: &mut Vec<u
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::http::h2::hpack::Decoder;
-    use crate::http::{Entry, RequestSpec};
+    use crate::http::{Entry, Pool, RequestSpec};
 
     fn decoded(block: &[u8]) -> Vec<(String, String)> {
         let mut fields = Vec::new();
@@ -164,7 +199,7 @@ mod tests {
         let requests = RequestSet::new(pool, true, false, "example.com".into(), 8443);
         let h2 = H2Requests::new(&requests);
         let mut scratch = Scratch::default();
-        let (block, body) = h2.request(0, &mut scratch);
+        let (block, body) = h2.request(0, None, &mut scratch);
         let fields = decoded(block);
         let want = [
             (":method", "POST"),
@@ -190,7 +225,7 @@ mod tests {
         let requests = RequestSet::new(Arc::new(pool), true, false, "example.com".into(), 80);
         let h2 = H2Requests::new(&requests);
         let mut scratch = Scratch::default();
-        let (block, body) = h2.request(42, &mut scratch);
+        let (block, body) = h2.request(42, None, &mut scratch);
         assert!(decoded(block).contains(&(":path".into(), "/item/042".into())));
         assert_eq!(body, b"id=042");
     }

@@ -39,6 +39,8 @@ pub(super) struct Ctx<'a> {
     pub(super) nth: u64,
     /// The request's `:path`, for a HEADERS frame.
     pub(super) path: String,
+    /// When the frame arrived (virtual time).
+    pub(super) now: Instant,
     steps: &'a mut Vec<(Duration, Step)>,
 }
 
@@ -88,13 +90,18 @@ impl Script {
 /// The part of every well-behaved script: SETTINGS acknowledged, and a
 /// request answered with `200` and "ok" after `delay` once complete.
 pub(super) fn polite(ctx: &mut Ctx, f: &Sent, delay: Duration) {
+    polite_settings(ctx, f);
+    if request_complete(f) {
+        ctx.send(delay, answer(f.stream, 200, "ok"));
+    }
+}
+
+/// Acknowledges the client's SETTINGS.
+pub(super) fn polite_settings(ctx: &mut Ctx, f: &Sent) {
     if f.kind == kind::SETTINGS && f.flags & flag::ACK == 0 {
         let mut ack = Vec::new();
         frame::encode_settings_ack(&mut ack);
         ctx.send(Duration::ZERO, ack);
-    }
-    if request_complete(f) {
-        ctx.send(delay, answer(f.stream, 200, "ok"));
     }
 }
 
@@ -439,7 +446,7 @@ impl Sim<'_> {
     fn server_connected(&mut self, slot: usize, socket: u64) {
         self.sockets.insert(socket, PeerSocket::default());
         let mut steps = Vec::new();
-        let mut ctx = Ctx { socket, nth: 0, path: String::new(), steps: &mut steps };
+        let mut ctx = Ctx { socket, nth: 0, path: String::new(), now: self.now, steps: &mut steps };
         (self.script.on_connect)(&mut ctx);
         self.schedule(slot, socket, steps);
     }
@@ -470,7 +477,7 @@ impl Sim<'_> {
             let nth = peer.requests;
             peer.requests += u64::from(f.kind == kind::HEADERS);
             let mut steps = Vec::new();
-            let mut ctx = Ctx { socket, nth, path, steps: &mut steps };
+            let mut ctx = Ctx { socket, nth, path, now: self.now, steps: &mut steps };
             (self.script.on_frame)(&mut ctx, &f);
             self.received.push((socket, f));
             self.schedule(slot, socket, steps);

@@ -19,6 +19,8 @@
 //! may have processed is ever sent twice.
 //!
 //! Requests go out as header blocks encoded before the run ([`blocks`]).
+//! A same-origin redirect is followed as over HTTP/1.1, its hop a new
+//! stream of the same request ([`table`]).
 //! Before the server's SETTINGS say how many streams it allows, one stream
 //! goes out (the one that asked for the connection); the rest wait for
 //! them, so that a small SETTINGS_MAX_CONCURRENT_STREAMS is never exceeded.
@@ -106,16 +108,15 @@ impl H2Connection {
     /// deadlines, `requests` its requests' blocks, `max_streams` the most
     /// streams in flight at once (`--streams`).
     pub fn new(tls: Option<TlsTarget>, limits: Limits, requests: Arc<H2Requests>, max_streams: usize) -> Self {
-        let usage_in_json = requests.usage_in_json();
         H2Connection {
             limits,
+            table: StreamTable::new(limits, Arc::clone(&requests)),
             requests,
             max_streams: max_streams.max(1),
             stage: Stage::Closed,
             session: None,
             tls,
             tls_layer: None,
-            table: StreamTable::new(limits, usage_in_json),
             next_stream: 0,
             failures: 0,
             opening: None,
@@ -424,7 +425,7 @@ impl H2Connection {
     fn send_one(&mut self, now: Instant) -> bool {
         let Some(session) = self.session.as_mut() else { return false };
         let Some(stream) = self.table.streams.iter_mut().find(|s| s.wire.is_none()) else { return false };
-        let (block, body) = self.requests.request(stream.pick, &mut self.scratch);
+        let (block, body) = self.requests.request(stream.pick, stream.hop.as_ref(), &mut self.scratch);
         let Some(wire) = session.start(block, body) else { return false };
         stream.wire = Some(wire);
         stream.in_transmit = true;
@@ -550,6 +551,8 @@ impl H2Connection {
 mod driver_tests;
 #[cfg(test)]
 mod harness;
+#[cfg(test)]
+mod redirect_tests;
 #[cfg(test)]
 mod server_tests;
 #[cfg(test)]

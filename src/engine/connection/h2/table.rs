@@ -5,13 +5,22 @@
 //! the events they produce, queued for the backend. The session's
 //! [`SessionEvents`] land here, so every way a stream ends turns into
 //! exactly one [`Event::Finished`].
+//!
+//! A response that redirects (on the same origin, with redirects on) does
+//! not end its request: the request's next hop waits for a new wire
+//! stream, as a request that goes again after a refusal does, while its
+//! timing, deadline and byte counts carry on.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Instant;
+
+use bytes::Bytes;
 
 use super::super::meter::{BodyFacts, Meter};
 use super::super::output::{Event, Finished, Limits, Opened};
 use super::super::stream::Stream;
+use super::H2Requests;
 use super::failure::{closed_kind, reset_kind, session_kind, stream_kind};
 use crate::http::BodyFormat;
 use crate::http::h2::session::{ResponseHead, SessionEvents, StreamFailure};
@@ -34,6 +43,11 @@ pub(super) struct H2Stream {
     /// Its number in the run (which pool entry, which `{{seq}}`).
     pub(super) pick: u64,
     pub(super) target: u16,
+    /// The redirect hop it is on (HTTP/1.1 bytes), after the first.
+    pub(super) hop: Option<Bytes>,
+    /// What follows the response read now, once it is complete: the next
+    /// hop, or too many of them.
+    next: Option<Result<Bytes, ErrorKind>>,
     /// Refusals in a row with no stream of the connection answered meanwhile.
     refusals: u8,
     /// The table's `answered` at its last refusal.
@@ -51,6 +65,8 @@ impl H2Stream {
             wire: None,
             pick,
             target,
+            hop: None,
+            next: None,
             refusals: 0,
             answered_then: 0,
             in_transmit: false,
@@ -81,8 +97,9 @@ pub(super) struct StreamTable {
     limits: Limits,
     /// Heads and body progress are announced as events.
     pub(super) progress_events: bool,
-    /// JSON answers are read for `usage` (the run asks an LLM endpoint).
-    usage_in_json: bool,
+    /// The run's requests: whether JSON answers are read for `usage`, and
+    /// where redirects lead.
+    requests: Arc<H2Requests>,
     /// Meters of ended streams, for the next ones (their buffers reused).
     spare: Vec<Meter>,
     /// Streams answered so far: a server that answers some is not one that
@@ -91,14 +108,14 @@ pub(super) struct StreamTable {
 }
 
 impl StreamTable {
-    pub(super) fn new(limits: Limits, usage_in_json: bool) -> StreamTable {
+    pub(super) fn new(limits: Limits, requests: Arc<H2Requests>) -> StreamTable {
         StreamTable {
             streams: Vec::new(),
             events: VecDeque::new(),
             handshake: None,
             limits,
             progress_events: false,
-            usage_in_json,
+            requests,
             spare: Vec::new(),
             answered: 0,
         }
@@ -161,13 +178,14 @@ impl StreamTable {
             return self.end(at, Err(ErrorKind::H2Refused), now, None);
         }
         stream.refusals += 1;
-        (stream.wire, stream.in_transmit, stream.status) = (None, false, None);
+        (stream.wire, stream.in_transmit, stream.status, stream.next) = (None, false, None, None);
         stream.timing.mark = now;
     }
 
     /// A response head of the stream at `at`.
     fn head(&mut self, at: usize, head: &ResponseHead, now: Instant) {
-        let read = head.format == BodyFormat::EventStream || (head.format == BodyFormat::Json && self.usage_in_json);
+        let usage_in_json = self.requests.usage_in_json();
+        let read = head.format == BodyFormat::EventStream || (head.format == BodyFormat::Json && usage_in_json);
         let meter = read.then(|| {
             let mut meter = Box::new(self.spare.pop().unwrap_or_default());
             meter.begin(head.format);
@@ -180,6 +198,11 @@ impl StreamTable {
         stream.timing.first_body_at(now, true);
         stream.timing.wire_bytes += FRAME_HEADER_BYTES;
         (stream.status, stream.meter) = (Some(head.status), meter);
+        if let Some(location) = head.location {
+            let (pick, hops) = (stream.pick, stream.timing.hops);
+            let next = self.requests.next_hop(pick, stream.hop.as_ref(), hops, head.status, location);
+            stream.next = next.transpose();
+        }
         if self.progress_events {
             self.events.push_back(Event::Head { stream: stream.timing.id, status: head.status, at: now });
         }
@@ -208,6 +231,12 @@ impl StreamTable {
 
     /// The stream at `at` has its whole response.
     fn complete(&mut self, at: usize, now: Instant) {
+        match self.streams[at].next.take() {
+            Some(Ok(hop)) => return self.redirected(at, hop, now),
+            // The response was read whole and its bytes counted.
+            Some(Err(kind)) => return self.end(at, Err(kind), now, None),
+            None => {}
+        }
         let stream = &mut self.streams[at];
         let status = stream.status.unwrap_or_default();
         let Some(mut meter) = stream.meter.take() else { return self.end(at, Ok(status), now, None) };
@@ -221,6 +250,24 @@ impl StreamTable {
         }
         self.spare.push(*meter);
         self.end(at, verdict.map_or(Ok(status), Err), now, Some(facts))
+    }
+
+    /// The stream at `at` was redirected at `now`: its request goes on
+    /// with `hop`, waiting for the next wire stream (as a refused one
+    /// does); its deadline, timing and byte counts carry on.
+    fn redirected(&mut self, at: usize, hop: Bytes, now: Instant) {
+        self.answered += 1;
+        let stream = &mut self.streams[at];
+        if let Some(meter) = stream.meter.take() {
+            self.spare.push(*meter);
+        }
+        let timing = &mut stream.timing;
+        if let Some(first) = timing.first_byte.take() {
+            timing.read_ns += crate::stats::nanos(now.saturating_duration_since(first));
+        }
+        (timing.first_body, timing.hops, timing.head_seen, timing.body_seen) = (None, timing.hops + 1, false, 0);
+        timing.mark = now;
+        (stream.hop, stream.wire, stream.in_transmit, stream.status) = (Some(hop), None, false, None);
     }
 }
 

@@ -7,12 +7,13 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::harness::{Ctx, Script, Step, answer, data, goaway, head, polite, request_complete, rst, run, run_with};
+use super::harness::{
+    Script, Step, answer, data, goaway, head, polite, polite_settings, request_complete, rst, run, run_with,
+};
 use crate::engine::plan::{Plan, Until};
 use crate::engine::sim::plan;
 use crate::http::h2::frame::{self, ErrorCode, flag, kind, setting};
 use crate::http::h2::hpack::{encode_integer, encode_size_update, encode_string};
-use crate::http::h2::test_frames::Sent;
 use crate::stats::ErrorKind;
 
 fn ms(n: u64) -> Duration {
@@ -149,15 +150,6 @@ fn limiting(limits: &'static [u32], every: u64, excess: Rc<Cell<i64>>) -> Script
             polite_settings(ctx, f);
         },
     )
-}
-
-/// Acknowledges the client's SETTINGS.
-fn polite_settings(ctx: &mut Ctx, f: &Sent) {
-    if f.kind == kind::SETTINGS && f.flags & flag::ACK == 0 {
-        let mut ack = Vec::new();
-        frame::encode_settings_ack(&mut ack);
-        ctx.send(Duration::ZERO, ack);
-    }
 }
 
 #[test]
