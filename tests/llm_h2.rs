@@ -17,6 +17,7 @@ use serde_json::Value;
 use vastar::server::{LlmOptions, Server, ServerOptions};
 use vastar::stats::counters::{EVENTS, STREAMED, TOKENS, TOKENS_FROM_USAGE};
 use vastar::stats::metrics::{ITL, TTFT};
+use vastar::tls::{TlsOptions, client_config};
 
 const TTFT_MS: f64 = 40.0;
 const ITL_MS: f64 = 10.0;
@@ -45,21 +46,33 @@ fn args(extra: &[&'static str]) -> Vec<&'static str> {
     base.into_iter().chain(["-T", "application/json", "-d", BODY]).chain(extra.iter().copied()).collect()
 }
 
-/// The mock's truth, read over HTTP/1.1, and a new record from now on.
-fn take_truth(addr: SocketAddr) -> Value {
-    let mut stream = TcpStream::connect(addr).unwrap();
+/// The mock's truth, read over HTTP/1.1 (over TLS when given the CA's
+/// PEM), and a new record from now on.
+fn take_truth(addr: SocketAddr, ca_pem: Option<&str>) -> Value {
+    let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(b"DELETE /mock/truth HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").unwrap();
+    let request = b"DELETE /mock/truth HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    match ca_pem {
+        None => {
+            let mut stream = stream;
+            stream.write_all(request).unwrap();
+            stream.read_to_string(&mut answer).unwrap();
+        }
+        Some(pem) => {
+            let options = TlsOptions { ca_pem: Some(pem.as_bytes().to_vec()), ..TlsOptions::default() };
+            let config = client_config(&options).unwrap();
+            let conn = rustls::ClientConnection::new(config, "localhost".try_into().unwrap()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            tls.write_all(request).unwrap();
+            // The server closes without close_notify at times: what came is enough.
+            let mut bytes = Vec::new();
+            let _ = tls.read_to_end(&mut bytes);
+            answer = String::from_utf8(bytes).unwrap();
+        }
+    }
     let body = answer.split("\r\n\r\n").nth(1).expect("a body");
     serde_json::from_str(body).unwrap()
-}
-
-/// What the truth would say if every event left on time.
-fn scheduled() -> Value {
-    let streams = 200;
-    serde_json::json!({"streams": streams, "ttft_ms": {"min": TTFT_MS, "p50": TTFT_MS}, "itl_ms": {"p50": ITL_MS}})
 }
 
 fn ms(ns: u64) -> f64 {
@@ -67,14 +80,11 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// Runs the benchmark on every backend and checks what it read against
-/// the schedule and, over plain TCP (where this test reads it), the
-/// mock's truth.
-fn measured_against_the_truth(server: &Server, url: &str, extra: &[&'static str]) {
-    let plain = url.starts_with("http:");
+/// the mock's truth. The bounds hold on a busy machine: the mock is never
+/// early, and late events are late for both sides.
+fn measured_against_the_truth(server: &Server, url: &str, extra: &[&'static str], ca_pem: Option<&str>) {
     each_backend(|backend| {
-        if plain {
-            take_truth(server.addr());
-        }
+        take_truth(server.addr(), ca_pem);
         let before = server.requests();
         let outcome = run(config(&args(extra), url), backend);
         assert_eq!(accounted(&outcome), (200, 0, 0));
@@ -85,16 +95,15 @@ fn measured_against_the_truth(server: &Server, url: &str, extra: &[&'static str]
         assert_eq!(counts, [200, 200 * (TOKENS_EACH + 2), 200 * TOKENS_EACH, 200]);
         let (ttft, itl) = (s.metrics.get(TTFT), s.metrics.get(ITL));
         assert_eq!((ttft.count(), itl.count()), (200, 200 * (TOKENS_EACH - 1)));
-        let truth = if plain { take_truth(server.addr()) } else { scheduled() };
-        assert_eq!(truth["streams"].as_u64(), Some(200), "{truth}");
-        let true_ttft = truth["ttft_ms"]["p50"].as_f64().unwrap();
-        let true_itl = truth["itl_ms"]["p50"].as_f64().unwrap();
+        let truth = take_truth(server.addr(), ca_pem);
+        assert_eq!((truth["streams"].as_u64(), truth["itl_ms"]["count"].as_u64()), (Some(200), Some(1400)));
         assert!(truth["ttft_ms"]["min"].as_f64().unwrap() >= TTFT_MS, "the mock is never early: {truth}");
-        assert!(true_ttft <= TTFT_MS + 10.0 && (true_itl - ITL_MS).abs() <= 1.5, "the mock's schedule: {truth}");
+        let (true_ttft, true_itl) =
+            (truth["ttft_ms"]["p50"].as_f64().unwrap(), truth["itl_ms"]["p50"].as_f64().unwrap());
         let (ttft_p50, itl_p50) = (ms(ttft.percentile_ns(50.0)), ms(itl.percentile_ns(50.0)));
         assert!(ms(ttft.min_ns()) >= TTFT_MS, "no first token before it was due: {}", ms(ttft.min_ns()));
-        assert!((ttft_p50 - true_ttft).abs() <= 3.0, "TTFT p50 {ttft_p50} ms, the mock's {true_ttft} ms");
-        assert!((itl_p50 - true_itl).abs() <= 1.5, "ITL p50 {itl_p50} ms, the mock's {true_itl} ms");
+        assert!((ttft_p50 - true_ttft).abs() <= 10.0, "TTFT p50 {ttft_p50} ms, the mock's {true_ttft} ms");
+        assert!((itl_p50 - true_itl).abs() <= 3.0, "ITL p50 {itl_p50} ms, the mock's {true_itl} ms");
     });
 }
 
@@ -102,7 +111,7 @@ fn measured_against_the_truth(server: &Server, url: &str, extra: &[&'static str]
 fn h2c_streams_are_measured_exactly_on_every_backend() {
     let server = mock(None, None);
     let url = format!("http://{}/v1/chat/completions", server.addr());
-    measured_against_the_truth(&server, &url, &[]);
+    measured_against_the_truth(&server, &url, &[], None);
 }
 
 #[test]
@@ -115,7 +124,7 @@ fn h2_over_tls_streams_are_measured_the_same() {
     std::fs::write(&ca, cert.cert_pem()).unwrap();
     let ca: &'static str = Box::leak(ca.to_str().unwrap().to_string().into_boxed_str());
     let url = format!("https://localhost:{}/v1/chat/completions", server.addr().port());
-    measured_against_the_truth(&server, &url, &["--cacert", ca]);
+    measured_against_the_truth(&server, &url, &["--cacert", ca], Some(&cert.cert_pem()));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
