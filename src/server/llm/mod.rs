@@ -19,7 +19,9 @@
 //! connection reads its requests; the events of all the streams of a
 //! server thread are written by that thread's [`pacer`] (one queue of
 //! deadlines, one timer, a nonblocking write per event, pre-built events),
-//! except over TLS, where each connection's task writes its own.
+//! except over TLS, where each connection's task writes its own. Over
+//! HTTP/2 (`--http2`) each connection's task paces its own streams ([`h2`]):
+//! every event due at a wake-up, of every stream, leaves in one write.
 
 mod alarm;
 mod deadlines;
