@@ -54,7 +54,6 @@ fn invalid_input_gives_one_line_and_exit_code_2() {
         (&["serve", "--llm", "--ttft", "80"], "--ttft: \"80\" has no unit"),
         (&["serve", "--llm", "--tokens", "0"], "--tokens"),
         (&["serve", "--llm", "--body-bytes", "10"], "cannot be used with"),
-        (&["serve", "--http2", "--llm"], "--llm: cannot be used with --http2"),
         (&["serve", "--http2", "--chunked"], "--chunked: cannot be used with --http2"),
         (&["serve", "--max-streams-per-connection", "5"], "--max-streams-per-connection: needs --http2"),
         (&["serve", "--http2", "--max-streams-per-connection", "0"], "--max-streams-per-connection"),

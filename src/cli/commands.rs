@@ -97,7 +97,10 @@ pub struct ServeArgs {
     /// Over plain TCP to clients that start with the HTTP/2 preface (h2c
     /// with prior knowledge, as h2load and curl --http2-prior-knowledge);
     /// other connections are still served as HTTP/1.1. With --tls, h2 is
-    /// offered by ALPN before http/1.1. Not with --chunked or --llm.
+    /// offered by ALPN before http/1.1. Not with --chunked. With --llm the
+    /// mock answers over HTTP/2 the same, all the events of a connection
+    /// that are due at once in one write, up to 1000 streams at once per
+    /// connection (128 without --llm).
     #[arg(long)]
     pub http2: bool,
     /// --http2: send GOAWAY after N streams on a connection and close it

@@ -157,10 +157,6 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
         args
     };
     let (demo, trust) = if args.demo {
-        if llm && args.http2 {
-            let why = "the built-in mock LLM speaks HTTP/1.1 only; leave out --http2 or --llm".to_string();
-            return Err(Error::Config(ConfigError::Invalid { flag: "--http2", why }));
-        }
         let (server, trust) = serve::demo_server(args.tls, llm, args.http2)?;
         (Some(server), trust)
     } else {

@@ -18,13 +18,9 @@ pub(super) fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     only_with("--tls", args.tls, tls_only.into_iter().chain([("--write-cert", args.write_cert.is_some())]))?;
     let h2_only = [("--max-streams-per-connection", args.max_streams_per_connection.is_some())];
     only_with("--http2", args.http2, h2_only.into_iter())?;
-    let not_h2 = [
-        ("--llm", args.llm, "the mock LLM speaks HTTP/1.1 only"),
-        ("--chunked", args.chunked, "HTTP/2 has no chunked framing"),
-    ];
-    if let Some((flag, _, reason)) = not_h2.into_iter().find(|(_, given, _)| args.http2 && *given) {
-        let why = format!("cannot be used with --http2 ({reason})");
-        return Err(Error::Config(ConfigError::Invalid { flag, why }));
+    if args.http2 && args.chunked {
+        let why = "cannot be used with --http2 (HTTP/2 has no chunked framing)".to_string();
+        return Err(Error::Config(ConfigError::Invalid { flag: "--chunked", why }));
     }
     let mut options = args.options();
     options.llm = llm_options(args)?;
@@ -47,8 +43,12 @@ pub(super) fn serve(args: &ServeArgs) -> Result<ExitCode, Error> {
     let answers = match &options.llm {
         Some(llm) => format!(
             "mock LLM: POST /v1/chat/completions and /v1/completions, first token after {:?}, then every {:?}, \
-             {} tokens, {} per event",
-            llm.ttft, llm.itl, llm.tokens, llm.tokens_per_event
+             {} tokens, {} per event{}",
+            llm.ttft,
+            llm.itl,
+            llm.tokens,
+            llm.tokens_per_event,
+            if args.http2 { ", HTTP/1.1 and HTTP/2" } else { "" }
         ),
         None => format!(
             "{} byte bodies{}{}",

@@ -18,10 +18,13 @@
 
 #[path = "h2_io.rs"]
 mod io;
+#[path = "h2_owned.rs"]
+mod owned;
 #[path = "h2_parts.rs"]
 mod parts;
 
-pub(super) use io::serve_connection;
+pub(super) use io::{linger, serve_connection, speaks_h2};
+pub use owned::Request;
 pub use parts::{ConnError, Response, response_block};
 
 use crate::http::h2::frame::{
@@ -94,6 +97,10 @@ pub struct Connection<'a> {
     answered: u64,
     /// Our windows' full size, streams' and the connection's.
     window: u32,
+    /// Our SETTINGS_MAX_CONCURRENT_STREAMS.
+    max_streams: u32,
+    /// With an owner, who answers the requests instead of `response`.
+    owner: Option<Box<owned::Owner>>,
 }
 
 impl<'a> Connection<'a> {
@@ -101,18 +108,28 @@ impl<'a> Connection<'a> {
     /// connection window opened to [`WINDOW_BYTES`]; with `stream_limit`,
     /// GOAWAY follows that many streams.
     pub fn new(response: Response<'a>, stream_limit: Option<u32>) -> Connection<'a> {
-        Connection::with_window(response, stream_limit, WINDOW_BYTES)
+        Connection::build(response, stream_limit, WINDOW_BYTES, MAX_STREAMS)
+    }
+
+    /// [`Connection::new`] allowing `max_streams` open at once.
+    fn with_limits(response: Response<'a>, stream_limit: Option<u32>, max_streams: u32) -> Connection<'a> {
+        Connection::build(response, stream_limit, WINDOW_BYTES, max_streams)
     }
 
     /// [`Connection::new`] with our windows at `window` bytes (at least
     /// the default 65,535), so that tests see them given back.
+    #[cfg(test)]
     fn with_window(response: Response<'a>, stream_limit: Option<u32>, window: u32) -> Connection<'a> {
+        Connection::build(response, stream_limit, window, MAX_STREAMS)
+    }
+
+    fn build(response: Response<'a>, stream_limit: Option<u32>, window: u32, max_streams: u32) -> Connection<'a> {
         let window = window.clamp(DEFAULT_WINDOW_BYTES, MAX_WINDOW_BYTES);
         let mut out = Vec::with_capacity(OUTPUT_TARGET);
         frame::encode_settings(
             &mut out,
             &[
-                (setting::MAX_CONCURRENT_STREAMS, MAX_STREAMS),
+                (setting::MAX_CONCURRENT_STREAMS, max_streams),
                 (setting::INITIAL_WINDOW_SIZE, window),
                 (setting::MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST_BYTES),
             ],
@@ -143,13 +160,18 @@ impl<'a> Connection<'a> {
             input: Vec::new(),
             out: SendBuffer::new(out),
             answered: 0,
+            max_streams,
+            owner: None,
         }
     }
 
     /// Bytes to send now: what is queued, topped up with DATA as far as
     /// the client's windows allow (up to 64 KiB of body at a time).
     pub fn output(&mut self) -> &[u8] {
-        if self.failed.is_none() {
+        if self.failed.is_some() {
+        } else if self.is_owned() {
+            self.send_held();
+        } else {
             self.send_bodies();
         }
         self.out.pending()
@@ -157,7 +179,9 @@ impl<'a> Connection<'a> {
 
     /// `n` bytes of [`Connection::output`] were sent.
     pub fn output_sent(&mut self, n: usize) {
+        let n = n.min(self.out.pending().len());
         self.out.sent(n);
+        self.owned_sent(n);
     }
 
     /// Requests answered since the last call (each counted once).
@@ -251,7 +275,9 @@ impl<'a> Connection<'a> {
             return Err(ConnError::ContinuationExpected);
         }
         match frame {
-            Frame::Data { stream_id, end_stream, flow_len, .. } => self.on_data(stream_id, end_stream, flow_len),
+            Frame::Data { stream_id, data, end_stream, flow_len } => {
+                self.on_data(stream_id, data, end_stream, flow_len)
+            }
             Frame::Headers { stream_id, fragment, end_stream, end_headers: true } => {
                 self.on_block(stream_id, fragment, end_stream)
             }
@@ -266,7 +292,10 @@ impl<'a> Connection<'a> {
             }
             Frame::RstStream { stream_id, .. } => {
                 self.known(stream_id)?;
-                self.streams.retain(|s| s.id != stream_id);
+                if self.position(stream_id).is_some() {
+                    self.streams.retain(|s| s.id != stream_id);
+                    self.note_gone(stream_id);
+                }
                 Ok(())
             }
             Frame::Settings { ack: false, params } => self.on_settings(params),
@@ -323,7 +352,16 @@ impl<'a> Connection<'a> {
     /// then a new request, trailers, or a stream error.
     fn on_block(&mut self, stream_id: u32, block: &[u8], end_stream: bool) -> Result<(), ConnError> {
         let mut fields = RequestFields::default();
-        let decoded = self.decoder.decode(block, |name, value| fields.read(name, value));
+        // An owner is handed the method and path too.
+        let (owned, mut head) = (self.is_owned(), (Vec::new(), Vec::new()));
+        let decoded = self.decoder.decode(block, |name, value| {
+            fields.read(name, value);
+            match name {
+                b":method" if owned => head.0 = value.to_vec(),
+                b":path" if owned => head.1 = value.to_vec(),
+                _ => {}
+            }
+        });
         if let Err(error) = decoded
             && error.is_compression_error()
         {
@@ -334,7 +372,7 @@ impl<'a> Connection<'a> {
         }
         if stream_id > self.highest {
             let request = decoded.map_err(HpackError::as_str).and_then(|()| fields.head_method());
-            self.open(stream_id, request, end_stream);
+            self.open(stream_id, request, end_stream, head);
             return Ok(());
         }
         let receiving = self.position(stream_id).filter(|&at| matches!(self.streams[at].phase, Phase::Request { .. }));
@@ -350,16 +388,17 @@ impl<'a> Connection<'a> {
 
     /// HEADERS opening `stream_id`, whose fields make `request` (HEAD or
     /// not) or do not.
-    fn open(&mut self, stream_id: u32, request: Result<bool, &str>, end_stream: bool) {
+    fn open(&mut self, stream_id: u32, request: Result<bool, &str>, end_stream: bool, head: (Vec<u8>, Vec<u8>)) {
         self.highest = stream_id;
         if self.goaway_last.is_some() || self.peer_goaway {
             return;
         }
+        let head_fields = head;
         let Ok(head) = request else {
             self.reset(stream_id, ErrorCode::PROTOCOL_ERROR);
             return;
         };
-        if self.streams.len() >= MAX_STREAMS as usize {
+        if self.streams.len() >= self.max_streams as usize {
             self.reset(stream_id, ErrorCode::REFUSED_STREAM);
             return;
         }
@@ -374,6 +413,7 @@ impl<'a> Connection<'a> {
             send_window: i64::from(self.peer_initial_window),
             recv_window: i64::from(self.window),
             phase: Phase::Request { head },
+            held: self.held_for(head_fields),
         });
         if end_stream {
             self.answer(self.streams.len() - 1);
@@ -383,6 +423,9 @@ impl<'a> Connection<'a> {
     /// The request of the stream at `at` is complete: it is counted and its
     /// head goes out; its body follows in [`Connection::output`].
     fn answer(&mut self, at: usize) {
+        if self.is_owned() {
+            return self.request_complete(at, false);
+        }
         let stream = &mut self.streams[at];
         let Phase::Request { head } = stream.phase else { return };
         self.answered += 1;
@@ -395,7 +438,7 @@ impl<'a> Connection<'a> {
         }
     }
 
-    fn on_data(&mut self, stream_id: u32, end_stream: bool, flow_len: u32) -> Result<(), ConnError> {
+    fn on_data(&mut self, stream_id: u32, data: &[u8], end_stream: bool, flow_len: u32) -> Result<(), ConnError> {
         self.known(stream_id)?;
         // The connection's window counts every DATA, even of streams gone.
         self.recv_window -= i64::from(flow_len);
@@ -404,6 +447,10 @@ impl<'a> Connection<'a> {
         }
         give_back(self.out.queue(), 0, &mut self.recv_window, self.window);
         let Some(at) = self.position(stream_id) else { return Ok(()) };
+        if self.drops_data(at, end_stream) {
+            return Ok(());
+        }
+        let owned = self.is_owned();
         let stream = &mut self.streams[at];
         if !matches!(stream.phase, Phase::Request { .. }) {
             // Half-closed (remote): its request had ended (§5.1).
@@ -415,6 +462,9 @@ impl<'a> Connection<'a> {
         // honest client no way here; a dishonest one is stopped all the same.
         if stream.recv_window < 0 {
             self.reset(stream_id, ErrorCode::FLOW_CONTROL_ERROR);
+        } else if owned {
+            give_back(self.out.queue(), stream_id, &mut stream.recv_window, self.window);
+            self.request_data(at, data, end_stream);
         } else if end_stream {
             self.answer(at);
         } else {
@@ -466,7 +516,10 @@ impl<'a> Connection<'a> {
 
     /// Ends `stream_id` for a rule it broke: RST_STREAM with `code`.
     fn reset(&mut self, stream_id: u32, code: ErrorCode) {
-        self.streams.retain(|s| s.id != stream_id);
+        if self.position(stream_id).is_some() {
+            self.streams.retain(|s| s.id != stream_id);
+            self.note_gone(stream_id);
+        }
         frame::encode_rst_stream(self.out.queue(), stream_id, code);
     }
 

@@ -66,6 +66,17 @@ pub(in crate::server) async fn serve_connection(mut stream: TcpStream, mut trans
             Ok(_) => {}
         }
     }
+    linger(stream, transport, &shared, buf).await;
+}
+
+/// Closes a finished connection, then reads (and drops) for [`LINGER`]
+/// what the client still sends.
+pub(in crate::server) async fn linger(
+    mut stream: TcpStream,
+    mut transport: Transport,
+    shared: &Shared,
+    mut buf: Vec<u8>,
+) {
     transport.close(&mut stream).await;
     let drain = async {
         loop {
@@ -81,7 +92,7 @@ pub(in crate::server) async fn serve_connection(mut stream: TcpStream, mut trans
 /// Whether the client speaks HTTP/2: ALPN's answer if it gave one, else
 /// whether `received` starts with the preface (`None` until enough of it
 /// has arrived to tell).
-fn speaks_h2(received: &[u8], alpn: Option<&[u8]>) -> Option<bool> {
+pub(in crate::server) fn speaks_h2(received: &[u8], alpn: Option<&[u8]>) -> Option<bool> {
     if let Some(protocol) = alpn {
         return Some(protocol == b"h2");
     }

@@ -33,10 +33,16 @@ pub(super) enum Phase {
     Request { head: bool },
     /// Answered: the head went out and `sent` bytes of the body.
     Response { sent: usize },
+    /// Owned: the request is complete (or refused for its size) and
+    /// waits for the owner's answer.
+    Pending,
+    /// Owned: the owner's answer is under way; `end` once its last bytes
+    /// are queued.
+    Queued { end: bool },
 }
 
 /// One stream that is open on our side.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub(super) struct Stream {
     pub(super) id: u32,
     /// What our DATA may still send on it (the client's window).
@@ -44,6 +50,9 @@ pub(super) struct Stream {
     /// What the client may still send on it (our window).
     pub(super) recv_window: i64,
     pub(super) phase: Phase,
+    /// Owned connections only: the request as it arrives, then the answer
+    /// bytes the windows hold back.
+    pub(super) held: Option<Box<super::owned::Held>>,
 }
 
 /// What the server needs of a request head, checked as RFC 9113 §8.3.1

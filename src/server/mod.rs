@@ -47,7 +47,8 @@ pub struct ServerOptions {
     pub llm: Option<LlmOptions>,
     /// Speak HTTP/2 too: to clients that start with its preface, and under
     /// TLS to those that choose `h2` by ALPN (offered before `http/1.1`).
-    /// Not with `chunked` (HTTP/2 has no chunked framing) or `llm`.
+    /// Not with `chunked` (HTTP/2 has no chunked framing); with `llm`, the
+    /// mock answers over HTTP/2 too.
     pub http2: bool,
     /// HTTP/2: send GOAWAY after this many streams on a connection and
     /// close it once they are answered (nginx's `keepalive_requests`).
@@ -137,8 +138,8 @@ pub fn response(body_bytes: usize, chunked: bool) -> Vec<u8> {
 impl Server {
     /// Binds `addr` (port 0 picks a free port) and starts serving.
     pub fn start(addr: SocketAddr, options: ServerOptions) -> io::Result<Server> {
-        if options.http2 && (options.chunked || options.llm.is_some()) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "HTTP/2 without chunked bodies or the mock LLM"));
+        if options.http2 && options.chunked {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "HTTP/2 without chunked bodies"));
         }
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;

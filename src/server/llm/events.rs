@@ -154,25 +154,50 @@ pub fn closing_events(endpoint: Endpoint, usage: Option<Usage>) -> Vec<u8> {
 /// The answer to a request without streaming: one JSON document with all
 /// the tokens and the usage.
 pub fn whole_answer(endpoint: Endpoint, usage: Usage) -> Vec<u8> {
+    json_response("200 OK", &whole_body(endpoint, usage), false, false)
+}
+
+/// The JSON document of [`whole_answer`].
+pub fn whole_body(endpoint: Endpoint, usage: Usage) -> String {
     let text = TOKEN.repeat(usage.completion as usize);
     let (id, object, choice) = match endpoint {
         Endpoint::Chat => ("chatcmpl-vastar", "chat.completion", r#""message":{"role":"assistant","content":""#),
         Endpoint::Completions => ("cmpl-vastar", "text_completion", r#""text":""#),
     };
     let close = if endpoint == Endpoint::Chat { "\"}" } else { "\"" };
-    let body = format!(
+    format!(
         r#"{{"id":"{id}","object":"{object}","created":0,"model":"vastar-mock","choices":[{{"index":0,{choice}{text}{close},"finish_reason":"length"}}],{}}}"#,
         usage.json()
-    );
-    json_response("200 OK", &body, false, false)
+    )
 }
 
 /// An OpenAI-style error answer (`{"error":{"message":..,"type":..}}`);
 /// with `head_only` (a HEAD request) without its body; with `close`,
 /// saying the connection ends.
 pub fn error_answer(status: &str, message: &str, head_only: bool, close: bool) -> Vec<u8> {
-    let error = serde_json::json!({ "error": { "message": message, "type": "invalid_request_error" } });
-    json_response(status, &error.to_string(), head_only, close)
+    json_response(status, &error_body(message), head_only, close)
+}
+
+/// The JSON document of [`error_answer`].
+pub fn error_body(message: &str) -> String {
+    serde_json::json!({ "error": { "message": message, "type": "invalid_request_error" } }).to_string()
+}
+
+/// The event-stream bytes of `chunks` (events framed as HTTP/1.1 chunks,
+/// as built here), without the framing: what HTTP/2's DATA frames carry.
+/// Stops at the last chunk, or at framing not built here.
+pub fn unchunked(mut chunks: &[u8], out: &mut Vec<u8>) {
+    while let Some(line_end) = chunks.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&chunks[..line_end]).ok().and_then(|hex| usize::from_str_radix(hex, 16).ok());
+        let start = line_end + 2;
+        match size {
+            Some(size) if size > 0 && chunks.len() >= start + size => {
+                out.extend_from_slice(&chunks[start..start + size]);
+                chunks = chunks.get(start + size + 2..).unwrap_or_default();
+            }
+            _ => return,
+        }
+    }
 }
 
 fn json_response(status: &str, body: &str, head_only: bool, close: bool) -> Vec<u8> {

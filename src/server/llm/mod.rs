@@ -19,11 +19,14 @@
 //! connection reads its requests; the events of all the streams of a
 //! server thread are written by that thread's [`pacer`] (one queue of
 //! deadlines, one timer, a nonblocking write per event, pre-built events),
-//! except over TLS, where each connection's task writes its own.
+//! except over TLS, where each connection's task writes its own. Over
+//! HTTP/2 (`--http2`) each connection's task paces its own streams ([`h2`]):
+//! every event due at a wake-up, of every stream, leaves in one write.
 
 mod alarm;
 mod deadlines;
 mod events;
+mod h2;
 mod pacer;
 mod request;
 #[cfg(test)]
@@ -101,24 +104,58 @@ pub(super) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>
     }
 }
 
-/// One connection: requests in order (pipelined ones wait their turn),
-/// each answered when its schedule says: by the thread's pacer over plain
-/// TCP, by this task over TLS (its sessions are not shared with the pacer).
+/// One connection, served as HTTP/2 ([`h2`]) if the server speaks it and
+/// the client does (ALPN, or else the preface), else as HTTP/1.1.
 pub(super) async fn serve_connection(
     mut stream: TcpStream,
     mut transport: Transport,
     shared: Arc<Shared>,
     pacer: Option<Inbox>,
 ) {
-    let Some(mock) = &shared.llm else { return };
     let _ = stream.set_nodelay(true);
     // A request's clock starts when its last bytes reached the machine, not
     // when this task got round to reading them.
     crate::sock::stamp::enable(std::os::fd::AsRawFd::as_raw_fd(&stream));
+    let start = Instant::now();
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut arrived = None;
+    while shared.h2.is_some() {
+        match transport.read_stamped(&mut stream, &mut buf, &shared.tls_counts).await {
+            Ok((0, _)) | Err(_) => return,
+            Ok((_, stamp)) => arrived = stamp,
+        }
+        match super::h2::speaks_h2(&buf, transport.alpn()) {
+            None => continue,
+            Some(true) => return h2::io::serve(stream, transport, shared, buf, arrived).await,
+            Some(false) => break,
+        }
+    }
+    serve_http1(stream, transport, shared, pacer, Received1 { buf, arrived, start }).await;
+}
+
+/// What an HTTP/1.1 connection starts with: the bytes read so far, when
+/// they arrived, and when the connection was accepted.
+struct Received1 {
+    buf: Vec<u8>,
+    arrived: Option<Instant>,
+    start: Instant,
+}
+
+/// An HTTP/1.1 connection: requests in order (pipelined ones wait their
+/// turn), each answered when its schedule says: by the thread's pacer over
+/// plain TCP, by this task over TLS (its sessions are not shared with the
+/// pacer).
+async fn serve_http1(
+    mut stream: TcpStream,
+    mut transport: Transport,
+    shared: Arc<Shared>,
+    pacer: Option<Inbox>,
+    first: Received1,
+) {
+    let Some(mock) = &shared.llm else { return };
+    let Received1 { mut buf, mut arrived, start } = first;
     // Stamps never put a request before the connection or the one before it.
-    let mut earliest = Instant::now();
+    let mut earliest = start;
     loop {
         let (received, used) = match take_request(&buf) {
             Ok(Some(taken)) => taken,
@@ -208,6 +245,47 @@ struct Streaming {
     body_complete: Instant,
 }
 
+/// What a request gets, decided from its method, target and body alike
+/// over HTTP/1.1 and HTTP/2.
+enum Decision {
+    /// A JSON document at once (`/mock/truth`).
+    Json(String),
+    /// An error: its status line (`404 Not Found`) and message; without
+    /// the body with `head_only`.
+    Refuse { status: &'static str, message: String, head_only: bool },
+    /// One JSON document, `due` after the request.
+    Whole { endpoint: Endpoint, usage: Usage, due: Duration },
+    /// An event stream of `tokens` tokens, with the usage chunk when asked.
+    Stream { endpoint: Endpoint, tokens: u32, usage: Option<Usage> },
+}
+
+fn decide(mock: &Mock, method: &[u8], target: &[u8], body: &[u8]) -> Decision {
+    if target == TRUTH_PATH && matches!(method, b"GET" | b"DELETE") {
+        // DELETE answers the same and starts a new record: a benchmark's
+        // truth then leaves out its warm-up, as the client's figures do.
+        let document = if method == b"GET" { mock.truth.document() } else { mock.truth.take() };
+        return Decision::Json(document.to_string());
+    }
+    let Some(endpoint) = Endpoint::of(method, target) else {
+        let (method_text, target) = (String::from_utf8_lossy(method), String::from_utf8_lossy(target));
+        let target: String = target.chars().take(200).collect();
+        let message = format!(
+            "no such endpoint: {method_text} {target}; the mock serves POST /v1/chat/completions and POST \
+             /v1/completions (and GET or DELETE /mock/truth)"
+        );
+        return Decision::Refuse { status: "404 Not Found", message, head_only: method == b"HEAD" };
+    };
+    let ask = match read_ask(body, mock.default_tokens) {
+        Ok(ask) => ask,
+        Err(message) => return Decision::Refuse { status: "400 Bad Request", message, head_only: false },
+    };
+    let usage = Usage::for_body(body.len(), ask.tokens);
+    if !ask.stream {
+        return Decision::Whole { endpoint, usage, due: mock.schedule.whole_due(ask.tokens) };
+    }
+    Decision::Stream { endpoint, tokens: ask.tokens, usage: ask.include_usage.then_some(usage) }
+}
+
 /// Writes the answer to one request, when it is due; of a streaming
 /// answer, only the head, and returns what its events need.
 async fn answer(
@@ -216,40 +294,20 @@ async fn answer(
     received: &Received,
     body_complete: Instant,
 ) -> io::Result<Option<Streaming>> {
-    if received.target == TRUTH_PATH && matches!(received.method.as_slice(), b"GET" | b"DELETE") {
-        // DELETE answers the same and starts a new record: a benchmark's
-        // truth then leaves out its warm-up, as the client's figures do.
-        let document = if received.method == b"GET" { mock.truth.document() } else { mock.truth.take() };
-        out.finish(&json_answer(&document.to_string(), received.close)).await?;
-        return Ok(None);
-    }
-    let Some(endpoint) = Endpoint::of(&received.method, &received.target) else {
-        let (method, target) = (String::from_utf8_lossy(&received.method), String::from_utf8_lossy(&received.target));
-        let target: String = target.chars().take(200).collect();
-        let message = format!(
-            "no such endpoint: {method} {target}; the mock serves POST /v1/chat/completions and POST /v1/completions \
-             (and GET or DELETE /mock/truth)"
-        );
-        let head_only = received.method == b"HEAD";
-        out.finish(&error_answer("404 Not Found", &message, head_only, received.close)).await?;
-        return Ok(None);
-    };
-    let ask = match read_ask(&received.body, mock.default_tokens) {
-        Ok(ask) => ask,
-        Err(message) => {
-            out.finish(&error_answer("400 Bad Request", &message, false, received.close)).await?;
-            return Ok(None);
+    let bytes = match decide(mock, &received.method, &received.target, &received.body) {
+        Decision::Json(document) => json_answer(&document, received.close),
+        Decision::Refuse { status, message, head_only } => error_answer(status, &message, head_only, received.close),
+        Decision::Whole { endpoint, usage, due } => {
+            sleep_until(at(body_complete, due).into()).await;
+            whole_answer(endpoint, usage)
+        }
+        Decision::Stream { endpoint, tokens, usage } => {
+            out.write(STREAM_HEAD).await?;
+            return Ok(Some(Streaming { endpoint, tokens, usage, body_complete }));
         }
     };
-    let usage = Usage::for_body(received.body.len(), ask.tokens);
-    if !ask.stream {
-        sleep_until(at(body_complete, mock.schedule.whole_due(ask.tokens)).into()).await;
-        out.finish(&whole_answer(endpoint, usage)).await?;
-        return Ok(None);
-    }
-    out.write(STREAM_HEAD).await?;
-    let usage = ask.include_usage.then_some(usage);
-    Ok(Some(Streaming { endpoint, tokens: ask.tokens, usage, body_complete }))
+    out.finish(&bytes).await?;
+    Ok(None)
 }
 
 /// Hands a stream to the thread's pacer, and writes for it what a full
