@@ -162,6 +162,10 @@ pub(super) struct Outcome {
     pub(super) accepted: u64,
     /// Every frame the server received: (socket, frame).
     pub(super) received: Vec<(u64, Sent)>,
+    /// Deliveries read with arrival stamps (the machine asked for them, as
+    /// the backends ask it), and without.
+    pub(super) reads_stamped: u64,
+    pub(super) reads_plain: u64,
 }
 
 impl Outcome {
@@ -212,6 +216,8 @@ struct Sim<'a> {
     sockets: HashMap<u64, PeerSocket>,
     next_socket: u64,
     received: Vec<(u64, Sent)>,
+    /// Deliveries with stamps, and without.
+    reads: (u64, u64),
     wakes: usize,
     /// Bytes sent are reported unobserved, as io_uring does.
     unobserved: bool,
@@ -251,6 +257,7 @@ pub(super) fn run_with(plan: Plan, streams: usize, script: Script, unobserved: b
         sockets: HashMap::new(),
         next_socket: 0,
         received: Vec::new(),
+        reads: (0, 0),
         wakes: 0,
         unobserved,
         begun: false,
@@ -271,7 +278,8 @@ pub(super) fn run_with(plan: Plan, streams: usize, script: Script, unobserved: b
     let mut stats = std::mem::take(&mut sim.policy.stats);
     stats.aborted += sim.policy.abandoned(finished);
     let accepted = sim.next_socket;
-    Outcome { stats, elapsed: finished - start, accepted, received: sim.received }
+    let (reads_stamped, reads_plain) = sim.reads;
+    Outcome { stats, elapsed: finished - start, accepted, received: sim.received, reads_stamped, reads_plain }
 }
 
 impl Sim<'_> {
@@ -339,7 +347,14 @@ impl Sim<'_> {
             Due::Server { slot, step, .. } => {
                 let conn = &mut self.slots[slot].conn;
                 match self.steps[step].take() {
-                    Some(Step::Send(bytes)) => conn.handle_data(&bytes, now),
+                    Some(Step::Send(bytes)) if conn.wants_arrival_stamps() => {
+                        self.reads.0 += 1;
+                        conn.handle_stamped_data(&bytes, now, now);
+                    }
+                    Some(Step::Send(bytes)) => {
+                        self.reads.1 += 1;
+                        conn.handle_data(&bytes, now);
+                    }
                     Some(Step::Close) => conn.handle_eof(now),
                     Some(Step::Reset) => conn.handle_io_error(ErrorKind::Reset, now),
                     None => {}

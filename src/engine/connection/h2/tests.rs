@@ -395,3 +395,29 @@ fn an_event_stream_on_a_stream_is_timed_token_by_token() {
     assert_eq!((itl.count(), itl.min_ns(), itl.max_ns()), (18, 15_000_000, 15_000_000), "three gaps per stream");
     assert_eq!(out.elapsed, ms(252), "two rounds of three streams");
 }
+
+#[test]
+fn a_connection_that_streamed_reads_its_next_heads_with_stamps() {
+    // Each answer's head and first event come in one read, at 80 ms; the
+    // rest 15 ms apart. Only the first stream of the connection finds its
+    // head unstamped: after it, the connection asks for stamps while a
+    // stream is in flight, so a head's first event is timed by its arrival.
+    let script = Script::serving(|ctx, f| {
+        polite_settings(ctx, f);
+        if !request_complete(f) {
+            return;
+        }
+        let token = |i: u64| format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"t{i}\"}}}}]}}\n\n");
+        let mut first = head(f.stream, 200, &[("content-type", "text/event-stream")], false);
+        first.extend(data(f.stream, token(0).as_bytes(), false));
+        ctx.send(ms(80), first);
+        for i in 1..3 {
+            ctx.send(ms(80 + 15 * i), data(f.stream, token(i).as_bytes(), false));
+        }
+        ctx.send(ms(111), data(f.stream, b"data: [DONE]\n\n", true));
+    });
+    let out = run(h2_plan(1, Until::Count(4), Some(1000)), 1, script);
+    assert_eq!(out.tally(), (4, 0, 0));
+    assert_eq!(out.reads_plain, 3, "the server's SETTINGS, its ACK and the first stream's head");
+    assert_eq!(out.reads_stamped, 4 * 4 - 1, "every other read of the four streams");
+}
