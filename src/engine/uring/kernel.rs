@@ -205,9 +205,10 @@ impl Kernel {
     /// Arms a single receive on `fd` that brings the kernel's arrival stamp
     /// with the data (the socket must have asked for stamps, see
     /// [`crate::sock::stamp::enable`]), into memory lent to it until it
-    /// completes.
-    pub fn recv_stamped(&mut self, fd: RawFd, ud: u64) {
-        let mut read = self.spare_stamped.pop().unwrap_or_else(|| StampedRead::new(STAMPED_READ_BYTES));
+    /// completes. A worker asks for one `read_bytes` throughout (spare
+    /// ones are reused).
+    pub fn recv_stamped(&mut self, fd: RawFd, ud: u64, read_bytes: usize) {
+        let mut read = self.spare_stamped.pop().unwrap_or_else(|| StampedRead::new(read_bytes));
         let entry = opcode::RecvMsg::new(types::Fd(fd), read.header()).build().user_data(ud);
         // The box moves into the map; the memory the header points at does not.
         self.stamped.insert(ud, read);
@@ -382,12 +383,6 @@ impl Kernel {
 
 /// Receive buffer of one single-shot receive.
 const SINGLE_SHOT_BUFFER: usize = 16 * 1024;
-
-/// Receive buffer of one stamped receive. Every stream in flight holds
-/// one while it waits for its next event (16 KiB made 10,000 streams take
-/// 140 MB, 4 KiB 90 MB); an event is a few hundred bytes, and a larger one
-/// takes several receives, each stamped.
-const STAMPED_READ_BYTES: usize = 2048;
 
 impl Drop for Kernel {
     fn drop(&mut self) {

@@ -46,7 +46,7 @@ fn a_stamped_receive_brings_its_data_and_when_it_arrived() {
         let mut kernel = kernel(provided);
         writer.write_all(b"data: 1\n\n").unwrap();
         sleep(Duration::from_millis(30));
-        kernel.recv_stamped(reader.as_raw_fd(), 42);
+        kernel.recv_stamped(reader.as_raw_fd(), 42, 2048);
         let cqe = completion(&mut kernel);
         assert_eq!((cqe.user_data, cqe.result, cqe.is_final()), (42, 9, true));
         let (data, arrived) = kernel.received(&cqe, |data, stamp| (data.to_vec(), stamp.map(|s| s.instant())));
@@ -55,7 +55,7 @@ fn a_stamped_receive_brings_its_data_and_when_it_arrived() {
         assert!(age >= Duration::from_millis(29), "stamped {age:?} ago, written 30 ms ago");
         assert_eq!(kernel.pending(), 0, "its place in the count is given back");
         // The memory is reused by the next one, and an end of stream has no stamp.
-        kernel.recv_stamped(reader.as_raw_fd(), 43);
+        kernel.recv_stamped(reader.as_raw_fd(), 43, 2048);
         writer.write_all(b"x").unwrap();
         let cqe = completion(&mut kernel);
         assert_eq!(kernel.received(&cqe, |data, stamp| (data.to_vec(), stamp.is_some())), (b"x".to_vec(), true));

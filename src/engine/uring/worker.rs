@@ -41,6 +41,11 @@ pub(super) use machine::{H1Machine, H2Machine, RingMachine};
 
 /// Completions handled between two readings of the clock (see `reap`).
 const CLOCK_EVERY: usize = 32;
+/// The longest a batch of completions holds back what it queued: at
+/// 10,000 event streams started together, handing the sends over only at
+/// the batch's end put TTFT 1.6 ms over the server's truth; within 0.5 ms
+/// with this.
+const SUBMIT_EVERY: Duration = Duration::from_micros(100);
 
 const OP_CONNECT: u64 = 1;
 /// A send of the shared request, with CQE_SKIP_SUCCESS: only failures complete.
@@ -315,20 +320,25 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
         if let Some(gatherer) = self.gatherer.as_mut() {
             gatherer.reaped(self.cqes.len(), now);
         }
+        let mut submitted = now;
         for i in 0..self.cqes.len() {
             // A big batch takes a while to go through: the clock is read
             // again every few completions, so that an event is stamped
-            // within microseconds of its reading, not the batch's start.
+            // within microseconds of its reading, not the batch's start,
+            // and what it queued is handed over at least every SUBMIT_EVERY.
             if i > 0 && i % CLOCK_EVERY == 0 {
                 now = Instant::now();
+                submitted = self.submit_if_late(submitted, now);
             }
             self.complete(self.cqes[i], now);
         }
         if !self.drive_due.is_empty() {
-            let now = Instant::now();
             for i in 0..self.drive_due.len() {
                 let idx = self.drive_due[i];
                 self.slots[idx].drive_due = false;
+                // Read for each: what a slot starts is stamped when it starts.
+                let now = Instant::now();
+                submitted = self.submit_if_late(submitted, now);
                 self.drive(idx, now);
             }
             self.drive_due.clear();
@@ -341,6 +351,19 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
                 self.ensure_recv(idx);
             }
         }
+    }
+
+    /// Hands the queued operations to the kernel if the last hand-over
+    /// was `SUBMIT_EVERY` or more before `now`, so that the sends of
+    /// requests started early in a long batch leave then, not at its end
+    /// (their latency counts from their start); returns when the last
+    /// hand-over was.
+    fn submit_if_late(&mut self, submitted: Instant, now: Instant) -> Instant {
+        if now.saturating_duration_since(submitted) < SUBMIT_EVERY {
+            return submitted;
+        }
+        self.kernel.submit();
+        now
     }
 
     /// Tells the machines whose deadline passed, once the earliest is due.
