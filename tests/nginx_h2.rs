@@ -23,19 +23,29 @@ const MIB: usize = 1 << 20;
 /// to `/new` with 302.
 fn h2_nginx(name: &str, tls: bool, limit: u32) -> Option<Nginx> {
     let prepare = |dir: &Path| std::fs::write(dir.join("big.bin"), vec![b'x'; MIB]).unwrap();
-    Nginx::start(name, prepare, |dir, port| conf(dir, port, tls, limit))
+    Nginx::start(name, prepare, |dir, port| conf(dir, port, tls, limit, false))
 }
 
-fn conf(dir: &Path, port: u16, tls: bool, limit: u32) -> String {
-    let listen = if tls {
+/// [`h2_nginx`] over h2c that also listens on `h2c.sock` in its directory.
+fn h2c_unix_nginx(name: &str, limit: u32) -> Option<Nginx> {
+    Nginx::start(name, |_| {}, |dir, port| conf(dir, port, false, limit, true))
+}
+
+fn conf(dir: &Path, port: u16, tls: bool, limit: u32, unix: bool) -> String {
+    let mut listen = if tls {
         format!(
             "listen 127.0.0.1:{port} ssl http2; ssl_certificate {}; ssl_certificate_key {};",
             fixture("server.pem"),
             fixture("server.key")
         )
     } else {
-        format!("listen 127.0.0.1:{port} http2; listen unix:{}/h2c.sock http2;", dir.display())
+        format!("listen 127.0.0.1:{port} http2;")
     };
+    if unix {
+        // A start retried on another port finds the last attempt's socket.
+        let _ = std::fs::remove_file(dir.join("h2c.sock"));
+        listen += &format!(" listen unix:{}/h2c.sock http2;", dir.display());
+    }
     let d = dir.display();
     let http = format!(
         "keepalive_requests {limit};
@@ -116,7 +126,7 @@ fn one_mebibyte_bodies_come_through_ten_streams_of_one_connection() {
 #[test]
 fn h2c_over_a_unix_socket_counts_what_nginx_logged() {
     each_backend(|backend| {
-        let Some(nginx) = h2_nginx("h2-unix", false, 50) else { return };
+        let Some(nginx) = h2c_unix_nginx("h2-unix", 50) else { return };
         let socket = nginx.dir.join("h2c.sock");
         let args = ["--http2", "--streams", "5", "-c", "3", "-n", "1000", "--unix-socket", socket.to_str().unwrap()];
         let outcome = run_slow(config(&args, "http://localhost/"), backend);

@@ -156,6 +156,8 @@ pub(super) struct RingWorker<'a, M> {
     /// Where the kernel has minimum waits: the rate of completions, for a
     /// closed loop to gather them.
     gatherer: Option<Gatherer>,
+    /// Bytes of each stamped receive ([`RingMachine::stamped_read_bytes`]).
+    stamped_read_bytes: usize,
 }
 
 impl<'a, M: RingMachine> Worker<'a> for RingWorker<'a, M> {
@@ -310,6 +312,7 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
             cqes: Vec::new(),
             preconnecting: 0,
             gatherer: features.min_wait.then(|| Gatherer::new(now)),
+            stamped_read_bytes: M::stamped_read_bytes(&job),
         })
     }
 
@@ -453,7 +456,10 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
             }
         }
         if self.slots[idx].conn.wants_receive() {
-            self.ensure_recv(idx);
+            // A receive that ran out of buffers is re-armed in its turn (`reap`).
+            if !self.slots[idx].starved {
+                self.ensure_recv(idx);
+            }
             self.low_water(idx);
         }
         let deadline = self.slots[idx].conn.poll_timeout();

@@ -15,6 +15,9 @@ use crate::engine::requests::RequestSet;
 use crate::engine::streams::{Streams, h2_slot};
 use crate::stats::ErrorKind;
 
+/// Bytes of a stamped receive for each stream a connection carries.
+const STAMPED_READ_PER_STREAM: usize = 2048;
+
 /// What handling one event asks of the worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(in crate::engine::uring) enum Handled {
@@ -32,9 +35,9 @@ pub(in crate::engine::uring) trait RingMachine: Sized {
     /// completions before it drives the machine: then what those bytes
     /// let start leaves in one write, not one per receive.
     const DRIVE_AFTER_BATCH: bool;
-    /// Bytes of one stamped receive (event streams): memory lent to the
-    /// kernel for as long as the connection waits for its next bytes.
-    const STAMPED_READ_BYTES: usize;
+    /// Bytes of one stamped receive (event streams) for `job`: memory lent
+    /// to the kernel for as long as the connection waits for its next bytes.
+    fn stamped_read_bytes(job: &Job) -> usize;
     /// The machine for a new slot of `job`.
     fn for_job(job: &Job) -> Self;
     fn open(&mut self, now: Instant, until: Instant);
@@ -74,7 +77,9 @@ impl RingMachine for H1Machine {
     /// waiting with its buffer lent: an event is a few hundred bytes (16 KiB
     /// made 10,000 streams take 140 MB, 4 KiB 90 MB, 2 KiB 75 MB); a larger
     /// one takes several receives, each stamped.
-    const STAMPED_READ_BYTES: usize = 2048;
+    fn stamped_read_bytes(_: &Job) -> usize {
+        STAMPED_READ_PER_STREAM
+    }
     fn for_job(job: &Job) -> Self {
         H1Machine { conn: Connection::new(job.tls(), job.shared.plan.limits()), timing: SlotTiming::default() }
     }
@@ -213,8 +218,12 @@ impl RingMachine for H2Machine {
     /// them (streams begun together answer together) is taken in one
     /// receive, not one per 2 KiB turn of the loop, which left the server's
     /// writes waiting (at 100 connections x 100 streams, TTFT p90 5-13 ms
-    /// over the truth). Few connections, so the memory is small.
-    const STAMPED_READ_BYTES: usize = 64 * 1024;
+    /// over the truth): 2 KiB per stream, at most 64 KiB, so that memory
+    /// follows the streams (10,000 connections of one stream lend 20 MB).
+    fn stamped_read_bytes(job: &Job) -> usize {
+        let streams = job.shared.plan.h2_streams.unwrap_or(1);
+        STAMPED_READ_PER_STREAM.saturating_mul(streams).min(64 * 1024)
+    }
     fn for_job(job: &Job) -> Self {
         let (conn, streams) = h2_slot(job.shared, job.tls());
         H2Machine { conn, streams, begun: false, wake: None }

@@ -144,7 +144,7 @@ impl<M: super::RingMachine> RingWorker<'_, M> {
         slot.recv_armed = true;
         slot.recv_stamped = stamped;
         if stamped {
-            self.kernel.recv_stamped(fd, user_data(slot.generation, idx, OP_RECV_STAMPED), M::STAMPED_READ_BYTES);
+            self.kernel.recv_stamped(fd, user_data(slot.generation, idx, OP_RECV_STAMPED), self.stamped_read_bytes);
         } else {
             self.kernel.recv(fd, user_data(slot.generation, idx, OP_RECV));
         }
