@@ -335,17 +335,15 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
             }
             self.complete(self.cqes[i], now);
         }
-        if !self.drive_due.is_empty() {
-            for i in 0..self.drive_due.len() {
-                let idx = self.drive_due[i];
-                self.slots[idx].drive_due = false;
-                // Read for each: what a slot starts is stamped when it starts.
-                let now = Instant::now();
-                submitted = self.submit_if_late(submitted, now);
-                self.drive(idx, now);
-            }
-            self.drive_due.clear();
+        for i in 0..self.drive_due.len() {
+            let idx = self.drive_due[i];
+            self.slots[idx].drive_due = false;
+            // Read for each: what a slot starts is stamped when it starts.
+            let now = Instant::now();
+            submitted = self.submit_if_late(submitted, now);
+            self.drive(idx, now);
         }
+        self.drive_due.clear();
         // After this batch gave its buffers back, in the order they starved.
         for _ in 0..self.starved.len().min(self.kernel.rearm_budget()) {
             let Some(idx) = self.starved.pop_front() else { break };

@@ -84,10 +84,6 @@ pub struct H2Connection {
     /// `--streams`: the most streams in flight at once.
     max_streams: usize,
     stage: Stage,
-    /// One of its streams has read an event stream: the next ones are
-    /// likely to be too, so their reads are stamped from the start (a
-    /// stream's head and first events often come in one read).
-    streamed: bool,
     session: Option<Session>,
     tls: Option<TlsTarget>,
     tls_layer: Option<Box<TlsLayer>>,
@@ -118,7 +114,6 @@ impl H2Connection {
             requests,
             max_streams: max_streams.max(1),
             stage: Stage::Closed,
-            streamed: false,
             session: None,
             tls,
             tls_layer: None,
@@ -332,9 +327,12 @@ impl H2Connection {
     }
 
     /// Whether the backend should read this connection with the kernel's
-    /// receive timestamps: one of its streams reads an event stream.
+    /// receive timestamps: it has streams in flight and one of its streams
+    /// has had an event-stream head. The next ones are likely event
+    /// streams too, so their reads are stamped from the start (a stream's
+    /// head and first events often come in one read).
     pub fn wants_arrival_stamps(&self) -> bool {
-        (self.streamed && self.in_flight() > 0) || self.table.reads_event_stream()
+        self.table.streamed && self.in_flight() > 0
     }
 
     fn take_data(&mut self, data: &[u8], now: Instant, events_at: Instant) {
@@ -343,7 +341,6 @@ impl H2Connection {
             Stage::Open => self.read(data, now, events_at),
             Stage::Closed | Stage::Connecting => {}
         }
-        self.streamed = self.streamed || self.table.reads_event_stream();
     }
 
     /// A flight of the server's TLS handshake arrived (and perhaps, right

@@ -105,6 +105,9 @@ pub(super) struct StreamTable {
     /// Streams answered so far: a server that answers some is not one that
     /// refuses everything, so refusals start counting again after each.
     answered: u64,
+    /// A stream has had an event-stream head: the next ones are likely to
+    /// be event streams too (see `H2Connection::wants_arrival_stamps`).
+    pub(super) streamed: bool,
 }
 
 impl StreamTable {
@@ -118,6 +121,7 @@ impl StreamTable {
             requests,
             spare: Vec::new(),
             answered: 0,
+            streamed: false,
         }
     }
 
@@ -185,6 +189,7 @@ impl StreamTable {
     /// A response head of the stream at `at`.
     fn head(&mut self, at: usize, head: &ResponseHead, now: Instant) {
         let usage_in_json = self.requests.usage_in_json();
+        self.streamed |= head.format == BodyFormat::EventStream;
         let read = head.format == BodyFormat::EventStream || (head.format == BodyFormat::Json && usage_in_json);
         let meter = read.then(|| {
             let mut meter = Box::new(self.spare.pop().unwrap_or_default());
@@ -206,12 +211,6 @@ impl StreamTable {
         if self.progress_events {
             self.events.push_back(Event::Head { stream: stream.timing.id, status: head.status, at: now });
         }
-    }
-
-    /// Some stream reads an event stream (its events are best timed by
-    /// the kernel's receive stamps).
-    pub(super) fn reads_event_stream(&self) -> bool {
-        self.streams.iter().any(|s| s.meter.as_ref().is_some_and(|m| m.format() == BodyFormat::EventStream))
     }
 
     /// Body bytes of the stream at `at`, read at `now`; the events they
