@@ -9,11 +9,18 @@
 //! says it is done with it (no `IORING_CQE_F_BUF_MORE`). Without it, each
 //! receive takes a whole buffer, returned as soon as its data is processed.
 //!
-//! The pool is small and fixed (1 MiB unless a test squeezes it): the
-//! kernel takes buffers in ring order, so every buffer of the pool is
+//! The pool is small and bounded (1 MiB unless a test squeezes it): the
+//! kernel takes buffers in ring order, so every buffer provided is
 //! written in turn, and a pool that fits in the CPU's caches is what lets
 //! large bodies arrive as fast as into the portable backend's one scratch
 //! buffer. A pool of 16 MiB made 1 MiB bodies at -c 10000 20-30% slower.
+//!
+//! Memory follows the work: the pool's memory is reserved at once but only
+//! a few buffers are provided at first ([`BufRing::START_BUFFERS`]); each
+//! time a receive runs out of buffers the pool doubles what it provides,
+//! up to its bound. Small responses never touch more than the first
+//! buffers (the kernel cycles through only what it was given); large ones
+//! grow it to the bound within a few receives.
 #![allow(unsafe_code, reason = "memory shared with the kernel (provided-buffer ring)")]
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
@@ -34,10 +41,15 @@ pub struct BufRing {
     entries: *mut BufRingEntry,
     entries_layout: Layout,
     capacity: u16,
-    /// Buffer memory: `count` buffers of `size` bytes.
+    /// Buffer memory: `count` buffers of `size` bytes, mapped anonymous
+    /// (zero pages until written, so unprovided buffers cost nothing; the
+    /// allocator would zero a page-aligned allocation by writing it).
     memory: *mut u8,
-    memory_layout: Layout,
+    memory_bytes: usize,
     count: u16,
+    /// Buffers given to the kernel so far (ids `0..provided`); the rest of
+    /// the memory is untouched until [`BufRing::grow`] provides it.
+    provided: u16,
     size: u32,
     tail: u16,
     pub group: u16,
@@ -47,6 +59,10 @@ pub struct BufRing {
 }
 
 impl BufRing {
+    /// Buffers provided at the start: 128 KiB in incremental mode (two
+    /// buffers of 64 KiB hold a few hundred small responses each).
+    pub const START_BUFFERS: u16 = 2;
+
     /// Registers group `group` and provides `count` buffers of `size` bytes;
     /// consumed incrementally if `incremental` and the kernel allows it.
     ///
@@ -73,10 +89,7 @@ impl BufRing {
         } else {
             register(0)?;
         }
-        for bid in 0..pool.count {
-            pool.push(bid);
-        }
-        pool.publish();
+        pool.provide_up_to(Self::START_BUFFERS);
         Ok(pool)
     }
 
@@ -88,8 +101,8 @@ impl BufRing {
         let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
         let entries_layout =
             Layout::from_size_align(usize::from(capacity) * size_of::<BufRingEntry>(), PAGE).map_err(invalid)?;
-        let memory_layout = Layout::from_size_align(usize::from(count) * size as usize, PAGE).map_err(invalid)?;
-        if memory_layout.size() == 0 {
+        let memory_bytes = usize::from(count) * size as usize;
+        if memory_bytes == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
         // SAFETY: the layout has a non-zero size (capacity > 0).
@@ -97,20 +110,28 @@ impl BufRing {
         if entries.is_null() {
             return Err(io::Error::from(io::ErrorKind::OutOfMemory));
         }
-        // SAFETY: the layout has a non-zero size (checked above).
-        let memory = unsafe { alloc_zeroed(memory_layout) };
-        if memory.is_null() {
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        // SAFETY: a new private anonymous mapping of a non-zero length
+        // (checked above) at an address of the kernel's choosing: it aliases
+        // no memory of this process.
+        let memory = unsafe {
+            libc::mmap(std::ptr::null_mut(), memory_bytes, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        };
+        if memory == libc::MAP_FAILED {
+            let error = io::Error::last_os_error();
             // SAFETY: allocated just above with this layout, never shared.
             unsafe { dealloc(entries.cast(), entries_layout) };
-            return Err(io::Error::from(io::ErrorKind::OutOfMemory));
+            return Err(error);
         }
+        let memory = memory.cast::<u8>();
         Ok(BufRing {
             entries,
             entries_layout,
             capacity,
             memory,
-            memory_layout,
+            memory_bytes,
             count,
+            provided: 0,
             size,
             tail: 0,
             group,
@@ -119,18 +140,39 @@ impl BufRing {
         })
     }
 
-    /// Buffers in the pool.
+    /// Buffers provided to the kernel so far.
     pub fn buffers(&self) -> usize {
-        usize::from(self.count)
+        usize::from(self.provided)
+    }
+
+    /// Provides twice as many buffers as before, up to the pool's bound,
+    /// after a receive found none; false when the pool is already whole.
+    pub fn grow(&mut self) -> bool {
+        let before = self.provided;
+        self.provide_up_to(before.saturating_mul(2));
+        self.provided > before
+    }
+
+    /// Hands the kernel buffers `provided..want` (at most the pool's count).
+    fn provide_up_to(&mut self, want: u16) {
+        let (from, want) = (self.provided, want.clamp(1, self.count));
+        if want <= from {
+            return;
+        }
+        self.provided = want;
+        for bid in from..want {
+            self.push(bid);
+        }
+        self.publish();
     }
 
     fn buffer(&self, bid: u16) -> *mut u8 {
         // Ids come from the kernel (a completion's flags): a wrong one would
         // point past the pool, so it is checked in every build. One compare
         // per receive, next to parsing what it delivered.
-        assert!(bid < self.count, "buffer id {bid} is not one of the ring's {} buffers", self.count);
-        // SAFETY: bid < count (just checked), so the buffer lies inside the
-        // pool's memory.
+        assert!(bid < self.provided, "buffer id {bid} is not one of the ring's {} buffers", self.provided);
+        // SAFETY: bid < provided <= count (just checked), so the buffer lies
+        // inside the pool's memory.
         unsafe { self.memory.add(usize::from(bid) * self.size as usize) }
     }
 
@@ -187,11 +229,11 @@ impl BufRing {
 
 impl Drop for BufRing {
     fn drop(&mut self) {
-        // SAFETY: the buffers and the entry ring were allocated with these
-        // layouts; by `register`'s contract the ring that could write to
+        // SAFETY: the buffers were mapped with this length and the entry
+        // ring allocated with this layout; by `register`'s contract the ring that could write to
         // them is closed and no receive is outstanding.
         unsafe {
-            dealloc(self.memory, self.memory_layout);
+            libc::munmap(self.memory.cast(), self.memory_bytes);
             dealloc(self.entries.cast(), self.entries_layout);
         }
     }
@@ -206,7 +248,29 @@ mod tests {
     fn pool(incremental: bool) -> BufRing {
         let mut pool = BufRing::allocate(2, 64, 0).unwrap();
         pool.incremental = incremental;
+        pool.provide_up_to(2);
         pool
+    }
+
+    #[test]
+    fn the_pool_provides_a_few_buffers_and_doubles_up_to_its_bound() {
+        let mut pool = BufRing::allocate(11, 64, 0).unwrap();
+        pool.provide_up_to(BufRing::START_BUFFERS);
+        let mut seen = vec![pool.buffers()];
+        while pool.grow() {
+            seen.push(pool.buffers());
+        }
+        assert_eq!(seen, [2, 4, 8, 11]);
+        assert_eq!(pool.tail, 11, "each buffer entered the ring once");
+        assert!(!pool.grow(), "a whole pool stays whole");
+    }
+
+    #[test]
+    #[should_panic(expected = "buffer id 4 is not one of the ring's 4 buffers")]
+    fn a_buffer_not_yet_provided_is_refused() {
+        let mut pool = BufRing::allocate(8, 64, 0).unwrap();
+        pool.provide_up_to(4);
+        pool.data(4, 1);
     }
 
     #[test]

@@ -68,9 +68,11 @@ const MAX_WAIT: Duration = Duration::from_millis(50);
 /// memory is leaked, never freed: see [`Kernel`]).
 const TEARDOWN_LIMIT: Duration = Duration::from_secs(2);
 
-/// Bytes of receive buffers per ring unless a test squeezes them: the same
-/// at every -c (see `bufring`: a pool that fits in the caches receives large
-/// bodies fastest; the re-arm budget keeps every connection progressing).
+/// Most bytes of receive buffers per ring unless a test squeezes them: the
+/// same bound at every -c (see `bufring`: a pool that fits in the caches
+/// receives large bodies fastest; the re-arm budget keeps every connection
+/// progressing). The pool starts with two buffers and grows toward it only
+/// when receives run out.
 const POOL_BYTES: usize = 1 << 20;
 
 /// The receive buffer pool: (buffers, buffer size, incremental).

@@ -114,7 +114,9 @@ impl<M: super::RingMachine> RingWorker<'_, M> {
         } else if res == 0 {
             self.slots[idx].conn.handle_eof(now, requests);
         } else if -res == libc::ENOBUFS {
-            // Out of buffers: re-armed in turn once this batch has returned its buffers.
+            // Out of buffers: the pool grows (until whole), and the receive is
+            // re-armed in turn once this batch has returned its buffers.
+            self.kernel.out_of_buffers();
             if busy && !self.slots[idx].starved {
                 self.slots[idx].starved = true;
                 self.starved.push_back(idx);
