@@ -8,6 +8,12 @@ use clap::{Args, ValueHint};
 
 use crate::server::{LLM_MAX_TOKENS, ServerOptions};
 
+/// Where each shell looks for the script (README's Install section says more).
+pub const COMPLETIONS_INSTALL: &str = "Install, for example:
+  vastar completions bash > ~/.local/share/bash-completion/completions/vastar
+  vastar completions zsh > ~/.zfunc/_vastar   (with fpath=(~/.zfunc $fpath) before compinit)
+  vastar completions fish > ~/.config/fish/completions/vastar.fish";
+
 #[derive(Args, Debug, Clone)]
 pub struct CompletionsArgs {
     /// The shell to write the script for.

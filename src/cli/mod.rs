@@ -39,7 +39,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Draw results (-o json) as one self-contained HTML report; several overlay.
     Plot(PlotArgs),
-    /// Print a completion script for a shell (where to install it: README's Install section).
+    /// Print a completion script for bash, zsh, fish, powershell or elvish.
+    #[command(after_help = commands::COMPLETIONS_INSTALL)]
     Completions(CompletionsArgs),
     /// Print the man page (roff), e.g. vastar man > ~/.local/share/man/man1/vastar.1
     Man,

@@ -16,9 +16,10 @@ use super::Cli;
 /// The name the scripts complete and the man page documents.
 const BIN: &str = "vastar";
 
-/// The whole command line as clap sees it, with the value hints that only
-/// completion needs: the fixed sets of values that vastar's config rules
-/// (not clap) check, so that a wrong value keeps the rules' own message.
+/// The whole command line as clap sees it, plus what only completion
+/// needs: the fixed sets of values that vastar's config rules (not clap)
+/// check, offered here and not added to the parser, so that a wrong value
+/// keeps the rules' own message.
 pub fn command() -> clap::Command {
     let mut cmd = Cli::command().bin_name(BIN);
     for (arg, values) in VALUE_LISTS {
@@ -78,9 +79,9 @@ Interrupted by Ctrl\-C (SIGINT) or SIGTERM; the partial report was printed.
 "#;
 
 /// The man page (roff, section 1): the top level's name, synopsis and
-/// options, then every subcommand with its own description, synopsis and
-/// options, examples and exit codes, on one page, so that one file
-/// installs all of it.
+/// options; every subcommand with its own description, synopsis and
+/// options; examples and exit codes. One page, so that one file installs
+/// all of it.
 pub fn man_page() -> io::Result<Vec<u8>> {
     let mut cmd = command().override_usage(SYNOPSIS);
     cmd.build();
@@ -207,6 +208,7 @@ mod tests {
         }
         let headings = page.lines().filter(|l| l.starts_with(".SH ")).count();
         assert_eq!(headings, 8, "the subcommands' own headings are demoted");
-        let _ = Cli::try_parse_from(["vastar", "man"]).expect("man parses");
+        let cli = Cli::try_parse_from(["vastar", "man"]).expect("man parses");
+        assert!(matches!(cli.command, Some(crate::cli::Command::Man)));
     }
 }
