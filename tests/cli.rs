@@ -58,6 +58,11 @@ fn invalid_input_gives_one_line_and_exit_code_2() {
         (&["serve", "--max-streams-per-connection", "5"], "--max-streams-per-connection: needs --http2"),
         (&["serve", "--http2", "--max-streams-per-connection", "0"], "--max-streams-per-connection"),
         (&["--llm", "http://127.0.0.1:1/"], "--llm: applies to --demo only"),
+        (&["completions", "nosuchshell"], "invalid value 'nosuchshell' for '<SHELL>' [possible values: bash,"),
+        (&["completions"], "<SHELL>"),
+        (&["completions", "bash", "zsh"], "unexpected argument 'zsh'"),
+        (&["man", "vastar"], "unexpected argument 'vastar'"),
+        (&["man", "--demo"], "unexpected argument '--demo'"),
     ];
     for &(args, needle) in cases {
         let out = vastar(args);

@@ -172,6 +172,8 @@ fn corpus() -> Vec<(Vec<OsString>, bool)> {
             false,
         ));
         cases.push((args(&["plot"], &value, &[]), false));
+        cases.push((args(&["completions"], &value, &[]), false));
+        cases.push((args(&["man"], &value, &[]), false));
         for flag in ["--listen", "--body-bytes", "--threads"] {
             let listen: &[&str] = if flag == "--listen" { &["serve"] } else { &["serve", "--listen", "127.0.0.1:0"] };
             let mut line = listen.to_vec();

@@ -1,17 +1,30 @@
-//! The subcommands' arguments (`serve`, `merge`, `diff`, `plot`): the
-//! benchmark's own flags, the most, stay in `mod.rs`.
+//! The subcommands' arguments (`serve`, `merge`, `diff`, `plot`,
+//! `completions`): the benchmark's own flags, the most, stay in `mod.rs`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueHint};
 
 use crate::server::{LLM_MAX_TOKENS, ServerOptions};
+
+/// Where each shell looks for the script (README's Install section says more).
+pub const COMPLETIONS_INSTALL: &str = "Install, for example:
+  vastar completions bash > ~/.local/share/bash-completion/completions/vastar
+  vastar completions zsh > ~/.zfunc/_vastar   (with fpath=(~/.zfunc $fpath) before compinit)
+  vastar completions fish > ~/.config/fish/completions/vastar.fish";
+
+#[derive(Args, Debug, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to write the script for.
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct PlotArgs {
     /// Result files written with -o json (- reads standard input).
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required = true, value_hint = ValueHint::FilePath)]
     pub files: Vec<String>,
     /// Write the report here instead of standard output.
     #[arg(long, value_name = "FILE")]
@@ -21,10 +34,10 @@ pub struct PlotArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DiffArgs {
     /// The result to compare against (-o json of the earlier run).
-    #[arg(value_name = "BASE")]
+    #[arg(value_name = "BASE", value_hint = ValueHint::FilePath)]
     pub base: String,
     /// The result to judge.
-    #[arg(value_name = "NEW")]
+    #[arg(value_name = "NEW", value_hint = ValueHint::FilePath)]
     pub new: String,
     /// Print a Markdown table (for a pull request comment).
     #[arg(long)]
@@ -46,7 +59,7 @@ pub struct DiffArgs {
 pub struct MergeArgs {
     /// Result files written with -o json; - reads them from standard input
     /// (several documents may follow each other, as in collected logs).
-    #[arg(value_name = "FILE", required = true)]
+    #[arg(value_name = "FILE", required = true, value_hint = ValueHint::FilePath)]
     pub files: Vec<String>,
     /// Merge results for different targets (URL or method) on purpose.
     #[arg(long)]

@@ -3,13 +3,14 @@
 //! This layer only names flags and hands their text to the config rules;
 //! validation and messages live in [`crate::config`].
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueHint};
 use std::path::PathBuf;
 
 use crate::config::{self, Config, ConfigError, flags::Flags};
 
 mod commands;
-pub use commands::{DiffArgs, MergeArgs, PlotArgs, ServeArgs};
+pub mod shell;
+pub use commands::{CompletionsArgs, DiffArgs, MergeArgs, PlotArgs, ServeArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +39,11 @@ pub enum Command {
     Diff(DiffArgs),
     /// Draw results (-o json) as one self-contained HTML report; several overlay.
     Plot(PlotArgs),
+    /// Print a completion script for bash, zsh, fish, powershell or elvish.
+    #[command(after_help = commands::COMPLETIONS_INSTALL)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), e.g. vastar man > ~/.local/share/man/man1/vastar.1
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -253,7 +259,7 @@ pub struct BenchArgs {
     /// Target URL (http[s]://host[:port][/path][?query]). Its path and
     /// query, -H values and the body may hold templates, filled in per
     /// request: {{seq}}, {{rand:N}}, {{uuid}}, {{line:FILE}}.
-    #[arg(value_name = "URL", required_unless_present_any = ["demo", "targets"])]
+    #[arg(value_name = "URL", required_unless_present_any = ["demo", "targets"], value_hint = ValueHint::Url)]
     pub url: Option<String>,
 }
 

@@ -141,6 +141,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Some(Command::Merge(args)) => output::merge_command(&args),
         Some(Command::Diff(args)) => output::diff_command(&args),
         Some(Command::Plot(args)) => output::plot_command(&args),
+        Some(Command::Completions(args)) => output::print(&crate::cli::shell::completion_script(args.shell)),
+        Some(Command::Man) => output::print(&crate::cli::shell::man_page().map_err(Error::Output)?),
         None => bench(&cli.bench),
     }
 }

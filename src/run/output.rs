@@ -30,6 +30,12 @@ fn to_stdout(write: impl FnOnce(&mut io::StdoutLock<'static>) -> io::Result<()>)
     }
 }
 
+/// Prints generated text as it is (a completion script, the man page).
+pub fn print(text: &[u8]) -> Result<ExitCode, Error> {
+    to_stdout(|out| out.write_all(text))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Prints a finished run in the format asked for: JSON and CSV on stdout
 /// with the report on stderr (left out with `--quiet`).
 /// Returns whether every `--assert` threshold held.
