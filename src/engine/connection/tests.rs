@@ -516,3 +516,7 @@ mod tls;
 
 #[path = "stream_tests.rs"]
 mod streams;
+
+#[cfg(test)]
+#[path = "tunnel_tests.rs"]
+mod tunnel_tests;
