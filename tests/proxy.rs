@@ -101,6 +101,20 @@ fn http_goes_in_absolute_form_or_through_a_tunnel_and_credentials_stay_with_the_
 }
 
 #[test]
+fn h2c_goes_through_a_tunnel_never_in_absolute_form() {
+    each_backend(|backend| {
+        let options = ServerOptions { http2: true, ..ServerOptions::default() };
+        let server = Server::start("127.0.0.1:0".parse().unwrap(), options).unwrap();
+        let proxy = TestProxy::start(Kind::Http, Mode::Open, None);
+        let url = format!("http://127.0.0.1:{}/", server.addr().port());
+        let x = proxy.url("http", "");
+        let outcome = run(config(&["-n", "400", "-c", "4", "--http2", "--streams", "4", "-x", &x], &url), backend);
+        assert_eq!(accounted(&outcome), (400, 0, 0));
+        assert_eq!((server.requests(), proxy.tunnels(), proxy.absolute()), (400, 4, 0));
+    });
+}
+
+#[test]
 fn socks5_tunnels_with_names_resolved_here_or_by_the_proxy_and_with_authentication() {
     each_backend(|backend| {
         let server = origin();

@@ -122,3 +122,20 @@ impl TlsTarget {
         TlsTarget { config: crate::tls::for_worker(&self.config, self.resume), ..self.clone() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_in_absolute_form_keep_naming_the_origin() {
+        let sent = Bytes::from_static(b"GET http://h:8080/a/b?q HTTP/1.1\r\nHost: h:8080\r\n\r\n");
+        let pool = Arc::new(Pool::single(sent.clone()));
+        let set = RequestSet::new(pool, true, true, "h".into(), 8080).with_proxy(None, Some("http://h:8080".into()));
+        let hop = |location: &[u8]| set.next_hop(&sent, 302, Some(location), 0).unwrap().unwrap();
+        assert!(hop(b"c").starts_with(b"GET http://h:8080/a/c HTTP/1.1\r\n"), "relative to the path");
+        assert!(hop(b"/d").starts_with(b"GET http://h:8080/d HTTP/1.1\r\n"));
+        assert!(hop(b"http://h:8080/e").starts_with(b"GET http://h:8080/e HTTP/1.1\r\n"));
+        assert_eq!(set.next_hop(&sent, 302, Some(b"http://other/"), 0), Ok(None), "another origin");
+    }
+}
