@@ -20,6 +20,7 @@ pub mod engine;
 pub mod html;
 pub mod http;
 pub mod progress;
+pub mod proxy;
 pub mod report;
 pub mod result;
 pub mod run;

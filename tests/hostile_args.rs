@@ -146,6 +146,9 @@ fn corpus() -> Vec<(Vec<OsString>, bool)> {
         "--start-at",
         "--interval",
         "--assert",
+        "-x",
+        "--proxy-header",
+        "--noproxy",
     ];
     let mut cases = Vec::new();
     for value in hostile_values() {

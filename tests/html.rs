@@ -262,6 +262,7 @@ fn one_hour() -> ResultDoc {
         requests: None,
         goodput: None,
         protocol: vastar::summary::Protocol::Http1,
+        proxy: None,
     };
     let meta = Meta {
         command: vec!["vastar".into(), "-z".into(), "1h".into()],

@@ -131,8 +131,12 @@ impl FakeWorker<'_> {
                     Next::Start { .. } => {
                         n += 1;
                         let result = if n.is_multiple_of(2) { Err(ErrorKind::Timeout) } else { Ok(200) };
-                        let finished =
-                            vastar::engine::connection::Finished { record: record(result), handshake: None, target: 0 };
+                        let finished = vastar::engine::connection::Finished {
+                            record: record(result),
+                            handshake: None,
+                            tunnel: None,
+                            target: 0,
+                        };
                         self.policy.finish(slot, &finished, None, Instant::now());
                     }
                 }

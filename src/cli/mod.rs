@@ -208,6 +208,25 @@ pub struct BenchArgs {
     /// (--unix-socket /run/app.sock http://localhost/api).
     #[arg(long = "unix-socket", value_name = "PATH", conflicts_with_all = ["connect_to", "ipv4", "ipv6"])]
     pub unix_socket: Option<PathBuf>,
+    /// Go through this forward proxy: http://[user:pass@]host:port (CONNECT
+    /// for https://, absolute-form requests for http://), socks5:// (names
+    /// resolved here) or socks5h:// (by the proxy). Without it: HTTPS_PROXY,
+    /// http_proxy, ALL_PROXY, as curl reads them; "" means none.
+    #[arg(short = 'x', long = "proxy", value_name = "URL")]
+    pub proxy: Option<String>,
+    /// A header "Name: value" for the proxy only: on CONNECT, or on
+    /// absolute-form requests (repeatable).
+    #[arg(long = "proxy-header", value_name = "HEADER")]
+    pub proxy_headers: Vec<String>,
+    /// Send http:// requests through a CONNECT tunnel too (curl's -p)
+    /// instead of in absolute form.
+    #[arg(short = 'p', long = "proxy-tunnel")]
+    pub proxy_tunnel: bool,
+    /// Hosts reached without the proxy, comma-separated: names (each with
+    /// the names under it), IP addresses or CIDR ranges, * for all.
+    /// Replaces NO_PROXY; "" proxies every host.
+    #[arg(long = "noproxy", value_name = "LIST")]
+    pub noproxy: Option<String>,
     /// Connect over IPv4 only (for a name that resolves to both families).
     #[arg(short = '4', conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -276,6 +295,7 @@ impl BenchArgs {
             let why = "applies to --demo only; for a mock LLM to benchmark, run vastar serve --llm".to_string();
             return Err(ConfigError::Invalid { flag: "--llm", why });
         }
+        let proxy_env = config::proxy::ProxyEnv::from_process();
         config::flags::build(&Flags {
             url,
             requests: self.requests,
@@ -327,6 +347,7 @@ impl BenchArgs {
                 pool: self.template_pool,
                 connect_to: &self.connect_to,
                 unix_socket: self.unix_socket.is_some(),
+                proxy: None,
             },
             unix_socket: self.unix_socket.as_deref(),
             family: match (self.ipv4, self.ipv6) {
@@ -335,6 +356,13 @@ impl BenchArgs {
                 _ => None,
             },
             protocol: config::protocol::ProtocolFlags { http2: self.http2, streams: self.streams.as_deref() },
+            proxy: config::proxy::ProxyFlags {
+                proxy: self.proxy.as_deref(),
+                headers: &self.proxy_headers,
+                tunnel: self.proxy_tunnel,
+                noproxy: self.noproxy.as_deref(),
+            },
+            proxy_env: Some(&proxy_env),
         })
     }
 }

@@ -65,6 +65,10 @@ pub struct Flags<'a> {
     pub family: Option<super::Family>,
     /// `--http2`, `--streams`.
     pub protocol: super::protocol::ProtocolFlags<'a>,
+    /// `-x`, `--proxy-header`, `--proxy-tunnel`, `--noproxy`.
+    pub proxy: super::proxy::ProxyFlags<'a>,
+    /// The proxy variables of the environment (none: not read).
+    pub proxy_env: Option<&'a super::proxy::ProxyEnv>,
 }
 
 /// Validates every flag and builds the run's config.
@@ -103,13 +107,18 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         headers: flags.headers.iter().map(|h| parse_header(h)).collect::<Result<_, _>>()?,
         compression: flags.compression,
         keepalive: flags.keepalive,
+        absolute: None,
     };
     // `{{seq}}` counts from 0: with -n alone its largest value is known.
     let seq_width = match (stop, warmup, &find_max) {
         (Stop::Requests(n), None, None) => digits(n.saturating_sub(1)),
         _ => SEQ_WIDTH_OPEN,
     };
-    let requests = super::requests::build(flags.url, &input, &flags.targets, seq_width)?;
+    let no_env = super::proxy::ProxyEnv::default();
+    let env = flags.proxy_env.unwrap_or(&no_env);
+    let choice = super::requests::ProxyChoice { flags: flags.proxy, env, http2: http2.is_some() };
+    let request_flags = super::requests::RequestFlags { proxy: Some(choice), ..flags.targets };
+    let requests = super::requests::build(flags.url, &input, &request_flags, seq_width)?;
     let tls = super::tls::options(&requests.url, &flags.tls)?;
     let arrivals = arrivals(flags, load.rate.is_some() || load.shape.is_some(), requests.facts.seed)?;
     Ok(Config {
@@ -141,6 +150,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         family: flags.family,
         unix_socket: flags.unix_socket.map(unix_socket).transpose()?,
         http2,
+        proxy: requests.proxy,
     })
 }
 

@@ -7,6 +7,7 @@
 pub mod flags;
 pub mod goodput;
 pub mod protocol;
+pub mod proxy;
 pub mod requests;
 pub mod shape;
 pub mod targets;
@@ -173,6 +174,8 @@ pub struct Config {
     pub unix_socket: Option<std::path::PathBuf>,
     /// `--http2` (and `--streams`): the run speaks HTTP/2.
     pub http2: Option<protocol::Http2>,
+    /// The forward proxy connections go through (`-x`, the environment).
+    pub proxy: Option<proxy::Proxy>,
 }
 
 /// Input that cannot be used, with a message that says how to fix it.
@@ -289,16 +292,21 @@ fn parse_duration_unchecked(
 
 /// Parses `-H "Name: value"`, refusing anything that would break the request.
 pub fn parse_header(text: &str) -> Result<(String, String), ConfigError> {
+    parse_header_of("-H", text)
+}
+
+/// Parses a header field `"Name: value"` given with `flag`.
+pub fn parse_header_of(flag: &'static str, text: &str) -> Result<(String, String), ConfigError> {
     let Some((name, value)) = text.split_once(':') else {
-        return Err(invalid("-H", format!("{text:?} has no colon; write it as \"Name: value\"")));
+        return Err(invalid(flag, format!("{text:?} has no colon; write it as \"Name: value\"")));
     };
     if name.is_empty() || !name.bytes().all(crate::http::is_tchar) {
         return Err(invalid(
-            "-H",
+            flag,
             format!("{name:?} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"),
         ));
     }
-    Ok((name.to_string(), header_value("-H", value)?))
+    Ok((name.to_string(), header_value(flag, value)?))
 }
 
 /// Trims a header value and refuses control characters (CR/LF would let a
@@ -373,6 +381,9 @@ pub struct RequestInput {
     pub headers: Vec<(String, String)>,
     pub compression: bool,
     pub keepalive: bool,
+    /// Through a proxy in absolute form: the proxy's fields (`Proxy-Authorization`,
+    /// `--proxy-header`); each request target then names the origin.
+    pub absolute: Option<Vec<(String, String)>>,
 }
 
 /// Methods whose requests carry a Content-Length even when empty (as Go's
@@ -408,13 +419,14 @@ pub fn request_spec(url: &Url, input: RequestInput) -> Result<RequestSpec, Confi
     if !input.keepalive {
         defaults.push(("Connection".into(), "close".into()));
     }
-    Ok(RequestSpec {
-        method: input.method,
-        target: url.target.clone(),
-        defaults,
-        user: input.headers,
-        body: input.body,
-    })
+    let target = match input.absolute {
+        Some(fields) => {
+            defaults.extend(fields);
+            format!("http://{}{}", url.host_header(), url.target)
+        }
+        None => url.target.clone(),
+    };
+    Ok(RequestSpec { method: input.method, target, defaults, user: input.headers, body: input.body })
 }
 
 #[cfg(test)]
@@ -510,6 +522,7 @@ mod tests {
             headers: vec![("X-Id".into(), "7".into())],
             compression: false,
             keepalive: false,
+            absolute: None,
         });
         let ua = format!("vastar/{}", env!("CARGO_PKG_VERSION"));
         assert_eq!(
@@ -517,6 +530,24 @@ mod tests {
             format!(
                 "POST /x HTTP/1.1\r\nHost: h:8080\r\nUser-Agent: {ua}\r\nAccept: text/plain\r\nContent-Type: application/json\r\n\
                  Content-Length: 2\r\nAuthorization: Basic dTpw\r\nConnection: close\r\nX-Id: 7\r\n\r\n{{}}"
+            )
+        );
+    }
+
+    #[test]
+    fn absolute_form_names_the_origin_and_carries_the_proxys_fields() {
+        let proxy = vec![("Proxy-Authorization".to_string(), "Basic dTpw".to_string())];
+        let text = spec_for(RequestInput {
+            method: "GET".into(),
+            keepalive: true,
+            absolute: Some(proxy),
+            ..Default::default()
+        });
+        let ua = format!("vastar/{}", env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            text,
+            format!(
+                "GET http://h:8080/x HTTP/1.1\r\nHost: h:8080\r\nUser-Agent: {ua}\r\nProxy-Authorization: Basic dTpw\r\n\r\n"
             )
         );
     }

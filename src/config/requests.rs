@@ -69,6 +69,17 @@ pub struct RequestFlags<'a> {
     pub connect_to: &'a [String],
     /// `--unix-socket`: every connection goes there, whatever the hosts.
     pub unix_socket: bool,
+    /// How to choose a proxy for the first target (none: no proxy).
+    pub proxy: Option<ProxyChoice<'a>>,
+}
+
+/// What chooses the run's proxy ([`super::proxy::choose`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ProxyChoice<'a> {
+    pub flags: super::proxy::ProxyFlags<'a>,
+    pub env: &'a super::proxy::ProxyEnv,
+    /// The run speaks HTTP/2.
+    pub http2: bool,
 }
 
 /// The run's requests, ready for the engine.
@@ -82,6 +93,8 @@ pub struct Requests {
     pub connect_to: Option<(String, u16)>,
     pub pool: Arc<Pool>,
     pub facts: Facts,
+    /// The proxy the requests go through, if any.
+    pub proxy: Option<super::proxy::Proxy>,
 }
 
 /// What the report and the result say about the requests.
@@ -137,6 +150,22 @@ pub fn build(
     };
     let mappings: Vec<ConnectTo> = flags.connect_to.iter().map(|t| ConnectTo::parse(t)).collect::<Result<_, _>>()?;
     let connect_to = destination(&sources, &mappings, flags.unix_socket)?;
+    let proxy = match flags.proxy {
+        Some(c) => {
+            let direct = connect_to.is_some() || flags.unix_socket;
+            super::proxy::choose(&c.flags, c.env, &sources[0].url, c.http2, direct)?
+        }
+        None => None,
+    };
+    let absolute;
+    let input = match &proxy {
+        // Absolute form: every request carries the proxy's fields.
+        Some(p) if !p.tunnel => {
+            absolute = RequestInput { absolute: Some(p.fields()), ..input.clone() };
+            &absolute
+        }
+        _ => input,
+    };
     let common = Common {
         input,
         headers: templated_headers("-H", &input.headers)?,
@@ -163,6 +192,7 @@ pub fn build(
         request: first,
         connect_to,
         pool: Arc::new(Pool::new(entries, seq_width, sources.len())),
+        proxy,
         facts: Facts {
             labels: sources.iter().map(|s| format!("{} {}", s.method, s.url.display_without_credentials())).collect(),
             order,

@@ -139,7 +139,7 @@ pub fn encode_bytes(path: &[u8]) -> String {
     out
 }
 
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

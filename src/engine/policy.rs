@@ -288,7 +288,7 @@ impl<'a> Policy<'a> {
             mean => mean - mean / 16 + latency_ns / 16,
         };
         slot.not_before = backoff.map(|pause| now + pause);
-        self.secured(finished.handshake.as_ref(), finished.record.result.err());
+        self.secured((finished.tunnel, finished.handshake.as_ref()), finished.record.result.err());
     }
 
     /// The moving mean of the latencies of the last requests (weight 1/16
@@ -332,12 +332,18 @@ impl<'a> Policy<'a> {
         if opened.result.is_err() {
             self.stats.preconnect_failures += 1;
         }
-        self.secured(opened.handshake.as_ref(), opened.result.err());
+        self.secured((opened.tunnel, opened.handshake.as_ref()), opened.result.err());
     }
 
-    /// Records a finished TLS handshake, and stops the run when the first
-    /// handshakes fail to verify the server (see [`super::shared::Trust`]).
-    fn secured(&mut self, handshake: Option<&Handshake>, error: Option<ErrorKind>) {
+    /// Records an opened proxy tunnel (its time, ns) and a finished TLS
+    /// handshake, and stops the run when the first handshakes fail to
+    /// verify the server, or the first tunnels are refused (see
+    /// [`super::shared::Trust`]).
+    fn secured(&mut self, (tunnel, handshake): (Option<u64>, Option<&Handshake>), error: Option<ErrorKind>) {
+        if let Some(ns) = tunnel {
+            self.stats.tunnel.record(ns);
+            self.shared.trust.tunneled();
+        }
         if let Some(handshake) = handshake {
             self.stats.tls.record(handshake);
             self.shared.trust.verified();
@@ -346,6 +352,7 @@ impl<'a> Policy<'a> {
         // whatever handshakes succeeded before.
         let stop = match error {
             Some(ErrorKind::H2NotNegotiated) => self.shared.trust.refused_always(ErrorKind::H2NotNegotiated),
+            Some(kind) if kind.is_proxy_refusal() => self.shared.trust.tunnel_refused(kind),
             Some(kind) => kind.is_tls_verification() && self.shared.trust.refused(kind),
             None => false,
         };

@@ -31,7 +31,7 @@ fn ok() -> Finished {
         metrics: crate::stats::Samples::default(),
         tally: crate::stats::Tally::default(),
     };
-    Finished { record, handshake: None, target: 0 }
+    Finished { record, handshake: None, tunnel: None, target: 0 }
 }
 
 #[test]

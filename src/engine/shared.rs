@@ -173,25 +173,43 @@ impl Future for AbortWait<'_> {
 /// Whether the server's certificate was trusted yet. A run whose first
 /// handshakes fail verification stops at once: every later handshake would
 /// fail the same way, and one line with the fix says more than thousands
-/// of identical errors.
+/// of identical errors. The same holds for a proxy that refuses the
+/// first tunnels (`407`, a SOCKS failure).
 #[derive(Debug, Default)]
 pub struct Trust {
     verified: AtomicBool,
+    /// A tunnel through the proxy opened.
+    tunneled: AtomicBool,
     refused: OnceLock<ErrorKind>,
 }
 
 impl Trust {
     /// A handshake succeeded: later verification failures are counted, not fatal.
     pub fn verified(&self) {
-        if !self.verified.load(Ordering::Relaxed) {
-            self.verified.store(true, Ordering::Relaxed);
-        }
+        set_once(&self.verified);
     }
 
     /// A handshake failed verification with `kind`; true when no handshake
     /// has succeeded yet, so the run must stop.
     pub fn refused(&self, kind: ErrorKind) -> bool {
-        if self.verified.load(Ordering::Relaxed) {
+        self.refused_unless(&self.verified, kind)
+    }
+
+    /// A tunnel through the proxy opened: later refusals are counted, not fatal.
+    pub fn tunneled(&self) {
+        set_once(&self.tunneled);
+    }
+
+    /// The proxy refused a tunnel with `kind`; true when none has opened
+    /// yet, so the run must stop.
+    pub fn tunnel_refused(&self, kind: ErrorKind) -> bool {
+        self.refused_unless(&self.tunneled, kind)
+    }
+
+    /// A failure with `kind`: it stops the run (true) unless `succeeded`
+    /// says the same step worked before.
+    fn refused_unless(&self, succeeded: &AtomicBool, kind: ErrorKind) -> bool {
+        if succeeded.load(Ordering::Relaxed) {
             return false;
         }
         let _ = self.refused.set(kind);
@@ -208,6 +226,13 @@ impl Trust {
     /// Why the run was stopped, if it was.
     pub fn stopped(&self) -> Option<ErrorKind> {
         self.refused.get().copied()
+    }
+}
+
+/// Sets `flag`, without writing the shared cache line again once it is set.
+fn set_once(flag: &AtomicBool) {
+    if !flag.load(Ordering::Relaxed) {
+        flag.store(true, Ordering::Relaxed);
     }
 }
 

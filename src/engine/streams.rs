@@ -113,5 +113,6 @@ impl Streams {
 pub fn h2_slot(shared: &Shared, tls: Option<super::requests::TlsTarget>) -> (H2Connection, Streams) {
     let requests = shared.h2.as_ref().map(Arc::clone).expect("an HTTP/2 run encodes its requests");
     let streams = shared.plan.h2_streams.unwrap_or(1);
-    (H2Connection::new(tls, shared.plan.limits(), requests, streams), Streams::new(streams))
+    let tunnel = shared.plan.requests.tunnel.clone();
+    (H2Connection::new(tls, shared.plan.limits(), requests, streams).with_tunnel(tunnel), Streams::new(streams))
 }

@@ -212,8 +212,9 @@ pub fn outcomes(runs: &[Run]) -> String {
 /// slowest in the tooltip).
 pub fn phases(runs: &[Run]) -> String {
     type Pick = fn(&Run) -> Option<crate::stats::Phase>;
-    let phases: [(&str, Pick); 5] = [
+    let phases: [(&str, Pick); 6] = [
         ("connect", |r| Some(r.stats.connect).filter(|p| p.count > 0)),
+        ("proxy tunnel", |r| Some(r.stats.tunnel).filter(|p| p.count > 0)),
         ("TLS handshake", |r| Some(r.stats.tls.handshake).filter(|p| p.count > 0)),
         ("request write", |r| Some(r.stats.write).filter(|p| p.count > 0)),
         ("response wait", |r| Some(r.stats.wait).filter(|p| p.count > 0)),
@@ -311,6 +312,9 @@ pub fn runs(runs: &[Run]) -> String {
         if doc.run.protocol != crate::summary::Protocol::Http1.name() {
             let protocol = crate::summary::Protocol::from_name(&doc.run.protocol, doc.run.streams_per_connection);
             row("protocol", escape(&protocol.map_or_else(|| doc.run.protocol.clone(), |p| p.describe())));
+        }
+        if let Some(proxy) = &doc.run.proxy {
+            row("proxy", escape(proxy));
         }
         if let Some(m) = &doc.machine {
             row(

@@ -114,6 +114,9 @@ fn overview(out: &mut impl Write, summary: &Summary, style: &Style) -> io::Resul
         "  Backend:      {}, {} worker{plural} x {} connections",
         info.backend, info.workers, info.connections
     )?;
+    if let Some(proxy) = &info.proxy {
+        writeln!(out, "  Proxy:        {proxy}")?;
+    }
     if info.protocol != crate::summary::Protocol::Http1 {
         writeln!(out, "  Protocol:     {}", info.protocol.describe())?;
     }
@@ -263,6 +266,11 @@ fn details(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
         let count = stats.connect.count;
         let plural = if count == 1 { "" } else { "s" };
         writeln!(out, " ({count} new connection{plural}; p50 {:.4}, p99 {:.4} secs)", p(50.0), p(99.0))?;
+    }
+    if stats.tunnel.count > 0 {
+        line(out, "tunnel:", &stats.tunnel)?;
+        let count = stats.tunnel.count;
+        writeln!(out, " ({count} proxy tunnel{})", if count == 1 { "" } else { "s" })?;
     }
     let tls = &stats.tls;
     if tls.handshake.count > 0 {

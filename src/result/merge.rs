@@ -148,6 +148,11 @@ pub fn merge(docs: &[ResultDoc], force: bool, command: Vec<String>) -> Result<Re
         requests: infos.iter().find_map(|i| i.requests.clone()).filter(|_| same_targets),
         goodput: infos.iter().find_map(|i| i.goodput).filter(|_| same_goodput),
         protocol,
+        // Kept when every run went through the same proxy.
+        proxy: infos
+            .first()
+            .and_then(|i| i.proxy.clone())
+            .filter(|p| infos.iter().all(|i| i.proxy.as_ref() == Some(p))),
     };
     let requested: Vec<u64> = docs.iter().filter_map(|d| d.start_at.as_ref().map(|s| s.requested_unix_ns)).collect();
     let same_start_at = requested.len() == docs.len() && requested.windows(2).all(|w| w[0] == w[1]);

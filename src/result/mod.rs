@@ -154,6 +154,10 @@ pub struct Run {
     /// Over HTTP/2: the most streams in flight per connection (`--streams`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub streams_per_connection: Option<usize>,
+    /// The forward proxy and how it was used (`http://user:***@host:3128,
+    /// CONNECT tunnel`; absent without one). Never a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
 }
 
 fn http1_name() -> String {
@@ -214,6 +218,9 @@ pub struct Phases {
     pub read: PhaseDoc,
     pub connect: PhaseDoc,
     pub send_lag: PhaseDoc,
+    /// Tunnels opened through a proxy (absent without one, and in older documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<PhaseDoc>,
 }
 
 /// Count, sum, min and max of one phase, in nanoseconds (min is 0 when empty).
@@ -274,6 +281,7 @@ impl Run {
                 crate::summary::Protocol::Http1 => None,
             },
             goodput: info.goodput.as_ref().map(streaming::GoodputLimitsDoc::of),
+            proxy: info.proxy.clone(),
         }
     }
 }
@@ -286,6 +294,7 @@ impl Phases {
             read: PhaseDoc::of(&stats.read),
             connect: PhaseDoc::of(&stats.connect),
             send_lag: PhaseDoc::of(&stats.send_lag),
+            tunnel: (stats.tunnel.count > 0).then(|| PhaseDoc::of(&stats.tunnel)),
         }
     }
 }

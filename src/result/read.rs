@@ -75,6 +75,7 @@ impl ResultDoc {
         s.counts = super::counters::read(&self.counters)?;
         (s.write, s.wait, s.read) = (self.phases.write.phase(), self.phases.wait.phase(), self.phases.read.phase());
         (s.connect, s.send_lag) = (self.phases.connect.phase(), self.phases.send_lag.phase());
+        s.tunnel = self.phases.tunnel.map(|doc| doc.phase()).unwrap_or_default();
         let c = &self.counts;
         s.responses = c.responses;
         (s.aborted, s.started, s.unsent, s.preconnect_failures) =
@@ -135,6 +136,7 @@ impl ResultDoc {
             requests: r.requests.as_ref().map(targets::RequestsDoc::requests),
             goodput: r.goodput.and_then(|g| g.limits().ok()),
             protocol: Protocol::from_name(&r.protocol, r.streams_per_connection).unwrap_or_default(),
+            proxy: r.proxy.clone(),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod find_max;
 mod machine;
 mod output;
+mod proxy;
 mod serve;
 
 use std::fmt;
@@ -72,6 +73,11 @@ pub enum Error {
     NoH2 {
         url: String,
     },
+    /// The proxy refused the first tunnels: the run stopped.
+    ProxyRefused {
+        proxy: String,
+        why: String,
+    },
 }
 
 impl Error {
@@ -112,6 +118,9 @@ impl fmt::Display for Error {
             Error::Input(why) => f.write_str(why),
             Error::Tls(why) => f.write_str(why),
             Error::Refused { url, why } => write!(f, "{url}: the first TLS handshakes failed, run stopped: {why}"),
+            Error::ProxyRefused { proxy, why } => {
+                write!(f, "{proxy}: the proxy refused the first tunnels, run stopped: {why}")
+            }
             Error::NoH2 { url } => write!(
                 f,
                 "{url}: the server did not agree to HTTP/2 (h2) in ALPN, run stopped; leave out --http2 to use HTTP/1.1"
@@ -185,7 +194,8 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     }
     let looked_up = Instant::now();
     let addrs = resolve(&config)?;
-    let named = config.url.host.parse::<std::net::IpAddr>().is_err() && config.unix_socket.is_none();
+    let looked_up_host = config.proxy.as_ref().map_or(&config.url.host, |p| &p.host);
+    let named = looked_up_host.parse::<std::net::IpAddr>().is_err() && config.unix_socket.is_none();
     let dns = named.then(|| (looked_up.elapsed(), addrs.len()));
     if let Some(find) = &config.find_max {
         let _ = signals::install();
@@ -286,6 +296,7 @@ fn run_info(
             Some(h2) => crate::summary::Protocol::Http2 { streams: Some(h2.streams) },
             None => crate::summary::Protocol::Http1,
         },
+        proxy: config.proxy.as_ref().map(proxy::describe),
     }
 }
 
@@ -380,10 +391,13 @@ fn monitor(engine: &Engine, goal: Goal, draw: bool, finished: &AtomicBool) -> Op
 }
 
 /// Resolves the target once (all addresses, in the resolver's order): the
-/// URL's host, or `--connect-to`'s; or the `--unix-socket`.
+/// URL's host, or `--connect-to`'s; or the `--unix-socket`; or the proxy's.
 pub fn resolve(config: &Config) -> Result<Vec<Address>, Error> {
     if let Some(path) = &config.unix_socket {
         return Ok(vec![Address::Unix(path.clone())]);
+    }
+    if let Some(p) = &config.proxy {
+        return Ok(proxy::resolve(config, p)?.into_iter().map(Address::Tcp).collect());
     }
     let (host, port) = config.connect_to.clone().unwrap_or_else(|| (config.url.host.clone(), config.url.port));
     let fail = |why: String| Error::Resolve { host: host.clone(), why };
@@ -446,6 +460,9 @@ fn tls_cpu(what: &str) -> Result<(), Error> {
 /// The early stop of a run whose first handshakes failed verification.
 fn refused(engine: &Engine, config: &Config) -> Result<(), Error> {
     let Some(kind) = engine.refused() else { return Ok(()) };
+    if let (true, Some(p)) = (kind.is_proxy_refusal(), &config.proxy) {
+        return Err(Error::ProxyRefused { proxy: p.display(), why: kind.label().to_string() });
+    }
     if kind == crate::stats::ErrorKind::H2NotNegotiated {
         return Err(Error::NoH2 { url: config.url.display_without_credentials() });
     }
@@ -461,6 +478,7 @@ pub fn plan(config: &Config, addrs: Vec<Address>) -> Result<Plan, Error> {
     if let Some(tls) = tls_target(config)? {
         requests = requests.with_tls(tls);
     }
+    requests = requests.with_proxy(proxy::opening(config)?, proxy::absolute_origin(config));
     Ok(Plan {
         addrs,
         requests,

@@ -17,7 +17,30 @@ use crate::term::Style;
 
 /// The command line as given, for the result's `command` field.
 pub fn command_line() -> Vec<String> {
-    std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect()
+    hide_proxy_password(std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect())
+}
+
+/// The command line with the password of a `-x`/`--proxy` URL shown as
+/// `***`: result files are shared, proxy credentials are not.
+fn hide_proxy_password(mut args: Vec<String>) -> Vec<String> {
+    let hide = |url: &str| {
+        let Some((userinfo, host)) = url.rsplit_once('@') else { return url.to_string() };
+        let (scheme, userinfo) = userinfo.split_once("://").map_or(("", userinfo), |(s, u)| (s, u));
+        let Some((user, _)) = userinfo.split_once(':') else { return url.to_string() };
+        let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+        format!("{scheme}{user}:***@{host}")
+    };
+    for i in 0..args.len() {
+        let after_flag = i > 0 && matches!(args[i - 1].as_str(), "-x" | "--proxy");
+        if after_flag {
+            args[i] = hide(&args[i]);
+        } else if let Some(url) = args[i].strip_prefix("--proxy=") {
+            args[i] = format!("--proxy={}", hide(url));
+        } else if let Some(url) = args[i].strip_prefix("-x").filter(|u| !u.is_empty()) {
+            args[i] = format!("-x{}", hide(url));
+        }
+    }
+    args
 }
 
 /// Writes `text` to stdout; a reader that went away (`| head`) is not a failure.
@@ -225,4 +248,21 @@ pub fn plot_command(args: &PlotArgs) -> Result<ExitCode, Error> {
         None => to_stdout(|out| crate::html::page(out, &inputs))?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_proxy_password;
+
+    #[test]
+    fn proxy_passwords_are_hidden_in_the_recorded_command_line() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let given =
+            args(&["vastar", "-x", "http://u:s3cret@p:1", "--proxy=socks5h://a:b@p:2", "-xu:pw@p:3", "-a", "x:y"]);
+        let want =
+            args(&["vastar", "-x", "http://u:***@p:1", "--proxy=socks5h://a:***@p:2", "-xu:***@p:3", "-a", "x:y"]);
+        assert_eq!(hide_proxy_password(given), want);
+        let plain = args(&["vastar", "-x", "http://p:1", "--proxy", "u@p:2"]);
+        assert_eq!(hide_proxy_password(plain.clone()), plain);
+    }
 }

@@ -58,6 +58,9 @@ pub struct WorkerStats {
     pub connect_latency: Histogram,
     /// TLS handshakes (none for http://).
     pub tls: TlsStats,
+    /// Tunnels opened through a proxy (CONNECT or SOCKS5), from the TCP
+    /// connection to the proxy to the tunnel's opening.
+    pub tunnel: Phase,
     /// Under `--rate`: how late the generator started requests that had a
     /// free connection waiting for them (its own timer error).
     pub send_lag: Phase,
@@ -125,6 +128,7 @@ impl WorkerStats {
             connect: Phase::default(),
             connect_latency: Histogram::new(),
             tls: TlsStats::default(),
+            tunnel: Phase::default(),
             send_lag: Phase::default(),
             unsent: 0,
             started: 0,
@@ -198,6 +202,7 @@ impl WorkerStats {
             (&mut self.wait, &other.wait),
             (&mut self.read, &other.read),
             (&mut self.connect, &other.connect),
+            (&mut self.tunnel, &other.tunnel),
             (&mut self.send_lag, &other.send_lag),
         ] {
             a.merge(b)?;

@@ -74,10 +74,35 @@ pub enum ErrorKind {
     H2NoSettings,
     /// HTTP/2: the TLS server did not agree to `h2` in ALPN.
     H2NotNegotiated,
+    /// The proxy answered CONNECT with 407.
+    ProxyAuthRequired,
+    /// The proxy answered CONNECT with 403.
+    ProxyForbidden,
+    /// The proxy answered CONNECT with a 5xx status.
+    ProxyBadGateway,
+    /// The proxy answered CONNECT with another status that is not 2xx.
+    ProxyRefused,
+    /// The proxy's reply to CONNECT or SOCKS5 could not be read.
+    ProxyInvalidReply,
+    /// The proxy closed the connection before the tunnel opened.
+    ProxyClosed,
+    /// SOCKS5: the CONNECT's reply codes 1 to 8 (RFC 1928 §6), one each.
+    SocksGeneralFailure,
+    SocksNotAllowed,
+    SocksNetworkUnreachable,
+    SocksHostUnreachable,
+    SocksConnectionRefused,
+    SocksTtlExpired,
+    SocksCommandNotSupported,
+    SocksAddressNotSupported,
+    /// SOCKS5: the username/password authentication failed (RFC 1929).
+    SocksAuthFailed,
+    /// SOCKS5: no authentication method offered is acceptable (0xFF).
+    SocksNoAcceptableMethod,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 39] = [
+    pub const ALL: [ErrorKind; 55] = [
         ErrorKind::ConnectRefused,
         ErrorKind::ConnectTimeout,
         ErrorKind::Unreachable,
@@ -117,6 +142,22 @@ impl ErrorKind {
         ErrorKind::H2Refused,
         ErrorKind::H2NoSettings,
         ErrorKind::H2NotNegotiated,
+        ErrorKind::ProxyAuthRequired,
+        ErrorKind::ProxyForbidden,
+        ErrorKind::ProxyBadGateway,
+        ErrorKind::ProxyRefused,
+        ErrorKind::ProxyInvalidReply,
+        ErrorKind::ProxyClosed,
+        ErrorKind::SocksGeneralFailure,
+        ErrorKind::SocksNotAllowed,
+        ErrorKind::SocksNetworkUnreachable,
+        ErrorKind::SocksHostUnreachable,
+        ErrorKind::SocksConnectionRefused,
+        ErrorKind::SocksTtlExpired,
+        ErrorKind::SocksCommandNotSupported,
+        ErrorKind::SocksAddressNotSupported,
+        ErrorKind::SocksAuthFailed,
+        ErrorKind::SocksNoAcceptableMethod,
     ];
 
     /// Short label for the report.
@@ -161,6 +202,32 @@ impl ErrorKind {
             ErrorKind::H2Refused => "HTTP/2: stream refused by the server again and again",
             ErrorKind::H2NoSettings => "HTTP/2: the server sent no SETTINGS",
             ErrorKind::H2NotNegotiated => "HTTP/2: the server did not agree to h2 in ALPN",
+            ErrorKind::ProxyAuthRequired => {
+                "proxy: 407, authentication required (credentials go in -x http://user:pass@host:port)"
+            }
+            ErrorKind::ProxyForbidden => "proxy: 403, tunnel forbidden (the proxy's rules refuse this target or port)",
+            ErrorKind::ProxyBadGateway => "proxy: 5xx, the proxy could not reach the target",
+            ErrorKind::ProxyRefused => "proxy: refused the tunnel (a status other than 2xx, 403, 407, 5xx)",
+            ErrorKind::ProxyInvalidReply => {
+                "proxy: invalid or oversized reply (is it the kind -x names, http:// or socks5://?)"
+            }
+            ErrorKind::ProxyClosed => "proxy: closed the connection before the tunnel opened",
+            ErrorKind::SocksGeneralFailure => "SOCKS5: general failure (reply 1)",
+            ErrorKind::SocksNotAllowed => "SOCKS5: connection not allowed by the proxy's rules (reply 2)",
+            ErrorKind::SocksNetworkUnreachable => "SOCKS5: network unreachable (reply 3)",
+            ErrorKind::SocksHostUnreachable => "SOCKS5: host unreachable (reply 4)",
+            ErrorKind::SocksConnectionRefused => "SOCKS5: connection refused by the target (reply 5)",
+            ErrorKind::SocksTtlExpired => "SOCKS5: TTL expired (reply 6)",
+            ErrorKind::SocksCommandNotSupported => "SOCKS5: command not supported (reply 7)",
+            ErrorKind::SocksAddressNotSupported => {
+                "SOCKS5: address type not supported (reply 8; socks5:// sends an address, socks5h:// a name)"
+            }
+            ErrorKind::SocksAuthFailed => {
+                "SOCKS5: username or password refused (check -x socks5://user:pass@host:port)"
+            }
+            ErrorKind::SocksNoAcceptableMethod => {
+                "SOCKS5: the proxy accepts no method offered (does it need credentials?)"
+            }
         }
     }
 
@@ -206,6 +273,22 @@ impl ErrorKind {
             ErrorKind::H2Refused => "h2_refused",
             ErrorKind::H2NoSettings => "h2_no_settings",
             ErrorKind::H2NotNegotiated => "h2_not_negotiated",
+            ErrorKind::ProxyAuthRequired => "proxy_auth_required",
+            ErrorKind::ProxyForbidden => "proxy_forbidden",
+            ErrorKind::ProxyBadGateway => "proxy_bad_gateway",
+            ErrorKind::ProxyRefused => "proxy_refused",
+            ErrorKind::ProxyInvalidReply => "proxy_invalid_reply",
+            ErrorKind::ProxyClosed => "proxy_closed",
+            ErrorKind::SocksGeneralFailure => "socks_general_failure",
+            ErrorKind::SocksNotAllowed => "socks_not_allowed",
+            ErrorKind::SocksNetworkUnreachable => "socks_network_unreachable",
+            ErrorKind::SocksHostUnreachable => "socks_host_unreachable",
+            ErrorKind::SocksConnectionRefused => "socks_connection_refused",
+            ErrorKind::SocksTtlExpired => "socks_ttl_expired",
+            ErrorKind::SocksCommandNotSupported => "socks_command_not_supported",
+            ErrorKind::SocksAddressNotSupported => "socks_address_not_supported",
+            ErrorKind::SocksAuthFailed => "socks_auth_failed",
+            ErrorKind::SocksNoAcceptableMethod => "socks_no_acceptable_method",
         }
     }
 
@@ -232,6 +315,14 @@ impl ErrorKind {
             self,
             ErrorKind::TlsUnknownIssuer | ErrorKind::TlsExpired | ErrorKind::TlsNotYetValid | ErrorKind::TlsWrongName
         )
+    }
+
+    /// The proxy refused the tunnel, or is not the proxy `-x` names: every
+    /// further tunnel will fail the same way until the command line changes
+    /// (a proxy that closed the connection is not counted: that may pass).
+    pub fn is_proxy_refusal(self) -> bool {
+        let (first, last) = (ErrorKind::ProxyAuthRequired.index(), ErrorKind::SocksNoAcceptableMethod.index());
+        (first..=last).contains(&self.index()) && self != ErrorKind::ProxyClosed
     }
 }
 

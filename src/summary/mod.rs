@@ -47,6 +47,8 @@ pub struct RunInfo {
     pub goodput: Option<crate::stats::Goodput>,
     /// The HTTP version the run spoke.
     pub protocol: Protocol,
+    /// The forward proxy the run went through, as shown (no password), and how.
+    pub proxy: Option<String>,
 }
 
 /// The HTTP version a run spoke.
@@ -108,6 +110,7 @@ impl RunInfo {
             requests: None,
             goodput: None,
             protocol: Protocol::Http1,
+            proxy: None,
         }
     }
 }

@@ -19,37 +19,16 @@ impl Nginx {
     /// Starts nginx in a fresh directory for `name`, configured by
     /// `conf(dir, port)`; `prepare(dir)` first puts any files it serves there.
     pub fn start(name: &str, prepare: impl Fn(&Path), conf: impl Fn(&Path, u16) -> String) -> Option<Nginx> {
-        let binary =
-            ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
-        let Some(binary) = binary else {
-            assert!(
-                std::env::var_os("VASTAR_REQUIRE_NGINX").is_none(),
-                "VASTAR_REQUIRE_NGINX is set but nginx is missing"
-            );
-            eprintln!("nginx is not installed; skipping (apt-get install nginx)");
-            return None;
-        };
-        let dir = std::env::temp_dir().join(format!("vastar-nginx-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let paths = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"];
+        let (binary, dir) = installed(&paths, "VASTAR_REQUIRE_NGINX", "nginx", name)?;
         prepare(&dir);
-        // A free port, taken back from the kernel just before nginx binds it;
-        // another process could win it in between, so a failed start is retried.
-        for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (child, port) = spawn_on_free_port("nginx", |port| {
             std::fs::write(dir.join("nginx.conf"), conf(&dir, port)).unwrap();
-            let mut child = Command::new(binary)
-                .args(["-p", dir.to_str().unwrap(), "-c", "nginx.conf", "-e", "stderr"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("nginx starts");
-            if listening(&mut child, port) {
-                return Some(Nginx { child, port, dir });
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("nginx did not start on any of 5 ports");
+            let mut command = Command::new(binary);
+            command.args(["-p", dir.to_str().unwrap(), "-c", "nginx.conf", "-e", "stderr"]);
+            command
+        });
+        Some(Nginx { child, port, dir })
     }
 
     /// The access log's lines: one per request.
@@ -59,6 +38,38 @@ impl Nginx {
         let text = std::fs::read_to_string(self.dir.join("access.log")).unwrap_or_default();
         text.lines().map(str::to_string).collect()
     }
+}
+
+/// The first of `paths` that exists, and a fresh directory for the test
+/// `name`; `None` (the test skips) when none exists, unless the variable
+/// `require` is set: then the test fails.
+pub fn installed<'a>(paths: &[&'a str], require: &str, package: &str, name: &str) -> Option<(&'a str, PathBuf)> {
+    let Some(binary) = paths.iter().copied().find(|p| Path::new(p).exists()) else {
+        assert!(std::env::var_os(require).is_none(), "{require} is set but {package} is missing");
+        eprintln!("{package} is not installed; skipping (apt-get install {package})");
+        return None;
+    };
+    let dir = std::env::temp_dir().join(format!("vastar-{package}-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    Some((binary, dir))
+}
+
+/// Starts the server `command(port)` gives (after writing its config for
+/// `port`) on a free loopback port: one taken back from the kernel just
+/// before the server binds it. Another process could win it in between,
+/// so a failed start is retried.
+pub fn spawn_on_free_port(name: &str, command: impl Fn(u16) -> Command) -> (Child, u16) {
+    for _ in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child =
+            command(port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
+        if listening(&mut child, port) {
+            return (child, port);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("{name} did not start on any of 5 ports");
 }
 
 /// Waits until `child` accepts on `port`; false if it exits or takes too long.
@@ -78,10 +89,15 @@ fn listening(child: &mut Child, port: u16) -> bool {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        stop(&mut self.child, &self.dir);
     }
+}
+
+/// Stops a server the tests started and removes its directory.
+pub fn stop(child: &mut Child, dir: &Path) {
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A whole nginx.conf for one worker in `dir`: the access log written in

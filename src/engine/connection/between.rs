@@ -1,13 +1,49 @@
-//! Bytes that arrive when no response is being read: the server's TLS
-//! handshake flights, and whatever comes on an idle connection between
-//! requests. Kept apart from the response path in `mod.rs`.
+//! The connection's setup and the bytes that arrive when no response is
+//! being read: the socket connected, the proxy's replies while a tunnel
+//! opens, the server's TLS handshake flights, and whatever comes on an
+//! idle connection between requests. Kept apart from the response path in
+//! `mod.rs`.
 
 use std::time::Instant;
 
-use super::Connection;
+use super::tls_layer::TlsLayer;
+use super::tunnel::{Fed, TunnelLayer};
+use super::{Connection, RequestSet, Stage};
 use crate::stats::ErrorKind;
 
 impl Connection {
+    /// The socket asked for by [`Io::Connect`] connected, or could not.
+    pub fn handle_connected(&mut self, result: Result<(), ErrorKind>, now: Instant) {
+        if let Err(kind) = result {
+            self.connect_failures = self.connect_failures.saturating_add(1);
+            return self.finish(Err(kind), now);
+        }
+        self.connected = true;
+        self.reused = false;
+        self.connect_failures = 0;
+        self.low_water = 1;
+        if let Some(opening) = &self.tunnel {
+            self.tunnel_layer = Some(Box::new(TunnelLayer::new(opening, now)));
+            self.stage = Stage::Tunneling;
+            return self.outbox.set_transmit(true);
+        }
+        self.secure(now)
+    }
+
+    /// The connection reaches the target (directly, or through the open
+    /// tunnel): the TLS handshake begins for `https://`, else it is ready.
+    pub(super) fn secure(&mut self, now: Instant) {
+        let Some(target) = &self.tls else { return self.ready(now) };
+        match TlsLayer::new(target, now) {
+            Ok(layer) => {
+                self.tls_layer = Some(Box::new(layer));
+                self.stage = Stage::Handshaking;
+                self.outbox.set_transmit(true);
+            }
+            Err(kind) => self.finish(Err(kind), now),
+        }
+    }
+
     /// Bytes arrived on an idle connection (no request in flight). TLS
     /// messages the server may send at any time (session tickets) are
     /// absorbed; anything else means the connection cannot be reused.
@@ -22,6 +58,24 @@ impl Connection {
         };
         if !usable {
             self.drop_connection();
+        }
+    }
+
+    /// The proxy's reply arrived, or part of it: once the tunnel is open
+    /// the connection goes on to TLS or the request, and the bytes after
+    /// the reply are the target's (read at `now`, timed `events_at`).
+    pub(super) fn tunnel_data(&mut self, data: &[u8], now: Instant, events_at: Instant, requests: &RequestSet) {
+        let Some(layer) = self.tunnel_layer.as_mut() else { return self.finish(Err(ErrorKind::ProxyClosed), now) };
+        match layer.feed(data, now) {
+            Err(kind) => self.finish(Err(kind), now),
+            Ok(Fed::Pending) => self.outbox.set_transmit(layer.has_output()),
+            Ok(Fed::Open { used, ns }) => {
+                (self.tunnel_layer, self.tunneled) = (None, Some(ns));
+                self.secure(now);
+                if let Some(rest) = data.get(used..).filter(|rest| !rest.is_empty()) {
+                    self.take_data(rest, now, events_at, requests);
+                }
+            }
         }
     }
 

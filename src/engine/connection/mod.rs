@@ -18,7 +18,8 @@
 //! to reconnect, what to send, when a response is complete, whether to
 //! follow a redirect, and whether a failure on a reused connection is a
 //! stale keep-alive to retry. For `https://` it owns the connection's TLS
-//! session ([`tls_layer`]), under the HTTP reader.
+//! session ([`tls_layer`]), under the HTTP reader; through a proxy, the
+//! tunnel's setup ([`tunnel`]) comes first, under both.
 
 mod between;
 mod h2;
@@ -29,7 +30,9 @@ mod output;
 mod progress;
 mod stream;
 pub mod tls_layer;
+pub mod tunnel;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use super::requests::MAX_REDIRECTS;
@@ -37,6 +40,7 @@ use super::requests::{RequestSet, TlsTarget};
 use crate::http::reader::Truncated;
 use crate::http::request::method_of;
 use crate::http::{BodyFormat, Feed, Response, ResponseReader};
+use crate::proxy::Opening;
 use crate::stats::{ErrorKind, Handshake, nanos};
 pub use h2::{H2Connection, H2Requests};
 use meter::{BodyFacts, BodyMeter};
@@ -47,6 +51,7 @@ use output::http_error_kind;
 pub use output::{Event, Finished, Io, Limits, Opened, StreamId};
 use stream::Stream;
 use tls_layer::TlsLayer;
+use tunnel::TunnelLayer;
 
 /// More than the most ciphertext of one TLS record (16 KiB of plaintext,
 /// 256 bytes of expansion, a 5-byte header): what a session may hold
@@ -67,6 +72,8 @@ const MAX_BACKOFF: Duration = Duration::from_millis(500);
 enum Stage {
     Idle,
     Connecting,
+    /// Opening the tunnel through the proxy.
+    Tunneling,
     /// The TLS handshake: sending or awaiting its flights.
     Handshaking,
     Sending,
@@ -102,6 +109,12 @@ pub struct Connection {
     opening: Option<Instant>,
     /// A handshake that ended and is not recorded yet.
     handshake: Option<Handshake>,
+    /// Through a proxy: what opening a tunnel sends.
+    tunnel: Option<Arc<Opening>>,
+    /// The tunnel being opened on this connection.
+    tunnel_layer: Option<Box<TunnelLayer>>,
+    /// A tunnel that opened and is not recorded yet: how long it took (ns).
+    tunneled: Option<u64>,
     /// The socket's receive low-water mark as last asked for.
     low_water: u32,
     /// The I/O and events waiting to be polled.
@@ -132,6 +145,9 @@ impl Connection {
             queued: false,
             opening: None,
             handshake: None,
+            tunnel: None,
+            tunnel_layer: None,
+            tunneled: None,
             low_water: 1,
             outbox: Outbox::default(),
             progress_events: false,
@@ -145,6 +161,12 @@ impl Connection {
     /// not pay for two more events per response.
     pub fn with_progress_events(self) -> Self {
         Connection { progress_events: true, ..self }
+    }
+
+    /// The same machine, connecting through a proxy: each new connection
+    /// first opens a tunnel with `opening` (none: connect directly).
+    pub fn with_tunnel(self, opening: Option<Arc<Opening>>) -> Self {
+        Connection { tunnel: opening, ..self }
     }
 
     /// Opens a connection before any request is due (pre-connect): connect,
@@ -211,12 +233,16 @@ impl Connection {
             (Some(layer), Some(limit)) if self.stage == Stage::Handshaking => Some(layer.began() + limit),
             _ => None,
         };
-        [request, handshake, self.opening].into_iter().flatten().min()
+        let tunnel = match (&self.tunnel_layer, self.limits.handshake) {
+            (Some(layer), Some(limit)) if self.stage == Stage::Tunneling => Some(layer.began() + limit),
+            _ => None,
+        };
+        [request, handshake, tunnel, self.opening].into_iter().flatten().min()
     }
 
     /// A socket read is wanted: a response or a handshake flight is awaited.
     pub fn wants_receive(&self) -> bool {
-        matches!(self.stage, Stage::Handshaking | Stage::Receiving)
+        matches!(self.stage, Stage::Tunneling | Stage::Handshaking | Stage::Receiving)
     }
 
     /// The plaintext the stream's current hop sends.
@@ -227,6 +253,9 @@ impl Connection {
     /// The bytes to transmit now: the request (as ciphertext over TLS) or
     /// a handshake flight.
     fn outgoing(&mut self, requests: &RequestSet) -> Outgoing {
+        if let Some(tunnel) = self.tunnel_layer.as_mut().filter(|_| self.stage == Stage::Tunneling) {
+            return Outgoing::Bytes(tunnel.take());
+        }
         let Some(layer) = self.tls_layer.as_mut() else { return self.request.outgoing() };
         if self.stage == Stage::Sending && !self.queued {
             self.queued = true;
@@ -275,34 +304,14 @@ impl Connection {
         method_of(self.request.bytes(requests))
     }
 
-    /// The socket asked for by [`Io::Connect`] connected, or could not.
-    pub fn handle_connected(&mut self, result: Result<(), ErrorKind>, now: Instant) {
-        if let Err(kind) = result {
-            self.connect_failures = self.connect_failures.saturating_add(1);
-            return self.finish(Err(kind), now);
-        }
-        self.connected = true;
-        self.reused = false;
-        self.connect_failures = 0;
-        self.low_water = 1;
-        let Some(target) = &self.tls else { return self.ready(now) };
-        match TlsLayer::new(target, now) {
-            Ok(layer) => {
-                self.tls_layer = Some(Box::new(layer));
-                self.stage = Stage::Handshaking;
-                self.outbox.set_transmit(true);
-            }
-            Err(kind) => self.finish(Err(kind), now),
-        }
-    }
-
     /// The connection is open (and secured): send the request, or report
     /// it open when there is none.
     fn ready(&mut self, now: Instant) {
         self.queued = false;
         if self.opening.take().is_some() {
             self.stage = Stage::Idle;
-            self.outbox.opened(Opened { result: Ok(()), handshake: self.handshake.take() });
+            let (handshake, tunnel) = (self.handshake.take(), self.tunneled.take());
+            self.outbox.opened(Opened { result: Ok(()), handshake, tunnel });
             return;
         }
         if let Some(stream) = self.stream.as_mut() {
@@ -325,6 +334,12 @@ impl Connection {
 
     /// The bytes of an [`Io::Transmit`] were written, or could not be.
     pub fn handle_sent(&mut self, result: Result<(), ErrorKind>, now: Instant, requests: &RequestSet) {
+        if self.stage == Stage::Tunneling {
+            // The proxy's reply is awaited.
+            return if let Err(kind) = result {
+                self.finish(Err(kind), now)
+            };
+        }
         if self.stage == Stage::Handshaking {
             return match result {
                 Err(kind) => self.finish(Err(kind), now),
@@ -378,6 +393,7 @@ impl Connection {
     /// Bytes read at `now`; the events they complete are timed `events_at`.
     fn take_data(&mut self, data: &[u8], now: Instant, events_at: Instant, requests: &RequestSet) {
         match self.stage {
+            Stage::Tunneling => return self.tunnel_data(data, now, events_at, requests),
             Stage::Handshaking => return self.handshake_data(data, now),
             Stage::Receiving => {}
             // An answer before the send was reported: the request went out.
@@ -425,6 +441,7 @@ impl Connection {
     /// The peer closed its side at `now`.
     pub fn handle_eof(&mut self, now: Instant, requests: &RequestSet) {
         match self.stage {
+            Stage::Tunneling => return self.finish(Err(ErrorKind::ProxyClosed), now),
             Stage::Handshaking => return self.finish(Err(ErrorKind::ClosedBeforeResponse), now),
             Stage::Receiving => {}
             Stage::Sending => self.handle_sent_unobserved(now, requests),
@@ -461,7 +478,7 @@ impl Connection {
         if self.poll_timeout().is_none_or(|at| at > now) {
             return;
         }
-        let connecting = matches!(self.stage, Stage::Connecting | Stage::Handshaking);
+        let connecting = matches!(self.stage, Stage::Connecting | Stage::Tunneling | Stage::Handshaking);
         let kind = if connecting { ErrorKind::ConnectTimeout } else { ErrorKind::Timeout };
         self.finish(Err(kind), now)
     }
@@ -492,7 +509,7 @@ impl Connection {
             self.stage = Stage::Sending;
             self.outbox.set_transmit(true);
         } else {
-            self.tls_layer = None;
+            (self.tls_layer, self.tunnel_layer) = (None, None);
             self.stage = Stage::Connecting;
             self.outbox.reconnect();
         }
@@ -557,14 +574,15 @@ impl Connection {
         }
         if self.opening.take().is_some() {
             let result = result.map(|_| ());
-            self.outbox.opened(Opened { result, handshake: self.handshake.take() });
+            self.outbox.opened(Opened { result, handshake: self.handshake.take(), tunnel: self.tunneled.take() });
             return;
         }
         let Some(stream) = self.stream.take() else { return };
         // A failed response's bytes so far still crossed the wire.
         let partial = if result.is_err() && receiving { self.reader.bytes_received() } else { 0 };
         let record = stream.record(result, now, partial, body.as_ref(), self.limits.goodput.as_ref());
-        let finished = Finished { record, handshake: self.handshake.take(), target: self.request.target };
+        let (handshake, tunnel) = (self.handshake.take(), self.tunneled.take());
+        let finished = Finished { record, handshake, tunnel, target: self.request.target };
         self.outbox.finished(stream.id, finished);
     }
 }

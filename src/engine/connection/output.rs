@@ -64,6 +64,8 @@ pub struct Finished {
     pub record: Record,
     /// A TLS handshake that ended during the request.
     pub handshake: Option<Handshake>,
+    /// A proxy tunnel that opened during the request: how long it took (ns).
+    pub tunnel: Option<u64>,
     /// The target the request was for (its pool entry's).
     pub target: u16,
 }
@@ -73,6 +75,8 @@ pub struct Finished {
 pub struct Opened {
     pub result: Result<(), ErrorKind>,
     pub handshake: Option<Handshake>,
+    /// The proxy tunnel's setup, when the connection has one (ns).
+    pub tunnel: Option<u64>,
 }
 
 /// The failure category of a response the reader refused.

@@ -55,7 +55,7 @@ fn connected(r: &RequestSet, t0: Instant, limits: Limits) -> Connection {
     c.open(t0, ms(t0, 1000));
     assert_eq!(io(&mut c, r), [Io::Close, Io::Connect]);
     c.handle_connected(Ok(()), t0);
-    assert_eq!(events(&mut c), [Event::Opened(Opened { result: Ok(()), handshake: None })]);
+    assert_eq!(events(&mut c), [Event::Opened(Opened { result: Ok(()), handshake: None, tunnel: None })]);
     c
 }
 
@@ -380,7 +380,10 @@ fn an_opening_ends_at_its_limit_and_data_on_an_idle_connection_drops_it() {
     assert_eq!(io(&mut c, &r), [Io::Close, Io::Connect]);
     assert!(!c.is_idle() && c.poll_timeout() == Some(ms(t0, 50)));
     c.handle_timeout(ms(t0, 50));
-    assert_eq!(events(&mut c), [Event::Opened(Opened { result: Err(ErrorKind::ConnectTimeout), handshake: None })]);
+    assert_eq!(
+        events(&mut c),
+        [Event::Opened(Opened { result: Err(ErrorKind::ConnectTimeout), handshake: None, tunnel: None })]
+    );
     assert!(closed(&mut c, &r) && c.is_idle());
     let mut c = connected(&r, t0, Limits::default());
     c.handle_data(b"HTTP/1.1 408 Request Timeout\r\n\r\n", t0, &r);
@@ -513,3 +516,7 @@ mod tls;
 
 #[path = "stream_tests.rs"]
 mod streams;
+
+#[cfg(test)]
+#[path = "tunnel_tests.rs"]
+mod tunnel_tests;

@@ -129,7 +129,11 @@ struct ConnectionDriver<'a> {
 
 impl ConnectionDriver<'_> {
     fn new_connection(&self) -> Slot {
-        (None, Connection::new(self.tls.clone(), self.shared.plan.limits()))
+        (
+            None,
+            Connection::new(self.tls.clone(), self.shared.plan.limits())
+                .with_tunnel(self.shared.plan.requests.tunnel.clone()),
+        )
     }
 
     /// Opens this worker's connections (and their TLS sessions), a bounded

@@ -8,8 +8,8 @@
 //! [`H2Connection::poll_timeout`].
 //!
 //! The protocol is the sans-I/O [`Session`]; this machine adds what a load
-//! generator needs around it: the socket's lifecycle (connect, TLS with
-//! ALPN `h2`, the server's SETTINGS awaited), every deadline (each stream's
+//! generator needs around it: the socket's lifecycle (connect, a proxy's
+//! tunnel, TLS with ALPN `h2`, the server's SETTINGS awaited), every deadline (each stream's
 //! from its intended start; the handshake's; the server's SETTINGS'; the
 //! pre-connect limit), the statistics of each stream ([`table`]), and the
 //! exact account of a run: a stream the server did not process (above a
@@ -27,6 +27,7 @@
 
 mod blocks;
 mod failure;
+mod setup;
 mod table;
 
 use std::sync::Arc;
@@ -38,9 +39,11 @@ use super::outgoing::Outgoing;
 use super::output::{Event, Io, Limits, StreamId};
 use super::stream::Stream;
 use super::tls_layer::TlsLayer;
+use super::tunnel::TunnelLayer;
 use crate::engine::requests::TlsTarget;
 use crate::http::h2::frame::MAX_WINDOW_BYTES;
 use crate::http::h2::session::Session;
+use crate::proxy::Opening;
 use crate::stats::ErrorKind;
 pub use blocks::H2Requests;
 use blocks::Scratch;
@@ -61,6 +64,8 @@ enum Stage {
     /// No socket.
     Closed,
     Connecting,
+    /// Opening the tunnel through the proxy.
+    Tunneling,
     /// The TLS handshake: sending or awaiting its flights.
     Handshaking,
     /// The session runs (the server's SETTINGS may still be awaited).
@@ -87,6 +92,9 @@ pub struct H2Connection {
     session: Option<Session>,
     tls: Option<TlsTarget>,
     tls_layer: Option<Box<TlsLayer>>,
+    /// Through a proxy: what opening a tunnel sends, and the tunnel being opened.
+    tunnel: Option<Arc<Opening>>,
+    tunnel_layer: Option<Box<TunnelLayer>>,
     table: StreamTable,
     next_stream: u64,
     /// Connections in a row that could not be used (not connected, not
@@ -117,6 +125,8 @@ impl H2Connection {
             session: None,
             tls,
             tls_layer: None,
+            tunnel: None,
+            tunnel_layer: None,
             next_stream: 0,
             failures: 0,
             opening: None,
@@ -134,6 +144,12 @@ impl H2Connection {
         self
     }
 
+    /// The same machine, connecting through a proxy: each new connection
+    /// first opens a tunnel with `opening` (none: connect directly).
+    pub fn with_tunnel(self, opening: Option<Arc<Opening>>) -> Self {
+        H2Connection { tunnel: opening, ..self }
+    }
+
     /// Opens a connection before any request is due (pre-connect):
     /// connect, the TLS handshake, and the server's SETTINGS, by `until`;
     /// ends with [`Event::Opened`].
@@ -142,7 +158,7 @@ impl H2Connection {
         match self.stage {
             Stage::Closed => self.connect(),
             Stage::Open => self.settle(now),
-            Stage::Connecting | Stage::Handshaking => {}
+            Stage::Connecting | Stage::Tunneling | Stage::Handshaking => {}
         }
     }
 
@@ -200,7 +216,7 @@ impl H2Connection {
         match self.stage {
             Stage::Closed => self.connect(),
             Stage::Open => self.settle(now),
-            Stage::Connecting | Stage::Handshaking => {}
+            Stage::Connecting | Stage::Tunneling | Stage::Handshaking => {}
         }
         id
     }
@@ -228,21 +244,20 @@ impl H2Connection {
     /// When [`H2Connection::handle_timeout`] must be called next, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let streams = self.table.streams.iter().filter_map(|s| s.timing.deadline).min();
-        let handshake = match (&self.tls_layer, self.limits.handshake) {
-            (Some(layer), Some(limit)) if self.stage == Stage::Handshaking => Some(layer.began() + limit),
-            _ => None,
-        };
-        [streams, handshake, self.settings_due, self.opening].into_iter().flatten().min()
+        [streams, self.setup_due(), self.settings_due, self.opening].into_iter().flatten().min()
     }
 
     /// A socket read is wanted: the server may send at any time while the
     /// connection is secured or open.
     pub fn wants_receive(&self) -> bool {
-        matches!(self.stage, Stage::Handshaking | Stage::Open)
+        matches!(self.stage, Stage::Tunneling | Stage::Handshaking | Stage::Open)
     }
 
     /// Everything waiting to be sent, as one buffer (ciphertext over TLS).
     fn outgoing(&mut self) -> Bytes {
+        if let Some(tunnel) = self.tunnel_layer.as_mut().filter(|_| self.stage == Stage::Tunneling) {
+            return tunnel.take();
+        }
         let plain = match self.session.as_mut() {
             Some(session) if self.stage == Stage::Open => {
                 let pending = session.output();
@@ -272,6 +287,18 @@ impl H2Connection {
         if let Err(kind) = result {
             return self.unusable(kind, now);
         }
+        if let Some(opening) = &self.tunnel {
+            self.tunnel_layer = Some(Box::new(TunnelLayer::new(opening, now)));
+            self.stage = Stage::Tunneling;
+            self.io.transmit = true;
+            return;
+        }
+        self.secure(now)
+    }
+
+    /// The connection reaches the target (directly, or through the open
+    /// tunnel): the TLS handshake begins for `https://`, else the session.
+    fn secure(&mut self, now: Instant) {
         let Some(target) = &self.tls else { return self.session_ready(now) };
         match TlsLayer::new(target, now) {
             Ok(layer) => {
@@ -307,7 +334,7 @@ impl H2Connection {
     fn sent(&mut self, result: Result<(), ErrorKind>, now: Instant, observed: bool) {
         match (result, self.stage) {
             (Ok(()), _) => self.table.streams.iter_mut().for_each(|s| s.sent(now, observed)),
-            (Err(kind), Stage::Handshaking) => self.unusable(kind, now),
+            (Err(kind), Stage::Tunneling | Stage::Handshaking) => self.unusable(kind, now),
             (Err(kind), Stage::Open) => self.lost(Some(kind), now),
             (Err(_), Stage::Closed | Stage::Connecting) => {}
         }
@@ -337,33 +364,10 @@ impl H2Connection {
 
     fn take_data(&mut self, data: &[u8], now: Instant, events_at: Instant) {
         match self.stage {
+            Stage::Tunneling => self.tunnel_data(data, now, events_at),
             Stage::Handshaking => self.handshake_data(data, now),
             Stage::Open => self.read(data, now, events_at),
             Stage::Closed | Stage::Connecting => {}
-        }
-    }
-
-    /// A flight of the server's TLS handshake arrived (and perhaps, right
-    /// after its end, the start of the server's HTTP/2 preface).
-    fn handshake_data(&mut self, data: &[u8], now: Instant) {
-        let Some(layer) = self.tls_layer.as_mut() else { return self.unusable(ErrorKind::TlsOther, now) };
-        let mut early = Vec::new();
-        match layer.feed(data, &mut |plain| early.extend_from_slice(plain)) {
-            Err(kind) => return self.unusable(kind, now),
-            Ok(received) if received.closed => return self.unusable(ErrorKind::ClosedBeforeResponse, now),
-            Ok(_) => {}
-        }
-        if layer.is_handshaking() {
-            self.io.transmit = layer.has_output();
-            return;
-        }
-        self.table.handshake = layer.handshake(now);
-        if layer.alpn_protocol() != Some(ALPN_H2) {
-            return self.unusable(ErrorKind::H2NotNegotiated, now);
-        }
-        self.session_ready(now);
-        if !early.is_empty() {
-            self.read_plain(&early, now, now);
         }
     }
 
@@ -441,6 +445,7 @@ impl H2Connection {
     /// (those a GOAWAY said it never processed go again, on a new connection).
     pub fn handle_eof(&mut self, now: Instant) {
         match self.stage {
+            Stage::Tunneling => self.unusable(ErrorKind::ProxyClosed, now),
             Stage::Handshaking => self.unusable(ErrorKind::ClosedBeforeResponse, now),
             Stage::Open => self.lost(None, now),
             Stage::Closed | Stage::Connecting => {}
@@ -450,7 +455,7 @@ impl H2Connection {
     /// A read (or a send whose failure came late) failed with `kind`.
     pub fn handle_io_error(&mut self, kind: ErrorKind, now: Instant) {
         match self.stage {
-            Stage::Handshaking => self.unusable(kind, now),
+            Stage::Tunneling | Stage::Handshaking => self.unusable(kind, now),
             Stage::Open => self.lost(Some(kind), now),
             Stage::Closed | Stage::Connecting => {}
         }
@@ -463,7 +468,7 @@ impl H2Connection {
             return;
         }
         let settings_missing = self.session.as_ref().is_some_and(|s| !s.settings_seen());
-        let connecting = matches!(self.stage, Stage::Connecting | Stage::Handshaking);
+        let connecting = matches!(self.stage, Stage::Connecting | Stage::Tunneling | Stage::Handshaking);
         if self.opening.is_some_and(|until| until <= now) {
             let kind = if settings_missing { ErrorKind::H2NoSettings } else { ErrorKind::ConnectTimeout };
             return self.unusable(kind, now);
@@ -471,7 +476,7 @@ impl H2Connection {
         if self.settings_due.is_some_and(|at| at <= now) {
             return self.unusable(ErrorKind::H2NoSettings, now);
         }
-        if self.stage == Stage::Handshaking && self.poll_handshake_due(now) {
+        if self.setup_due().is_some_and(|at| at <= now) {
             return self.unusable(ErrorKind::ConnectTimeout, now);
         }
         let kind = if connecting {
@@ -490,10 +495,13 @@ impl H2Connection {
         self.settle(now);
     }
 
-    fn poll_handshake_due(&self, now: Instant) -> bool {
-        match (&self.tls_layer, self.limits.handshake) {
-            (Some(layer), Some(limit)) => layer.began() + limit <= now,
-            _ => false,
+    /// When the tunnel's setup or the TLS handshake under way must end.
+    fn setup_due(&self) -> Option<Instant> {
+        let limit = self.limits.handshake?;
+        match self.stage {
+            Stage::Tunneling => self.tunnel_layer.as_ref().map(|layer| layer.began() + limit),
+            Stage::Handshaking => self.tls_layer.as_ref().map(|layer| layer.began() + limit),
+            _ => None,
         }
     }
 
@@ -507,6 +515,7 @@ impl H2Connection {
     /// The socket goes, with the session and its TLS.
     fn drop_socket(&mut self) {
         (self.stage, self.session, self.tls_layer, self.settings_due) = (Stage::Closed, None, None, None);
+        self.tunnel_layer = None;
         self.io = IoWanted { close: true, connect: false, transmit: false };
     }
 

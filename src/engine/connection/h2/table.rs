@@ -94,6 +94,8 @@ pub(super) struct StreamTable {
     events: VecDeque<Event>,
     /// A handshake that ended and is not recorded yet.
     pub(super) handshake: Option<Handshake>,
+    /// A proxy tunnel that opened and is not recorded yet (ns).
+    pub(super) tunnel: Option<u64>,
     limits: Limits,
     /// Heads and body progress are announced as events.
     pub(super) progress_events: bool,
@@ -116,6 +118,7 @@ impl StreamTable {
             streams: Vec::new(),
             events: VecDeque::new(),
             handshake: None,
+            tunnel: None,
             limits,
             progress_events: false,
             requests,
@@ -140,7 +143,11 @@ impl StreamTable {
 
     /// Announces the end of an opening.
     pub(super) fn opened(&mut self, result: Result<(), ErrorKind>) {
-        self.events.push_back(Event::Opened(Opened { result, handshake: self.handshake.take() }));
+        self.events.push_back(Event::Opened(Opened {
+            result,
+            handshake: self.handshake.take(),
+            tunnel: self.tunnel.take(),
+        }));
     }
 
     /// Ends the stream at `at` with `result` at `now`; `body` is what its
@@ -158,7 +165,8 @@ impl StreamTable {
             timing.read_ns += crate::stats::nanos(now.saturating_duration_since(first));
         }
         let record = timing.record(result, now, 0, body.as_ref(), self.limits.goodput.as_ref());
-        let finished = Finished { record, handshake: self.handshake.take(), target: stream.target };
+        let (handshake, tunnel) = (self.handshake.take(), self.tunnel.take());
+        let finished = Finished { record, handshake, tunnel, target: stream.target };
         self.events.push_back(Event::Finished { stream: timing.id, finished });
     }
 

@@ -81,7 +81,9 @@ impl RingMachine for H1Machine {
         STAMPED_READ_PER_STREAM
     }
     fn for_job(job: &Job) -> Self {
-        H1Machine { conn: Connection::new(job.tls(), job.shared.plan.limits()), timing: SlotTiming::default() }
+        let conn =
+            Connection::new(job.tls(), job.shared.plan.limits()).with_tunnel(job.shared.plan.requests.tunnel.clone());
+        H1Machine { conn, timing: SlotTiming::default() }
     }
     #[inline]
     fn open(&mut self, now: Instant, until: Instant) {
