@@ -168,7 +168,8 @@ fn only_with_proxy(flags: &ProxyFlags<'_>) -> Result<(), ConfigError> {
 /// Parses a proxy URL: `[scheme://][user:pass@]host[:port][/]`, the
 /// scheme `http` (the default), `socks5` or `socks5h`.
 pub fn parse(from: &'static str, text: &str) -> Result<Proxy, ConfigError> {
-    let bad = |why: String| invalid(from, format!("{text:?}: {why}"));
+    let shown = hide_password(text);
+    let bad = |why: String| invalid(from, format!("{shown:?}: {why}"));
     let (scheme, rest) = text.split_once("://").unwrap_or(("http", text));
     let kind = match scheme.to_ascii_lowercase().as_str() {
         "http" => ProxyKind::Http,
@@ -201,6 +202,16 @@ pub fn parse(from: &'static str, text: &str) -> Result<Proxy, ConfigError> {
         }
     }
     Ok(Proxy { kind, host, port, credentials, headers: Vec::new(), tunnel: true, from })
+}
+
+/// A proxy URL as errors and recorded command lines show it: the password
+/// of its `user:password@` as `***` (proxy credentials are never printed).
+pub fn hide_password(url: &str) -> String {
+    let Some((userinfo, host)) = url.rsplit_once('@') else { return url.to_string() };
+    let (scheme, userinfo) = userinfo.split_once("://").map_or(("", userinfo), |(s, u)| (s, u));
+    let Some((user, _)) = userinfo.split_once(':') else { return url.to_string() };
+    let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+    format!("{scheme}{user}:***@{host}")
 }
 
 /// The hosts that are reached directly (`NO_PROXY`, `--noproxy`), as

@@ -162,3 +162,16 @@ fn proxy_flags_without_a_proxy_or_beside_a_destination_are_refused() {
         choose(&bad, &ProxyEnv::default(), &url, false, false).unwrap_err().to_string().starts_with("--proxy-header")
     );
 }
+
+#[test]
+fn proxy_url_errors_never_show_the_password() {
+    for (from, text) in [
+        ("HTTPS_PROXY", "http://bob:s3cret@proxy:99999"),
+        ("-x", "http://bob:s3cret@proxy:99999"),
+        ("-x", "ftp://bob:s3cret@proxy:21"),
+        ("all_proxy", "bob:s3cret@proxy:1/path"),
+    ] {
+        let err = parse(from, text).unwrap_err().to_string();
+        assert!(err.contains("bob:***@proxy") && !err.contains("s3cret"), "{err}");
+    }
+}

@@ -23,13 +23,7 @@ pub fn command_line() -> Vec<String> {
 /// The command line with the password of a `-x`/`--proxy` URL shown as
 /// `***`: result files are shared, proxy credentials are not.
 fn hide_proxy_password(mut args: Vec<String>) -> Vec<String> {
-    let hide = |url: &str| {
-        let Some((userinfo, host)) = url.rsplit_once('@') else { return url.to_string() };
-        let (scheme, userinfo) = userinfo.split_once("://").map_or(("", userinfo), |(s, u)| (s, u));
-        let Some((user, _)) = userinfo.split_once(':') else { return url.to_string() };
-        let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
-        format!("{scheme}{user}:***@{host}")
-    };
+    let hide = crate::config::proxy::hide_password;
     for i in 0..args.len() {
         let after_flag = i > 0 && matches!(args[i - 1].as_str(), "-x" | "--proxy");
         if after_flag {
