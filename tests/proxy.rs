@@ -239,6 +239,20 @@ fn the_environment_chooses_the_proxy_as_curl_does_and_no_proxy_or_noproxy_bypass
     let out = common::vastar(&["-n", "1", "-c", "1", "-x", "http://u:secret@127.0.0.1:1", "-o", "json", &url]);
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(all.contains("http://u:***@127.0.0.1:1") && !all.contains("secret"), "{all}");
+    // However the flags are written, the recorded command line hides the proxy's secrets.
+    let with_secret = proxy.url("http", "u:secret@");
+    let header = "Proxy-Authorization: Basic secret";
+    for flags in [
+        &["-px", &with_secret][..],
+        &[&format!("-px{with_secret}")],
+        &["-kx", &with_secret],
+        &["-x", &proxy.url("http", ""), "--proxy-header", header],
+    ] {
+        let out = common::vastar(&[flags, &["-n", "1", "-c", "1", "-o", "json", &url]].concat());
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let command = doc["command"].to_string();
+        assert!(command.contains("***") && !command.contains("secret"), "{flags:?}: {command}");
+    }
 }
 
 #[test]
