@@ -20,7 +20,10 @@ impl Connection {
         }
         self.connected = true;
         self.reused = false;
-        self.connect_failures = 0;
+        if self.tunnel.is_none() {
+            // Through a proxy, success is the tunnel opening ([`Self::tunnel_data`]).
+            self.connect_failures = 0;
+        }
         self.low_water = 1;
         if let Some(opening) = &self.tunnel {
             self.tunnel_layer = Some(Box::new(TunnelLayer::new(opening, now)));
@@ -71,11 +74,21 @@ impl Connection {
             Ok(Fed::Pending) => self.outbox.set_transmit(layer.has_output()),
             Ok(Fed::Open { used, ns }) => {
                 (self.tunnel_layer, self.tunneled) = (None, Some(ns));
+                self.connect_failures = 0;
                 self.secure(now);
                 if let Some(rest) = data.get(used..).filter(|rest| !rest.is_empty()) {
                     self.take_data(rest, now, events_at, requests);
                 }
             }
+        }
+    }
+
+    /// A failure while the tunnel opens (a refusal, a garbled reply, the
+    /// proxy closing, a timeout) counts as a connect failure, so that a
+    /// refusing proxy gets the same [`Connection::backoff`] as a refusing target.
+    pub(super) fn count_tunnel_failure(&mut self, result: &Result<u16, ErrorKind>) {
+        if self.stage == Stage::Tunneling && result.is_err() {
+            self.connect_failures = self.connect_failures.saturating_add(1);
         }
     }
 

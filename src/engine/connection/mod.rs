@@ -558,6 +558,7 @@ impl Connection {
     /// Ends the stream (or the opening) with `result`; a connection that
     /// cannot be reused is closed.
     fn finish(&mut self, result: Result<u16, ErrorKind>, now: Instant) {
+        self.count_tunnel_failure(&result);
         // After a failure nothing more goes over the socket: end_stream drops it.
         self.connected &= result.is_ok();
         self.end_stream(result, now, None)
