@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::tls_layer::TlsLayer;
 use super::tunnel::{Fed, TunnelLayer};
-use super::{Connection, RequestSet, Stage};
+use super::{Connection, Stage};
 use crate::stats::ErrorKind;
 
 impl Connection {
@@ -65,20 +65,19 @@ impl Connection {
     }
 
     /// The proxy's reply arrived, or part of it: once the tunnel is open
-    /// the connection goes on to TLS or the request, and the bytes after
-    /// the reply are the target's (read at `now`, timed `events_at`).
-    pub(super) fn tunnel_data(&mut self, data: &[u8], now: Instant, events_at: Instant, requests: &RequestSet) {
+    /// the connection goes on to TLS or the request.
+    pub(super) fn tunnel_data(&mut self, data: &[u8], now: Instant) {
         let Some(layer) = self.tunnel_layer.as_mut() else { return self.finish(Err(ErrorKind::ProxyClosed), now) };
         match layer.feed(data, now) {
             Err(kind) => self.finish(Err(kind), now),
             Ok(Fed::Pending) => self.outbox.set_transmit(layer.has_output()),
-            Ok(Fed::Open { used, ns }) => {
+            // We speak first through the tunnel (the request, or TLS's
+            // ClientHello): bytes with the reply are not the target's.
+            Ok(Fed::Open { used, .. }) if data.len() > used => self.finish(Err(ErrorKind::ProxyInvalidReply), now),
+            Ok(Fed::Open { ns, .. }) => {
                 (self.tunnel_layer, self.tunneled) = (None, Some(ns));
                 self.connect_failures = 0;
                 self.secure(now);
-                if let Some(rest) = data.get(used..).filter(|rest| !rest.is_empty()) {
-                    self.take_data(rest, now, events_at, requests);
-                }
             }
         }
     }

@@ -68,9 +68,24 @@ fn bytes_after_the_reply_are_the_targets() {
     let mut c = opened_with(b"HTTP/1.1 200 OK\r\n\r\n", &r, t0);
     let opened = events(&mut c);
     assert_eq!(opened, [Event::Opened(Opened { result: Ok(()), handshake: None, tunnel: Some(2_000_000) })]);
-    // A target that speaks first on a kept connection cannot be reused.
+    // Nothing was sent through the tunnel yet: bytes after the reply are not the target's.
     let mut c = opened_with(b"HTTP/1.1 200 OK\r\n\r\nstray", &r, t0);
-    assert!(closed(&mut c, &r), "the stray bytes went to the idle connection, which let it go");
+    assert!(matches!(events(&mut c)[..], [Event::Opened(Opened { result: Err(ErrorKind::ProxyInvalidReply), .. })]));
+    assert!(closed(&mut c, &r));
+}
+
+#[test]
+fn a_response_with_the_proxys_reply_is_refused_as_the_request_was_not_sent() {
+    let (r, t0) = (requests("GET", true), Instant::now());
+    let mut c = tunnelled(connect(), Limits::default());
+    c.start(0, t0, t0, &r);
+    let _ = io(&mut c, &r);
+    c.handle_connected(Ok(()), t0);
+    let _ = sent(&mut c, &r);
+    c.handle_data(&[&b"HTTP/1.1 200 OK\r\n\r\n"[..], OK].concat(), ms(t0, 1), &r);
+    assert_eq!(ended(&mut c).record.result, Err(ErrorKind::ProxyInvalidReply));
+    assert!(closed(&mut c, &r));
+    assert_eq!(c.backoff(), Some(Duration::from_millis(1)), "a failed tunnel");
 }
 
 #[test]
