@@ -1,3 +1,7 @@
+//! Choosing the proxy as curl does: proxy URLs, the environment's
+//! variables, NO_PROXY and --noproxy lists, tunnel or absolute form, and
+//! errors that never show a password.
+
 use super::*;
 
 fn env(vars: &[(&'static str, &str)]) -> ProxyEnv {
