@@ -9,8 +9,10 @@
 //! (over TCP or [`tls`]; its mock LLM keeps its own record in [`stats`]'
 //! histograms), so [`server`] → {[`http`], [`stats`], [`tls`], [`sock`]}.
 //! [`search`] decides the steps of `--find-max`, which [`run`] runs.
-//! [`http`], [`stats`], [`tls`], [`sock`] (socket calls std lacks) and
-//! `timerfd` (Linux's precise timer) depend on nothing else in the crate.
+//! [`http`], [`stats`], [`tls`], [`sock`] (socket calls std lacks),
+//! [`proxy`] (the CONNECT and SOCKS5 handshakes, used by [`engine`] and
+//! [`run`]) and `timerfd` (Linux's precise timer) depend on nothing else in
+//! the crate.
 
 pub mod cli;
 pub mod config;

@@ -66,7 +66,7 @@ const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
 The run completed and the report was printed (check it for errors).
 .TP
 1
-The run could not take place: the host did not resolve, a thread or event loop could not start, the first TLS handshakes failed to verify the server.
+The run could not take place: the host did not resolve, a thread or event loop could not start, the first TLS handshakes failed to verify the server, a proxy refused the first tunnels.
 .TP
 2
 Invalid command line or input file; the one\-line message on stderr says what to change.

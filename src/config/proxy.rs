@@ -121,13 +121,9 @@ pub fn choose(
     http2: bool,
     direct: bool,
 ) -> Result<Option<Proxy>, ConfigError> {
-    let noproxy = match flags.noproxy {
-        Some(list) => NoProxy::parse("--noproxy", list)?,
-        None => match env.first(&["no_proxy", "NO_PROXY"]) {
-            Some((name, list)) => NoProxy::parse(name, list)?,
-            None => NoProxy::default(),
-        },
-    };
+    // The flag is refused when garbled; the environment's list is read
+    // only when a proxy applies, as curl reads it ([`NoProxy::lenient`]).
+    let flag_noproxy = flags.noproxy.map(|list| NoProxy::parse("--noproxy", list)).transpose()?;
     let named = match flags.proxy {
         Some("") => None,
         Some(text) => Some(("-x", text)),
@@ -138,6 +134,9 @@ pub fn choose(
         return only_with_proxy(flags).map(|()| None);
     };
     let mut proxy = parse(from, text.trim())?;
+    let noproxy = flag_noproxy.unwrap_or_else(|| {
+        env.first(&["no_proxy", "NO_PROXY"]).map(|(_, list)| NoProxy::lenient(list)).unwrap_or_default()
+    });
     if noproxy.matches(&url.host) {
         return Ok(None);
     }
@@ -169,7 +168,8 @@ fn only_with_proxy(flags: &ProxyFlags<'_>) -> Result<(), ConfigError> {
 /// Parses a proxy URL: `[scheme://][user:pass@]host[:port][/]`, the
 /// scheme `http` (the default), `socks5` or `socks5h`.
 pub fn parse(from: &'static str, text: &str) -> Result<Proxy, ConfigError> {
-    let bad = |why: String| invalid(from, format!("{text:?}: {why}"));
+    let shown = hide_password(text);
+    let bad = |why: String| invalid(from, format!("{shown:?}: {why}"));
     let (scheme, rest) = text.split_once("://").unwrap_or(("http", text));
     let kind = match scheme.to_ascii_lowercase().as_str() {
         "http" => ProxyKind::Http,
@@ -204,6 +204,16 @@ pub fn parse(from: &'static str, text: &str) -> Result<Proxy, ConfigError> {
     Ok(Proxy { kind, host, port, credentials, headers: Vec::new(), tunnel: true, from })
 }
 
+/// A proxy URL as errors and recorded command lines show it: the password
+/// of its `user:password@` as `***` (proxy credentials are never printed).
+pub fn hide_password(url: &str) -> String {
+    let Some((userinfo, host)) = url.rsplit_once('@') else { return url.to_string() };
+    let (scheme, userinfo) = userinfo.split_once("://").map_or(("", userinfo), |(s, u)| (s, u));
+    let Some((user, _)) = userinfo.split_once(':') else { return url.to_string() };
+    let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
+    format!("{scheme}{user}:***@{host}")
+}
+
 /// The hosts that are reached directly (`NO_PROXY`, `--noproxy`), as
 /// curl reads them: a comma-separated list of names, each matching itself
 /// and every name under it (`example.com` and `.example.com` both match
@@ -227,13 +237,17 @@ enum Entry {
 impl NoProxy {
     /// Parses a list; `from` names the flag or variable in errors.
     pub fn parse(from: &'static str, list: &str) -> Result<NoProxy, ConfigError> {
-        let entries = list
-            .split(',')
-            .map(|entry| entry.trim_matches([' ', '\t']))
-            .filter(|entry| !entry.is_empty())
+        let entries = split_list(list)
             .map(|entry| parse_entry(entry).map_err(|why| invalid(from, format!("entry {entry:?}: {why}"))))
             .collect::<Result<_, _>>()?;
         Ok(NoProxy { entries })
+    }
+
+    /// Parses the environment's list as curl does: the entries it cannot
+    /// use (`host:port`, a name with a space in it) are skipped, since a
+    /// variable set for other tools must not stop a run.
+    pub fn lenient(list: &str) -> NoProxy {
+        NoProxy { entries: split_list(list).filter_map(|entry| parse_entry(entry).ok()).collect() }
     }
 
     /// Whether `host` (a name or an address, without brackets) is reached directly.
@@ -248,6 +262,11 @@ impl NoProxy {
             Entry::Net(net, bits) => ip.is_some_and(|ip| in_net(ip, *net, *bits)),
         })
     }
+}
+
+/// The entries of a list: split on commas, white space trimmed, empty ones dropped.
+fn split_list(list: &str) -> impl Iterator<Item = &str> {
+    list.split(',').map(str::trim).filter(|entry| !entry.is_empty())
 }
 
 fn parse_entry(entry: &str) -> Result<Entry, String> {

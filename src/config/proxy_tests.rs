@@ -1,3 +1,7 @@
+//! Choosing the proxy as curl does: proxy URLs, the environment's
+//! variables, NO_PROXY and --noproxy lists, tunnel or absolute form, and
+//! errors that never show a password.
+
 use super::*;
 
 fn env(vars: &[(&'static str, &str)]) -> ProxyEnv {
@@ -106,9 +110,27 @@ fn the_environment_is_read_as_curl_reads_it() {
     assert_eq!(chosen(star, &[], https), None);
     let empty = ProxyFlags { proxy: Some(""), ..none };
     assert_eq!(chosen(empty, &[("https_proxy", "p:1")], https), None, "-x \"\" turns the environment off");
-    let garbage = [("NO_PROXY", "a b")];
+}
+
+#[test]
+fn unusable_no_proxy_entries_are_skipped_from_the_environment_and_refused_from_the_flag() {
+    let none = ProxyFlags::default();
+    let https = "https://svc.example/";
+    // No proxy applies: NO_PROXY does not matter, whatever it holds.
+    assert_eq!(chosen(none, &[("NO_PROXY", "localhost:3000")], https), None);
+    // A proxy applies: the entries it cannot use are skipped, as curl does, and the others still match.
+    let vars = [("https_proxy", "p:1"), ("NO_PROXY", "localhost:3000, exa mple.com ,\tsvc.example\n")];
+    assert_eq!(chosen(none, &vars, https), None);
+    let vars = [("https_proxy", "p:1"), ("no_proxy", "localhost:3000,a b,10.0.0.0/33")];
+    assert_eq!(chosen(none, &vars, https).as_deref(), Some("https_proxy http://p:1"));
     let url = Url::parse(https).unwrap();
-    assert!(choose(&none, &env(&garbage), &url, false, false).is_err(), "a garbage NO_PROXY is an error");
+    for flags in [
+        ProxyFlags { proxy: Some("p:1"), noproxy: Some("localhost:3000"), ..none },
+        ProxyFlags { noproxy: Some("a b"), ..none },
+    ] {
+        let err = choose(&flags, &ProxyEnv::default(), &url, false, false).unwrap_err().to_string();
+        assert!(err.starts_with("--noproxy: entry"), "{err}");
+    }
 }
 
 #[test]
@@ -143,4 +165,17 @@ fn proxy_flags_without_a_proxy_or_beside_a_destination_are_refused() {
     assert!(
         choose(&bad, &ProxyEnv::default(), &url, false, false).unwrap_err().to_string().starts_with("--proxy-header")
     );
+}
+
+#[test]
+fn proxy_url_errors_never_show_the_password() {
+    for (from, text) in [
+        ("HTTPS_PROXY", "http://bob:s3cret@proxy:99999"),
+        ("-x", "http://bob:s3cret@proxy:99999"),
+        ("-x", "ftp://bob:s3cret@proxy:21"),
+        ("all_proxy", "bob:s3cret@proxy:1/path"),
+    ] {
+        let err = parse(from, text).unwrap_err().to_string();
+        assert!(err.contains("bob:***@proxy") && !err.contains("s3cret"), "{err}");
+    }
 }

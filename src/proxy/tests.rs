@@ -1,3 +1,6 @@
+//! The proxy handshakes on their own: CONNECT and SOCKS5 openings, the
+//! replies fed in pieces, and each refusal or garbled reply named.
+
 use super::*;
 
 /// Feeds `reply` to a setup in two reads cut at `cut`, answering each

@@ -147,7 +147,7 @@ fn print(args: &BenchArgs, config: &Config, find: &FindMax, search: &Search) -> 
         let _ = write(&mut io::stderr().lock(), &Style::for_stderr(args.no_color));
     }
     let facts = Facts {
-        command: output::command_line(),
+        command: output::command_line(config.proxy.as_ref()),
         url: config.url.display_without_credentials(),
         method: config.request.method.clone(),
     };

@@ -221,7 +221,7 @@ fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     drop(demo);
     let info = run_info(&outcome, &config, signal.is_some(), dns, cores_busy);
     let meta = Meta {
-        command: output::command_line(),
+        command: output::command_line(config.proxy.as_ref()),
         target: Target { url: config.url.display_without_credentials(), method: config.request.method.clone() },
         start: outcome.started_wall,
         start_at: config.start_at,

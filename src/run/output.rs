@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use super::Error;
 use crate::cli::{BenchArgs, DiffArgs, MergeArgs, PlotArgs};
+use crate::config::proxy::Proxy;
 use crate::config::{Config, Output};
 use crate::report;
 use crate::result::{Meta, ResultDoc, merge};
@@ -15,21 +16,38 @@ use crate::stats::{Timeline, WorkerStats};
 use crate::summary::{RunInfo, Summary};
 use crate::term::Style;
 
-/// The command line as given, for the result's `command` field.
-pub fn command_line() -> Vec<String> {
-    hide_proxy_password(std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect())
+/// The command line as given, for the result's `command` field, with the
+/// secrets of `proxy` hidden ([`hide_proxy_secrets`]).
+pub fn command_line(proxy: Option<&Proxy>) -> Vec<String> {
+    let args = hide_proxy_password(std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect());
+    hide_proxy_secrets(args, proxy)
+}
+
+/// Hides the proxy's secrets by value, wherever the flags put them
+/// (`-px URL`, `-kxURL`, `--proxy-header`): every occurrence of its
+/// password and of its `Proxy-Authorization` field's value becomes `***`,
+/// and an argument holding `user:...@` has its password hidden.
+fn hide_proxy_secrets(args: Vec<String>, proxy: Option<&Proxy>) -> Vec<String> {
+    let Some(proxy) = proxy else { return args };
+    let mut secrets: Vec<&str> = proxy.credentials.iter().map(|(_, pass)| pass.as_str()).collect();
+    secrets.extend(
+        proxy.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("proxy-authorization")).map(|(_, v)| v.as_str()),
+    );
+    let user = proxy.credentials.as_ref().map(|(user, _)| format!("{user}:"));
+    args.into_iter()
+        .map(|mut arg| {
+            if user.as_ref().is_some_and(|user| arg.contains(user.as_str()) && arg.contains('@')) {
+                arg = crate::config::proxy::hide_password(&arg);
+            }
+            secrets.iter().filter(|s| !s.is_empty()).fold(arg, |arg, secret| arg.replace(secret, "***"))
+        })
+        .collect()
 }
 
 /// The command line with the password of a `-x`/`--proxy` URL shown as
 /// `***`: result files are shared, proxy credentials are not.
 fn hide_proxy_password(mut args: Vec<String>) -> Vec<String> {
-    let hide = |url: &str| {
-        let Some((userinfo, host)) = url.rsplit_once('@') else { return url.to_string() };
-        let (scheme, userinfo) = userinfo.split_once("://").map_or(("", userinfo), |(s, u)| (s, u));
-        let Some((user, _)) = userinfo.split_once(':') else { return url.to_string() };
-        let scheme = if scheme.is_empty() { String::new() } else { format!("{scheme}://") };
-        format!("{scheme}{user}:***@{host}")
-    };
+    let hide = crate::config::proxy::hide_password;
     for i in 0..args.len() {
         let after_flag = i > 0 && matches!(args[i - 1].as_str(), "-x" | "--proxy");
         if after_flag {
@@ -144,7 +162,7 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode, Error> {
     for file in &args.files {
         docs.extend(read_documents(file)?);
     }
-    let merged = merge::merge(&docs, args.force, command_line()).map_err(Error::Input)?;
+    let merged = merge::merge(&docs, args.force, command_line(None)).map_err(Error::Input)?;
     let stats = merged.stats().map_err(Error::Input)?;
     let info = merged.run_info();
     let summary = Summary::new(&stats, &info).with_assertions(&assertions);

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::tls_layer::TlsLayer;
 use super::tunnel::{Fed, TunnelLayer};
-use super::{Connection, RequestSet, Stage};
+use super::{Connection, Stage};
 use crate::stats::ErrorKind;
 
 impl Connection {
@@ -20,7 +20,10 @@ impl Connection {
         }
         self.connected = true;
         self.reused = false;
-        self.connect_failures = 0;
+        if self.tunnel.is_none() {
+            // Through a proxy, success is the tunnel opening ([`Self::tunnel_data`]).
+            self.connect_failures = 0;
+        }
         self.low_water = 1;
         if let Some(opening) = &self.tunnel {
             self.tunnel_layer = Some(Box::new(TunnelLayer::new(opening, now)));
@@ -62,20 +65,29 @@ impl Connection {
     }
 
     /// The proxy's reply arrived, or part of it: once the tunnel is open
-    /// the connection goes on to TLS or the request, and the bytes after
-    /// the reply are the target's (read at `now`, timed `events_at`).
-    pub(super) fn tunnel_data(&mut self, data: &[u8], now: Instant, events_at: Instant, requests: &RequestSet) {
+    /// the connection goes on to TLS or the request.
+    pub(super) fn tunnel_data(&mut self, data: &[u8], now: Instant) {
         let Some(layer) = self.tunnel_layer.as_mut() else { return self.finish(Err(ErrorKind::ProxyClosed), now) };
         match layer.feed(data, now) {
             Err(kind) => self.finish(Err(kind), now),
             Ok(Fed::Pending) => self.outbox.set_transmit(layer.has_output()),
-            Ok(Fed::Open { used, ns }) => {
+            // We speak first through the tunnel (the request, or TLS's
+            // ClientHello): bytes with the reply are not the target's.
+            Ok(Fed::Open { used, .. }) if data.len() > used => self.finish(Err(ErrorKind::ProxyInvalidReply), now),
+            Ok(Fed::Open { ns, .. }) => {
                 (self.tunnel_layer, self.tunneled) = (None, Some(ns));
+                self.connect_failures = 0;
                 self.secure(now);
-                if let Some(rest) = data.get(used..).filter(|rest| !rest.is_empty()) {
-                    self.take_data(rest, now, events_at, requests);
-                }
             }
+        }
+    }
+
+    /// A failure while the tunnel opens (a refusal, a garbled reply, the
+    /// proxy closing, a timeout) counts as a connect failure, so that a
+    /// refusing proxy gets the same [`Connection::backoff`] as a refusing target.
+    pub(super) fn count_tunnel_failure(&mut self, result: &Result<u16, ErrorKind>) {
+        if self.stage == Stage::Tunneling && result.is_err() {
+            self.connect_failures = self.connect_failures.saturating_add(1);
         }
     }
 

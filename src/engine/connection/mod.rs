@@ -393,7 +393,7 @@ impl Connection {
     /// Bytes read at `now`; the events they complete are timed `events_at`.
     fn take_data(&mut self, data: &[u8], now: Instant, events_at: Instant, requests: &RequestSet) {
         match self.stage {
-            Stage::Tunneling => return self.tunnel_data(data, now, events_at, requests),
+            Stage::Tunneling => return self.tunnel_data(data, now),
             Stage::Handshaking => return self.handshake_data(data, now),
             Stage::Receiving => {}
             // An answer before the send was reported: the request went out.
@@ -558,6 +558,7 @@ impl Connection {
     /// Ends the stream (or the opening) with `result`; a connection that
     /// cannot be reused is closed.
     fn finish(&mut self, result: Result<u16, ErrorKind>, now: Instant) {
+        self.count_tunnel_failure(&result);
         // After a failure nothing more goes over the socket: end_stream drops it.
         self.connected &= result.is_ok();
         self.end_stream(result, now, None)

@@ -68,9 +68,24 @@ fn bytes_after_the_reply_are_the_targets() {
     let mut c = opened_with(b"HTTP/1.1 200 OK\r\n\r\n", &r, t0);
     let opened = events(&mut c);
     assert_eq!(opened, [Event::Opened(Opened { result: Ok(()), handshake: None, tunnel: Some(2_000_000) })]);
-    // A target that speaks first on a kept connection cannot be reused.
+    // Nothing was sent through the tunnel yet: bytes after the reply are not the target's.
     let mut c = opened_with(b"HTTP/1.1 200 OK\r\n\r\nstray", &r, t0);
-    assert!(closed(&mut c, &r), "the stray bytes went to the idle connection, which let it go");
+    assert!(matches!(events(&mut c)[..], [Event::Opened(Opened { result: Err(ErrorKind::ProxyInvalidReply), .. })]));
+    assert!(closed(&mut c, &r));
+}
+
+#[test]
+fn a_response_with_the_proxys_reply_is_refused_as_the_request_was_not_sent() {
+    let (r, t0) = (requests("GET", true), Instant::now());
+    let mut c = tunnelled(connect(), Limits::default());
+    c.start(0, t0, t0, &r);
+    let _ = io(&mut c, &r);
+    c.handle_connected(Ok(()), t0);
+    let _ = sent(&mut c, &r);
+    c.handle_data(&[&b"HTTP/1.1 200 OK\r\n\r\n"[..], OK].concat(), ms(t0, 1), &r);
+    assert_eq!(ended(&mut c).record.result, Err(ErrorKind::ProxyInvalidReply));
+    assert!(closed(&mut c, &r));
+    assert_eq!(c.backoff(), Some(Duration::from_millis(1)), "a failed tunnel");
 }
 
 #[test]
@@ -138,4 +153,32 @@ fn socks5_sends_each_step_after_the_reply_to_the_last() {
     c.handle_data(OK, ms(t0, 4), &r);
     let finished = ended(&mut c);
     assert_eq!((finished.record.result, finished.tunnel), (Ok(200), Some(3_000_000)));
+}
+
+#[test]
+fn refused_tunnels_back_off_like_refused_connects_until_one_opens() {
+    let (r, t0) = (requests("GET", true), Instant::now());
+    let mut c = tunnelled(connect(), Limits::default());
+    let mut waits = vec![];
+    for reply in [&b"HTTP/1.1 407 No\r\n\r\n"[..], b"HTTP/1.1 502 No\r\n\r\n", b"\x05\x00", b""] {
+        c.start(0, t0, t0, &r);
+        let _ = io(&mut c, &r);
+        c.handle_connected(Ok(()), t0);
+        let _ = sent(&mut c, &r);
+        if reply.is_empty() {
+            c.handle_eof(ms(t0, 1), &r);
+        } else {
+            c.handle_data(reply, ms(t0, 1), &r);
+        }
+        assert!(ended(&mut c).record.result.is_err());
+        waits.push(c.backoff().map(|d| d.as_millis()));
+    }
+    assert_eq!(waits, [Some(1), Some(2), Some(4), Some(8)]);
+    c.start(0, t0, t0, &r);
+    let _ = io(&mut c, &r);
+    c.handle_connected(Ok(()), t0);
+    assert_eq!(c.backoff(), Some(Duration::from_millis(8)), "reaching the proxy is not yet a success");
+    let _ = sent(&mut c, &r);
+    c.handle_data(b"HTTP/1.1 200 OK\r\n\r\n", ms(t0, 1), &r);
+    assert_eq!(c.backoff(), None, "the tunnel opened");
 }

@@ -364,7 +364,7 @@ impl H2Connection {
 
     fn take_data(&mut self, data: &[u8], now: Instant, events_at: Instant) {
         match self.stage {
-            Stage::Tunneling => self.tunnel_data(data, now, events_at),
+            Stage::Tunneling => self.tunnel_data(data, now),
             Stage::Handshaking => self.handshake_data(data, now),
             Stage::Open => self.read(data, now, events_at),
             Stage::Closed | Stage::Connecting => {}

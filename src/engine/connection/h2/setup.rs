@@ -11,19 +11,19 @@ use crate::stats::ErrorKind;
 
 impl H2Connection {
     /// The proxy's reply arrived, or part of it: once the tunnel is open
-    /// the connection goes on to TLS or the session, handed the bytes
-    /// after the reply (an h2c server's SETTINGS may come with it).
-    pub(super) fn tunnel_data(&mut self, data: &[u8], now: Instant, events_at: Instant) {
+    /// the connection goes on to TLS or the session.
+    pub(super) fn tunnel_data(&mut self, data: &[u8], now: Instant) {
         let Some(layer) = self.tunnel_layer.as_mut() else { return self.unusable(ErrorKind::ProxyClosed, now) };
         match layer.feed(data, now) {
             Err(kind) => self.unusable(kind, now),
             Ok(Fed::Pending) => self.io.transmit = layer.has_output(),
-            Ok(Fed::Open { used, ns }) => {
+            // We speak first through the tunnel (TLS's ClientHello, or the
+            // h2c preface, which the server's SETTINGS may await): bytes
+            // with the reply are not the target's, as on HTTP/1.1.
+            Ok(Fed::Open { used, .. }) if data.len() > used => self.unusable(ErrorKind::ProxyInvalidReply, now),
+            Ok(Fed::Open { ns, .. }) => {
                 (self.tunnel_layer, self.table.tunnel) = (None, Some(ns));
                 self.secure(now);
-                if let Some(rest) = data.get(used..).filter(|rest| !rest.is_empty()) {
-                    self.take_data(rest, now, events_at);
-                }
             }
         }
     }

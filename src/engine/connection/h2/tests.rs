@@ -421,3 +421,29 @@ fn a_connection_that_streamed_reads_its_next_heads_with_stamps() {
     assert_eq!(out.reads_plain, 3, "the server's SETTINGS, its ACK and the first stream's head");
     assert_eq!(out.reads_stamped, 4 * 4 - 1, "every other read of the four streams");
 }
+
+#[test]
+fn bytes_with_the_proxys_reply_fail_the_tunnel_as_nothing_was_sent_yet() {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::super::{Event, Io};
+    use super::{H2Connection, H2Requests};
+    let (plan, t0) = (h2_plan(1, Until::Elapsed(Duration::from_secs(1)), None), Instant::now());
+    let opening = Arc::new(crate::proxy::Opening::connect("h:8080", None, &[]));
+    let blocks = Arc::new(H2Requests::new(&plan.requests));
+    let mut c = H2Connection::new(None, plan.limits(), blocks, 1).with_tunnel(Some(opening));
+    c.open(t0, t0 + Duration::from_secs(1));
+    while c.poll_io().is_some() {}
+    c.handle_connected(Ok(()), t0);
+    while c.poll_io().is_some() {}
+    // The server's SETTINGS before our preface went out: not from the target.
+    let settings = super::harness::settings_frame(&[]);
+    c.handle_data(&[&b"HTTP/1.1 200 OK\r\n\r\n"[..], &settings].concat(), t0);
+    let opened = std::iter::from_fn(|| c.poll_event()).find_map(|e| match e {
+        Event::Opened(opened) => Some(opened.result),
+        _ => None,
+    });
+    assert_eq!(opened, Some(Err(ErrorKind::ProxyInvalidReply)));
+    assert!(std::iter::from_fn(|| c.poll_io()).any(|io| io == Io::Close));
+}
