@@ -20,16 +20,14 @@ impl Connection {
         }
         self.connected = true;
         self.reused = false;
-        if self.tunnel.is_none() {
-            // Through a proxy, success is the tunnel opening ([`Self::tunnel_data`]).
-            self.connect_failures = 0;
-        }
         self.low_water = 1;
         if let Some(opening) = &self.tunnel {
+            // Through a proxy, success is the tunnel opening ([`Self::tunnel_data`]).
             self.tunnel_layer = Some(Box::new(TunnelLayer::new(opening, now)));
             self.stage = Stage::Tunneling;
             return self.outbox.set_transmit(true);
         }
+        self.connect_failures = 0;
         self.secure(now)
     }
 
