@@ -58,6 +58,14 @@ fn invalid_input_gives_one_line_and_exit_code_2() {
         (&["serve", "--max-streams-per-connection", "5"], "--max-streams-per-connection: needs --http2"),
         (&["serve", "--http2", "--max-streams-per-connection", "0"], "--max-streams-per-connection"),
         (&["--llm", "http://127.0.0.1:1/"], "--llm: applies to --demo only"),
+        (
+            &["--io-uring-without", "min-wait,batched", "http://127.0.0.1:1/"],
+            "--io-uring-without: \"batched\" is not an io_uring feature; use min-wait, incremental, multishot, defer-taskrun",
+        ),
+        (
+            &["--backend", "portable", "--io-uring-without", "incremental", "http://127.0.0.1:1/"],
+            "--io-uring-without: applies to io_uring only; leave it out with --backend portable",
+        ),
         (&["completions", "nosuchshell"], "invalid value 'nosuchshell' for '<SHELL>' [possible values: bash,"),
         (&["completions"], "<SHELL>"),
         (&["completions", "bash", "zsh"], "unexpected argument 'zsh'"),

@@ -142,6 +142,7 @@ fn corpus() -> Vec<(Vec<OsString>, bool)> {
         "-A",
         "-a",
         "--backend",
+        "--io-uring-without",
         "-o",
         "--start-at",
         "--interval",

@@ -59,6 +59,7 @@ fn bash_completes_flags_subcommands_and_their_values() {
         (&["vastar", "completions", "z"], &["zsh"]),
         (&["vastar", "-o", ""], &["text", "json", "csv"]),
         (&["vastar", "--backend", "p"], &["portable"]),
+        (&["vastar", "--io-uring-without", "m"], &["min-wait", "multishot"]),
         (&["vastar", "-D", &body], &[&format!("{}/body.json", dir.display())]),
     ];
     for &(words, expected) in cases {

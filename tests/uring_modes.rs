@@ -134,3 +134,34 @@ fn streams_are_read_with_arrival_stamps_in_every_mode() {
         assert!(metrics.get(TTFT).min_ns() >= ttft.as_nanos() as u64, "{name}: an event before the mock sent it");
     }
 }
+
+/// `--io-uring-without` from the command line to the result: the run goes
+/// without the features named (the JSON's backend says which it used) and
+/// counts exactly, here through the whole-buffer ring of older kernels.
+#[test]
+fn the_flag_runs_without_the_features_it_names() {
+    use vastar::engine::UringOff;
+    if !common::io_uring_usable() {
+        return;
+    }
+    let off = UringOff { min_wait: true, incremental: true, ..UringOff::default() };
+    let expected = vastar::engine::io_uring_without(off).unwrap().name();
+    assert!(!expected.contains("batched waits") && !expected.contains("incremental"), "{expected}");
+    let probed = vastar::engine::uring::probe().unwrap();
+    if probed.multishot {
+        assert!(expected.contains("multishot recv, buffer ring"), "{expected}");
+    }
+    let options = ServerOptions { body_bytes: 100_000, ..ServerOptions::default() };
+    let server = Server::start("127.0.0.1:0".parse().unwrap(), options).unwrap();
+    let url = format!("http://{}/", server.addr());
+    let args = ["-n", "301", "-c", "3", "--backend", "io-uring", "--io-uring-without", "min-wait,incremental"];
+    let out = common::vastar(&[&args[..], &["-o", "json", "--quiet", &url]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", common::text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON document");
+    assert_eq!(json["run"]["backend"].as_str(), Some(expected.as_str()));
+    let counts = &json["counts"];
+    assert_eq!((&counts["responses"], &counts["errors"], &counts["aborted"]), (&301.into(), &0.into(), &0.into()));
+    assert_eq!(counts["body_bytes"], 301 * 100_000);
+    assert_eq!(json["status_codes"]["200"], 301);
+    assert_eq!(server.requests(), 301);
+}

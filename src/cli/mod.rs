@@ -236,6 +236,11 @@ pub struct BenchArgs {
     /// I/O backend: auto (io_uring where it works), io-uring, or portable (tokio).
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     pub backend: String,
+    /// io_uring features to leave unused, comma-separated: min-wait,
+    /// incremental, multishot, defer-taskrun. For measuring what older kernels
+    /// get: min-wait,incremental is what Linux 6.1-6.11 offer.
+    #[arg(long = "io-uring-without", value_name = "LIST")]
+    pub io_uring_without: Option<String>,
     /// No colors in the report (also when NO_COLOR is set or stdout is not a terminal).
     #[arg(long)]
     pub no_color: bool,
@@ -328,6 +333,7 @@ impl BenchArgs {
             compression: !self.disable_compression,
             follow_redirects: !self.disable_redirects,
             backend: &self.backend,
+            io_uring_without: self.io_uring_without.as_deref(),
             output: &self.output,
             start_at: self.start_at.as_deref(),
             interval: &self.interval,

@@ -39,6 +39,7 @@ pub fn command() -> clap::Command {
 pub const VALUE_LISTS: &[(&str, &[&str])] = &[
     ("output", &["text", "json", "csv"]),
     ("backend", &["auto", "io-uring", "portable"]),
+    ("io_uring_without", crate::config::uring::NAMES),
     ("targets_order", &["round-robin", "random"]),
     ("arrivals", &["constant", "poisson"]),
     ("tls_version", &["1.2", "1.3"]),

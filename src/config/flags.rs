@@ -52,6 +52,8 @@ pub struct Flags<'a> {
     pub compression: bool,
     pub follow_redirects: bool,
     pub backend: &'a str,
+    /// `--io-uring-without`, when given.
+    pub io_uring_without: Option<&'a str>,
     pub output: &'a str,
     pub start_at: Option<&'a str>,
     pub interval: &'a str,
@@ -120,6 +122,7 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
     let request_flags = super::requests::RequestFlags { proxy: Some(choice), ..flags.targets };
     let requests = super::requests::build(flags.url, &input, &request_flags, seq_width)?;
     let tls = super::tls::options(&requests.url, &flags.tls)?;
+    let backend = BackendChoice::parse(flags.backend)?;
     let arrivals = arrivals(flags, load.rate.is_some() || load.shape.is_some(), requests.facts.seed)?;
     Ok(Config {
         request: requests.request,
@@ -140,7 +143,8 @@ pub fn build(flags: &Flags<'_>) -> Result<Config, ConfigError> {
         connect_timeout,
         keepalive: flags.keepalive,
         follow_redirects: flags.follow_redirects,
-        backend: BackendChoice::parse(flags.backend)?,
+        backend,
+        uring_without: super::uring::UringWithout::parse(flags.io_uring_without, backend)?,
         output: Output::parse("-o", flags.output, true)?,
         start_at: flags.start_at.map(parse_start_at).transpose()?,
         interval: interval(flags.interval)?,

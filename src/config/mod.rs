@@ -12,6 +12,7 @@ pub mod requests;
 pub mod shape;
 pub mod targets;
 pub mod tls;
+pub mod uring;
 pub mod url;
 
 use std::fmt;
@@ -156,6 +157,8 @@ pub struct Config {
     pub keepalive: bool,
     pub follow_redirects: bool,
     pub backend: BackendChoice,
+    /// `--io-uring-without`: io_uring features left unused.
+    pub uring_without: uring::UringWithout,
     pub output: Output,
     /// Wall-clock moment to start at, connections already open (`--start-at`).
     pub start_at: Option<std::time::SystemTime>,

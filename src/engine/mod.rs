@@ -40,19 +40,65 @@ pub use requests::{RequestSet, TlsTarget};
 pub use schedule::{SPIN_AHEAD, Schedule};
 pub use shared::Shared;
 
-/// The io_uring backend if this machine allows it, probed once.
+/// io_uring features to leave unused although the kernel has them, so that
+/// what an older kernel gives can be measured on a new one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UringOff {
+    /// Batched waits (minimum-wait, Linux 6.12+).
+    pub min_wait: bool,
+    /// Incremental buffer consumption (Linux 6.12+).
+    pub incremental: bool,
+    /// Multishot receives over a buffer ring; also leaves off `incremental`,
+    /// which is a way of consuming that ring.
+    pub multishot: bool,
+    /// The SINGLE_ISSUER, DEFER_TASKRUN and COOP_TASKRUN setup flags.
+    pub defer_taskrun: bool,
+}
+
+impl UringOff {
+    /// A distinct number below 16 for each combination.
+    #[cfg(target_os = "linux")]
+    fn index(self) -> usize {
+        usize::from(self.min_wait)
+            | usize::from(self.incremental) << 1
+            | usize::from(self.multishot) << 2
+            | usize::from(self.defer_taskrun) << 3
+    }
+}
+
+/// What the probed `features` come to with `off` left unused.
 #[cfg(target_os = "linux")]
+fn masked(features: uring::Features, off: UringOff) -> uring::Features {
+    let multishot = features.multishot && !off.multishot;
+    uring::Features {
+        defer_taskrun: features.defer_taskrun && !off.defer_taskrun,
+        multishot,
+        incremental: features.incremental && multishot && !off.incremental,
+        min_wait: features.min_wait && !off.min_wait,
+    }
+}
+
+/// The io_uring backend if this machine allows it, probed once.
 pub fn io_uring() -> Result<&'static dyn Backend, String> {
-    static URING: std::sync::OnceLock<Result<uring::Uring, String>> = std::sync::OnceLock::new();
-    let probed = URING.get_or_init(|| {
-        uring::probe().map(|features| uring::Uring { features, buffer_bytes: None }).map_err(|e| e.reason)
-    });
-    probed.as_ref().map(|b| b as &'static dyn Backend).map_err(Clone::clone)
+    io_uring_without(UringOff::default())
+}
+
+/// The io_uring backend without the features in `off`: one backend per
+/// combination, made on first use and kept for the process's life.
+#[cfg(target_os = "linux")]
+pub fn io_uring_without(off: UringOff) -> Result<&'static dyn Backend, String> {
+    use std::sync::OnceLock;
+    static PROBED: OnceLock<Result<uring::Features, String>> = OnceLock::new();
+    static MASKED: [OnceLock<uring::Uring>; 16] = [const { OnceLock::new() }; 16];
+    let features = *PROBED.get_or_init(|| uring::probe().map_err(|e| e.reason)).as_ref().map_err(Clone::clone)?;
+    let backend =
+        MASKED[off.index()].get_or_init(|| uring::Uring { features: masked(features, off), buffer_bytes: None });
+    Ok(backend)
 }
 
 /// The io_uring backend: not on this platform.
 #[cfg(not(target_os = "linux"))]
-pub fn io_uring() -> Result<&'static dyn Backend, String> {
+pub fn io_uring_without(_off: UringOff) -> Result<&'static dyn Backend, String> {
     Err("io_uring exists only on Linux".to_string())
 }
 
@@ -226,5 +272,61 @@ impl<'b> Engine<'b> {
         let mut timeline = self.shared.timeline.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         outcome.timeline = std::mem::replace(&mut *timeline, crate::stats::Timeline::new(self.shared.plan.interval));
         Ok(outcome)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn every_mask() -> impl Iterator<Item = UringOff> {
+        (0..16).map(|bits: u8| UringOff {
+            min_wait: bits & 1 != 0,
+            incremental: bits & 2 != 0,
+            multishot: bits & 4 != 0,
+            defer_taskrun: bits & 8 != 0,
+        })
+    }
+
+    #[test]
+    fn each_name_clears_its_feature_and_multishot_takes_incremental_along() {
+        let all = uring::Features { defer_taskrun: true, multishot: true, incremental: true, min_wait: true };
+        let mut indexes = vec![];
+        for off in every_mask() {
+            let f = masked(all, off);
+            assert_eq!(f.min_wait, !off.min_wait, "{off:?}");
+            assert_eq!(f.defer_taskrun, !off.defer_taskrun, "{off:?}");
+            assert_eq!(f.multishot, !off.multishot, "{off:?}");
+            assert_eq!(f.incremental, !off.incremental && !off.multishot, "{off:?}");
+            indexes.push(off.index());
+        }
+        indexes.sort_unstable();
+        assert_eq!(indexes, (0..16).collect::<Vec<_>>());
+        // Nothing the kernel lacks is switched on.
+        let none = uring::Features { defer_taskrun: false, multishot: false, incremental: false, min_wait: false };
+        assert!(every_mask().all(|off| masked(none, off) == none));
+    }
+
+    #[test]
+    fn each_combination_is_one_backend_named_for_what_it_uses() {
+        let Ok(full) = io_uring() else { return };
+        assert!(std::ptr::addr_eq(full, io_uring_without(UringOff::default()).unwrap()));
+        for off in every_mask() {
+            let first = io_uring_without(off).unwrap();
+            assert!(std::ptr::addr_eq(first, io_uring_without(off).unwrap()), "{off:?}: made once");
+            let name = first.name();
+            if off.min_wait {
+                assert!(!name.contains("batched waits"), "{name}");
+            }
+            if off.incremental || off.multishot {
+                assert!(!name.contains("incremental"), "{name}");
+            }
+            if off.multishot {
+                assert!(name.contains("single-shot recv") && !name.contains("buffer ring"), "{name}");
+            }
+            if off.defer_taskrun {
+                assert!(!name.contains("defer-taskrun"), "{name}");
+            }
+        }
     }
 }

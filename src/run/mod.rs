@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::{BenchArgs, Cli, Command};
+use crate::config::uring::UringWithout;
 use crate::config::{BackendChoice, Config, ConfigError, Stop};
 use crate::cpu_busy::CpuTicks;
 use crate::engine::{self, Address, Backend, Engine, EngineError, Outcome, Plan, RequestSet, TlsTarget, Until};
@@ -158,7 +159,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 fn bench(args: &BenchArgs) -> Result<ExitCode, Error> {
     // Chosen first, so that a refused --backend fails before anything starts.
-    let backend = select_backend(BackendChoice::parse(&args.backend)?, args.quiet)?;
+    let choice = BackendChoice::parse(&args.backend)?;
+    let without = UringWithout::parse(args.io_uring_without.as_deref(), choice)?;
+    let backend = select_backend(choice, without, args.quiet)?;
     let llm = args.demo && args.llm;
     let llm_args;
     let args = if llm {
@@ -509,8 +512,19 @@ const ALLOW_IO_URING: &str = "in a container, allow it with a seccomp profile th
 
 /// The backend for `choice`: with `auto`, io_uring where it works, else the
 /// portable backend with a one-line notice saying why (unless `quiet`).
-pub fn select_backend(choice: BackendChoice, quiet: bool) -> Result<&'static dyn Backend, Error> {
-    match (choice, engine::io_uring()) {
+/// io_uring goes without the features in `without`.
+pub fn select_backend(
+    choice: BackendChoice,
+    without: UringWithout,
+    quiet: bool,
+) -> Result<&'static dyn Backend, Error> {
+    let off = engine::UringOff {
+        min_wait: without.min_wait,
+        incremental: without.incremental,
+        multishot: without.multishot,
+        defer_taskrun: without.defer_taskrun,
+    };
+    match (choice, engine::io_uring_without(off)) {
         (BackendChoice::Portable, _) => Ok(engine::portable()),
         (_, Ok(uring)) => Ok(uring),
         (BackendChoice::IoUring, Err(why)) if cfg!(target_os = "linux") => {
@@ -532,7 +546,7 @@ pub fn select_backend(choice: BackendChoice, quiet: bool) -> Result<&'static dyn
 
 /// Runs a benchmark for `config` on the backend it chose, and returns what it measured.
 pub fn benchmark(config: &Config) -> Result<Outcome, Error> {
-    benchmark_on(config, select_backend(config.backend, false)?)
+    benchmark_on(config, select_backend(config.backend, config.uring_without, false)?)
 }
 
 /// As [`benchmark`], on a chosen backend.
