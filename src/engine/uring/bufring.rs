@@ -9,7 +9,8 @@
 //! says it is done with it (no `IORING_CQE_F_BUF_MORE`). Without it, each
 //! receive takes a whole buffer, returned as soon as its data is processed.
 //!
-//! The pool is small and bounded (1 MiB unless a test squeezes it): the
+//! The pool is small and bounded (1 MiB of incremental buffers, 2 MiB of
+//! whole ones, unless a test squeezes it): the
 //! kernel takes buffers in ring order, so every buffer provided is
 //! written in turn, and a pool that fits in the CPU's caches is what lets
 //! large bodies arrive as fast as into the portable backend's one scratch
