@@ -237,8 +237,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "BACKEND", default_value = "auto")]
     pub backend: String,
     /// io_uring features to leave unused, comma-separated: min-wait,
-    /// incremental, multishot, defer-taskrun. For measuring what older kernels
-    /// get: min-wait,incremental is what Linux 6.1-6.11 offer.
+    /// incremental, multishot (takes incremental along), defer-taskrun. For
+    /// measuring the io_uring of older kernels: min-wait,incremental is what
+    /// Linux 6.1-6.11 offer. io_uring only (refused with --backend portable).
     #[arg(long = "io-uring-without", value_name = "LIST")]
     pub io_uring_without: Option<String>,
     /// No colors in the report (also when NO_COLOR is set or stdout is not a terminal).

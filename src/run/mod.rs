@@ -533,6 +533,9 @@ pub fn select_backend(
         (BackendChoice::IoUring, Err(why)) => {
             Err(Error::Backend(format!("--backend io-uring: {why}; use --backend portable (or auto)")))
         }
+        (BackendChoice::Auto, Err(why)) if without != UringWithout::default() => Err(Error::Backend(format!(
+            "--io-uring-without: io_uring is not usable here: {why}; leave the flag out to run on the portable backend"
+        ))),
         (BackendChoice::Auto, Err(why)) => {
             if cfg!(target_os = "linux") && !quiet {
                 eprintln!(
