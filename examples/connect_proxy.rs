@@ -41,11 +41,24 @@ mod relay {
         head: Vec<u8>,
         /// Bytes read from the peer that this socket did not take yet.
         unsent: Vec<u8>,
+        /// This socket's reader is done (end of stream read).
+        read_done: bool,
+        /// The epoll interest registered for it.
+        watching: i32,
+    }
+
+    impl Side {
+        fn new(stream: TcpStream, peer: Option<RawFd>) -> Side {
+            Side { stream, peer, head: Vec::new(), unsent: Vec::new(), read_done: false, watching: libc::EPOLLIN }
+        }
     }
 
     struct Relay {
         epoll: RawFd,
         sides: HashMap<RawFd, Side>,
+        /// Sides closed during this batch of events, dropped after it, so
+        /// that no descriptor number is reused while events may still name it.
+        closed: Vec<Side>,
         buf: Vec<u8>,
     }
 
@@ -57,7 +70,7 @@ mod relay {
         if epoll < 0 {
             return Err(io::Error::last_os_error());
         }
-        let mut relay = Relay { epoll, sides: HashMap::new(), buf: vec![0; READ_BYTES] };
+        let mut relay = Relay { epoll, sides: HashMap::new(), closed: Vec::new(), buf: vec![0; READ_BYTES] };
         relay.watch(libc::EPOLL_CTL_ADD, listener.as_raw_fd(), libc::EPOLLIN)?;
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         loop {
@@ -78,6 +91,7 @@ mod relay {
                     relay.ready(fd, flags);
                 }
             }
+            relay.closed.clear();
         }
     }
 
@@ -99,8 +113,7 @@ mod relay {
                         stream.set_nodelay(true)?;
                         let fd = stream.as_raw_fd();
                         self.watch(libc::EPOLL_CTL_ADD, fd, libc::EPOLLIN)?;
-                        let side = Side { stream, peer: None, head: Vec::new(), unsent: Vec::new() };
-                        self.sides.insert(fd, side);
+                        self.sides.insert(fd, Side::new(stream, None));
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -151,66 +164,106 @@ mod relay {
             let origin_fd = origin.as_raw_fd();
             side.peer = Some(origin_fd);
             side.head = Vec::new();
-            let origin_side = Side { stream: origin, peer: Some(fd), head: Vec::new(), unsent: Vec::new() };
-            self.sides.insert(origin_fd, origin_side);
+            self.sides.insert(origin_fd, Side::new(origin, Some(fd)));
             self.watch(libc::EPOLL_CTL_ADD, origin_fd, libc::EPOLLIN)
         }
 
         /// One read from `fd`, written on to its peer; what the peer does
         /// not take waits there, and `fd` is not read until it is taken.
+        /// The end of `fd`'s stream is passed on as a shutdown of the
+        /// peer's writing, once the peer took everything before it.
         fn forward(&mut self, fd: RawFd) -> io::Result<()> {
             let side = self.sides.get_mut(&fd).expect("a known side");
             let peer = side.peer.expect("a relaying side");
             let n = match side.stream.read(&mut self.buf) {
-                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+                Ok(0) if side.read_done => return Err(ErrorKind::UnexpectedEof.into()),
+                Ok(0) => {
+                    side.read_done = true;
+                    return self.pass_on_end(peer);
+                }
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => return Ok(()),
                 Err(e) => return Err(e),
             };
             let to = self.sides.get_mut(&peer).expect("both sides live together");
-            if !to.unsent.is_empty() {
-                // Only on a hang-up or error while paused: keep the order.
-                to.unsent.extend_from_slice(&self.buf[..n]);
-                return Ok(());
-            }
-            let written = match to.stream.write(&self.buf[..n]) {
-                Ok(w) => w,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
-                Err(e) => return Err(e),
+            let written = if to.unsent.is_empty() {
+                match to.stream.write(&self.buf[..n]) {
+                    Ok(w) => w,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                0 // only on a hang-up or error while paused: keep the order
             };
-            if written < n {
-                to.unsent.extend_from_slice(&self.buf[written..n]);
-                self.watch(libc::EPOLL_CTL_MOD, peer, libc::EPOLLOUT)?;
-                self.watch(libc::EPOLL_CTL_MOD, fd, 0)?;
-            }
-            Ok(())
+            to.unsent.extend_from_slice(&self.buf[written..n]);
+            self.rewatch(fd)?;
+            self.rewatch(peer)
         }
 
-        /// Writes what waits for `fd`; once it is all taken, both sides
-        /// are read again.
+        /// Writes what waits for `fd`; once it is all taken, its peer is
+        /// read again (or, at the peer's end, `fd`'s writing is shut).
         fn flush(&mut self, fd: RawFd) -> io::Result<()> {
             let side = self.sides.get_mut(&fd).expect("a known side");
+            let Some(peer) = side.peer else { return Ok(()) };
             let written = match side.stream.write(&side.unsent) {
                 Ok(w) => w,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
                 Err(e) => return Err(e),
             };
             side.unsent.drain(..written);
+            if side.unsent.is_empty() && self.sides[&peer].read_done {
+                return self.pass_on_end(fd);
+            }
+            self.rewatch(fd)?;
+            self.rewatch(peer)
+        }
+
+        /// The peer of `to` ended its stream: shut `to`'s writing once it
+        /// took every byte; the tunnel ends when both directions did.
+        fn pass_on_end(&mut self, to: RawFd) -> io::Result<()> {
+            let side = &self.sides[&to];
+            let from = side.peer.expect("a relaying side");
             if side.unsent.is_empty() {
-                let peer = side.peer.expect("a relaying side");
-                self.watch(libc::EPOLL_CTL_MOD, fd, libc::EPOLLIN)?;
-                self.watch(libc::EPOLL_CTL_MOD, peer, libc::EPOLLIN)?;
+                side.stream.shutdown(std::net::Shutdown::Write)?;
+                if side.read_done && self.sides[&from].unsent.is_empty() {
+                    return Err(ErrorKind::UnexpectedEof.into());
+                }
+            }
+            self.rewatch(to)?;
+            self.rewatch(from)
+        }
+
+        /// Registers what `fd` waits for, if that changed: reading while
+        /// its stream goes on and its peer has nothing waiting, writing
+        /// while it has something waiting.
+        fn rewatch(&mut self, fd: RawFd) -> io::Result<()> {
+            let side = &self.sides[&fd];
+            let peer_waits = side.peer.is_some_and(|p| !self.sides[&p].unsent.is_empty());
+            let mut want = 0;
+            if !side.read_done && !peer_waits {
+                want |= libc::EPOLLIN;
+            }
+            if !side.unsent.is_empty() {
+                want |= libc::EPOLLOUT;
+            }
+            if want != side.watching {
+                self.watch(libc::EPOLL_CTL_MOD, fd, want)?;
+                self.sides.get_mut(&fd).expect("a known side").watching = want;
             }
             Ok(())
         }
 
-        /// Closes `fd` and its peer (dropping a stream closes it, which
-        /// also takes it out of the epoll set).
+        /// Closes `fd` and its peer at the end of this batch of events
+        /// (dropping a stream closes it, which also takes it out of the
+        /// epoll set).
         fn close(&mut self, fd: RawFd) {
-            if let Some(side) = self.sides.remove(&fd)
-                && let Some(peer) = side.peer
-            {
-                self.sides.remove(&peer);
+            if let Some(side) = self.sides.remove(&fd) {
+                if let Some(peer) = side.peer
+                    && let Some(peer_side) = self.sides.remove(&peer)
+                {
+                    self.closed.push(peer_side);
+                }
+                self.closed.push(side);
             }
         }
     }
