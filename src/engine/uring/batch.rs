@@ -18,6 +18,11 @@
 //! [`RATE_WINDOW`]). A slower stream of completions has nothing to gather;
 //! waiting would only delay each one and bunch the next requests.
 //!
+//! Kernels without minimum waits (before 6.12) get the same wait as a
+//! plain timeout: the same count, or the minimum, whichever comes first
+//! (`Kernel::submit_and_gather_timed`). That wait may end with nothing;
+//! the worker then waits for one completion before it gathers again.
+//!
 //! Why 1/32 and not less: HTTPS against nginx at -c 50 (nginx the limit at
 //! 30K req/s, 1.5 ms mean latency) expects 0.4 completions in 1/64 of the
 //! latency, so that share never gathered and vastar woke 0.9 times per

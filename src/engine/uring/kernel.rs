@@ -282,7 +282,7 @@ impl Kernel {
     pub fn submit_and_gather(&mut self, wait: Duration, batch: WaitBatch) {
         let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
         let mut args = types::SubmitArgs::new().timespec(&ts);
-        if batch.want > 1 {
+        if batch.want > 1 && batch.min_wait_us > 0 {
             let limit = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
             args = args.min_wait_usec(batch.min_wait_us.min(limit));
         }
@@ -290,6 +290,15 @@ impl Kernel {
         // are part of normal operation; the loop reaps and comes back.
         let _ = self.ring.submitter().submit_with_args(batch.want as usize, &args);
         self.close_submitted();
+    }
+
+    /// Where the kernel has no minimum waits (before 6.12): submits and
+    /// waits for `batch.want` completions or `batch.min_wait_us`, whichever
+    /// comes first (or `wait`, if shorter). Unlike a minimum wait it may
+    /// return with nothing, when nothing came within the minimum.
+    pub fn submit_and_gather_timed(&mut self, wait: Duration, batch: WaitBatch) {
+        let wait = wait.min(Duration::from_micros(u64::from(batch.min_wait_us)));
+        self.submit_and_gather(wait, WaitBatch { want: batch.want, min_wait_us: 0 });
     }
 
     fn close_submitted(&mut self) {

@@ -72,26 +72,82 @@ fn a_gathering_wait_returns_with_what_came_once_its_minimum_has_passed() {
     let mut kernel = kernel_on(ring, None);
     let ((a, mut to_a), (b, mut to_b)) = (UnixStream::pair().unwrap(), UnixStream::pair().unwrap());
     let gather = WaitBatch { want: 2, min_wait_us: 200_000 };
-    let mut cqes = Vec::new();
     kernel.recv(a.as_raw_fd(), 1);
     kernel.recv(b.as_raw_fd(), 2);
-    to_a.write_all(b"a").unwrap();
-    let begun = Instant::now();
-    kernel.submit_and_gather(Duration::from_secs(5), gather);
-    let took = begun.elapsed();
-    kernel.completions(&mut cqes);
-    assert_eq!(cqes.iter().map(|c| c.user_data).collect::<Vec<_>>(), [1], "the one that came");
+    let took = one_came(&mut kernel, &mut to_a, |k| k.submit_and_gather(Duration::from_secs(5), gather));
     assert!(took >= Duration::from_millis(199), "waited {took:?} for a second completion, not its 200 ms minimum");
     assert!(took < Duration::from_secs(3), "returned after {took:?}: the minimum did not end the 5 s wait");
-    kernel.received(&cqes[0], |_, _| ());
     // With as many as it wants there, it returns at once.
+    both_there_end_the_wait(&mut kernel, (&a, &mut to_a, &mut to_b), |k| {
+        k.submit_and_gather(Duration::from_secs(5), gather)
+    });
+}
+
+/// Writes to `a` (receive 1 waiting on it, receive 2 on `b`), and returns
+/// how long `wait` took to return with that one completion.
+fn one_came(kernel: &mut Kernel, to_a: &mut UnixStream, wait: impl FnOnce(&mut Kernel)) -> Duration {
+    to_a.write_all(b"a").unwrap();
+    let begun = Instant::now();
+    wait(kernel);
+    let took = begun.elapsed();
+    let mut cqes = Vec::new();
+    kernel.completions(&mut cqes);
+    assert_eq!(cqes.iter().map(|c| c.user_data).collect::<Vec<_>>(), [1], "the one that came");
+    kernel.received(&cqes[0], |_, _| ());
+    took
+}
+
+/// Receives on `a` (its other one already on `b`), writes to both, and
+/// checks that `wait` returns at once with the two completions.
+fn both_there_end_the_wait(
+    kernel: &mut Kernel,
+    (a, to_a, to_b): (&UnixStream, &mut UnixStream, &mut UnixStream),
+    wait: impl FnOnce(&mut Kernel),
+) {
     kernel.recv(a.as_raw_fd(), 3);
     to_a.write_all(b"a").unwrap();
     to_b.write_all(b"b").unwrap();
     let begun = Instant::now();
-    kernel.submit_and_gather(Duration::from_secs(5), gather);
+    wait(kernel);
     assert!(begun.elapsed() < Duration::from_millis(150), "{:?} with both there, not the minimum", begun.elapsed());
-    cqes.clear();
+    let mut cqes = Vec::new();
     kernel.completions(&mut cqes);
     assert_eq!(cqes.len(), 2, "{cqes:?}");
+    for cqe in &cqes {
+        kernel.received(cqe, |_, _| ());
+    }
+}
+
+#[test]
+fn a_timed_gathering_returns_at_its_count_or_its_minimum_even_with_nothing() {
+    // The plain timed wait of kernels without minimum waits (any kernel has it).
+    let mut kernel = kernel_on(super::super::build_ring(8, true).unwrap(), None);
+    let ((a, mut to_a), (b, mut to_b)) = (UnixStream::pair().unwrap(), UnixStream::pair().unwrap());
+    let gather = WaitBatch { want: 2, min_wait_us: 200_000 };
+    let mut cqes = Vec::new();
+    kernel.recv(a.as_raw_fd(), 1);
+    kernel.recv(b.as_raw_fd(), 2);
+    // Nothing comes: it returns empty-handed at its minimum, not at the 5 s wait.
+    let begun = Instant::now();
+    kernel.submit_and_gather_timed(Duration::from_secs(5), gather);
+    let took = begun.elapsed();
+    kernel.completions(&mut cqes);
+    assert!(cqes.is_empty(), "{cqes:?}");
+    assert!(took >= Duration::from_millis(199), "returned after {took:?}, before its 200 ms minimum");
+    assert!(took < Duration::from_secs(3), "returned after {took:?}: the minimum did not bound the wait");
+    // One comes: it is read at the minimum, with what came.
+    let took = one_came(&mut kernel, &mut to_a, |k| k.submit_and_gather_timed(Duration::from_secs(5), gather));
+    assert!(took < Duration::from_secs(3), "returned after {took:?}");
+    // As many as it wants: at once. A shorter overall wait bounds it too.
+    both_there_end_the_wait(&mut kernel, (&a, &mut to_a, &mut to_b), |k| {
+        k.submit_and_gather_timed(Duration::from_secs(5), gather)
+    });
+    kernel.recv(a.as_raw_fd(), 4);
+    let begun = Instant::now();
+    kernel.submit_and_gather_timed(Duration::from_millis(20), gather);
+    assert!(
+        begun.elapsed() < Duration::from_millis(150),
+        "the 20 ms wait, not the 200 ms minimum: {:?}",
+        begun.elapsed()
+    );
 }

@@ -161,9 +161,12 @@ pub(super) struct RingWorker<'a, M> {
     cqes: Vec<Cqe>,
     /// Connections being opened before the start (at most `shared.preconnect_parallel`).
     preconnecting: usize,
-    /// Where the kernel has minimum waits: the rate of completions, for a
-    /// closed loop to gather them.
-    gatherer: Option<Gatherer>,
+    /// The rate of completions, for a closed loop to gather them.
+    gatherer: Gatherer,
+    /// The kernel has no minimum waits: gather with a plain timed wait.
+    timed_gathering: bool,
+    /// The last timed gathering ended with nothing: wait for one next.
+    gathered_nothing: bool,
     /// Bytes of each stamped receive ([`RingMachine::stamped_read_bytes`]).
     stamped_read_bytes: usize,
 }
@@ -235,12 +238,21 @@ impl<'a, M: RingMachine> Worker<'a> for RingWorker<'a, M> {
             until = until.min(self.next_check.unwrap_or(until));
             until = until.min(wake.unwrap_or(until));
             until = until.min(end.unwrap_or(until));
-            let batch = match &self.gatherer {
-                Some(gatherer) if !self.policy.scheduled() => gatherer.batch(self.policy.recent_latency()),
-                _ => WaitBatch::ONE,
+            let batch = if self.policy.scheduled() || self.gathered_nothing {
+                WaitBatch::ONE
+            } else {
+                self.gatherer.batch(self.policy.recent_latency())
             };
-            self.kernel.submit_and_gather(until.saturating_duration_since(now), batch);
+            let timed = self.timed_gathering && batch.want > 1;
+            if timed {
+                self.kernel.submit_and_gather_timed(until.saturating_duration_since(now), batch);
+            } else {
+                self.kernel.submit_and_gather(until.saturating_duration_since(now), batch);
+            }
             self.reap(Instant::now());
+            // A timed gathering that found nothing is not repeated at once:
+            // the next wait is for one completion, however long it takes.
+            self.gathered_nothing = timed && self.cqes.is_empty();
         }
     }
 
@@ -319,7 +331,9 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
             drive_due: Vec::new(),
             cqes: Vec::new(),
             preconnecting: 0,
-            gatherer: features.min_wait.then(|| Gatherer::new(now)),
+            gatherer: Gatherer::new(now),
+            timed_gathering: !features.min_wait,
+            gathered_nothing: false,
             stamped_read_bytes: M::stamped_read_bytes(&job),
         })
     }
@@ -328,9 +342,7 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
     fn reap(&mut self, mut now: Instant) {
         self.cqes.clear();
         self.kernel.completions(&mut self.cqes);
-        if let Some(gatherer) = self.gatherer.as_mut() {
-            gatherer.reaped(self.cqes.len(), now);
-        }
+        self.gatherer.reaped(self.cqes.len(), now);
         let mut submitted = now;
         for i in 0..self.cqes.len() {
             // A big batch takes a while to go through: the clock is read
