@@ -176,7 +176,14 @@ mod relay {
             let side = self.sides.get_mut(&fd).expect("a known side");
             let peer = side.peer.expect("a relaying side");
             let n = match side.stream.read(&mut self.buf) {
-                Ok(0) if side.read_done => return Err(ErrorKind::UnexpectedEof.into()),
+                // Shut both ways (its peer's end was passed on): epoll
+                // reports a hang-up at every wait, and there is nothing
+                // left to do with it; the pair closes when the peer has
+                // written what waits for it.
+                Ok(0) if side.read_done => {
+                    side.watching = 0;
+                    return self.watch(libc::EPOLL_CTL_DEL, fd, 0);
+                }
                 Ok(0) => {
                     side.read_done = true;
                     return self.pass_on_end(peer);

@@ -277,8 +277,9 @@ impl Kernel {
     }
 
     /// Submits and waits for `batch.want` completions, or for one once
-    /// `batch.min_wait_us` has passed, or `wait` (a `batch` of more than
-    /// one only where the kernel has minimum waits).
+    /// `batch.min_wait_us` has passed, or `wait` (a minimum only where the
+    /// kernel has minimum waits; a `min_wait_us` of 0 is a plain wait for
+    /// `want`, see [`Kernel::submit_and_gather_timed`]).
     pub fn submit_and_gather(&mut self, wait: Duration, batch: WaitBatch) {
         let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
         let mut args = types::SubmitArgs::new().timespec(&ts);

@@ -251,7 +251,7 @@ impl<'a, M: RingMachine> Worker<'a> for RingWorker<'a, M> {
             }
             self.reap(Instant::now());
             // A timed gathering that found nothing is not repeated at once:
-            // the next wait is for one completion, however long it takes.
+            // the next wait is for one completion (bounded as every wait is).
             self.gathered_nothing = timed && self.cqes.is_empty();
         }
     }
