@@ -280,16 +280,27 @@ impl Kernel {
     /// `batch.min_wait_us` has passed, or `wait` (a minimum only where the
     /// kernel has minimum waits; a `min_wait_us` of 0 is a plain wait for
     /// `want`, see [`Kernel::submit_and_gather_timed`]).
+    ///
+    /// A gathering wait counts only completions still to come: the kernel
+    /// counts every completion in the ring, and most of what is submitted
+    /// here completes inside the submission (a send into a socket with
+    /// room), so as many are added to the count as entries are submitted.
+    /// Without that, a closed loop's wait after sending one request ended
+    /// at the first segment of the response, as an ungathered wait does.
     pub fn submit_and_gather(&mut self, wait: Duration, batch: WaitBatch) {
         let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
         let mut args = types::SubmitArgs::new().timespec(&ts);
-        if batch.want > 1 && batch.min_wait_us > 0 {
-            let limit = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
-            args = args.min_wait_usec(batch.min_wait_us.min(limit));
+        let mut want = batch.want as usize;
+        if want > 1 {
+            want += self.ring.submission().len();
+            if batch.min_wait_us > 0 {
+                let limit = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
+                args = args.min_wait_usec(batch.min_wait_us.min(limit));
+            }
         }
         // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
         // are part of normal operation; the loop reaps and comes back.
-        let _ = self.ring.submitter().submit_with_args(batch.want as usize, &args);
+        let _ = self.ring.submitter().submit_with_args(want, &args);
         self.close_submitted();
     }
 

@@ -1,6 +1,7 @@
 //! The kernel's memory on real sockets: a stamped receive's buffers and
 //! stamp survive the trip through the ring; a gathering wait keeps to its
-//! minimum time.
+//! minimum time and counts only completions that its submission did not
+//! post itself.
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -105,6 +106,8 @@ fn both_there_end_the_wait(
     wait: impl FnOnce(&mut Kernel),
 ) {
     kernel.recv(a.as_raw_fd(), 3);
+    // Armed before the data comes, so that both complete after the submission.
+    kernel.submit_and_poll();
     to_a.write_all(b"a").unwrap();
     to_b.write_all(b"b").unwrap();
     let begun = Instant::now();
@@ -150,4 +153,31 @@ fn a_timed_gathering_returns_at_its_count_or_its_minimum_even_with_nothing() {
         "the 20 ms wait, not the 200 ms minimum: {:?}",
         begun.elapsed()
     );
+}
+
+#[test]
+fn a_gathering_wait_does_not_count_what_its_own_submission_completes() {
+    let mut kernel = kernel_on(super::super::build_ring(8, true).unwrap(), None);
+    let ((a, mut to_a), (b, mut to_b)) = (UnixStream::pair().unwrap(), UnixStream::pair().unwrap());
+    kernel.recv(b.as_raw_fd(), 2);
+    kernel.submit_and_poll();
+    to_a.write_all(b"a").unwrap();
+    to_b.write_all(b"b").unwrap();
+    // Receive 1 finds its data at once: it completes inside the submission,
+    // as a send into a socket with room does, so two completions are there
+    // but only one of them came after: the wait lasts its minimum.
+    kernel.recv(a.as_raw_fd(), 1);
+    let begun = Instant::now();
+    kernel.submit_and_gather_timed(Duration::from_secs(5), WaitBatch { want: 2, min_wait_us: 200_000 });
+    let took = begun.elapsed();
+    let mut cqes = Vec::new();
+    kernel.completions(&mut cqes);
+    let mut ids: Vec<_> = cqes.iter().map(|c| c.user_data).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2], "{cqes:?}");
+    assert!(took >= Duration::from_millis(199), "returned after {took:?}: its own completion was counted");
+    assert!(took < Duration::from_secs(3), "returned after {took:?}: the minimum did not bound the wait");
+    for cqe in &cqes {
+        kernel.received(cqe, |_, _| ());
+    }
 }
