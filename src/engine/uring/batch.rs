@@ -26,8 +26,9 @@
 //! vastar woke 1.6 times per response there, h2load 0.65 times, and nginx
 //! answered 0.94x as many requests as under h2load; gathering from half
 //! (with the submission's own completions not counted, see
-//! `Kernel::submit_and_gather`) it wakes 0.75 times and nginx answers
-//! more requests than under h2load (h2c and TLS, -c 10, one stream).
+//! `Kernel::submit_and_gather`) it wakes 0.80-0.88 times, and nginx
+//! answers as many requests as under h2load over h2c (0.96-1.00x) and
+//! more over TLS (1.15x), -c 10 with one stream.
 //!
 //! Kernels without minimum waits (before 6.12) get the same wait as a
 //! plain timeout: the same count, or the minimum, whichever comes first

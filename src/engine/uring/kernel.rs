@@ -90,6 +90,9 @@ pub struct Kernel {
     pending: usize,
     /// Descriptors to close once the queue naming them is submitted.
     closing: Vec<RawFd>,
+    /// Sends of bytes queued since the last submission: each posts its
+    /// completion inside the submission when the socket has room.
+    sends_queued: usize,
 }
 
 impl Kernel {
@@ -122,6 +125,7 @@ impl Kernel {
             spare_stamped: Vec::new(),
             pending: 0,
             closing: Vec::new(),
+            sends_queued: 0,
         })
     }
 
@@ -183,6 +187,7 @@ impl Kernel {
             }
         }
         self.pending += 1;
+        self.sends_queued += 1;
         self.push(&[entry]);
     }
 
@@ -254,6 +259,7 @@ impl Kernel {
     /// Hands every queued entry to the kernel.
     pub fn submit(&mut self) {
         let _ = self.ring.submit();
+        self.sends_queued = 0;
         self.close_submitted();
     }
 
@@ -268,6 +274,7 @@ impl Kernel {
         // SAFETY: no argument is passed (a null pointer of size 0), and
         // GETEVENTS with a minimum of zero completions returns at once.
         let _ = unsafe { self.ring.submitter().enter::<libc::sigset_t>(pending, 0, ENTER_GETEVENTS, None) };
+        self.sends_queued = 0;
         self.close_submitted();
     }
 
@@ -282,17 +289,20 @@ impl Kernel {
     /// `want`, see [`Kernel::submit_and_gather_timed`]).
     ///
     /// A gathering wait counts only completions still to come: the kernel
-    /// counts every completion in the ring, and most of what is submitted
-    /// here completes inside the submission (a send into a socket with
-    /// room), so as many are added to the count as entries are submitted.
-    /// Without that, a closed loop's wait after sending one request ended
-    /// at the first segment of the response, as an ungathered wait does.
+    /// counts every completion in the ring, and a send of bytes (a TLS
+    /// record, HTTP/2 frames) into a socket with room completes inside the
+    /// submission, so as many are added to the count as such sends are
+    /// submitted. Without that, a closed loop's wait after sending one
+    /// request ended at the first segment of the response, as an
+    /// ungathered wait does. A pre-built request's send posts nothing when
+    /// it succeeds, and a receive that finds data at once brings a
+    /// response: neither is added.
     pub fn submit_and_gather(&mut self, wait: Duration, batch: WaitBatch) {
         let ts = types::Timespec::new().sec(wait.as_secs()).nsec(wait.subsec_nanos());
         let mut args = types::SubmitArgs::new().timespec(&ts);
         let mut want = batch.want as usize;
         if want > 1 {
-            want += self.ring.submission().len();
+            want += self.sends_queued;
             if batch.min_wait_us > 0 {
                 let limit = u32::try_from(wait.as_micros()).unwrap_or(u32::MAX);
                 args = args.min_wait_usec(batch.min_wait_us.min(limit));
@@ -301,6 +311,7 @@ impl Kernel {
         // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
         // are part of normal operation; the loop reaps and comes back.
         let _ = self.ring.submitter().submit_with_args(want, &args);
+        self.sends_queued = 0;
         self.close_submitted();
     }
 

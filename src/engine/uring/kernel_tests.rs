@@ -1,7 +1,6 @@
 //! The kernel's memory on real sockets: a stamped receive's buffers and
 //! stamp survive the trip through the ring; a gathering wait keeps to its
-//! minimum time and counts only completions that its submission did not
-//! post itself.
+//! minimum time and does not count the sends its submission completes.
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -156,28 +155,60 @@ fn a_timed_gathering_returns_at_its_count_or_its_minimum_even_with_nothing() {
 }
 
 #[test]
-fn a_gathering_wait_does_not_count_what_its_own_submission_completes() {
+fn a_gathering_wait_does_not_count_the_sends_its_own_submission_completes() {
     let mut kernel = kernel_on(super::super::build_ring(8, true).unwrap(), None);
     let ((a, mut to_a), (b, mut to_b)) = (UnixStream::pair().unwrap(), UnixStream::pair().unwrap());
+    let gather = WaitBatch { want: 2, min_wait_us: 200_000 };
+    kernel.recv(a.as_raw_fd(), 1);
     kernel.recv(b.as_raw_fd(), 2);
     kernel.submit_and_poll();
     to_a.write_all(b"a").unwrap();
     to_b.write_all(b"b").unwrap();
-    // Receive 1 finds its data at once: it completes inside the submission,
-    // as a send into a socket with room does, so two completions are there
-    // but only one of them came after: the wait lasts its minimum.
-    kernel.recv(a.as_raw_fd(), 1);
+    // The send finds room and completes inside the submission: two
+    // completions come after it, as many as the wait wants, so it returns
+    // at once, not at its minimum.
+    kernel.send_bytes(to_b.as_raw_fd(), 3, Bytes::from_static(b"request"));
     let begun = Instant::now();
-    kernel.submit_and_gather_timed(Duration::from_secs(5), WaitBatch { want: 2, min_wait_us: 200_000 });
+    kernel.submit_and_gather_timed(Duration::from_secs(5), gather);
     let took = begun.elapsed();
     let mut cqes = Vec::new();
     kernel.completions(&mut cqes);
     let mut ids: Vec<_> = cqes.iter().map(|c| c.user_data).collect();
     ids.sort_unstable();
-    assert_eq!(ids, [1, 2], "{cqes:?}");
-    assert!(took >= Duration::from_millis(199), "returned after {took:?}: its own completion was counted");
-    assert!(took < Duration::from_secs(3), "returned after {took:?}: the minimum did not bound the wait");
+    assert_eq!(ids, [1, 2, 3], "{cqes:?}");
+    assert!(took < Duration::from_millis(150), "{took:?}: the send's own completion was not counted out");
     for cqe in &cqes {
-        kernel.received(cqe, |_, _| ());
+        match cqe.user_data {
+            3 => kernel.send_done(3),
+            _ => kernel.received(cqe, |_, _| ()),
+        }
     }
+    // Without a third arrival the send alone does not end the wait early.
+    kernel.recv(a.as_raw_fd(), 4);
+    kernel.submit_and_poll();
+    to_a.write_all(b"a").unwrap();
+    kernel.send_bytes(to_b.as_raw_fd(), 5, Bytes::from_static(b"request"));
+    let begun = Instant::now();
+    kernel.submit_and_gather_timed(Duration::from_secs(5), gather);
+    let took = begun.elapsed();
+    assert!(took >= Duration::from_millis(199), "returned after {took:?}: the send counted as an arrival");
+    assert!(took < Duration::from_secs(3), "returned after {took:?}: the minimum did not bound the wait");
+    cqes.clear();
+    kernel.completions(&mut cqes);
+    for cqe in &cqes {
+        match cqe.user_data {
+            5 => kernel.send_done(5),
+            _ => kernel.received(cqe, |_, _| ()),
+        }
+    }
+    // A receive that finds its data inside the submission brings a
+    // response: it counts, and with another arrival the wait ends at once.
+    kernel.recv(b.as_raw_fd(), 6);
+    kernel.submit_and_poll();
+    to_a.write_all(b"a").unwrap();
+    to_b.write_all(b"b").unwrap();
+    kernel.recv(a.as_raw_fd(), 7);
+    let begun = Instant::now();
+    kernel.submit_and_gather_timed(Duration::from_secs(5), gather);
+    assert!(begun.elapsed() < Duration::from_millis(150), "{:?}: a receive was not counted", begun.elapsed());
 }
