@@ -241,7 +241,7 @@ impl<'a, M: RingMachine> Worker<'a> for RingWorker<'a, M> {
             let batch = if self.policy.scheduled() || self.gathered_nothing {
                 WaitBatch::ONE
             } else {
-                self.gatherer.batch(self.policy.recent_latency())
+                self.gatherer.batch(self.policy.recent_latency(), self.policy.in_flight)
             };
             let timed = self.timed_gathering && batch.want > 1;
             if timed {
