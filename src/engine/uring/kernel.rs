@@ -259,8 +259,7 @@ impl Kernel {
     /// Hands every queued entry to the kernel.
     pub fn submit(&mut self) {
         let _ = self.ring.submit();
-        self.sends_queued = 0;
-        self.close_submitted();
+        self.submitted();
     }
 
     /// Hands every queued entry to the kernel and has it post the
@@ -274,8 +273,7 @@ impl Kernel {
         // SAFETY: no argument is passed (a null pointer of size 0), and
         // GETEVENTS with a minimum of zero completions returns at once.
         let _ = unsafe { self.ring.submitter().enter::<libc::sigset_t>(pending, 0, ENTER_GETEVENTS, None) };
-        self.sends_queued = 0;
-        self.close_submitted();
+        self.submitted();
     }
 
     /// Submits and waits for at least one completion or `wait`.
@@ -311,8 +309,7 @@ impl Kernel {
         // ETIME (the wait elapsed), EINTR and EBUSY (completions to reap first)
         // are part of normal operation; the loop reaps and comes back.
         let _ = self.ring.submitter().submit_with_args(want, &args);
-        self.sends_queued = 0;
-        self.close_submitted();
+        self.submitted();
     }
 
     /// Where the kernel has no minimum waits (before 6.12): submits and
@@ -324,7 +321,10 @@ impl Kernel {
         self.submit_and_gather(wait, WaitBatch { want: batch.want, min_wait_us: 0 });
     }
 
-    fn close_submitted(&mut self) {
+    /// After a submission: the sends it held are no longer queued, and the
+    /// descriptors waiting for it are closed.
+    fn submitted(&mut self) {
+        self.sends_queued = 0;
         if self.closing.is_empty() || !self.ring.submission().is_empty() {
             return;
         }

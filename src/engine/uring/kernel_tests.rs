@@ -158,7 +158,6 @@ fn a_timed_gathering_returns_at_its_count_or_its_minimum_even_with_nothing() {
 fn a_gathering_wait_does_not_count_the_sends_its_own_submission_completes() {
     let mut kernel = kernel_on(super::super::build_ring(8, true).unwrap(), None);
     let ((a, mut to_a), (b, mut to_b)) = (UnixStream::pair().unwrap(), UnixStream::pair().unwrap());
-    let gather = WaitBatch { want: 2, min_wait_us: 200_000 };
     kernel.recv(a.as_raw_fd(), 1);
     kernel.recv(b.as_raw_fd(), 2);
     kernel.submit_and_poll();
@@ -167,40 +166,17 @@ fn a_gathering_wait_does_not_count_the_sends_its_own_submission_completes() {
     // The send finds room and completes inside the submission: two
     // completions come after it, as many as the wait wants, so it returns
     // at once, not at its minimum.
-    kernel.send_bytes(to_b.as_raw_fd(), 3, Bytes::from_static(b"request"));
-    let begun = Instant::now();
-    kernel.submit_and_gather_timed(Duration::from_secs(5), gather);
-    let took = begun.elapsed();
-    let mut cqes = Vec::new();
-    kernel.completions(&mut cqes);
-    let mut ids: Vec<_> = cqes.iter().map(|c| c.user_data).collect();
-    ids.sort_unstable();
-    assert_eq!(ids, [1, 2, 3], "{cqes:?}");
+    let took = send_and_gather(&mut kernel, &to_b, 3);
+    assert_eq!(settle(&mut kernel, 3), [1, 2, 3]);
     assert!(took < Duration::from_millis(150), "{took:?}: more was asked for than the send and the two arrivals");
-    for cqe in &cqes {
-        match cqe.user_data {
-            3 => kernel.send_done(3),
-            _ => kernel.received(cqe, |_, _| ()),
-        }
-    }
     // Without a third arrival the send alone does not end the wait early.
     kernel.recv(a.as_raw_fd(), 4);
     kernel.submit_and_poll();
     to_a.write_all(b"a").unwrap();
-    kernel.send_bytes(to_b.as_raw_fd(), 5, Bytes::from_static(b"request"));
-    let begun = Instant::now();
-    kernel.submit_and_gather_timed(Duration::from_secs(5), gather);
-    let took = begun.elapsed();
+    let took = send_and_gather(&mut kernel, &to_b, 5);
     assert!(took >= Duration::from_millis(199), "returned after {took:?}: the send counted as an arrival");
     assert!(took < Duration::from_secs(3), "returned after {took:?}: the minimum did not bound the wait");
-    cqes.clear();
-    kernel.completions(&mut cqes);
-    for cqe in &cqes {
-        match cqe.user_data {
-            5 => kernel.send_done(5),
-            _ => kernel.received(cqe, |_, _| ()),
-        }
-    }
+    assert_eq!(settle(&mut kernel, 5), [4, 5]);
     // A receive that finds its data inside the submission brings a
     // response: it counts, and with another arrival the wait ends at once.
     kernel.recv(b.as_raw_fd(), 6);
@@ -209,6 +185,35 @@ fn a_gathering_wait_does_not_count_the_sends_its_own_submission_completes() {
     to_b.write_all(b"b").unwrap();
     kernel.recv(a.as_raw_fd(), 7);
     let begun = Instant::now();
-    kernel.submit_and_gather_timed(Duration::from_secs(5), gather);
+    kernel.submit_and_gather_timed(Duration::from_secs(5), GATHER_TWO);
     assert!(begun.elapsed() < Duration::from_millis(150), "{:?}: a receive was not counted", begun.elapsed());
+}
+
+/// Two completions, or 200 ms.
+const GATHER_TWO: WaitBatch = WaitBatch { want: 2, min_wait_us: 200_000 };
+
+/// Queues a send of a few bytes to `to` (a socket with room: it completes
+/// inside the submission) and gathers; returns how long the wait took.
+fn send_and_gather(kernel: &mut Kernel, to: &UnixStream, ud: u64) -> Duration {
+    kernel.send_bytes(to.as_raw_fd(), ud, Bytes::from_static(b"request"));
+    let begun = Instant::now();
+    kernel.submit_and_gather_timed(Duration::from_secs(5), GATHER_TWO);
+    begun.elapsed()
+}
+
+/// Reaps every completion there, the send `send` and receives, and returns
+/// their ids in order.
+fn settle(kernel: &mut Kernel, send: u64) -> Vec<u64> {
+    let mut cqes = Vec::new();
+    kernel.completions(&mut cqes);
+    for cqe in &cqes {
+        if cqe.user_data == send {
+            kernel.send_done(send);
+        } else {
+            kernel.received(cqe, |_, _| ());
+        }
+    }
+    let mut ids: Vec<_> = cqes.iter().map(|c| c.user_data).collect();
+    ids.sort_unstable();
+    ids
 }
