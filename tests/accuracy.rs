@@ -21,13 +21,40 @@ use vastar::stats::ErrorKind;
 
 const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+/// The CPUs, shared by the tests that time a run and taken whole by the two
+/// that pin a thread to a core and keep it busy on purpose: beside a busy
+/// loop or another run on its core, a worker gets half a CPU or less, and a
+/// timed run falls milliseconds behind its schedule.
+static CPUS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Held by a test whose assertions are about time.
+fn timed() -> std::sync::RwLockReadGuard<'static, ()> {
+    CPUS.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Held by a test that keeps a pinned core busy.
+fn whole_cpus() -> std::sync::RwLockWriteGuard<'static, ()> {
+    CPUS.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn the_rate_is_kept_within_one_percent_at_1k_and_10k() {
+    let _cpus = timed();
     each_backend(|backend| {
-        let server = vastar::server::Server::start("127.0.0.1:0".parse().unwrap(), Default::default()).unwrap();
+        // Server and generator on CPUs of their own where there are two,
+        // the generator on the least busy one: with a worker per CPU, a
+        // busy loop on one of them would leave that worker's share unsent.
+        let cpus = common::cpus_idlest_first();
+        let server_cpu = *cpus.get(1).unwrap_or(&cpus[0]);
+        let server = common::on_cpu(server_cpu, || {
+            vastar::server::Server::start("127.0.0.1:0".parse().unwrap(), Default::default()).unwrap()
+        });
         let url = format!("http://{}/", server.addr());
         for rate in [1_000.0, 10_000.0] {
-            let outcome = run(config(&["--rate", &rate.to_string(), "-c", "50", "-z", "2s"], &url), backend);
+            let url = url.clone();
+            let outcome = common::on_cpu(cpus[0], move || {
+                run(config(&["--rate", &rate.to_string(), "-c", "50", "-z", "2s"], &url), backend)
+            });
             let achieved = outcome.achieved_rate(rate);
             assert!((achieved - rate).abs() / rate < 0.01, "{rate} req/s asked, {achieved:.1} achieved");
             let (responses, errors, aborted) = accounted(&outcome);
@@ -41,6 +68,7 @@ fn the_rate_is_kept_within_one_percent_at_1k_and_10k() {
 
 #[test]
 fn a_counted_rate_run_accounts_for_every_request() {
+    let _cpus = timed();
     each_backend(|backend| {
         let server = Scripted::start(|_| send(OK));
         let outcome = run(config(&["--rate", "2000", "-n", "500", "-c", "5"], &server.url("/")), backend);
@@ -53,6 +81,7 @@ fn a_counted_rate_run_accounts_for_every_request() {
 
 #[test]
 fn a_ramp_sends_what_its_shape_asks_for_in_every_interval() {
+    let _cpus = timed();
     each_backend(|backend| {
         let server = Scripted::start(|_| send(OK));
         let args = ["--rate", "100..2000", "-z", "4s", "-c", "20", "--interval", "1s"];
@@ -115,6 +144,7 @@ mod linux {
 
     #[test]
     fn connect_timeout_ends_attempts_to_a_listener_that_never_answers() {
+        let _cpus = timed();
         let (addr, _fillers) = full_backlog();
         each_backend(|backend| {
             let url = format!("http://{addr}/");
@@ -146,6 +176,7 @@ mod linux {
     /// generator's core is saturated, and the report must say so.
     #[test]
     fn a_saturated_generator_core_is_diagnosed() {
+        let _cpus = whole_cpus();
         use std::os::unix::process::CommandExt;
         use std::sync::atomic::{AtomicBool, Ordering};
         let cpu = *vastar::cpu_busy::allowed_cpus().last().expect("some CPU");
@@ -182,6 +213,7 @@ mod linux {
 
 #[test]
 fn a_worker_that_spins_for_its_starts_still_reaps_its_responses() {
+    let _cpus = whole_cpus();
     each_backend(|backend| {
         // One worker (the run's thread pinned to one CPU) at 12,000 req/s:
         // its starts are 83 us apart, closer than SPIN_AHEAD, so it spins
@@ -189,17 +221,19 @@ fn a_worker_that_spins_for_its_starts_still_reaps_its_responses() {
         // if the spinning did not also collect responses, every connection
         // would stay busy until the next sleep and each request would wait
         // behind all the others (100 connections / 12,000 req/s = 8.3 ms).
-        let server = Scripted::start(|_| send(OK));
-        let url = server.url("/");
-        let outcome = std::thread::spawn(move || {
-            let pinned = common::pin_current_thread(1);
-            (pinned, run(config(&["--rate", "12000", "-c", "100", "-z", "2s"], &url), backend))
-        });
-        let (pinned, outcome) = outcome.join().unwrap();
-        if !pinned {
-            eprintln!("fewer than 2 CPUs: the single-worker case is not reachable here");
+        // The worker on the CPU least busy now, the server's threads on
+        // another: beside a busy loop, or with the server's wake-ups queued
+        // behind its spinning, the worker would fall behind for want of CPU,
+        // not of reaping.
+        let cpus = common::cpus_idlest_first();
+        if cpus.len() < 2 {
+            eprintln!("fewer than 2 CPUs to pin to: the single-worker case is not reachable here");
             return;
         }
+        let server = common::on_cpu(cpus[1], || Scripted::start(|_| send(OK)));
+        let url = server.url("/");
+        let outcome =
+            common::on_cpu(cpus[0], move || run(config(&["--rate", "12000", "-c", "100", "-z", "2s"], &url), backend));
         let p50_ms = outcome.stats.corrected.percentile_ns(50.0) as f64 / 1e6;
         assert!(p50_ms < 2.0, "{}: corrected p50 {p50_ms:.2} ms at 12,000 req/s", backend.name());
         accounted(&outcome);

@@ -316,6 +316,44 @@ pub fn pin_current_thread(cpu: usize) -> bool {
     }
 }
 
+/// The CPUs this process may use, the least busy over a 200 ms look at
+/// `/proc/stat` first: for a test that needs a core to itself whatever
+/// else the machine runs.
+#[cfg(target_os = "linux")]
+pub fn cpus_idlest_first() -> Vec<usize> {
+    use vastar::cpu_busy::{CpuTicks, allowed_cpus, parse};
+    let cpus = allowed_cpus();
+    let read = |cpus: &[usize]| -> Vec<Option<CpuTicks>> {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        cpus.iter().map(|&cpu| parse(&stat, &[cpu])).collect()
+    };
+    let before = read(&cpus);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let shares: Vec<f64> = (before.iter().zip(read(&cpus)))
+        .map(|(a, b)| a.zip(b).and_then(|(a, b)| a.busy_share(&b, std::time::Duration::ZERO)).unwrap_or(1.0))
+        .collect();
+    let mut order: Vec<usize> = (0..cpus.len()).collect();
+    order.sort_by(|&a, &b| shares[a].total_cmp(&shares[b]));
+    order.into_iter().map(|i| cpus[i]).collect()
+}
+
+/// Runs `job` on a thread pinned to `cpu`; the threads it starts (a
+/// server's, a run's workers) stay there too.
+pub fn on_cpu<T: Send + 'static>(cpu: usize, job: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(move || {
+        pin_current_thread(cpu);
+        job()
+    })
+    .join()
+    .unwrap()
+}
+
+/// Elsewhere there is no `/proc/stat` to ask (nor an affinity call).
+#[cfg(not(target_os = "linux"))]
+pub fn cpus_idlest_first() -> Vec<usize> {
+    vec![0]
+}
+
 /// Elsewhere threads cannot be pinned (macOS has no affinity call).
 #[cfg(not(target_os = "linux"))]
 pub fn pin_current_thread(_cpu: usize) -> bool {
