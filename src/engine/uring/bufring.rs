@@ -9,12 +9,12 @@
 //! says it is done with it (no `IORING_CQE_F_BUF_MORE`). Without it, each
 //! receive takes a whole buffer, returned as soon as its data is processed.
 //!
-//! The pool is small and bounded (1 MiB of incremental buffers, 2 MiB of
-//! whole ones, unless a test squeezes it): the
-//! kernel takes buffers in ring order, so every buffer provided is
-//! written in turn, and a pool that fits in the CPU's caches is what lets
-//! large bodies arrive as fast as into the portable backend's one scratch
-//! buffer. A pool of 16 MiB made 1 MiB bodies at -c 10000 20-30% slower.
+//! The pool is small and bounded (1 MiB of incremental buffers, 2 MiB
+//! written into whole ones, unless a test squeezes it): the kernel takes
+//! buffers in ring order, so every buffer provided is written in turn, and
+//! a pool that fits in the CPU's caches is what lets large bodies arrive
+//! as fast as into the portable backend's one scratch buffer. A pool of
+//! 16 MiB made 1 MiB bodies at -c 10000 20-30% slower.
 //!
 //! Memory follows the work: the pool's memory is reserved at once but only
 //! a few buffers are provided at first ([`BufRing::START_BUFFERS`]); each
@@ -22,6 +22,14 @@
 //! up to its bound. Small responses never touch more than the first
 //! buffers (the kernel cycles through only what it was given); large ones
 //! grow it to the bound within a few receives.
+//!
+//! Whole buffers are large (a 58 KiB response in one receive) but a small
+//! response writes only the first page of one, so what bounds them is the
+//! bytes receives write, not the bytes provided: the pool circulates as
+//! many buffers as that bound holds at the largest receive seen so far.
+//! Small responses get many buffers (they run out by count, not bytes);
+//! once receives fill whole buffers, the buffers past the bound are taken
+//! out of circulation as they come back and their pages given back.
 #![allow(unsafe_code, reason = "memory shared with the kernel (provided-buffer ring)")]
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
@@ -36,6 +44,24 @@ const IOU_PBUF_RING_INC: u16 = 2;
 pub const IORING_CQE_F_BUF_MORE: u32 = 1 << 4;
 
 const PAGE: usize = 4096;
+
+/// What a pool may hold: `count` buffers of `size` bytes, of which
+/// receives may write at most `touch_bytes` (whole buffers; an incremental
+/// pool writes every byte it provides, so its bound is its size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub count: u16,
+    pub size: u32,
+    pub touch_bytes: usize,
+    pub incremental: bool,
+}
+
+impl Shape {
+    /// `count` buffers of `size` bytes, every byte of them usable.
+    pub fn filled(count: u16, size: u32, incremental: bool) -> Shape {
+        Shape { count, size, touch_bytes: usize::from(count) * size as usize, incremental }
+    }
+}
 
 pub struct BufRing {
     /// Ring of entries shared with the kernel (page-aligned, `capacity` entries).
@@ -57,6 +83,13 @@ pub struct BufRing {
     pub incremental: bool,
     /// Bytes of each buffer already handed out (incremental mode).
     used: Vec<u32>,
+    /// Bound on the bytes receives write into the pool (see [`Shape`]).
+    touch_bytes: usize,
+    /// The largest receive into a whole buffer so far, in bytes.
+    largest_receive: u32,
+    /// Buffers allowed in circulation: ids at or past it are not provided
+    /// again once they come back.
+    circulating: u16,
 }
 
 impl BufRing {
@@ -71,21 +104,15 @@ impl BufRing {
     /// The kernel writes into this memory for as long as `ring` lives: the
     /// caller must close `ring` before dropping the returned `BufRing`, and
     /// must not drop it at all while a receive using it may be outstanding.
-    pub unsafe fn register(
-        ring: &io_uring::IoUring,
-        count: u16,
-        size: u32,
-        group: u16,
-        incremental: bool,
-    ) -> io::Result<BufRing> {
-        let mut pool = BufRing::allocate(count, size, group)?;
+    pub unsafe fn register(ring: &io_uring::IoUring, shape: Shape, group: u16) -> io::Result<BufRing> {
+        let mut pool = BufRing::allocate(shape, group)?;
         let (entries, capacity) = (pool.entries, pool.capacity);
         let register = |flags| {
             // SAFETY: the entry ring is page-aligned and holds `capacity`
             // entries; it outlives the ring by this function's contract.
             unsafe { ring.submitter().register_buf_ring_with_flags(entries as u64, capacity, group, flags) }
         };
-        if incremental && register(IOU_PBUF_RING_INC).is_ok() {
+        if shape.incremental && register(IOU_PBUF_RING_INC).is_ok() {
             pool.incremental = true;
         } else {
             register(0)?;
@@ -96,8 +123,8 @@ impl BufRing {
 
     /// The entry ring and the buffer memory, zeroed and not yet shared
     /// with the kernel (so tests can use them without one).
-    fn allocate(count: u16, size: u32, group: u16) -> io::Result<BufRing> {
-        let count = count.clamp(1, 1 << 15);
+    fn allocate(shape: Shape, group: u16) -> io::Result<BufRing> {
+        let (count, size) = (shape.count.clamp(1, 1 << 15), shape.size);
         let capacity = count.next_power_of_two();
         let invalid = |_| io::Error::from(io::ErrorKind::InvalidInput);
         let entries_layout =
@@ -138,20 +165,45 @@ impl BufRing {
             group,
             incremental: false,
             used: vec![0; usize::from(count)],
+            touch_bytes: shape.touch_bytes,
+            largest_receive: 0,
+            circulating: count,
         })
     }
 
-    /// Buffers provided to the kernel so far.
+    /// Buffers in circulation: provided to the kernel so far, and not
+    /// taken out since.
     pub fn buffers(&self) -> usize {
-        usize::from(self.provided)
+        usize::from(self.provided.min(self.circulating))
     }
 
     /// Provides twice as many buffers as before, up to the pool's bound,
     /// after a receive found none; false when the pool is already whole.
     pub fn grow(&mut self) -> bool {
         let before = self.provided;
-        self.provide_up_to(before.saturating_mul(2));
+        self.provide_up_to(before.saturating_mul(2).min(self.circulating));
         self.provided > before
+    }
+
+    /// Notes a receive of `len` bytes into a whole buffer: past the
+    /// largest so far, fewer buffers fit the bytes receives may write.
+    fn note_receive(&mut self, len: usize) {
+        if len as u64 <= u64::from(self.largest_receive) {
+            return;
+        }
+        self.largest_receive = len as u32;
+        let pages = len.div_ceil(PAGE) * PAGE;
+        let fit = (self.touch_bytes / pages).clamp(1, usize::from(self.count));
+        self.circulating = self.circulating.min(fit as u16);
+    }
+
+    /// Takes buffer `bid`, back from the kernel, out of circulation: it is
+    /// not provided again, and its written pages go back to the system.
+    fn retire(&mut self, bid: u16) {
+        // SAFETY: the buffer lies inside the pool's mapping (`buffer`
+        // checks its id) and the kernel has given it back; nothing reads
+        // it again, and dropped pages read as zeros if it ever were.
+        unsafe { libc::madvise(self.buffer(bid).cast(), self.size as usize, libc::MADV_DONTNEED) };
     }
 
     /// Hands the kernel buffers `provided..want` (at most the pool's count).
@@ -209,6 +261,8 @@ impl BufRing {
         assert!(end <= self.size as usize, "{len} bytes at {start} overrun buffer {bid} of {} bytes", self.size);
         if self.incremental {
             self.used[usize::from(bid)] = end as u32;
+        } else {
+            self.note_receive(len);
         }
         // SAFETY: `buffer` checked bid < count, and start..end lies within
         // its `size` bytes (checked above); the kernel has finished writing
@@ -220,6 +274,10 @@ impl BufRing {
     /// still holds it (`flags` has BUF_MORE in incremental mode).
     pub fn release(&mut self, bid: u16, flags: u32) {
         if self.incremental && flags & IORING_CQE_F_BUF_MORE != 0 {
+            return;
+        }
+        if bid >= self.circulating {
+            self.retire(bid);
             return;
         }
         self.used[usize::from(bid)] = 0;
@@ -247,7 +305,7 @@ mod tests {
     /// A pool never registered with a kernel: `data` reads the zeroed
     /// buffers, which is all these checks need.
     fn pool(incremental: bool) -> BufRing {
-        let mut pool = BufRing::allocate(2, 64, 0).unwrap();
+        let mut pool = BufRing::allocate(Shape::filled(2, 64, false), 0).unwrap();
         pool.incremental = incremental;
         pool.provide_up_to(2);
         pool
@@ -255,7 +313,7 @@ mod tests {
 
     #[test]
     fn the_pool_provides_a_few_buffers_and_doubles_up_to_its_bound() {
-        let mut pool = BufRing::allocate(11, 64, 0).unwrap();
+        let mut pool = BufRing::allocate(Shape::filled(11, 64, false), 0).unwrap();
         pool.provide_up_to(BufRing::START_BUFFERS);
         let mut seen = vec![pool.buffers()];
         while pool.grow() {
@@ -269,7 +327,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "buffer id 4 is not one of the ring's 4 buffers")]
     fn a_buffer_not_yet_provided_is_refused() {
-        let mut pool = BufRing::allocate(8, 64, 0).unwrap();
+        let mut pool = BufRing::allocate(Shape::filled(8, 64, false), 0).unwrap();
         pool.provide_up_to(4);
         pool.data(4, 1);
     }
@@ -302,5 +360,70 @@ mod tests {
         let mut inc = pool(true);
         inc.data(1, 40);
         inc.data(1, 30);
+    }
+
+    /// Eight whole buffers of 8 KiB whose receives may write 32 KiB: all
+    /// eight while receives write a page each, four once they fill one.
+    fn whole_pool() -> BufRing {
+        let mut pool = BufRing::allocate(whole_pool_shape(), 0).unwrap();
+        pool.provide_up_to(8);
+        pool
+    }
+
+    #[test]
+    fn whole_buffers_circulate_as_many_as_the_largest_receive_fits_in_the_bound() {
+        for (lens, circulating) in [(&[1, 100][..], 8), (&[4096], 8), (&[4097], 4), (&[100, 8192, 10], 4)] {
+            let mut pool = whole_pool();
+            for &len in lens {
+                pool.data(0, len);
+            }
+            assert_eq!(pool.buffers(), circulating, "after receives of {lens:?} bytes");
+        }
+        let squeezed = Shape { count: 8, size: 8192, touch_bytes: 100, incremental: false };
+        let mut pool = BufRing::allocate(squeezed, 0).unwrap();
+        pool.provide_up_to(8);
+        pool.data(0, 1);
+        assert_eq!(pool.buffers(), 1, "never none");
+    }
+
+    #[test]
+    fn buffers_past_the_bound_are_not_provided_again_and_growth_stops_there() {
+        let mut pool = whole_pool();
+        pool.data(3, 8192);
+        for bid in 0..8 {
+            pool.release(bid, 0);
+        }
+        assert_eq!(pool.tail, 8 + 4, "buffers 4-7 came back and stayed out");
+        assert!(!pool.grow(), "a narrowed pool does not grow past its bound");
+        let mut growing = BufRing::allocate(whole_pool_shape(), 0).unwrap();
+        growing.provide_up_to(BufRing::START_BUFFERS);
+        growing.data(0, 8192);
+        let mut seen = vec![growing.buffers()];
+        while growing.grow() {
+            seen.push(growing.buffers());
+        }
+        assert_eq!(seen, [2, 4]);
+    }
+
+    fn whole_pool_shape() -> Shape {
+        Shape { count: 8, size: 8192, touch_bytes: 32 * 1024, incremental: false }
+    }
+
+    #[test]
+    fn a_buffer_taken_out_of_circulation_gives_its_pages_back() {
+        let mut pool = whole_pool();
+        // SAFETY: buffer 5 lies inside the pool, and no kernel shares it.
+        unsafe { pool.buffer(5).write_bytes(7, 8192) };
+        assert!(pool.data(5, 8192).iter().all(|&b| b == 7));
+        pool.release(5, 0);
+        assert!(pool.data(5, 8192).iter().all(|&b| b == 0), "its pages were dropped, so they read as zeros");
+    }
+
+    #[test]
+    fn incremental_buffers_all_stay_in_circulation() {
+        let mut inc = pool(true);
+        inc.data(1, 64);
+        inc.release(1, 0);
+        assert_eq!((inc.buffers(), inc.tail), (2, 3));
     }
 }

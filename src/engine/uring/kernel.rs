@@ -28,7 +28,7 @@ use bytes::Bytes;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::batch::WaitBatch;
-use super::bufring::BufRing;
+use super::bufring::{BufRing, Shape};
 use crate::engine::plan::Address;
 use crate::http::Pool;
 use crate::sock::stamp::{ArrivalStamp, StampedRead};
@@ -97,19 +97,19 @@ pub struct Kernel {
 
 impl Kernel {
     /// Takes ownership of `ring`; registers a buffer ring when `provided`
-    /// is `Some((count, size, incremental))`.
+    /// is `Some(shape)`.
     pub fn new(
         ring: IoUring,
-        provided: Option<(u16, u32, bool)>,
+        provided: Option<Shape>,
         addrs: Box<[RawAddr]>,
         connect_limit: Option<Duration>,
         requests: Arc<Pool>,
     ) -> io::Result<Kernel> {
         let receive = match provided {
-            Some((count, size, incremental)) => {
+            Some(shape) => {
                 // SAFETY: the buffer ring is kept in this Kernel, whose Drop
                 // closes the ring before it frees (or leaks) the buffer ring.
-                Receive::Provided(unsafe { BufRing::register(&ring, count, size, 1, incremental)? })
+                Receive::Provided(unsafe { BufRing::register(&ring, shape, 1)? })
             }
             None => Receive::Lent { len: SINGLE_SHOT_BUFFER, lent: HashMap::new(), spare: Vec::new() },
         };

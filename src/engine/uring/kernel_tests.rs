@@ -13,11 +13,11 @@ use crate::engine::uring::batch::WaitBatch;
 use crate::http::{Pool, RequestSpec};
 use crate::sock::stamp;
 
-fn kernel(provided: Option<(u16, u32, bool)>) -> Kernel {
+fn kernel(provided: Option<Shape>) -> Kernel {
     kernel_on(IoUring::new(8).unwrap(), provided)
 }
 
-fn kernel_on(ring: IoUring, provided: Option<(u16, u32, bool)>) -> Kernel {
+fn kernel_on(ring: IoUring, provided: Option<Shape>) -> Kernel {
     let spec = RequestSpec {
         method: "GET".into(),
         target: "/".into(),
@@ -42,7 +42,7 @@ fn a_stamped_receive_brings_its_data_and_when_it_arrived() {
     let (reader, mut writer) = stamp::tests::stamped_pair();
     // Both ways of receiving the plain data (a ring of buffers, lent ones):
     // the stamped receive stands beside either.
-    for provided in [None, Some((4, 4096, false))] {
+    for provided in [None, Some(Shape::filled(4, 4096, false))] {
         let mut kernel = kernel(provided);
         writer.write_all(b"data: 1\n\n").unwrap();
         sleep(Duration::from_millis(30));
@@ -216,4 +216,28 @@ fn settle(kernel: &mut Kernel, send: u64) -> Vec<u64> {
     let mut ids: Vec<_> = cqes.iter().map(|c| c.user_data).collect();
     ids.sort_unstable();
     ids
+}
+
+/// A whole-buffer pool on a real ring: once a receive fills a buffer,
+/// only as many buffers as the written-bytes bound fits stay in the ring;
+/// the kernel never hands out the others again, and receiving goes on.
+#[test]
+fn a_pool_of_whole_buffers_narrows_in_the_kernel_once_receives_fill_them() {
+    let shape = Shape { count: 4, size: 4096, touch_bytes: 8192, incremental: false };
+    let mut kernel = kernel(Some(shape));
+    kernel.out_of_buffers();
+    assert_eq!(kernel.rearm_budget(), 4, "grown to the four buffers small receives may use");
+    let (reader, mut writer) = UnixStream::pair().unwrap();
+    kernel.recv(reader.as_raw_fd(), 9);
+    let mut ids = Vec::new();
+    for round in 0..8u8 {
+        writer.write_all(&[round; 4096]).unwrap();
+        let cqe = completion(&mut kernel);
+        assert!(!cqe.is_final(), "round {round}: the receive stopped: {cqe:?}");
+        ids.extend(cqueue::buffer_select(cqe.flags));
+        let whole = kernel.received(&cqe, |data, _| data.len() == 4096 && data.iter().all(|&b| b == round));
+        assert!(whole, "round {round}: the 4096 bytes written");
+    }
+    assert_eq!(ids, [0, 1, 2, 3, 0, 1, 0, 1], "buffers 2 and 3 left the ring after their one use");
+    assert_eq!(kernel.rearm_budget(), 2);
 }

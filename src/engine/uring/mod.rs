@@ -117,12 +117,13 @@ pub fn probe() -> Result<Features, Unavailable> {
             return Err(Unavailable { reason: format!("the kernel's io_uring lacks the {name} operation") });
         }
     }
+    let probe_pool = |incremental| bufring::Shape::filled(2, 4096, incremental);
     // SAFETY: no receive is ever queued on this ring, and it is closed
     // before the buffer rings are dropped (just below).
-    let plain = unsafe { bufring::BufRing::register(&ring, 2, 4096, 0, false) };
+    let plain = unsafe { bufring::BufRing::register(&ring, probe_pool(false), 0) };
     let multishot = kernel_version() >= (6, 0) && plain.is_ok();
     // SAFETY: as above.
-    let inc = if multishot { unsafe { bufring::BufRing::register(&ring, 2, 4096, 1, true).ok() } } else { None };
+    let inc = if multishot { unsafe { bufring::BufRing::register(&ring, probe_pool(true), 1).ok() } } else { None };
     let incremental = inc.as_ref().is_some_and(|b| b.incremental);
     let min_wait = ring.params().is_feature_min_timeout();
     drop(ring);

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::batch::{Gatherer, WaitBatch};
+use super::bufring::Shape;
 use super::kernel::{Cqe, Kernel, raw_addr};
 use super::{Features, build_ring, pin_to};
 use crate::engine::connection::Io;
@@ -74,23 +75,33 @@ const TEARDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// progressing). The pool starts with two buffers and grows toward it only
 /// when receives run out.
 const POOL_BYTES: usize = 1 << 20;
-/// Buffers in a pool of whole buffers (no incremental consumption).
-const WHOLE_BUFFERS: usize = 64;
+/// Size of an incremental buffer: a few hundred small responses share one.
+const INCREMENTAL_BUFFER_BYTES: u32 = 64 * 1024;
+/// Most bytes receives write into whole buffers per ring (older kernels).
+const WHOLE_TOUCH_BYTES: usize = 2 << 20;
+/// Size of a whole buffer: a 58 KiB response arrives in one receive.
+const WHOLE_BUFFER_BYTES: u32 = 64 * 1024;
 
-/// The receive buffer pool: (buffers, buffer size, incremental).
+/// The receive buffer pool for `limit` bytes (the default when `None`).
 /// Incremental buffers are shared by many receives, so they are few and
 /// large. Without them (kernels before 6.12) each receive takes a whole
-/// buffer, and a response takes a completion per buffer it fills: 32 KiB,
-/// 64 of them (twice the bytes, the same count as 16 KiB buffers had, so
-/// small responses run out no sooner). Against 16 KiB, 58 KiB bodies went
-/// from 4 completions to 2 and from 42K to 54K req/s at -c 1000 (4 KiB had
-/// made them a third slower again); 64 KiB buffers (16 in the bound) made
-/// 5 B bodies at -c 10000 slower by running out.
-fn buffer_pool(limit: Option<usize>, incremental: bool) -> (u16, u32, bool) {
-    let size: u32 = if incremental { 64 * 1024 } else { 32 * 1024 };
-    let bytes = limit.unwrap_or(if incremental { POOL_BYTES } else { WHOLE_BUFFERS * size as usize });
-    let count = (bytes / size as usize).clamp(1, usize::from(u16::MAX >> 1)) as u16;
-    (count, size, incremental)
+/// buffer, and a response takes a completion per buffer it fills: 64 KiB
+/// buffers take 58 KiB bodies in one (54K to 59K req/s at -c 1000 against
+/// 32 KiB ones, which had taken them from 42K with 16 KiB). Small responses
+/// run out of buffers by count, not bytes: the pool holds twice as many as
+/// its written-bytes bound fits when full (64 for 2 MiB, as when buffers
+/// were 32 KiB: half as many made 5 B bodies at -c 10000 10% slower), and
+/// circulates only what the bound fits once receives fill them (`bufring`).
+fn buffer_pool(limit: Option<usize>, incremental: bool) -> Shape {
+    let most = usize::from(u16::MAX >> 1);
+    if incremental {
+        let bytes = limit.unwrap_or(POOL_BYTES);
+        let count = (bytes / INCREMENTAL_BUFFER_BYTES as usize).clamp(1, most) as u16;
+        return Shape::filled(count, INCREMENTAL_BUFFER_BYTES, true);
+    }
+    let touch_bytes = limit.unwrap_or(WHOLE_TOUCH_BYTES);
+    let count = (touch_bytes.saturating_mul(2) / WHOLE_BUFFER_BYTES as usize).clamp(1, most) as u16;
+    Shape { count, size: WHOLE_BUFFER_BYTES, touch_bytes, incremental: false }
 }
 
 fn user_data(generation: u32, slot: usize, op: u64) -> u64 {
@@ -497,13 +508,16 @@ impl<'a, M: RingMachine> RingWorker<'a, M> {
 #[cfg(test)]
 mod tests {
     use super::buffer_pool;
+    use crate::engine::uring::bufring::Shape;
 
     #[test]
     fn the_buffer_pool_is_bounded_whatever_the_connection_count() {
-        assert_eq!(buffer_pool(None, true), (16, 64 * 1024, true));
-        assert_eq!(buffer_pool(None, false), (64, 32 * 1024, false), "2 MiB of whole buffers");
-        assert_eq!(buffer_pool(Some(128 * 1024), true), (2, 64 * 1024, true), "a test's squeeze");
-        assert_eq!(buffer_pool(Some(1), true).0, 1, "never empty");
-        assert_eq!(buffer_pool(Some(usize::MAX), false).0, u16::MAX >> 1, "at most the ring's entries");
+        assert_eq!(buffer_pool(None, true), Shape::filled(16, 64 * 1024, true));
+        let whole = Shape { count: 64, size: 64 * 1024, touch_bytes: 2 << 20, incremental: false };
+        assert_eq!(buffer_pool(None, false), whole, "2 MiB written into whole buffers, 64 of them");
+        assert_eq!(buffer_pool(Some(128 * 1024), true), Shape::filled(2, 64 * 1024, true), "a test's squeeze");
+        assert_eq!(buffer_pool(Some(256 * 1024), false).count, 8, "a squeezed whole pool");
+        assert_eq!((buffer_pool(Some(1), true).count, buffer_pool(Some(1), false).count), (1, 1), "never empty");
+        assert_eq!(buffer_pool(Some(usize::MAX), false).count, u16::MAX >> 1, "at most the ring's entries");
     }
 }
