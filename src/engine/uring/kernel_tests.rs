@@ -241,3 +241,32 @@ fn a_pool_of_whole_buffers_narrows_in_the_kernel_once_receives_fill_them() {
     assert_eq!(ids, [0, 1, 2, 3, 0, 1, 0, 1], "buffers 2 and 3 left the ring after their one use");
     assert_eq!(kernel.rearm_budget(), 2);
 }
+
+/// More operations than the submission queue holds: it is handed to the
+/// kernel when full and the rest queued behind, none lost, and the
+/// completions past the completion queue's size wait in the kernel.
+#[test]
+fn a_full_submission_queue_is_submitted_and_every_operation_completes() {
+    // Receives into lent buffers: each has its own, none runs out.
+    let mut kernel = kernel(None);
+    let pairs: Vec<_> = (0..40).map(|_| UnixStream::pair().unwrap()).collect();
+    for (ud, (reader, _)) in (100..).zip(&pairs) {
+        kernel.recv(reader.as_raw_fd(), ud);
+    }
+    kernel.submit();
+    for (_, writer) in &pairs {
+        (&*writer).write_all(b"x").unwrap();
+    }
+    let mut cqes = Vec::new();
+    let begun = Instant::now();
+    while cqes.len() < pairs.len() && begun.elapsed() < Duration::from_secs(5) {
+        kernel.submit_and_wait(Duration::from_millis(100));
+        kernel.completions(&mut cqes);
+    }
+    let mut uds: Vec<u64> = cqes.iter().map(|c| c.user_data).collect();
+    uds.sort_unstable();
+    assert_eq!(uds, (100..140).collect::<Vec<_>>(), "one completion for each of the 40 receives");
+    for cqe in &cqes {
+        assert_eq!(kernel.received(cqe, |data, _| data.to_vec()), b"x");
+    }
+}

@@ -48,10 +48,22 @@ impl fmt::Display for Unavailable {
     }
 }
 
-/// Ring sizes for `connections` connections on one ring.
+/// Ring sizes for `connections` connections on one ring: (submission
+/// entries, completion entries).
+///
+/// A turn rarely queues more than one submission per connection (a send;
+/// receives stay armed), and a full submission queue is submitted on the
+/// spot (`Kernel::push`), so it holds up to a connection each, at most
+/// 4,096 (the opening burst of connects and their timeouts then takes a
+/// few submissions instead of one). Completions are read every turn; two
+/// entries per connection never overflowed with 5 B to 1 MiB bodies at
+/// -c 1000 and 10000. Every entry of both rings is written in turn and
+/// stays resident: for 1,000 connections on a ring they took 404 KiB at
+/// 4 and 8 entries per connection, 100 KiB now.
 fn ring_entries(connections: usize) -> (u32, u32) {
-    let sq = (connections * 4).next_power_of_two().clamp(64, 32_768) as u32;
-    (sq, (sq * 2).min(65_536))
+    let sq = connections.clamp(64, 4096).next_power_of_two() as u32;
+    let cq = (connections.clamp(128, 32_768) * 2).next_power_of_two() as u32;
+    (sq, cq)
 }
 
 /// Creates a ring, with the fast setup flags when `defer_taskrun`.
@@ -177,5 +189,19 @@ fn pin_to(cpu: usize) {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
         libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ring_entries;
+
+    #[test]
+    fn rings_hold_a_submission_and_two_completions_per_connection_within_bounds() {
+        let table = [(1, (64, 256)), (50, (64, 256)), (500, (512, 1024)), (1000, (1024, 2048))];
+        let more = [(10_000, (4096, 32_768)), (40_000, (4096, 65_536)), (usize::MAX, (4096, 65_536))];
+        for (connections, entries) in table.into_iter().chain(more) {
+            assert_eq!(ring_entries(connections), entries, "{connections} connections");
+        }
     }
 }
