@@ -29,7 +29,11 @@
 //! many buffers as that bound holds at the largest receive seen so far.
 //! Small responses get many buffers (they run out by count, not bytes);
 //! once receives fill whole buffers, the buffers past the bound are taken
-//! out of circulation as they come back and their pages given back.
+//! out of circulation as they come back and their pages given back. Those
+//! still in the ring are each written once more before they come back, so
+//! a run whose responses grow from small to large can briefly hold the
+//! whole pool (4 MiB by default); and the narrowing is never undone: one
+//! large receive leaves half the buffers for the rest of the run.
 #![allow(unsafe_code, reason = "memory shared with the kernel (provided-buffer ring)")]
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};
@@ -97,8 +101,9 @@ impl BufRing {
     /// buffers of 64 KiB hold a few hundred small responses each).
     pub const START_BUFFERS: u16 = 2;
 
-    /// Registers group `group` and provides `count` buffers of `size` bytes;
-    /// consumed incrementally if `incremental` and the kernel allows it.
+    /// Registers group `group` for a pool of `shape` and provides its first
+    /// [`BufRing::START_BUFFERS`]; consumed incrementally if the shape says
+    /// so and the kernel allows it.
     ///
     /// # Safety
     /// The kernel writes into this memory for as long as `ring` lives: the
@@ -151,6 +156,11 @@ impl BufRing {
             unsafe { dealloc(entries.cast(), entries_layout) };
             return Err(error);
         }
+        // Memory follows the work only page by page: where transparent huge
+        // pages are always on, one small receive would make 2 MiB resident.
+        // SAFETY: advice on the mapping just created; its contents are zeros
+        // either way.
+        unsafe { libc::madvise(memory, memory_bytes, libc::MADV_NOHUGEPAGE) };
         let memory = memory.cast::<u8>();
         Ok(BufRing {
             entries,
@@ -198,12 +208,18 @@ impl BufRing {
     }
 
     /// Takes buffer `bid`, back from the kernel, out of circulation: it is
-    /// not provided again, and its written pages go back to the system.
+    /// not provided again, and the pages wholly inside it go back to the
+    /// system (a page it shares with a neighbour stays: that one may still
+    /// be the kernel's).
     fn retire(&mut self, bid: u16) {
-        // SAFETY: the buffer lies inside the pool's mapping (`buffer`
-        // checks its id) and the kernel has given it back; nothing reads
-        // it again, and dropped pages read as zeros if it ever were.
-        unsafe { libc::madvise(self.buffer(bid).cast(), self.size as usize, libc::MADV_DONTNEED) };
+        let start = self.buffer(bid) as usize;
+        let (first, end) = (start.next_multiple_of(PAGE), (start + self.size as usize) / PAGE * PAGE);
+        if end > first {
+            // SAFETY: first..end lies inside this buffer (`buffer` checked
+            // its id) and the kernel has given the buffer back; nothing
+            // reads it again, and dropped pages read as zeros if it ever were.
+            unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_DONTNEED) };
+        }
     }
 
     /// Hands the kernel buffers `provided..want` (at most the pool's count).
@@ -417,6 +433,25 @@ mod tests {
         assert!(pool.data(5, 8192).iter().all(|&b| b == 7));
         pool.release(5, 0);
         assert!(pool.data(5, 8192).iter().all(|&b| b == 0), "its pages were dropped, so they read as zeros");
+    }
+
+    #[test]
+    fn a_retired_buffer_leaves_the_page_it_shares_with_a_neighbour() {
+        // Buffers of a page and a half: buffer 2 starts on a page (12288)
+        // and ends halfway through the next, where buffer 3 begins.
+        let shape = Shape { count: 4, size: 6144, touch_bytes: 6144, incremental: false };
+        let mut pool = BufRing::allocate(shape, 0).unwrap();
+        pool.provide_up_to(4);
+        pool.data(0, 6144);
+        assert_eq!(pool.buffers(), 1, "a full receive leaves one buffer in circulation");
+        // SAFETY: buffers 2 and 3 lie inside the pool, and no kernel shares it.
+        unsafe {
+            pool.buffer(2).write_bytes(5, 6144);
+            pool.buffer(3).write_bytes(7, 6144);
+        }
+        pool.release(2, 0);
+        assert!(pool.data(3, 6144).iter().all(|&b| b == 7), "buffer 3, still out, kept its bytes");
+        assert!(pool.data(2, 4096).iter().all(|&b| b == 0), "buffer 2's own page was dropped");
     }
 
     #[test]
