@@ -90,8 +90,10 @@ pub struct Kernel {
     pending: usize,
     /// Descriptors to close once the queue naming them is submitted.
     closing: Vec<RawFd>,
-    /// Sends of bytes queued since the last submission: each posts its
-    /// completion inside the submission when the socket has room.
+    /// Sends of bytes queued since completions were last read: each posts
+    /// its completion inside the submission that hands it over when the
+    /// socket has room, and it waits in the ring, unread, until then (a long
+    /// batch hands its sends over before the batch's wait).
     sends_queued: usize,
 }
 
@@ -289,8 +291,9 @@ impl Kernel {
     /// A gathering wait counts only completions still to come: the kernel
     /// counts every completion in the ring, and a send of bytes (a TLS
     /// record, HTTP/2 frames) into a socket with room completes inside the
-    /// submission, so as many are added to the count as such sends are
-    /// submitted. Without that, a closed loop's wait after sending one
+    /// submission that hands it over, so as many are added to the count as
+    /// such sends were queued since completions were last read (this
+    /// submission's and any handed over earlier in the batch). Without that, a closed loop's wait after sending one
     /// request ended at the first segment of the response, as an
     /// ungathered wait does. A pre-built request's send posts nothing when
     /// it succeeds, and a receive that finds data at once brings a
@@ -321,10 +324,8 @@ impl Kernel {
         self.submit_and_gather(wait, WaitBatch { want: batch.want, min_wait_us: 0 });
     }
 
-    /// After a submission: the sends it held are no longer queued, and the
-    /// descriptors waiting for it are closed.
+    /// After a submission: the descriptors waiting for it are closed.
     fn submitted(&mut self) {
-        self.sends_queued = 0;
         if self.closing.is_empty() || !self.ring.submission().is_empty() {
             return;
         }
@@ -336,6 +337,7 @@ impl Kernel {
 
     /// Moves every completion that has arrived into `out`.
     pub fn completions(&mut self, out: &mut Vec<Cqe>) {
+        self.sends_queued = 0;
         out.extend(self.ring.completion().map(|c| Cqe {
             user_data: c.user_data(),
             result: c.result(),

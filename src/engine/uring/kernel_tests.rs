@@ -191,6 +191,26 @@ fn a_gathering_wait_does_not_count_the_sends_its_own_submission_completes() {
     assert!(begun.elapsed() < Duration::from_millis(150), "{:?}: a receive was not counted", begun.elapsed());
 }
 
+/// A send handed over before the wait (a long batch hands its sends over
+/// as it goes) has its completion waiting in the ring, unread: the wait
+/// does not count it as an arrival either.
+#[test]
+fn a_send_handed_over_before_the_wait_is_not_counted_either() {
+    let mut kernel = kernel_on(super::super::build_ring(8, true).unwrap(), None);
+    let ((a, mut to_a), (_b, to_b)) = (UnixStream::pair().unwrap(), UnixStream::pair().unwrap());
+    kernel.recv(a.as_raw_fd(), 1);
+    kernel.submit_and_poll();
+    kernel.send_bytes(to_b.as_raw_fd(), 2, Bytes::from_static(b"request"));
+    kernel.submit();
+    to_a.write_all(b"a").unwrap();
+    let begun = Instant::now();
+    kernel.submit_and_gather_timed(Duration::from_secs(5), GATHER_TWO);
+    let took = begun.elapsed();
+    assert!(took >= Duration::from_millis(199), "returned after {took:?}: the send counted as an arrival");
+    assert!(took < Duration::from_secs(3), "returned after {took:?}: the minimum did not bound the wait");
+    assert_eq!(settle(&mut kernel, 2), [1, 2]);
+}
+
 /// Two completions, or 200 ms.
 const GATHER_TWO: WaitBatch = WaitBatch { want: 2, min_wait_us: 200_000 };
 
