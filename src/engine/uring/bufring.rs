@@ -198,7 +198,7 @@ impl BufRing {
     /// Notes a receive of `len` bytes into a whole buffer: past the
     /// largest so far, fewer buffers fit the bytes receives may write.
     fn note_receive(&mut self, len: usize) {
-        if len as u64 <= u64::from(self.largest_receive) {
+        if len <= self.largest_receive as usize {
             return;
         }
         self.largest_receive = len as u32;
@@ -321,16 +321,25 @@ mod tests {
     /// A pool never registered with a kernel: `data` reads the zeroed
     /// buffers, which is all these checks need.
     fn pool(incremental: bool) -> BufRing {
-        let mut pool = BufRing::allocate(Shape::filled(2, 64, false), 0).unwrap();
+        let mut pool = provided(Shape::filled(2, 64, false), 2);
         pool.incremental = incremental;
-        pool.provide_up_to(2);
         pool
     }
 
+    /// A pool of `shape` with its first `buffers` provided.
+    fn provided(shape: Shape, buffers: u16) -> BufRing {
+        let mut pool = BufRing::allocate(shape, 0).unwrap();
+        pool.provide_up_to(buffers);
+        pool
+    }
+
+    /// Eight whole buffers of 8 KiB whose receives may write 32 KiB: all
+    /// eight while receives write a page each, four once they fill one.
+    const WHOLE: Shape = Shape { count: 8, size: 8192, touch_bytes: 32 * 1024, incremental: false };
+
     #[test]
     fn the_pool_provides_a_few_buffers_and_doubles_up_to_its_bound() {
-        let mut pool = BufRing::allocate(Shape::filled(11, 64, false), 0).unwrap();
-        pool.provide_up_to(BufRing::START_BUFFERS);
+        let mut pool = provided(Shape::filled(11, 64, false), BufRing::START_BUFFERS);
         let mut seen = vec![pool.buffers()];
         while pool.grow() {
             seen.push(pool.buffers());
@@ -343,8 +352,7 @@ mod tests {
     #[test]
     #[should_panic(expected = "buffer id 4 is not one of the ring's 4 buffers")]
     fn a_buffer_not_yet_provided_is_refused() {
-        let mut pool = BufRing::allocate(Shape::filled(8, 64, false), 0).unwrap();
-        pool.provide_up_to(4);
+        let mut pool = provided(Shape::filled(8, 64, false), 4);
         pool.data(4, 1);
     }
 
@@ -378,41 +386,31 @@ mod tests {
         inc.data(1, 30);
     }
 
-    /// Eight whole buffers of 8 KiB whose receives may write 32 KiB: all
-    /// eight while receives write a page each, four once they fill one.
-    fn whole_pool() -> BufRing {
-        let mut pool = BufRing::allocate(whole_pool_shape(), 0).unwrap();
-        pool.provide_up_to(8);
-        pool
-    }
-
     #[test]
     fn whole_buffers_circulate_as_many_as_the_largest_receive_fits_in_the_bound() {
         for (lens, circulating) in [(&[1, 100][..], 8), (&[4096], 8), (&[4097], 4), (&[100, 8192, 10], 4)] {
-            let mut pool = whole_pool();
+            let mut pool = provided(WHOLE, 8);
             for &len in lens {
                 pool.data(0, len);
             }
             assert_eq!(pool.buffers(), circulating, "after receives of {lens:?} bytes");
         }
         let squeezed = Shape { count: 8, size: 8192, touch_bytes: 100, incremental: false };
-        let mut pool = BufRing::allocate(squeezed, 0).unwrap();
-        pool.provide_up_to(8);
+        let mut pool = provided(squeezed, 8);
         pool.data(0, 1);
         assert_eq!(pool.buffers(), 1, "never none");
     }
 
     #[test]
     fn buffers_past_the_bound_are_not_provided_again_and_growth_stops_there() {
-        let mut pool = whole_pool();
+        let mut pool = provided(WHOLE, 8);
         pool.data(3, 8192);
         for bid in 0..8 {
             pool.release(bid, 0);
         }
         assert_eq!(pool.tail, 8 + 4, "buffers 4-7 came back and stayed out");
         assert!(!pool.grow(), "a narrowed pool does not grow past its bound");
-        let mut growing = BufRing::allocate(whole_pool_shape(), 0).unwrap();
-        growing.provide_up_to(BufRing::START_BUFFERS);
+        let mut growing = provided(WHOLE, BufRing::START_BUFFERS);
         growing.data(0, 8192);
         let mut seen = vec![growing.buffers()];
         while growing.grow() {
@@ -421,13 +419,9 @@ mod tests {
         assert_eq!(seen, [2, 4]);
     }
 
-    fn whole_pool_shape() -> Shape {
-        Shape { count: 8, size: 8192, touch_bytes: 32 * 1024, incremental: false }
-    }
-
     #[test]
     fn a_buffer_taken_out_of_circulation_gives_its_pages_back() {
-        let mut pool = whole_pool();
+        let mut pool = provided(WHOLE, 8);
         // SAFETY: buffer 5 lies inside the pool, and no kernel shares it.
         unsafe { pool.buffer(5).write_bytes(7, 8192) };
         assert!(pool.data(5, 8192).iter().all(|&b| b == 7));
@@ -440,8 +434,7 @@ mod tests {
         // Buffers of a page and a half: buffer 2 starts on a page (12288)
         // and ends halfway through the next, where buffer 3 begins.
         let shape = Shape { count: 4, size: 6144, touch_bytes: 6144, incremental: false };
-        let mut pool = BufRing::allocate(shape, 0).unwrap();
-        pool.provide_up_to(4);
+        let mut pool = provided(shape, 4);
         pool.data(0, 6144);
         assert_eq!(pool.buffers(), 1, "a full receive leaves one buffer in circulation");
         // SAFETY: buffers 2 and 3 lie inside the pool, and no kernel shares it.

@@ -293,9 +293,9 @@ impl Kernel {
     /// record, HTTP/2 frames) into a socket with room completes inside the
     /// submission that hands it over, so as many are added to the count as
     /// such sends were queued since completions were last read (this
-    /// submission's and any handed over earlier in the batch). Without that, a closed loop's wait after sending one
-    /// request ended at the first segment of the response, as an
-    /// ungathered wait does. A pre-built request's send posts nothing when
+    /// submission's and any handed over earlier in the batch). Without
+    /// that, a closed loop's wait after sending one request ended at the
+    /// first segment of the response, as an ungathered wait does. A pre-built request's send posts nothing when
     /// it succeeds, and a receive that finds data at once brings a
     /// response: neither is added.
     pub fn submit_and_gather(&mut self, wait: Duration, batch: WaitBatch) {

@@ -87,9 +87,9 @@ const WHOLE_BUFFER_BYTES: u32 = 64 * 1024;
 /// large. Without them (kernels before 6.12) each receive takes a whole
 /// buffer, and a response takes a completion per buffer it fills: 64 KiB
 /// buffers take 58 KiB bodies in one (against 32 KiB ones, in one set of
-/// 5 rounds: +6% at -c 50 and 500, +1% at 1000, +18% at 10000). Small responses
-/// run out of buffers by count, not bytes: the pool holds twice as many as
-/// its written-bytes bound fits when full (64 for 2 MiB, as when buffers
+/// 5 rounds: +6% at -c 50 and 500, +1% at 1000, +18% at 10000). Small
+/// responses run out of buffers by count, not bytes: the pool holds twice
+/// as many as its written-bytes bound fits when full (64 for 2 MiB, as when buffers
 /// were 32 KiB: half as many made 5 B bodies at -c 10000 10% slower), and
 /// circulates only what the bound fits once receives fill them (`bufring`).
 fn buffer_pool(limit: Option<usize>, incremental: bool) -> Shape {
