@@ -9,7 +9,7 @@
 //! says it is done with it (no `IORING_CQE_F_BUF_MORE`). Without it, each
 //! receive takes a whole buffer, returned as soon as its data is processed.
 //!
-//! The pool is small and bounded (1 MiB of incremental buffers, 2 MiB
+//! The pool is small and bounded (1 MiB of incremental buffers, 1 MiB
 //! written into whole ones, unless a test squeezes it): the kernel takes
 //! buffers in ring order, so every buffer provided is written in turn, and
 //! a pool that fits in the CPU's caches is what lets large bodies arrive
@@ -33,7 +33,7 @@
 //! still in the ring are each written once more before they come back, so
 //! a run whose responses grow from small to large can briefly hold the
 //! whole pool (4 MiB by default); and the narrowing is never undone: one
-//! large receive leaves half the buffers for the rest of the run.
+//! large receive leaves a quarter of the buffers for the rest of the run.
 #![allow(unsafe_code, reason = "memory shared with the kernel (provided-buffer ring)")]
 
 use std::alloc::{Layout, alloc_zeroed, dealloc};

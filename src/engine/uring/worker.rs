@@ -77,8 +77,14 @@ const TEARDOWN_LIMIT: Duration = Duration::from_secs(2);
 const POOL_BYTES: usize = 1 << 20;
 /// Size of an incremental buffer: a few hundred small responses share one.
 const INCREMENTAL_BUFFER_BYTES: u32 = 64 * 1024;
-/// Most bytes receives write into whole buffers per ring (older kernels).
-const WHOLE_TOUCH_BYTES: usize = 2 << 20;
+/// Most bytes receives write into whole buffers per ring (older kernels):
+/// 16 full ones. 2 MiB (32) kept a run with 58 KiB bodies at -c 50 1 MB
+/// above wrk's peak RSS, for no more requests per second (4 rounds at -c 50
+/// to 10000, and 1 MiB bodies, all within the rounds' spread).
+const WHOLE_TOUCH_BYTES: usize = 1 << 20;
+/// Whole buffers per ring: small responses run out of buffers by count,
+/// not bytes (32 made 5 B bodies at -c 10000 10% slower).
+const WHOLE_BUFFERS: u16 = 64;
 /// Size of a whole buffer: a 58 KiB response arrives in one receive.
 const WHOLE_BUFFER_BYTES: u32 = 64 * 1024;
 
@@ -87,11 +93,10 @@ const WHOLE_BUFFER_BYTES: u32 = 64 * 1024;
 /// large. Without them (kernels before 6.12) each receive takes a whole
 /// buffer, and a response takes a completion per buffer it fills: 64 KiB
 /// buffers take 58 KiB bodies in one (against 32 KiB ones, in one set of
-/// 5 rounds: +6% at -c 50 and 500, +1% at 1000, +18% at 10000). Small
-/// responses run out of buffers by count, not bytes: the pool holds twice
-/// as many as its written-bytes bound fits when full (64 for 2 MiB, as when buffers
-/// were 32 KiB: half as many made 5 B bodies at -c 10000 10% slower), and
-/// circulates only what the bound fits once receives fill them (`bufring`).
+/// 5 rounds: +6% at -c 50 and 500, +1% at 1000, +18% at 10000). The pool
+/// holds [`WHOLE_BUFFERS`] while responses are small and circulates only
+/// what its written-bytes bound fits once receives fill them (`bufring`);
+/// a test's squeeze holds twice what it fits.
 fn buffer_pool(limit: Option<usize>, incremental: bool) -> Shape {
     let most = usize::from(u16::MAX >> 1);
     if incremental {
@@ -99,8 +104,10 @@ fn buffer_pool(limit: Option<usize>, incremental: bool) -> Shape {
         let count = (bytes / INCREMENTAL_BUFFER_BYTES as usize).clamp(1, most) as u16;
         return Shape::filled(count, INCREMENTAL_BUFFER_BYTES, true);
     }
-    let touch_bytes = limit.unwrap_or(WHOLE_TOUCH_BYTES);
-    let count = (touch_bytes.saturating_mul(2) / WHOLE_BUFFER_BYTES as usize).clamp(1, most) as u16;
+    let (count, touch_bytes) = match limit {
+        None => (WHOLE_BUFFERS, WHOLE_TOUCH_BYTES),
+        Some(bytes) => ((bytes.saturating_mul(2) / WHOLE_BUFFER_BYTES as usize).clamp(1, most) as u16, bytes),
+    };
     Shape { count, size: WHOLE_BUFFER_BYTES, touch_bytes, incremental: false }
 }
 
@@ -513,8 +520,8 @@ mod tests {
     #[test]
     fn the_buffer_pool_is_bounded_whatever_the_connection_count() {
         assert_eq!(buffer_pool(None, true), Shape::filled(16, 64 * 1024, true));
-        let whole = Shape { count: 64, size: 64 * 1024, touch_bytes: 2 << 20, incremental: false };
-        assert_eq!(buffer_pool(None, false), whole, "2 MiB written into whole buffers, 64 of them");
+        let whole = Shape { count: 64, size: 64 * 1024, touch_bytes: 1 << 20, incremental: false };
+        assert_eq!(buffer_pool(None, false), whole, "1 MiB written into whole buffers, 64 of them");
         assert_eq!(buffer_pool(Some(128 * 1024), true), Shape::filled(2, 64 * 1024, true), "a test's squeeze");
         assert_eq!(buffer_pool(Some(256 * 1024), false).count, 8, "a squeezed whole pool");
         assert_eq!((buffer_pool(Some(1), true).count, buffer_pool(Some(1), false).count), (1, 1), "never empty");
